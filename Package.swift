@@ -1,0 +1,136 @@
+// swift-tools-version:6.2
+// Keyward: keeps Account Aggregator entity credentials in an encrypted vault, syncs and
+// rotates them through the IAM token service, and delivers them to where services read them.
+// The target layout follows ../shared/DESIGN.md ("Architecture") and STYLE.md ("Layout").
+import PackageDescription
+
+let strictSwift: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "keyward",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "keyward", targets: ["keyward"]),
+        .library(name: "KeywardCore", targets: ["KeywardCore"]),
+        .library(name: "KeywardTokenService", targets: ["KeywardTokenService"]),
+        .library(name: "KeywardVault", targets: ["KeywardVault"]),
+        .library(name: "KeywardSimulator", targets: ["KeywardSimulator"]),
+        .library(name: "KeywardTesting", targets: ["KeywardTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.24.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.5.0", traits: []),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.0.0"),
+    ],
+    targets: [
+        // libgcrypt, as a system library found through pkg-config. Only KeywardVault imports it.
+        .systemLibrary(
+            name: "CGcrypt",
+            pkgConfig: "libgcrypt",
+            providers: [.apt(["libgcrypt20-dev"])]
+        ),
+        .target(
+            name: "KeywardCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "KeywardTokenService",
+            dependencies: [
+                "KeywardCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "KeywardVault",
+            dependencies: [
+                "KeywardCore",
+                "CGcrypt",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // The simulator depends on nothing but the contract: no Keyward module.
+        .target(
+            name: "KeywardSimulator",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "KeywardTesting",
+            dependencies: ["KeywardCore", "KeywardSimulator"],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "keyward",
+            dependencies: [
+                "KeywardCore",
+                "KeywardTokenService",
+                "KeywardVault",
+                "KeywardSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // Benchmarks: their own executable, never part of `swift test` (see bench/).
+        .executableTarget(
+            name: "KeywardBenchmarks",
+            dependencies: [
+                "KeywardCore",
+                "KeywardTokenService",
+                "KeywardSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KeywardCoreTests",
+            dependencies: ["KeywardCore", "KeywardTesting"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KeywardTokenServiceTests",
+            dependencies: ["KeywardTokenService", "KeywardSimulator", "KeywardTesting"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KeywardSimulatorTests",
+            dependencies: [
+                "KeywardSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KeywardVaultTests",
+            dependencies: ["KeywardVault", "KeywardTesting"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KeywardCLITests",
+            dependencies: ["KeywardTesting", "KeywardSimulator"],
+            swiftSettings: strictSwift
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+
+/// What every seam call receives besides its own arguments: one value, so a field can be added
+/// without breaking any plugin (STYLE.md, "Seams").
+public struct OperationContext: Sendable {
+    /// Where diagnostics go. Libraries never create loggers; the CLI bootstraps one to stderr.
+    public var logger: Logger
+    /// The clock for every expiry decision.
+    public var clock: any KeywardClock
+    /// `true` for `--dry-run`: read-only calls only, nothing minted, reset or written.
+    public var dryRun: Bool
+    /// The latest time (UTC) by which the operation should finish, if any.
+    public var deadline: Date?
+
+    public init(
+        logger: Logger = Logger(label: "keyward", factory: { _ in SwiftLogNoOpLogHandler() }),
+        clock: any KeywardClock = SystemClock(),
+        dryRun: Bool = false,
+        deadline: Date? = nil
+    ) {
+        self.logger = logger
+        self.clock = clock
+        self.dryRun = dryRun
+        self.deadline = deadline
+    }
+}
+
+/// A source of the current time, injected wherever expiry is decided.
+public protocol KeywardClock: Sendable {
+    /// The current time (UTC).
+    var now: Date { get }
+}
+
+/// The system clock, optionally running `offsetSeconds` ahead.
+///
+/// The offset exists for tests: debug builds read `KEYWARD_CLOCK_OFFSET_SECONDS` (DESIGN.md,
+/// "Rotation", item 8) through ``SystemClock/fromEnvironment(_:)`` so Keyward can follow a
+/// simulator whose clock was moved. Release builds ignore the variable.
+public struct SystemClock: KeywardClock {
+    /// Seconds added to the system time.
+    public var offsetSeconds: TimeInterval
+
+    public init(offsetSeconds: TimeInterval = 0) {
+        self.offsetSeconds = offsetSeconds
+    }
+
+    public var now: Date { Date().addingTimeInterval(offsetSeconds) }
+
+    /// The clock for this process: in debug builds, shifted by `KEYWARD_CLOCK_OFFSET_SECONDS`.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> SystemClock {
+        #if DEBUG
+        if let raw = environment["KEYWARD_CLOCK_OFFSET_SECONDS"], let offset = TimeInterval(raw) {
+            return SystemClock(offsetSeconds: offset)
+        }
+        #endif
+        return SystemClock()
+    }
+}
+
+/// A clock that only moves when told to: for tests.
+public final class ManualClock: KeywardClock, @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Date
+
+    public init(now: Date = Date()) {
+        self.current = now
+    }
+
+    public var now: Date {
+        lock.withLock { current }
+    }
+
+    /// Moves the clock forward by `seconds`.
+    public func advance(by seconds: TimeInterval) {
+        lock.withLock { current = current.addingTimeInterval(seconds) }
+    }
+}

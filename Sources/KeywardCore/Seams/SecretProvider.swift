@@ -1,0 +1,47 @@
+import Foundation
+
+/// A source of entity secrets, such as the IAM token service (`type: token-service`).
+///
+/// Implementations are values built from configuration by the ``PluginRegistry``; the engine
+/// holds a mixed list of them as `any SecretProvider`, so the protocol has no associated types.
+public protocol SecretProvider: Sendable {
+    /// The provider's name in `keyward.yaml` (`providers.<name>`).
+    var name: String { get }
+
+    /// Reads the entity's current secret without changing it.
+    ///
+    /// - Throws: the provider's own error type; the CLI maps it to an exit code.
+    func readSecret(for entity: EntityID, context: OperationContext) async throws -> ProvidedSecret
+}
+
+/// A provider that can also issue a new secret, invalidating the old one (contract:
+/// `POST /entity/secret/reset`). Not idempotent: callers must never repeat a reset whose
+/// outcome is unknown, and recover by ``SecretProvider/readSecret(for:context:)`` instead.
+public protocol SecretRotator: SecretProvider {
+    /// Resets the entity's secret.
+    ///
+    /// - Parameter validityDays: the validity asked for the new secret, in days; `nil` leaves the
+    ///   service's default (180).
+    func resetSecret(for entity: EntityID, validityDays: Int?, context: OperationContext) async throws -> ProvidedSecret
+}
+
+/// A provider that mints entity access tokens from an entity secret (contract:
+/// `POST /entity/token/generate`).
+public protocol AccessTokenIssuer: SecretProvider {
+    /// Mints an access token for `entity` with `secret`.
+    func issueAccessToken(for entity: EntityID, secret: SecretValue, context: OperationContext) async throws -> ProvidedSecret
+}
+
+/// What a provider returns: the record and the notices that came with it.
+public struct ProvidedSecret: Sendable {
+    /// The value and its metadata (`version` is 0: the record is not stored yet).
+    public var record: SecretRecord
+    /// Human-readable notices from the service (its `message` field, a shortened validity …).
+    /// Surfaced to the user, never parsed.
+    public var warnings: [String]
+
+    public init(record: SecretRecord, warnings: [String] = []) {
+        self.record = record
+        self.warnings = warnings
+    }
+}

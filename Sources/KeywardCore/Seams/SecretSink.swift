@@ -1,0 +1,32 @@
+/// A destination for entity credentials: an env file, a Kubernetes Secret manifest, a KV store.
+///
+/// Sinks are built by the ``PluginRegistry`` from a `sinks.<name>` section of `keyward.yaml`.
+public protocol SecretSink: Sendable {
+    /// The sink's name in `keyward.yaml` (`sinks.<name>`).
+    var name: String { get }
+
+    /// Writes the credentials of the given entities. A write whose output equals what is
+    /// already there must leave the destination untouched and return ``SinkWriteOutcome/unchanged``.
+    func write(_ material: [EntityMaterial], context: OperationContext) async throws -> SinkWriteOutcome
+}
+
+/// The credentials of one entity, as a sink receives them.
+public struct EntityMaterial: Sendable {
+    public var id: EntityID
+    /// The entity secret (the `current` version).
+    public var secret: SecretRecord
+    /// The entity access token, if one is held.
+    public var token: SecretRecord?
+
+    public init(id: EntityID, secret: SecretRecord, token: SecretRecord?) {
+        self.id = id
+        self.secret = secret
+        self.token = token
+    }
+}
+
+/// What a sink did.
+public enum SinkWriteOutcome: String, Sendable, Codable {
+    case written
+    case unchanged
+}

@@ -1,0 +1,29 @@
+import Foundation
+
+/// Keyward's durable, versioned store of secrets; the encrypted vault implements it.
+///
+/// Every entry is a ``SecretName`` with numbered versions. At most one version of an entry
+/// carries each ``VersionLabel``. A store is also a provider of the values it holds, and the
+/// engine resolves `vault:` references in the configuration through it.
+public protocol SecretStore: Sendable {
+    /// The version of `name` that carries `label`, or `nil` when the entry or label is absent.
+    func read(_ name: SecretName, label: VersionLabel, context: OperationContext) async throws -> SecretRecord?
+
+    /// Stores `record` as a new version of `name` and moves `label` to it (for ``VersionLabel/current``
+    /// the version that was current becomes ``VersionLabel/previous``). Returns the record as
+    /// stored, with its version number. The write is durable when this returns.
+    func write(_ name: SecretName, record: SecretRecord, label: VersionLabel, context: OperationContext) async throws -> SecretRecord
+
+    /// The names of all entries whose name starts with `prefix` (all entries for `""`), sorted.
+    func list(prefix: String, context: OperationContext) async throws -> [SecretName]
+
+    /// Removes the entry and all its versions. Removing an absent entry throws.
+    func remove(_ name: SecretName, context: OperationContext) async throws
+}
+
+/// Computes fingerprints of secret values for plans, history and audit: a keyed HMAC whose key
+/// never leaves the vault, so nobody without the vault can confirm a guess from a fingerprint.
+public protocol Fingerprinter: Sendable {
+    /// The first 8 hex digits of the keyed HMAC of `value`.
+    func fingerprint(_ value: SecretValue) -> String
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import KeywardCore
+
+/// The `keyward` command: the composition root. It parses, builds the dispatcher, makes one
+/// call and renders the result; the exit code comes from ``ExitCodes`` and nowhere else.
+@main
+struct KeywardCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keyward",
+        abstract: "Keep Account Aggregator entity credentials in an encrypted vault, rotate them, deliver them.",
+        discussion: """
+            Exit codes: 0 success, 1 an operation failed, 2 usage or configuration error, \
+            3 authentication refused by the token service, 4 vault locked / wrong key / integrity failure, \
+            5 partial success, 6 a secret expires within --fail-within.
+            """,
+        version: Keyward.version,
+        subcommands: [
+            ConfigCommand.self,
+            VaultCommand.self,
+            SimulatorCommand.self,
+        ]
+    )
+
+    /// Runs the command and exits with the code DESIGN.md's table gives, instead of
+    /// ArgumentParser's 64 for usage errors and 1 for everything else.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    static func exit(withError error: any Error) -> Never {
+        if let code = ExitCodes.code(for: error) {
+            let message = ExitCodes.message(for: error)
+            if !message.isEmpty {
+                FileHandle.standardError.write(Data("keyward: \(message)\n".utf8))
+            }
+            Foundation.exit(code)
+        }
+        // Help, version and usage errors: ArgumentParser prints them; we choose the code.
+        let code = Self.exitCode(for: error)
+        let text = Self.fullMessage(for: error)
+        if !text.isEmpty {
+            let stream = code == .success ? FileHandle.standardOutput : FileHandle.standardError
+            stream.write(Data((text + "\n").utf8))
+        }
+        Foundation.exit(code == .success ? 0 : (code == .validationFailure ? ExitCodes.usage : code.rawValue))
+    }
+}
