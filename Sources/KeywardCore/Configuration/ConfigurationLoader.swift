@@ -1,0 +1,535 @@
+import Foundation
+import Yams
+
+/// Reads and validates `keyward.yaml` exactly as DESIGN.md ("Configuration") describes:
+/// camelCase keys, unknown keys rejected, durations like `15d`, credentials only as
+/// `env:`/`file:`/`vault:` references, environments `production|uat|sandbox` or a URL.
+///
+/// Every problem is collected with its key path and line, then thrown together as one
+/// ``ConfigurationError`` (exit 2). Loading writes nothing.
+public struct ConfigurationLoader: Sendable {
+    /// The plugin types this build provides; a sink `type` outside it is an error.
+    public var registry: PluginRegistry
+
+    public init(registry: PluginRegistry) {
+        self.registry = registry
+    }
+
+    /// Where the configuration is looked for: `--config PATH`, else `$KEYWARD_CONFIG`, else
+    /// `./keyward.yaml`.
+    public static func locate(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let explicit, !explicit.isEmpty { return explicit }
+        if let fromEnvironment = environment["KEYWARD_CONFIG"], !fromEnvironment.isEmpty { return fromEnvironment }
+        return "keyward.yaml"
+    }
+
+    /// Loads the file at `path`.
+    ///
+    /// - Throws: ``ConfigurationError`` when the file cannot be read or is invalid.
+    public func load(path: String) throws -> KeywardConfiguration {
+        let url = URL(fileURLWithPath: path)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            let reason = FileManager.default.fileExists(atPath: url.path) ? "cannot be read" : "does not exist"
+            throw ConfigurationError(file: path, problems: [
+                .init(keyPath: "", line: nil, column: nil, message: "the configuration file \(reason) (give one with --config or KEYWARD_CONFIG)")
+            ])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError(file: path, problems: [.init(keyPath: "", line: nil, column: nil, message: "the file is not UTF-8 text")])
+        }
+        return try parse(yaml: text, file: path, directory: url.deletingLastPathComponent().path)
+    }
+
+    /// Parses configuration text; relative paths resolve against `directory`.
+    ///
+    /// - Throws: ``ConfigurationError``.
+    public func parse(yaml text: String, file: String? = nil, directory: String) throws -> KeywardConfiguration {
+        var reader = Reader(file: file, directory: directory, registry: registry)
+        let configuration = reader.read(text)
+        guard reader.problems.isEmpty, let configuration else {
+            throw ConfigurationError(file: file, problems: reader.problems.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
+        }
+        return configuration
+    }
+}
+
+// MARK: - The reader
+
+private struct Reader {
+    let file: String?
+    let directory: String
+    let registry: PluginRegistry
+    var problems: [ConfigurationError.Problem] = []
+    var warnings: [ConfigurationWarning] = []
+
+    init(file: String?, directory: String, registry: PluginRegistry) {
+        self.file = file
+        self.directory = directory
+        self.registry = registry
+    }
+
+    mutating func fail(_ path: String, _ node: Node?, _ message: String) {
+        problems.append(.init(keyPath: path, line: node?.mark?.line, column: node?.mark?.column, message: message))
+    }
+
+    mutating func read(_ text: String) -> KeywardConfiguration? {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            problems.append(Self.problem(from: error))
+            return nil
+        } catch {
+            problems.append(.init(keyPath: "", line: nil, column: nil, message: "not valid YAML"))
+            return nil
+        }
+        guard let root, let top = mapping(root, "") else {
+            if root == nil { fail("", nil, "the file is empty; it needs at least `version: 1`") }
+            return nil
+        }
+        var configuration = KeywardConfiguration(file: file)
+        let known = ["version", "vault", "providers", "entities", "sinks"]
+        checkKeys(top, known: known, path: "")
+
+        if let node = top["version"] {
+            if let version = integer(node, "version") {
+                if version != 1 { fail("version", node, "unsupported version \(version); this build reads version 1") }
+            }
+        } else {
+            fail("version", root, "missing; add `version: 1`")
+        }
+        if let node = top["vault"] { configuration.vault = readVault(node) }
+        if let node = top["providers"], let map = mapping(node, "providers") {
+            for (name, (keyNode, value)) in map.ordered {
+                if let provider = readProvider(name: name, keyNode: keyNode, node: value) {
+                    configuration.providers[name] = provider
+                }
+            }
+        }
+        var entityOrder: [EntityID] = []
+        if let node = top["entities"], let map = mapping(node, "entities") {
+            for (name, (keyNode, value)) in map.ordered {
+                guard let id = EntityID(name) else {
+                    fail("entities.\(name)", keyNode, "not a valid entity id: \(EntityID.ruleDescription)")
+                    continue
+                }
+                if let entity = readEntity(id: id, node: value, providers: configuration.providers, providerSection: top["providers"] != nil) {
+                    configuration.entities[id] = entity
+                    entityOrder.append(id)
+                }
+            }
+        }
+        if let node = top["sinks"], let map = mapping(node, "sinks") {
+            for (name, (keyNode, value)) in map.ordered {
+                if let sink = readSink(name: name, keyNode: keyNode, node: value, entities: configuration.entities) {
+                    configuration.sinks[name] = sink
+                }
+            }
+        }
+        configuration.warnings = warnings
+        return problems.isEmpty ? configuration : nil
+    }
+
+    // MARK: sections
+
+    mutating func readVault(_ node: Node) -> VaultSettings {
+        var settings = VaultSettings()
+        guard let map = mapping(node, "vault") else { return settings }
+        checkKeys(map, known: ["path", "retention"], path: "vault")
+        if let path = map["path"], let text = string(path, "vault.path") {
+            settings.path = resolvePath(text)
+        }
+        if let retention = map["retention"], let value = integer(retention, "vault.retention") {
+            if (1...1000).contains(value) { settings.retention = value } else { fail("vault.retention", retention, "must be between 1 and 1000") }
+        }
+        return settings
+    }
+
+    mutating func readProvider(name: String, keyNode: Node, node: Node) -> ProviderConfiguration? {
+        let path = "providers.\(name)"
+        guard Self.isPlainName(name) else {
+            fail(path, keyNode, "provider names use letters, digits, '.', '_' and '-' (it becomes part of vault entry names)")
+            return nil
+        }
+        guard let map = mapping(node, path) else { return nil }
+        checkKeys(map, known: ["type", "baseURL", "username", "password", "timeout"], path: path)
+        let start = problems.count
+        var type = "token-service"
+        if let node = map["type"], let text = string(node, "\(path).type") {
+            type = text
+            if !registry.providerTypes.contains(text) {
+                fail("\(path).type", node, "provider type '\(text)' is not provided by this build (available: \(registry.providerTypes.joined(separator: ", ")))")
+            }
+        }
+        var baseURL: URL?
+        if let node = map["baseURL"] {
+            if let text = string(node, "\(path).baseURL") { baseURL = readBaseURL(text, path: "\(path).baseURL", node: node) }
+        } else {
+            fail("\(path).baseURL", node, "missing: production, uat, sandbox or a URL ending in /iam/v1")
+        }
+        var username: String?
+        if let node = map["username"] {
+            username = string(node, "\(path).username")
+            if username?.isEmpty == true { fail("\(path).username", node, "must not be empty") }
+        } else {
+            fail("\(path).username", node, "missing: the admin user's login (an email address)")
+        }
+        var password: CredentialReference?
+        if let node = map["password"] { password = reference(node, "\(path).password") }
+        var timeout: Int64 = 10
+        if let node = map["timeout"], let seconds = duration(node, "\(path).timeout") {
+            if seconds > 600 { fail("\(path).timeout", node, "at most 10m") } else { timeout = seconds }
+        }
+        guard problems.count == start, let baseURL, let username else { return nil }
+        return ProviderConfiguration(name: name, type: type, baseURL: baseURL, username: username, password: password, timeoutSeconds: timeout)
+    }
+
+    mutating func readBaseURL(_ text: String, path: String, node: Node) -> URL? {
+        if let environment = TokenServiceEnvironment(rawValue: text) { return environment.baseURL }
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else {
+            fail(path, node, "'\(text)' is neither production, uat, sandbox nor a URL")
+            return nil
+        }
+        switch scheme {
+        case "https": break
+        case "http":
+            guard NetworkRules.isLoopback(host: host) else {
+                fail(path, node, "plain http:// is allowed only for loopback hosts (127.0.0.0/8, localhost, ::1); use https://")
+                return nil
+            }
+        default:
+            fail(path, node, "scheme '\(scheme)' is not supported; use https:// (or http:// on loopback)")
+            return nil
+        }
+        if url.user != nil || url.password != nil {
+            fail(path, node, "must not carry credentials; use username and password")
+            return nil
+        }
+        if url.query != nil || url.fragment != nil {
+            fail(path, node, "must not have a query or fragment")
+            return nil
+        }
+        let trimmed = url.path.hasSuffix("/") ? String(url.path.dropLast()) : url.path
+        guard trimmed.hasSuffix("/iam/v1") else {
+            fail(path, node, "must end in /iam/v1 (the four calls are appended to it), e.g. \(scheme)://\(host)/iam/v1")
+            return nil
+        }
+        return text.hasSuffix("/") ? URL(string: String(text.dropLast())) : url
+    }
+
+    mutating func readEntity(id: EntityID, node: Node, providers: [String: ProviderConfiguration], providerSection: Bool) -> EntityConfiguration? {
+        let path = "entities.\(id)"
+        guard let map = mapping(node, path) else { return nil }
+        checkKeys(map, known: ["provider", "secretExpiryDays", "rotateBefore", "tokenRefreshBefore"], path: path)
+        let start = problems.count
+        var provider: String?
+        if let node = map["provider"] {
+            if let name = string(node, "\(path).provider") {
+                if providers[name] == nil {
+                    let known = providers.keys.sorted()
+                    fail("\(path).provider", node, "unknown provider '\(name)'" + (known.isEmpty ? " (no providers are configured)" : " (configured: \(known.joined(separator: ", ")))"))
+                } else {
+                    provider = name
+                }
+            }
+        } else if providers.count == 1, let only = providers.keys.first {
+            provider = only
+        } else {
+            fail("\(path).provider", node, "missing: name one of the configured providers")
+        }
+        var expiryDays: Int?
+        if let node = map["secretExpiryDays"], let days = integer(node, "\(path).secretExpiryDays") {
+            if days <= 0 {
+                fail("\(path).secretExpiryDays", node, "must be a positive number of days")
+            } else {
+                expiryDays = days
+                if days > 180 {
+                    warnings.append(.init(keyPath: "\(path).secretExpiryDays", line: node.mark?.line,
+                                          message: "\(days) is above the token service's maximum of 180; the service will apply its default (180 days)"))
+                }
+            }
+        }
+        var rotateBefore: Int64 = 15 * 86_400
+        if let node = map["rotateBefore"], let seconds = duration(node, "\(path).rotateBefore") { rotateBefore = seconds }
+        var refreshBefore: Int64 = 600
+        if let node = map["tokenRefreshBefore"], let seconds = duration(node, "\(path).tokenRefreshBefore") {
+            if seconds >= 86_400 {
+                fail("\(path).tokenRefreshBefore", node, "must be shorter than an entity token's 24 h lifetime")
+            } else {
+                refreshBefore = seconds
+            }
+        }
+        if let days = expiryDays, rotateBefore * 3 > Int64(days) * 86_400 {
+            warnings.append(.init(keyPath: "\(path).rotateBefore", line: map["rotateBefore"]?.mark?.line,
+                                  message: "longer than a third of the \(days)-day lifetime; a third (\(DurationParser.format(seconds: Int64(days) * 86_400 / 3))) is used"))
+        }
+        guard problems.count == start, let provider else { return nil }
+        return EntityConfiguration(id: id, provider: provider, secretExpiryDays: expiryDays,
+                                   rotateBeforeSeconds: rotateBefore, tokenRefreshBeforeSeconds: refreshBefore)
+    }
+
+    mutating func readSink(name: String, keyNode: Node, node: Node, entities: [EntityID: EntityConfiguration]) -> SinkConfiguration? {
+        let path = "sinks.\(name)"
+        guard Self.isPlainName(name) else {
+            fail(path, keyNode, "sink names use letters, digits, '.', '_' and '-'")
+            return nil
+        }
+        guard let map = mapping(node, path) else { return nil }
+        let start = problems.count
+        guard let typeNode = map["type"] else {
+            fail("\(path).type", node, "missing: one of \(registry.sinkTypes.joined(separator: ", "))")
+            return nil
+        }
+        guard let type = string(typeNode, "\(path).type") else { return nil }
+        guard let descriptor = registry.sinkDescriptor(type: type) else {
+            let available = registry.sinkTypes.isEmpty ? "none" : registry.sinkTypes.joined(separator: ", ")
+            fail("\(path).type", typeNode, "sink type '\(type)' is not provided by this build (available: \(available))")
+            return nil
+        }
+        let shared = ["type", "path", "entities", "onChange", "keys", "mode"]
+        checkKeys(map, known: shared + descriptor.options.keys.sorted(), path: path)
+
+        var filePath: String?
+        if let node = map["path"] {
+            if descriptor.writesFile {
+                if let text = string(node, "\(path).path") {
+                    if text.isEmpty { fail("\(path).path", node, "must not be empty") } else { filePath = resolvePath(text) }
+                }
+            } else {
+                fail("\(path).path", node, "a \(type) sink writes no file")
+            }
+        } else if descriptor.writesFile {
+            fail("\(path).path", node, "missing: the file this sink writes")
+        }
+
+        var sinkEntities: [EntityID] = []
+        if let node = map["entities"] {
+            if case .sequence(let sequence) = node {
+                for item in sequence {
+                    guard let text = string(item, "\(path).entities") else { continue }
+                    guard let id = EntityID(text), entities[id] != nil else {
+                        fail("\(path).entities", item, "unknown entity '\(text)' (not under `entities:`)")
+                        continue
+                    }
+                    if sinkEntities.contains(id) { fail("\(path).entities", item, "'\(text)' is listed twice") } else { sinkEntities.append(id) }
+                }
+                if sequence.isEmpty { fail("\(path).entities", node, "must list at least one entity") }
+            } else {
+                fail("\(path).entities", node, "expected a list of entity ids, e.g. [FIU-EXAMPLE-1]")
+            }
+        } else {
+            fail("\(path).entities", node, "missing: the entities this sink receives")
+        }
+
+        var onChange: [String]?
+        if let node = map["onChange"] {
+            if case .sequence(let sequence) = node, !sequence.isEmpty {
+                onChange = sequence.compactMap { string($0, "\(path).onChange") }
+            } else {
+                fail("\(path).onChange", node, "expected a command as a non-empty list (argv form, no shell), e.g. [systemctl, reload, app]")
+            }
+        }
+
+        var keys: [(key: String, template: KeyTemplate)]?
+        if let node = map["keys"], let keyMap = mapping(node, "\(path).keys") {
+            var parsed: [(key: String, template: KeyTemplate)] = []
+            for (key, (keyNode, value)) in keyMap.ordered {
+                guard let text = string(value, "\(path).keys.\(key)") else { continue }
+                do {
+                    parsed.append((key, try KeyTemplate(parsing: text)))
+                } catch {
+                    fail("\(path).keys.\(key)", value, error.message)
+                }
+                _ = keyNode
+            }
+            if parsed.isEmpty && keyMap.ordered.isEmpty { fail("\(path).keys", node, "must name at least one key") }
+            if sinkEntities.count > 1 {
+                fail("\(path).keys", node, "a custom key map serves one entity, but this sink lists \(sinkEntities.count); their keys would collide (use one sink per entity, or the default names)")
+            }
+            keys = parsed
+        } else if sinkEntities.count > 1 {
+            var seen: [String: EntityID] = [:]
+            for id in sinkEntities {
+                let prefix = id.environmentPrefix
+                if let other = seen[prefix] {
+                    fail("\(path).entities", map["entities"], "entities '\(other)' and '\(id)' give the same default key names (\(prefix)_SECRET …)")
+                }
+                seen[prefix] = id
+            }
+        }
+
+        var mode: UInt16 = 0o600
+        if let node = map["mode"], let text = string(node, "\(path).mode") {
+            if let value = UInt16(text, radix: 8), text.count <= 4, value & ~0o666 == 0, value & 0o600 == 0o600 {
+                mode = value
+            } else {
+                fail("\(path).mode", node, "expected an octal file mode such as \"0600\" or \"0640\" (owner read+write, no execute bits)")
+            }
+        }
+
+        var options: [String: ConfigurationValue] = [:]
+        for (key, kind) in descriptor.options {
+            guard let node = map[key] else { continue }
+            if let value = option(node, kind: kind, path: "\(path).\(key)") { options[key] = value }
+        }
+        guard problems.count == start else { return nil }
+        return SinkConfiguration(name: name, type: type, path: filePath, entities: sinkEntities, onChange: onChange,
+                                 keys: keys, mode: mode, options: options, line: keyNode.mark?.line)
+    }
+
+    mutating func option(_ node: Node, kind: SinkTypeDescriptor.OptionKind, path: String) -> ConfigurationValue? {
+        switch kind {
+        case .string:
+            return string(node, path).map(ConfigurationValue.string)
+        case .choice(let choices):
+            guard let text = string(node, path) else { return nil }
+            guard choices.contains(text) else {
+                fail(path, node, "'\(text)' is not one of \(choices.joined(separator: ", "))")
+                return nil
+            }
+            return .string(text)
+        case .boolean:
+            guard case .scalar(let scalar) = node, scalar.style == .plain, let value = Bool(scalar.string) else {
+                fail(path, node, "expected true or false")
+                return nil
+            }
+            return .boolean(value)
+        case .integer:
+            return integer(node, path).map(ConfigurationValue.integer)
+        case .stringMap:
+            guard let map = mapping(node, path) else { return nil }
+            var result: [String: ConfigurationValue] = [:]
+            for (key, (_, value)) in map.ordered {
+                if let text = string(value, "\(path).\(key)") { result[key] = .string(text) }
+            }
+            return .map(result)
+        }
+    }
+
+    // MARK: scalars
+
+    mutating func mapping(_ node: Node, _ path: String) -> OrderedMapping? {
+        guard case .mapping(let mapping) = node else {
+            fail(path, node, "expected a mapping of keys to values")
+            return nil
+        }
+        var ordered: [(String, (Node, Node))] = []
+        var seen: Set<String> = []
+        for (key, value) in mapping {
+            guard case .scalar(let scalar) = key else {
+                fail(path, key, "keys must be plain strings")
+                continue
+            }
+            let child = path.isEmpty ? scalar.string : "\(path).\(scalar.string)"
+            if !seen.insert(scalar.string).inserted {
+                fail(child, key, "duplicate key")
+                continue
+            }
+            ordered.append((scalar.string, (key, value)))
+        }
+        return OrderedMapping(ordered: ordered)
+    }
+
+    mutating func checkKeys(_ map: OrderedMapping, known: [String], path: String) {
+        for (key, (keyNode, _)) in map.ordered where !known.contains(key) {
+            let child = path.isEmpty ? key : "\(path).\(key)"
+            let hint = known.first { $0.lowercased() == key.lowercased() || $0.lowercased() == key.replacingOccurrences(of: "_", with: "").lowercased() }
+            let suggestion = hint.map { " (did you mean '\($0)'?)" } ?? " (known keys: \(known.joined(separator: ", ")))"
+            fail(child, keyNode, "unknown key\(suggestion)")
+        }
+    }
+
+    mutating func string(_ node: Node, _ path: String) -> String? {
+        guard case .scalar(let scalar) = node else {
+            fail(path, node, "expected a single value, not a list or mapping")
+            return nil
+        }
+        if scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
+            fail(path, node, "missing value")
+            return nil
+        }
+        return scalar.string
+    }
+
+    mutating func integer(_ node: Node, _ path: String) -> Int? {
+        guard case .scalar(let scalar) = node, scalar.style == .plain, let value = Int(scalar.string) else {
+            fail(path, node, "expected a whole number")
+            return nil
+        }
+        return value
+    }
+
+    mutating func duration(_ node: Node, _ path: String) -> Int64? {
+        guard let text = string(node, path) else { return nil }
+        guard let seconds = DurationParser.seconds(text) else {
+            fail(path, node, "invalid duration '\(text)': expected \(DurationParser.formDescription)")
+            return nil
+        }
+        return seconds
+    }
+
+    mutating func reference(_ node: Node, _ path: String) -> CredentialReference? {
+        guard let text = string(node, path) else { return nil }
+        if text.hasPrefix("env:") {
+            let name = String(text.dropFirst(4))
+            let valid = !name.isEmpty && name.unicodeScalars.first.map { !("0"..."9").contains($0) } == true
+                && name.unicodeScalars.allSatisfy { $0.isASCIIAlphanumeric || $0 == "_" }
+            guard valid else {
+                fail(path, node, "env: needs an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+                return nil
+            }
+            return .environment(name)
+        }
+        if text.hasPrefix("file:") {
+            let file = String(text.dropFirst(5))
+            guard !file.isEmpty else {
+                fail(path, node, "file: needs a path")
+                return nil
+            }
+            return .file(resolvePath(file))
+        }
+        if text.hasPrefix("vault:") {
+            guard let name = SecretName(String(text.dropFirst(6))) else {
+                fail(path, node, "vault: needs an entry name: \(SecretName.ruleDescription)")
+                return nil
+            }
+            return .vault(name)
+        }
+        // Never echo the value: it may be the password itself.
+        fail(path, node, "must be \(CredentialReference.formDescription); a literal password is not accepted in the configuration")
+        return nil
+    }
+
+    func resolvePath(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        if path == "~" || path.hasPrefix("~/") {
+            return FileManager.default.homeDirectoryForCurrentUser.path + path.dropFirst()
+        }
+        return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: directory, isDirectory: true)).standardizedFileURL.path
+    }
+
+    static func isPlainName(_ name: String) -> Bool {
+        guard let segment = SecretName(name), segment.segments.count == 1 else { return false }
+        return !name.contains("@") && !name.contains("+")
+    }
+
+    static func problem(from error: YamlError) -> ConfigurationError.Problem {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):
+            return .init(keyPath: "", line: mark.line, column: mark.column, message: "not valid YAML: \(problem)")
+        case .composer(_, let problem, let mark, _):
+            return .init(keyPath: "", line: mark.line, column: mark.column, message: "not valid YAML: \(problem)")
+        default:
+            return .init(keyPath: "", line: nil, column: nil, message: "not valid YAML")
+        }
+    }
+}
+
+/// A YAML mapping with its keys in file order and the key nodes kept for line numbers.
+private struct OrderedMapping {
+    var ordered: [(String, (Node, Node))]
+
+    subscript(key: String) -> Node? {
+        ordered.first { $0.0 == key }?.1.1
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+
+/// Turns a ``CredentialReference`` into the credential's bytes.
+public struct CredentialResolver: Sendable {
+    private let environment: [String: String]
+    private let store: (any SecretStore)?
+
+    /// - Parameters:
+    ///   - environment: the process environment (injected for tests).
+    ///   - store: the vault, or `nil` when none is open (then `vault:` references fail with a
+    ///     clear error).
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, store: (any SecretStore)?) {
+        self.environment = environment
+        self.store = store
+    }
+
+    /// The credential's bytes: an environment variable's value; a file's contents with one
+    /// trailing newline dropped; the vault entry's current version.
+    ///
+    /// - Throws: ``KeywardError`` (usage) for an unset variable, an unreadable file or a missing
+    ///   vault entry, naming the reference but never a value.
+    public func resolve(_ reference: CredentialReference, context: OperationContext) async throws -> SecretValue {
+        switch reference {
+        case .environment(let name):
+            guard let value = environment[name] else {
+                throw KeywardError.usage("\(reference): the environment variable \(name) is not set")
+            }
+            return SecretValue(utf8: value)
+        case .file(let path):
+            guard var bytes = FileManager.default.contents(atPath: path).map(Array.init) else {
+                throw KeywardError.usage("\(reference): the file cannot be read")
+            }
+            if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
+            if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
+            return SecretValue(bytes: bytes)
+        case .vault(let name):
+            guard let store else {
+                throw KeywardError.usage("\(reference): no vault is open to resolve it")
+            }
+            guard let record = try await store.read(name, label: .current, context: context) else {
+                throw KeywardError.usage("\(reference): the vault has no entry \(name) (for a provider password, run `keyward login`)")
+            }
+            return record.value
+        }
+    }
+}

@@ -1,0 +1,93 @@
+/// The plugin types this build provides, by their `type` name in `keyward.yaml`.
+///
+/// A value handed to the configuration loader and the engine, never a global (STYLE.md,
+/// "Seams"): the CLI, the composition root, registers every built-in plugin; tests build their
+/// own registries.
+public struct PluginRegistry: Sendable {
+    /// Builds a provider from its configuration section.
+    public typealias ProviderFactory = @Sendable (ProviderConfiguration, PluginEnvironment) throws -> any SecretProvider
+    /// Builds a sink from its configuration section.
+    public typealias SinkFactory = @Sendable (SinkConfiguration, PluginEnvironment) throws -> any SecretSink
+
+    private var providers: [String: ProviderFactory] = [:]
+    private var sinks: [String: (descriptor: SinkTypeDescriptor, factory: SinkFactory)] = [:]
+
+    public init() {}
+
+    /// Registers a provider type. A later registration of the same type replaces the earlier.
+    public mutating func registerProvider(type: String, factory: @escaping ProviderFactory) {
+        providers[type] = factory
+    }
+
+    /// Registers a sink type with the options its section may hold.
+    public mutating func registerSink(_ descriptor: SinkTypeDescriptor, factory: @escaping SinkFactory) {
+        sinks[descriptor.type] = (descriptor, factory)
+    }
+
+    /// Provider type names, sorted.
+    public var providerTypes: [String] { providers.keys.sorted() }
+    /// Sink type names, sorted.
+    public var sinkTypes: [String] { sinks.keys.sorted() }
+
+    /// The descriptor of a sink type, or `nil` when this build does not provide it.
+    public func sinkDescriptor(type: String) -> SinkTypeDescriptor? { sinks[type]?.descriptor }
+
+    /// Builds the provider for a configuration section.
+    ///
+    /// - Throws: ``KeywardError`` (usage) when the type is not registered, or the factory's error.
+    public func makeProvider(_ configuration: ProviderConfiguration, environment: PluginEnvironment) throws -> any SecretProvider {
+        guard let factory = providers[configuration.type] else {
+            throw KeywardError.usage("provider '\(configuration.name)': type '\(configuration.type)' is not provided by this build")
+        }
+        return try factory(configuration, environment)
+    }
+
+    /// Builds the sink for a configuration section.
+    ///
+    /// - Throws: ``KeywardError`` (usage) when the type is not registered, or the factory's error.
+    public func makeSink(_ configuration: SinkConfiguration, environment: PluginEnvironment) throws -> any SecretSink {
+        guard let entry = sinks[configuration.type] else {
+            throw KeywardError.usage("sink '\(configuration.name)': type '\(configuration.type)' is not provided by this build")
+        }
+        return try entry.factory(configuration, environment)
+    }
+}
+
+/// What a sink type accepts in its configuration section beyond the shared keys (`type`,
+/// `path`, `entities`, `onChange`, `keys`, `mode`).
+public struct SinkTypeDescriptor: Sendable {
+    /// The kind of value an option takes.
+    public enum OptionKind: Sendable, Equatable {
+        case string
+        /// A string from a fixed set.
+        case choice([String])
+        case boolean
+        case integer
+        /// A map of string to string (labels, annotations).
+        case stringMap
+    }
+
+    public var type: String
+    /// `true` when the sink writes a file and so needs `path`.
+    public var writesFile: Bool
+    public var options: [String: OptionKind]
+
+    public init(type: String, writesFile: Bool, options: [String: OptionKind] = [:]) {
+        self.type = type
+        self.writesFile = writesFile
+        self.options = options
+    }
+}
+
+/// What plugin factories may use besides their configuration section.
+public struct PluginEnvironment: Sendable {
+    /// The vault, for `vault:` references and for persisting tokens.
+    public var store: (any SecretStore)?
+    /// Resolves credential references (`env:`, `file:`, `vault:`).
+    public var credentials: CredentialResolver
+
+    public init(store: (any SecretStore)?, credentials: CredentialResolver) {
+        self.store = store
+        self.credentials = credentials
+    }
+}

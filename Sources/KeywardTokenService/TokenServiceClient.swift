@@ -1,0 +1,346 @@
+import AsyncHTTPClient
+import Foundation
+import JWTKit
+import KeywardCore
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+
+/// A client for the four calls of the IAM token service (token-service-contract.md).
+///
+/// - Form bodies are percent-encoded field by field; JSON bodies carry `ver`, a fresh `txnId`
+///   (UUID) and a `timestamp` (RFC 3339, milliseconds, UTC) on every request.
+/// - Idempotent calls are retried per ``RetryPolicy``; ``resetSecret(entity:validityDays:userToken:context:)``
+///   is sent exactly once and reports a lost answer as ``TokenServiceError/Code/outcomeUnknown``.
+/// - User tokens are cached in memory until ``Configuration/userTokenRenewBeforeSeconds`` before
+///   they expire.
+///
+/// Thread-safe; share one per base URL.
+public final class TokenServiceClient: Sendable {
+    /// Settings of one client.
+    public struct Configuration: Sendable {
+        /// The base URL, ending in `/iam/v1`. `http://` only for loopback hosts.
+        public var baseURL: URL
+        /// Time allowed for one HTTP call (connect, send, receive), in seconds. Default 10.
+        public var timeoutSeconds: Double
+        public var retry: RetryPolicy
+        /// A cached user token is renewed once it has fewer than this many seconds left. Default 300.
+        public var userTokenRenewBeforeSeconds: Double
+
+        public init(baseURL: URL, timeoutSeconds: Double = 10, retry: RetryPolicy = RetryPolicy(), userTokenRenewBeforeSeconds: Double = 300) {
+            self.baseURL = baseURL
+            self.timeoutSeconds = timeoutSeconds
+            self.retry = retry
+            self.userTokenRenewBeforeSeconds = userTokenRenewBeforeSeconds
+        }
+    }
+
+    public let configuration: Configuration
+    private let httpClient: HTTPClient
+    private let userTokens = UserTokenCache()
+    private let endpointURLs: [TokenServiceEndpoint: String]
+
+    /// - Parameter httpClient: the HTTP client to use; defaults to AsyncHTTPClient's shared one.
+    /// - Throws: ``TokenServiceError`` (``TokenServiceError/Code/invalidConfiguration``) for a
+    ///   base URL that is not `https://`, or `http://` on a non-loopback host.
+    public init(configuration: Configuration, httpClient: HTTPClient = .shared) throws {
+        let url = configuration.baseURL
+        guard let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty,
+            scheme == "https" || (scheme == "http" && NetworkRules.isLoopback(host: host))
+        else {
+            throw TokenServiceError(code: .invalidConfiguration, endpoint: .userToken,
+                                    serviceMessage: "base URL must be https:// (http:// only on loopback hosts)")
+        }
+        self.configuration = configuration
+        self.httpClient = httpClient
+        let base = url.absoluteString.hasSuffix("/") ? String(url.absoluteString.dropLast()) : url.absoluteString
+        self.endpointURLs = Dictionary(uniqueKeysWithValues: TokenServiceEndpoint.allCases.map { ($0, "\(base)/\($0.rawValue)") })
+    }
+
+    // MARK: - The four calls
+
+    /// A user access token for the admin user, from the in-memory cache when one is still valid
+    /// for longer than ``Configuration/userTokenRenewBeforeSeconds``.
+    ///
+    /// Contract: `POST /user/token/generate`. Retried on 429, 5xx, timeouts and connection failures.
+    /// - Throws: ``TokenServiceError``; ``TokenServiceError/Code/unauthorized`` for a wrong password.
+    public func userToken(username: String, password: SecretValue, context: OperationContext) async throws -> AccessToken {
+        let now = context.clock.now
+        if let cached = userTokens.valid(for: username, password: password, at: now, renewBefore: configuration.userTokenRenewBeforeSeconds) {
+            return cached
+        }
+        let token = try await tokenCall(.userToken, fields: [("username", SecretValue(utf8: username)), ("password", password)], context: context)
+        userTokens.store(token, username: username, password: password)
+        return token
+    }
+
+    /// Forgets the cached user token (after the service rejected it, say).
+    public func invalidateUserToken(username: String) {
+        userTokens.remove(username: username)
+    }
+
+    /// Reads the entity's current secret.
+    ///
+    /// Contract: `POST /entity/secret/read`. Retried on 429, 5xx, timeouts and connection failures.
+    /// - Throws: ``TokenServiceError``.
+    public func readSecret(entity: EntityID, userToken: AccessToken, context: OperationContext) async throws -> EntitySecret {
+        try await secretCall(.secretRead, entity: entity, validityDays: nil, userToken: userToken, context: context)
+    }
+
+    /// Resets the entity's secret: the service issues a new one and the old one stops working at
+    /// once. Sent exactly once, never retried.
+    ///
+    /// Contract: `POST /entity/secret/reset`.
+    /// - Parameter validityDays: `secretExpiryDays`, the validity asked for, in days; `nil` for
+    ///   the service's default (180). The service caps it at 180 and at the user token's
+    ///   remaining life, and says so in `message`.
+    /// - Throws: ``TokenServiceError``: 400/401/429 mean the service did not act
+    ///   (``TokenServiceError/serviceDidNotAct``); a timeout, dropped connection, 5xx, cut-off or
+    ///   unreadable body gives ``TokenServiceError/Code/outcomeUnknown``.
+    public func resetSecret(entity: EntityID, validityDays: Int?, userToken: AccessToken, context: OperationContext) async throws -> EntitySecret {
+        do {
+            return try await secretCall(.secretReset, entity: entity, validityDays: validityDays, userToken: userToken, context: context)
+        } catch let error as TokenServiceError where !error.serviceDidNotAct && error.code != .invalidConfiguration {
+            var unknown = error
+            unknown.cause = error.code
+            unknown.code = .outcomeUnknown
+            throw unknown
+        }
+    }
+
+    /// Mints an entity access token (a JWT, normally 24 h) from the entity id and secret.
+    ///
+    /// Contract: `POST /entity/token/generate`. A `message` in the answer means the secret has
+    /// expired and is inside its 5-day grace period: surface it. Retried on 429, 5xx, timeouts
+    /// and connection failures.
+    /// - Throws: ``TokenServiceError``; ``TokenServiceError/Code/unauthorized`` for a wrong secret
+    ///   or one past its grace period.
+    public func generateEntityToken(entity: EntityID, secret: SecretValue, context: OperationContext) async throws -> AccessToken {
+        try await tokenCall(.entityToken, fields: [("id", SecretValue(utf8: entity.rawValue)), ("secret", secret)], context: context)
+    }
+
+    // MARK: - Calls by body kind
+
+    private func tokenCall(_ endpoint: TokenServiceEndpoint, fields: [(String, SecretValue)], context: OperationContext) async throws -> AccessToken {
+        let body = FormEncoding.encode(fields)
+        let sensitive = fields.map(\.1)
+        let txnId = UUID().uuidString.lowercased()
+        let answer = try await send(endpoint, contentType: "application/x-www-form-urlencoded", body: body, bearer: nil,
+                                    txnId: txnId, sensitive: sensitive, context: context)
+        let decoded: TokenResponseBody = try decode(answer, endpoint: endpoint, txnId: txnId)
+        guard !decoded.accessToken.isEmpty else {
+            throw TokenServiceError(code: .invalidResponse, endpoint: endpoint, httpStatus: answer.status, txnId: decoded.txnId ?? txnId,
+                                    serviceMessage: "the answer has an empty accessToken")
+        }
+        let now = context.clock.now
+        let expiresAt = Self.tokenExpiry(token: decoded.accessToken, expiresIn: decoded.expiresIn?.value, receivedAt: now)
+        return AccessToken(value: SecretValue(utf8: decoded.accessToken), expiresAt: expiresAt, issuedAt: now,
+                           txnId: decoded.txnId ?? txnId, message: Self.nonEmpty(decoded.message))
+    }
+
+    private func secretCall(_ endpoint: TokenServiceEndpoint, entity: EntityID, validityDays: Int?, userToken: AccessToken,
+                            context: OperationContext) async throws -> EntitySecret {
+        let txnId = UUID().uuidString.lowercased()
+        let request = SecretRequestBody(timestamp: Timestamps.formatMilliseconds(context.clock.now), txnId: txnId,
+                                        entityId: entity.rawValue, secretExpiryDays: validityDays)
+        let body = try JSONEncoder().encode(request)
+        let answer = try await send(endpoint, contentType: "application/json", body: Array(body), bearer: userToken.value,
+                                    txnId: txnId, sensitive: [userToken.value], context: context)
+        let decoded: SecretResponseBody = try decode(answer, endpoint: endpoint, txnId: txnId)
+        if let echoed = decoded.entityId, echoed != entity.rawValue {
+            throw TokenServiceError(code: .invalidResponse, endpoint: endpoint, httpStatus: answer.status, txnId: decoded.txnId ?? txnId,
+                                    serviceMessage: "the answer is for another entity")
+        }
+        guard !decoded.secret.isEmpty else {
+            throw TokenServiceError(code: .invalidResponse, endpoint: endpoint, httpStatus: answer.status, txnId: decoded.txnId ?? txnId,
+                                    serviceMessage: "the answer has an empty secret")
+        }
+        return EntitySecret(entityId: entity, secret: SecretValue(utf8: decoded.secret),
+                            expiresAt: SecretExpiry.resolve(expiresOn: decoded.expiresOn?.value, expirationDate: decoded.expirationDate),
+                            txnId: decoded.txnId ?? txnId, message: Self.nonEmpty(decoded.message))
+    }
+
+    // MARK: - Transport
+
+    private struct Answer {
+        var status: Int
+        var contentType: String?
+        var body: ByteBuffer
+        var sensitive: [SecretValue]
+    }
+
+    /// Sends one request, retrying idempotent calls; returns a 2xx answer or throws.
+    private func send(_ endpoint: TokenServiceEndpoint, contentType: String, body: [UInt8], bearer: SecretValue?,
+                      txnId: String, sensitive: [SecretValue], context: OperationContext) async throws -> Answer {
+        var request = HTTPClientRequest(url: endpointURLs[endpoint]!)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: contentType)
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "keyward/\(Keyward.version)")
+        if let bearer { request.headers.add(name: "Authorization", value: "Bearer \(bearer.revealUTF8())") }
+        request.body = .bytes(ByteBuffer(bytes: body))
+
+        let policy = endpoint.isIdempotent ? configuration.retry : .none
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let answer = try await exchange(request, endpoint: endpoint, txnId: txnId, sensitive: sensitive)
+                return answer
+            } catch var error as TokenServiceError {
+                error.attempts = attempt
+                let retryable = [.rateLimited, .serverError, .timeout, .connectionFailed, .truncatedBody].contains(error.code)
+                guard retryable, let delay = policy.delay(afterAttempt: attempt, retryAfter: error.retryAfterSeconds) else {
+                    context.logger.debug("token service call failed", metadata: [
+                        "endpoint": "\(endpoint.rawValue)", "code": "\(error.code)", "txnId": "\(txnId)", "attempt": "\(attempt)",
+                    ])
+                    throw error
+                }
+                context.logger.info("token service call will be retried", metadata: [
+                    "endpoint": "\(endpoint.rawValue)", "code": "\(error.code)", "attempt": "\(attempt)",
+                    "delayMs": "\(Int(delay * 1000))",
+                ])
+                try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
+            }
+        }
+    }
+
+    private func exchange(_ request: HTTPClientRequest, endpoint: TokenServiceEndpoint, txnId: String,
+                          sensitive: [SecretValue]) async throws -> Answer {
+        let timeout = TimeAmount.nanoseconds(Int64(configuration.timeoutSeconds * 1_000_000_000))
+        let deadline = NIODeadline.now() + timeout
+        let response: HTTPClientResponse
+        do {
+            response = try await httpClient.execute(request, deadline: deadline)
+        } catch {
+            throw TokenServiceError(code: Self.transportCode(error), endpoint: endpoint, txnId: txnId)
+        }
+        let status = Int(response.status.code)
+        let body: ByteBuffer
+        do {
+            body = try await response.body.collect(upTo: 1 << 20)
+        } catch {
+            let code: TokenServiceError.Code = Self.transportCode(error) == .timeout ? .timeout : .truncatedBody
+            throw TokenServiceError(code: code, endpoint: endpoint, httpStatus: status, txnId: txnId)
+        }
+        let answer = Answer(status: status, contentType: response.headers.first(name: "Content-Type"), body: body, sensitive: sensitive)
+        if (200..<300).contains(status) { return answer }
+
+        let envelope = try? JSONDecoder().decode(ErrorResponseBody.self, from: Data(buffer: body))
+        let message = envelope.map { Self.scrub([$0.errorCode, $0.errorMsg].compactMap { $0 }.joined(separator: ": "), sensitive) }
+        let echoedTxn = envelope?.txnId ?? txnId
+        switch status {
+        case 400:
+            throw TokenServiceError(code: .badRequest, endpoint: endpoint, httpStatus: status, txnId: echoedTxn, serviceMessage: message)
+        case 401, 403:
+            throw TokenServiceError(code: .unauthorized, endpoint: endpoint, httpStatus: status, txnId: echoedTxn, serviceMessage: message)
+        case 429:
+            let retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            throw TokenServiceError(code: .rateLimited, endpoint: endpoint, httpStatus: status, txnId: echoedTxn,
+                                    retryAfterSeconds: retryAfter, serviceMessage: message)
+        case 500..<600:
+            throw TokenServiceError(code: .serverError, endpoint: endpoint, httpStatus: status, txnId: echoedTxn, serviceMessage: message)
+        default:
+            throw TokenServiceError(code: .unexpectedStatus, endpoint: endpoint, httpStatus: status, txnId: echoedTxn, serviceMessage: message)
+        }
+    }
+
+    private func decode<T: Decodable>(_ answer: Answer, endpoint: TokenServiceEndpoint, txnId: String) throws -> T {
+        let data = Data(buffer: answer.body)
+        guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
+            throw TokenServiceError(code: .nonJSONBody, endpoint: endpoint, httpStatus: answer.status, txnId: txnId,
+                                    serviceMessage: "expected a JSON object, got \(answer.contentType ?? "no content type")")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let error as DecodingError {
+            throw TokenServiceError(code: .invalidResponse, endpoint: endpoint, httpStatus: answer.status, txnId: txnId,
+                                    serviceMessage: Self.describe(error))
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Maps AsyncHTTPClient's and NIO's errors to ours. Names only: their descriptions may hold URLs.
+    private static func transportCode(_ error: any Error) -> TokenServiceError.Code {
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout, .getConnectionFromPoolTimeout:
+                return .timeout
+            default:
+                return .connectionFailed
+            }
+        }
+        if error is CancellationError { return .timeout }
+        return .connectionFailed
+    }
+
+    /// Which field failed to decode, never the value.
+    private static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .keyNotFound(let key, _): "the answer lacks '\(key.stringValue)'"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            "the answer's '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type"
+        @unknown default: "the answer has an unexpected shape"
+        }
+    }
+
+    /// Removes every credential sent in the request from server-provided text and caps its length.
+    static func scrub(_ text: String, _ sensitive: [SecretValue]) -> String {
+        var result = text
+        for value in sensitive where !value.isEmpty && value.count >= 4 {
+            result = result.replacingOccurrences(of: value.revealUTF8(), with: "<redacted>")
+        }
+        result = String(result.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.map(Character.init))
+        return result.count > 200 ? String(result.prefix(200)) + "…" : result
+    }
+
+    private static func nonEmpty(_ text: String?) -> String? {
+        guard let text, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
+        return text
+    }
+
+    /// The earlier of `receivedAt + expiresIn` and the JWT's `exp` (contract, "Quirks"); when
+    /// neither is usable, `receivedAt` (treat the token as already due).
+    static func tokenExpiry(token: String, expiresIn: Double?, receivedAt: Date) -> Date {
+        let fromExpiresIn = expiresIn.flatMap { $0 > 0 && $0.isFinite ? receivedAt.addingTimeInterval($0) : nil }
+        let fromClaim = try? DefaultJWTParser().parse(Array(token.utf8), as: ExpiryClaims.self).payload.exp?.value
+        switch (fromExpiresIn, fromClaim) {
+        case let (a?, b?): return min(a, b)
+        case let (a?, nil): return a
+        case let (nil, b?): return b
+        case (nil, nil): return receivedAt
+        }
+    }
+}
+
+/// Only the claim Keyward reads from a token it cannot verify (it lacks the service's key).
+struct ExpiryClaims: JWTPayload {
+    var exp: ExpirationClaim?
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+/// The in-memory user token cache, keyed by username and bound to the password it came from.
+private final class UserTokenCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [String: (token: AccessToken, password: SecretValue)] = [:]
+
+    func valid(for username: String, password: SecretValue, at now: Date, renewBefore: Double) -> AccessToken? {
+        lock.withLock {
+            guard let entry = entries[username], entry.password == password,
+                entry.token.expiresAt.timeIntervalSince(now) > renewBefore
+            else { return nil }
+            return entry.token
+        }
+    }
+
+    func store(_ token: AccessToken, username: String, password: SecretValue) {
+        lock.withLock { entries[username] = (token, password) }
+    }
+
+    func remove(username: String) {
+        lock.withLock { _ = entries.removeValue(forKey: username) }
+    }
+}
