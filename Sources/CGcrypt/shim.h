@@ -50,4 +50,35 @@ static inline unsigned int keyward_gcry_err_code(gcry_error_t e) {
     return gcry_err_code(e);
 }
 
+static inline gcry_error_t keyward_gcry_suspend_secmem_warn(void) {
+    return gcry_control(GCRYCTL_SUSPEND_SECMEM_WARN, 0);
+}
+
+/* Lets the secure pool grow in steps of `bytes` instead of failing when full. */
+static inline gcry_error_t keyward_gcry_auto_expand_secmem(unsigned int bytes) {
+    return gcry_control(GCRYCTL_AUTO_EXPAND_SECMEM, bytes, 0);
+}
+
+static inline gcry_error_t keyward_gcry_cipher_encrypt(gcry_cipher_hd_t h, void *out, size_t outl, const void *in, size_t inl) {
+    return gcry_cipher_encrypt(h, out, outl, in, inl);
+}
+
+static inline gcry_error_t keyward_gcry_cipher_decrypt(gcry_cipher_hd_t h, void *out, size_t outl, const void *in, size_t inl) {
+    return gcry_cipher_decrypt(h, out, outl, in, inl);
+}
+
+/* gcry_cipher_reset is a macro over gcry_cipher_ctl. */
+static inline gcry_error_t keyward_gcry_cipher_reset(gcry_cipher_hd_t h) {
+    return gcry_cipher_reset(h);
+}
+
+/* gcry_mac_reset is a macro over gcry_mac_ctl. */
+static inline gcry_error_t keyward_gcry_mac_reset(gcry_mac_hd_t h) {
+    return gcry_mac_ctl(h, GCRYCTL_RESET, NULL, 0);
+}
+
+static inline const char *keyward_gcry_strerror(gcry_error_t e) {
+    return gcry_strerror(e);
+}
+
 #endif

@@ -1,0 +1,146 @@
+import Foundation
+import GRDB
+
+/// The vault's SQLite schema: named, ordered, append-only migrations (GRDB's
+/// `DatabaseMigrator`), recorded in `grdb_migrations`. A file whose migrations this build does
+/// not know, or whose `application_id` is not Keyward's, is refused.
+enum VaultSchema {
+    /// `PRAGMA application_id`: "KWV1".
+    static let applicationID: Int32 = 0x4B57_5631
+    /// `PRAGMA user_version`: the file format this build writes.
+    static let formatVersion: Int32 = 1
+
+    /// Manifest slots 0...255 hold the entry buckets; the others cover the rest of the file.
+    static let entryBuckets = 256
+    static let headerSlot = 256
+    static let journalSlot = 257
+    static let auditSlot = 258
+    static let manifestSlots = 259
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-vault-tables") { db in
+            try db.execute(sql: """
+                PRAGMA application_id = \(applicationID);
+                PRAGMA user_version = \(formatVersion);
+                CREATE TABLE vault_meta(
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    vault_id BLOB NOT NULL,
+                    key_id INTEGER NOT NULL,
+                    retention INTEGER NOT NULL,
+                    generation INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    top_mac BLOB NOT NULL
+                ) STRICT;
+                CREATE TABLE key_slots(
+                    slot_id INTEGER PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    key_id INTEGER NOT NULL,
+                    kdf_t INTEGER NOT NULL,
+                    kdf_m_kib INTEGER NOT NULL,
+                    kdf_p INTEGER NOT NULL,
+                    salt BLOB NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    wrap_nonce BLOB NOT NULL,
+                    wrapped_key BLOB NOT NULL,
+                    wrap_tag BLOB NOT NULL
+                ) STRICT;
+                CREATE TABLE entries(
+                    entry_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name_index BLOB NOT NULL UNIQUE,
+                    bucket INTEGER NOT NULL,
+                    key_id INTEGER NOT NULL,
+                    name_nonce BLOB NOT NULL,
+                    name_ciphertext BLOB NOT NULL,
+                    name_tag BLOB NOT NULL,
+                    current_version INTEGER,
+                    previous_version INTEGER,
+                    pending_version INTEGER,
+                    next_version INTEGER NOT NULL,
+                    digest BLOB NOT NULL
+                ) STRICT;
+                CREATE INDEX entries_by_bucket ON entries(bucket, entry_id, digest);
+                CREATE TABLE versions(
+                    entry_id INTEGER NOT NULL REFERENCES entries(entry_id) ON DELETE CASCADE,
+                    version INTEGER NOT NULL,
+                    key_id INTEGER NOT NULL,
+                    alg INTEGER NOT NULL,
+                    nonce BLOB NOT NULL,
+                    ciphertext BLOB NOT NULL,
+                    tag BLOB NOT NULL,
+                    PRIMARY KEY(entry_id, version)
+                ) STRICT, WITHOUT ROWID;
+                CREATE TABLE manifest(
+                    slot INTEGER PRIMARY KEY,
+                    digest BLOB NOT NULL
+                ) STRICT;
+                CREATE TABLE journal(
+                    journal_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    key_id INTEGER NOT NULL,
+                    nonce BLOB NOT NULL,
+                    ciphertext BLOB NOT NULL,
+                    tag BLOB NOT NULL
+                ) STRICT;
+                CREATE TABLE audit(
+                    audit_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    key_id INTEGER NOT NULL,
+                    nonce BLOB NOT NULL,
+                    ciphertext BLOB NOT NULL,
+                    tag BLOB NOT NULL
+                ) STRICT;
+                """)
+        }
+        return migrator
+    }
+
+    /// Connection settings: WAL, synchronous=FULL (a commit survives power loss),
+    /// secure_delete=ON (freed pages are zeroed), a busy timeout for concurrent processes.
+    static func configuration(busyTimeout: TimeInterval) -> Configuration {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.journalMode = .wal
+        configuration.foreignKeysEnabled = true
+        configuration.label = "keyward-vault"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: """
+                PRAGMA synchronous = FULL;
+                PRAGMA secure_delete = ON;
+                PRAGMA temp_store = MEMORY;
+                PRAGMA trusted_schema = OFF;
+                PRAGMA cell_size_check = ON;
+                """)
+        }
+        return configuration
+    }
+
+    /// Refuses a foreign file, a newer format, or unknown migrations; applies known pending
+    /// ones (none yet in format 1).
+    static func checkAndMigrate(_ queue: DatabaseQueue, path: String) throws {
+        let migrator = self.migrator
+        try queue.writeWithoutTransaction { db in
+            let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+            guard applicationID == self.applicationID else {
+                throw VaultError(.notAVault, "\(path) is not a Keyward vault (SQLite application_id \(applicationID))")
+            }
+            let userVersion = try Int32.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+            guard userVersion <= formatVersion else {
+                throw VaultError(.notAVault, "\(path) was written by a newer Keyward (format \(userVersion)); this build reads format \(formatVersion)")
+            }
+            guard try db.tableExists("grdb_migrations") else {
+                throw VaultError(.notAVault, "\(path) has no migration record; refusing it")
+            }
+            if try migrator.hasBeenSuperseded(db) {
+                let unknown = try migrator.appliedIdentifiers(db).subtracting(migrator.migrations).sorted()
+                throw VaultError(
+                    .notAVault,
+                    "\(path) has schema migrations this build does not know (\(unknown.joined(separator: ", "))); upgrade Keyward")
+            }
+            let applied = try migrator.appliedIdentifiers(db)
+            let known = Set(migrator.migrations)
+            if !applied.isSubset(of: known) {
+                throw VaultError(.notAVault, "\(path) has schema migrations this build does not know; upgrade Keyward")
+            }
+        }
+        try migrator.migrate(queue)
+    }
+}

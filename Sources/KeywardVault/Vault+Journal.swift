@@ -1,0 +1,170 @@
+import Foundation
+import GRDB
+import KeywardCore
+
+/// The rotation journal (DESIGN.md, "Rotation", items 3, 4 and 7) and the audit log
+/// (DESIGN.md, "Commands": `keyward audit`). Both are sealed row by row like records, so an
+/// entity id never appears in the file in plaintext; the audit rows form a chain.
+extension Vault {
+    // MARK: Journal
+
+    /// Writes a `pending` journal entry for `entity`, committed before the caller calls reset.
+    public func openJournal(entity: EntityID, txnId: String? = nil) throws -> VaultJournalEntry {
+        let now = options.clock.now
+        return try mutate { db, mutation in
+            let keys = mutation.keys
+            let last = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'journal'") ?? 0
+            let maxID = try Int64.fetchOne(db, sql: "SELECT MAX(journal_id) FROM journal") ?? 0
+            let entry = VaultJournalEntry(id: max(last, maxID) + 1, entity: entity, txnId: txnId, state: .pending, createdAt: now, updatedAt: now)
+            try Vault.storeJournal(db, keys: keys, entry: entry, insert: true)
+            mutation.journal = true
+            return entry
+        }
+    }
+
+    /// Moves a journal entry to `state` (optionally recording the `txnId` now known).
+    /// - Throws: ``VaultError`` `.invalidInput` for a transition the state machine forbids,
+    ///   `.notFound` for an unknown id.
+    @discardableResult
+    public func advanceJournal(id: Int64, to state: VaultJournalState, txnId: String? = nil) throws -> VaultJournalEntry {
+        let now = options.clock.now
+        return try mutate { db, mutation in
+            mutation.journal = true
+            return try Vault.advanceJournalRow(db, keys: mutation.keys, id: id, to: state, txnId: txnId, now: now)
+        }
+    }
+
+    /// Journal entries not `done` or `aborted`, oldest first.
+    public func openJournalEntries() throws -> [VaultJournalEntry] {
+        try journalEntries().filter { !$0.state.isClosed }
+    }
+
+    /// Every journal entry, oldest first.
+    public func journalEntries() throws -> [VaultJournalEntry] {
+        try read { db, keys in try Vault.readJournal(db, keys: keys) }
+    }
+
+    @discardableResult
+    static func advanceJournalRow(_ db: Database, keys: VaultKeys, id: Int64, to state: VaultJournalState, txnId: String?, now: Date) throws -> VaultJournalEntry {
+        guard var entry = try readJournal(db, keys: keys).first(where: { $0.id == id }) else {
+            throw VaultError(.notFound, "no journal entry \(id)")
+        }
+        guard entry.state.canAdvance(to: state) else {
+            throw VaultError.invalid("journal entry \(id) cannot move from \(entry.state.rawValue) to \(state.rawValue)")
+        }
+        entry.state = state
+        entry.updatedAt = now
+        if let txnId { entry.txnId = txnId }
+        try storeJournal(db, keys: keys, entry: entry, insert: false)
+        return entry
+    }
+
+    static func storeJournal(_ db: Database, keys: VaultKeys, entry: VaultJournalEntry, insert: Bool) throws {
+        var writer = ByteWriter()
+        writer.u8(1)
+        writer.field(entry.entity.rawValue)
+        writer.optionalField(entry.txnId)
+        writer.field(entry.state.rawValue)
+        writer.i64(milliseconds(entry.createdAt))
+        writer.i64(milliseconds(entry.updatedAt))
+        let box = try keys.log.seal(writer.take(), aad: logAAD(keys: keys, table: "journal", id: entry.id, keyID: keys.keyID, previousTag: []))
+        try db.execute(
+            sql: "\(insert ? "INSERT" : "REPLACE") INTO journal(journal_id, key_id, nonce, ciphertext, tag) VALUES (?, ?, ?, ?, ?)",
+            arguments: [entry.id, Int64(keys.keyID), Data(box.nonce), Data(box.ciphertext), Data(box.tag)])
+    }
+
+    static func readJournal(_ db: Database, keys: VaultKeys) throws -> [VaultJournalEntry] {
+        try readJournalRows(db).map { row in
+            guard row.keyID == keys.keyID,
+                let plaintext = try? keys.log.open(row.box, aad: logAAD(keys: keys, table: "journal", id: row.id, keyID: row.keyID, previousTag: []))
+            else {
+                throw VaultError.integrity("journal entry \(row.id) failed authentication")
+            }
+            var reader = ByteReader(plaintext)
+            guard try reader.u8() == 1, let entity = EntityID(try reader.string()) else { throw ByteReader.Malformed() }
+            let txnId = try reader.optionalString()
+            guard let state = VaultJournalState(rawValue: try reader.string()) else { throw ByteReader.Malformed() }
+            let created = try reader.i64()
+            let updated = try reader.i64()
+            try reader.finish()
+            return VaultJournalEntry(
+                id: row.id, entity: entity, txnId: txnId, state: state, createdAt: date(milliseconds: created), updatedAt: date(milliseconds: updated))
+        }
+    }
+
+    // MARK: Audit
+
+    /// Appends an audit row: time, operation, entity, outcome, txnId; never a value.
+    public func appendAudit(_ event: VaultAuditEvent) throws {
+        try mutate { db, mutation in
+            let keys = mutation.keys
+            let last = try Row.fetchOne(db, sql: "SELECT audit_id, tag FROM audit ORDER BY audit_id DESC LIMIT 1")
+            let id: Int64 = (last.map { $0[0] as Int64 } ?? 0) + 1
+            try Vault.storeAudit(db, keys: keys, id: id, event: event, previousTag: last.map { bytes($0, 1) } ?? [])
+            mutation.audit = true
+        }
+    }
+
+    /// The audit log, oldest first, optionally only rows at or after `since`.
+    /// - Throws: ``VaultError`` `.integrity` when a row was changed, removed or reordered.
+    public func auditEvents(since: Date? = nil) throws -> [VaultAuditEvent] {
+        try read { db, keys in try Vault.readAudit(db, keys: keys, since: since) }
+    }
+
+    static func storeAudit(_ db: Database, keys: VaultKeys, id: Int64, event: VaultAuditEvent, previousTag: [UInt8]) throws {
+        var writer = ByteWriter()
+        writer.u8(1)
+        writer.i64(milliseconds(event.time))
+        writer.field(event.operation)
+        writer.optionalField(event.entity)
+        writer.field(event.outcome)
+        writer.optionalField(event.txnId)
+        let box = try keys.log.seal(writer.take(), aad: logAAD(keys: keys, table: "audit", id: id, keyID: keys.keyID, previousTag: previousTag))
+        try db.execute(
+            sql: "INSERT INTO audit(audit_id, key_id, nonce, ciphertext, tag) VALUES (?, ?, ?, ?, ?)",
+            arguments: [id, Int64(keys.keyID), Data(box.nonce), Data(box.ciphertext), Data(box.tag)])
+    }
+
+    static func readAuditRows(_ db: Database) throws -> [LogRow] {
+        try Row.fetchAll(db, sql: "SELECT audit_id, key_id, nonce, ciphertext, tag FROM audit ORDER BY audit_id").map(LogRow.init(row:))
+    }
+
+    static func readAudit(_ db: Database, keys: VaultKeys, since: Date?) throws -> [VaultAuditEvent] {
+        var previousTag: [UInt8] = []
+        var events: [VaultAuditEvent] = []
+        for row in try readAuditRows(db) {
+            guard row.keyID == keys.keyID,
+                let plaintext = try? keys.log.open(row.box, aad: logAAD(keys: keys, table: "audit", id: row.id, keyID: row.keyID, previousTag: previousTag))
+            else {
+                throw VaultError.integrity("audit row \(row.id) failed authentication (changed, removed or reordered rows)")
+            }
+            previousTag = row.box.tag
+            var reader = ByteReader(plaintext)
+            guard try reader.u8() == 1 else { throw ByteReader.Malformed() }
+            let time = date(milliseconds: try reader.i64())
+            let operation = try reader.string()
+            let entity = try reader.optionalString()
+            let outcome = try reader.string()
+            let txnId = try reader.optionalString()
+            try reader.finish()
+            if let since, time < since { continue }
+            events.append(VaultAuditEvent(id: row.id, time: time, operation: operation, entity: entity, outcome: outcome, txnId: txnId))
+        }
+        return events
+    }
+
+    /// Rekey: every journal and audit row re-sealed under the new key, the chain rebuilt.
+    static func resealLogs(_ db: Database, from old: VaultKeys, to new: VaultKeys) throws {
+        for entry in try readJournal(db, keys: old) {
+            try storeJournal(db, keys: new, entry: entry, insert: false)
+        }
+        let events = try readAudit(db, keys: old, since: nil)
+        try db.execute(sql: "DELETE FROM audit")
+        var previousTag: [UInt8] = []
+        for event in events {
+            guard let id = event.id else { continue }
+            try storeAudit(db, keys: new, id: id, event: event, previousTag: previousTag)
+            previousTag = try Data.fetchOne(db, sql: "SELECT tag FROM audit WHERE audit_id = ?", arguments: [id]).map(Array.init) ?? []
+        }
+    }
+}

@@ -1,0 +1,350 @@
+import Foundation
+import GRDB
+import KeywardCore
+
+/// The sealed plaintext of one version: metadata and value together, so nothing about a
+/// version is readable without the key.
+struct RecordPlaintext {
+    static let format: UInt8 = 1
+
+    static func encode(value: SecretValue, createdAt: Int64, expiresAt: Int64?, source: String, txnId: String?) -> [UInt8] {
+        var writer = ByteWriter(capacity: value.count + source.utf8.count + 64)
+        writer.u8(format)
+        writer.i64(createdAt)
+        writer.optionalI64(expiresAt)
+        writer.field(source)
+        writer.optionalField(txnId)
+        value.withRevealedBytes { writer.field(Array($0)) }
+        return writer.take()
+    }
+
+    static func decode(_ bytes: [UInt8]) throws -> (value: SecretValue, createdAt: Int64, expiresAt: Int64?, source: String, txnId: String?) {
+        var reader = ByteReader(bytes)
+        guard try reader.u8() == format else { throw ByteReader.Malformed() }
+        let createdAt = try reader.i64()
+        let expiresAt = try reader.optionalI64()
+        let source = try reader.string()
+        let txnId = try reader.optionalString()
+        var value = try reader.field()
+        defer { SecureBytes.wipe(&value) }
+        try reader.finish()
+        return (SecretValue(bytes: value), createdAt, expiresAt, source, txnId)
+    }
+}
+
+extension Vault {
+    // MARK: Writing
+
+    /// Stores `value` as a new version of `name` and moves `label` to it: for `.current`,
+    /// the version that was current becomes `.previous`. Older unlabelled versions beyond the
+    /// vault's retention are deleted (secure_delete zeroes their pages). Durable on return.
+    ///
+    /// - Parameter journal: a rotation journal entry to advance in the same transaction
+    ///   (DESIGN.md, "Rotation", item 4).
+    /// - Returns: the stored record, with its version number and label.
+    @discardableResult
+    public func put(_ name: SecretName, _ value: SecretValue, metadata: VaultRecordMetadata = VaultRecordMetadata(),
+                    label: VersionLabel = .current, journal: (id: Int64, state: VaultJournalState)? = nil) throws -> SecretRecord {
+        let createdAt = metadata.createdAt ?? options.clock.now
+        return try mutate { db, mutation in
+            let keys = mutation.keys
+            let record = try Vault.storeVersion(
+                db, keys: keys, name: name, value: value, createdAt: createdAt, metadata: metadata, label: label, mutation: &mutation)
+            if let journal {
+                try Vault.advanceJournalRow(db, keys: keys, id: journal.id, to: journal.state, txnId: metadata.txnId, now: options.clock.now)
+                mutation.journal = true
+            }
+            return record
+        }
+    }
+
+    /// Stores many values in one transaction (one fsync, one manifest update).
+    public func putBatch(_ items: [(name: SecretName, value: SecretValue)], metadata: VaultRecordMetadata = VaultRecordMetadata()) throws {
+        let createdAt = metadata.createdAt ?? options.clock.now
+        try mutate { db, mutation in
+            let keys = mutation.keys
+            for item in items {
+                _ = try Vault.storeVersion(
+                    db, keys: keys, name: item.name, value: item.value, createdAt: createdAt, metadata: metadata, label: .current,
+                    mutation: &mutation)
+            }
+        }
+    }
+
+    static func storeVersion(
+        _ db: Database, keys: VaultKeys, name: SecretName, value: SecretValue, createdAt: Date, metadata: VaultRecordMetadata,
+        label: VersionLabel, mutation: inout Mutation
+    ) throws -> SecretRecord {
+        let index = try keys.index(of: name.rawValue)
+        var entry: EntryRow
+        if let existing = try readEntry(db, nameIndex: index) {
+            entry = existing
+        } else {
+            // Choose the id first: it is bound into the name's and the records' AAD.
+            let last = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'entries'") ?? 0
+            let maxID = try Int64.fetchOne(db, sql: "SELECT MAX(entry_id) FROM entries") ?? 0
+            let id = max(last, maxID) + 1
+            let nameBox = try keys.names.seal(Array(name.rawValue.utf8), aad: nameAAD(keys: keys, entryID: id, keyID: keys.keyID, nameIndex: index))
+            try db.execute(
+                sql: """
+                    INSERT INTO entries(entry_id, name_index, bucket, key_id, name_nonce, name_ciphertext, name_tag, next_version, digest)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 1, X'')
+                    """,
+                arguments: [id, Data(index), id & 0xFF, Int64(keys.keyID), Data(nameBox.nonce), Data(nameBox.ciphertext), Data(nameBox.tag)])
+            guard let inserted = try readEntry(db, id: id) else { throw VaultError.io("the new entry vanished") }
+            entry = inserted
+        }
+        let version = entry.nextVersion
+        var plaintext = RecordPlaintext.encode(
+            value: value, createdAt: milliseconds(createdAt), expiresAt: metadata.expiresAt.map(milliseconds), source: metadata.source,
+            txnId: metadata.txnId)
+        defer { SecureBytes.wipe(&plaintext) }
+        let box = try keys.records.seal(
+            plaintext, aad: recordAAD(keys: keys, entryID: entry.id, version: version, keyID: keys.keyID, alg: algorithmAES256GCM, nameIndex: index))
+        try db.execute(
+            sql: "INSERT INTO versions(entry_id, version, key_id, alg, nonce, ciphertext, tag) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [entry.id, version, Int64(keys.keyID), algorithmAES256GCM, Data(box.nonce), Data(box.ciphertext), Data(box.tag)])
+        switch label {
+        case .current:
+            entry.previous = entry.current
+            entry.current = version
+        case .previous:
+            entry.previous = version
+        case .pending:
+            entry.pending = version
+        }
+        entry.nextVersion = version + 1
+        try saveLabels(db, entry: entry)
+        try prune(db, entry: entry)
+        mutation.entries.insert(entry.id)
+        return SecretRecord(
+            value: value, version: Int(version), createdAt: date(milliseconds: milliseconds(createdAt)), expiresAt: metadata.expiresAt,
+            source: metadata.source, txnId: metadata.txnId, label: label)
+    }
+
+    static func saveLabels(_ db: Database, entry: EntryRow) throws {
+        try db.execute(
+            sql: "UPDATE entries SET current_version = ?, previous_version = ?, pending_version = ?, next_version = ? WHERE entry_id = ?",
+            arguments: [entry.current, entry.previous, entry.pending, entry.nextVersion, entry.id])
+    }
+
+    /// Deletes the oldest unlabelled versions beyond the retention.
+    static func prune(_ db: Database, entry: EntryRow) throws {
+        let retention = try Int.fetchOne(db, sql: "SELECT retention FROM vault_meta WHERE id = 1") ?? 10
+        let versions = try Int64.fetchAll(db, sql: "SELECT version FROM versions WHERE entry_id = ? ORDER BY version", arguments: [entry.id])
+        var excess = versions.count - retention
+        guard excess > 0 else { return }
+        let labelled = Set([entry.current, entry.previous, entry.pending].compactMap { $0 })
+        for version in versions where excess > 0 && !labelled.contains(version) && version != entry.nextVersion - 1 {
+            try db.execute(sql: "DELETE FROM versions WHERE entry_id = ? AND version = ?", arguments: [entry.id, version])
+            excess -= 1
+        }
+    }
+
+    /// Moves `label` of `name` to an existing `version` (for `.current`, the old current
+    /// becomes `.previous`; the label moved away from a version is cleared there).
+    public func moveLabel(_ label: VersionLabel, of name: SecretName, toVersion version: Int) throws {
+        try mutate { db, mutation in
+            let index = try mutation.keys.index(of: name.rawValue)
+            guard var entry = try Vault.readEntry(db, nameIndex: index) else { throw Vault.notFound(name) }
+            guard try Vault.readVersion(db, entryID: entry.id, version: Int64(version)) != nil else {
+                throw VaultError(.notFound, "\(name) has no version \(version)")
+            }
+            let target = Int64(version)
+            switch label {
+            case .current:
+                if entry.current != target { entry.previous = entry.current }
+                entry.current = target
+                if entry.pending == target { entry.pending = nil }
+            case .previous: entry.previous = target
+            case .pending: entry.pending = target
+            }
+            try Vault.saveLabels(db, entry: entry)
+            mutation.entries.insert(entry.id)
+        }
+    }
+
+    /// Removes the label from `name` (e.g. `pending` after an aborted rotation).
+    public func clearLabel(_ label: VersionLabel, of name: SecretName) throws {
+        try mutate { db, mutation in
+            guard var entry = try Vault.readEntry(db, nameIndex: try mutation.keys.index(of: name.rawValue)) else { throw Vault.notFound(name) }
+            switch label {
+            case .current: entry.current = nil
+            case .previous: entry.previous = nil
+            case .pending: entry.pending = nil
+            }
+            try Vault.saveLabels(db, entry: entry)
+            mutation.entries.insert(entry.id)
+        }
+    }
+
+    /// Removes the entry and every version of it.
+    /// - Throws: ``VaultError`` `.notFound` when there is no such entry.
+    public func remove(_ name: SecretName) throws {
+        try mutate { db, mutation in
+            guard let entry = try Vault.readEntry(db, nameIndex: try mutation.keys.index(of: name.rawValue)) else { throw Vault.notFound(name) }
+            try db.execute(sql: "DELETE FROM versions WHERE entry_id = ?", arguments: [entry.id])
+            try db.execute(sql: "DELETE FROM entries WHERE entry_id = ?", arguments: [entry.id])
+            mutation.entries.insert(entry.id)
+        }
+    }
+
+    static func notFound(_ name: SecretName) -> VaultError { VaultError(.notFound, "no entry named \(name) in the vault") }
+
+    // MARK: Reading
+
+    /// The version of `name` that carries `label`.
+    /// - Throws: ``VaultError`` `.notFound` when the entry or label is absent; `.integrity`
+    ///   when the record fails authentication (no plaintext is returned).
+    public func get(_ name: SecretName, label: VersionLabel = .current) throws -> SecretRecord {
+        guard let record = try find(name, label: label) else {
+            throw VaultError(.notFound, "no entry named \(name) with a \(label.rawValue) version in the vault")
+        }
+        return record
+    }
+
+    /// Like ``get(_:label:)`` but `nil` when absent.
+    public func find(_ name: SecretName, label: VersionLabel = .current) throws -> SecretRecord? {
+        try read { db, keys in
+            let index = try keys.index(of: name.rawValue)
+            guard let entry = try Vault.readEntry(db, nameIndex: index), let version = entry.version(labelled: label) else { return nil }
+            guard let row = try Vault.readVersion(db, entryID: entry.id, version: version) else {
+                throw VaultError.integrity("\(name): the \(label.rawValue) version \(version) is missing")
+            }
+            var record = try Vault.openRecord(row, entry: entry, keys: keys, name: name)
+            record.label = label
+            return record
+        }
+    }
+
+    /// A specific version of `name`.
+    public func get(_ name: SecretName, version: Int) throws -> SecretRecord {
+        try read { db, keys in
+            guard let entry = try Vault.readEntry(db, nameIndex: try keys.index(of: name.rawValue)) else { throw Vault.notFound(name) }
+            guard let row = try Vault.readVersion(db, entryID: entry.id, version: Int64(version)) else {
+                throw VaultError(.notFound, "\(name) has no version \(version)")
+            }
+            var record = try Vault.openRecord(row, entry: entry, keys: keys, name: name)
+            record.label = entry.labels(of: Int64(version)).first
+            return record
+        }
+    }
+
+    static func openRecord(_ row: VersionRow, entry: EntryRow, keys: VaultKeys, name: SecretName) throws -> SecretRecord {
+        guard row.alg == algorithmAES256GCM, row.keyID == keys.keyID else {
+            throw VaultError.integrity("\(name) version \(row.version): unknown algorithm or key id")
+        }
+        var plaintext: [UInt8]
+        do {
+            plaintext = try keys.records.open(
+                row.box, aad: recordAAD(keys: keys, entryID: entry.id, version: row.version, keyID: row.keyID, alg: row.alg, nameIndex: entry.nameIndex))
+        } catch {
+            throw VaultError.integrity("\(name) version \(row.version) failed authentication (tampered or damaged record)")
+        }
+        defer { SecureBytes.wipe(&plaintext) }
+        let decoded = try RecordPlaintext.decode(plaintext)
+        return SecretRecord(
+            value: decoded.value, version: Int(row.version), createdAt: date(milliseconds: decoded.createdAt),
+            expiresAt: decoded.expiresAt.map(date(milliseconds:)), source: decoded.source, txnId: decoded.txnId)
+    }
+
+    static func openName(entry: EntryRow, keys: VaultKeys) throws -> String {
+        guard entry.keyID == keys.keyID else { throw VaultError.integrity("entry \(entry.id): unknown key id") }
+        let bytes: [UInt8]
+        do {
+            bytes = try keys.names.open(entry.nameBox, aad: nameAAD(keys: keys, entryID: entry.id, keyID: entry.keyID, nameIndex: entry.nameIndex))
+        } catch {
+            throw VaultError.integrity("the name of entry \(entry.id) failed authentication")
+        }
+        guard let name = String(validating: bytes, as: UTF8.self), try keys.index(of: name) == entry.nameIndex else {
+            throw VaultError.integrity("the name of entry \(entry.id) does not match its index")
+        }
+        return name
+    }
+
+    /// The names of all entries starting with `prefix`, sorted.
+    public func list(prefix: String = "") throws -> [SecretName] {
+        try read { db, keys in
+            var names: [SecretName] = []
+            let cursor = try Row.fetchCursor(db, sql: "SELECT \(EntryRow.columns) FROM entries")
+            while let row = try cursor.next() {
+                let text = try Vault.openName(entry: EntryRow(row: row), keys: keys)
+                guard text.hasPrefix(prefix) else { continue }
+                guard let name = SecretName(text) else { throw VaultError.integrity("a stored name breaks the naming rule") }
+                names.append(name)
+            }
+            return names.sorted()
+        }
+    }
+
+    /// Every stored version of `name`, oldest first: labels, dates, source, fingerprints.
+    /// Never a value.
+    public func history(_ name: SecretName) throws -> [VaultVersionInfo] {
+        try read { db, keys in
+            guard let entry = try Vault.readEntry(db, nameIndex: try keys.index(of: name.rawValue)) else { throw Vault.notFound(name) }
+            return try Vault.readVersions(db, entryID: entry.id).map { row in
+                let record = try Vault.openRecord(row, entry: entry, keys: keys, name: name)
+                return VaultVersionInfo(
+                    version: record.version, labels: entry.labels(of: row.version), createdAt: record.createdAt, expiresAt: record.expiresAt,
+                    source: record.source, txnId: record.txnId, fingerprint: fingerprint(record.value), byteCount: record.value.count)
+            }
+        }
+    }
+
+    /// `vault verify`: the full manifest check, every name and every version decrypted and
+    /// authenticated, the journal and the audit chain.
+    /// - Throws: ``VaultError`` `.integrity` naming the first failure.
+    public func verify() throws -> VaultVerifyReport {
+        try read { db, keys in
+            try verifyManifest(db, full: true)
+            let meta = try Vault.readMeta(db)
+            var entries = 0
+            var versions = 0
+            let cursor = try Row.fetchCursor(db, sql: "SELECT \(EntryRow.columns) FROM entries ORDER BY entry_id")
+            while let row = try cursor.next() {
+                let entry = EntryRow(row: row)
+                let text = try Vault.openName(entry: entry, keys: keys)
+                guard let name = SecretName(text) else { throw VaultError.integrity("a stored name breaks the naming rule") }
+                for version in try Vault.readVersions(db, entryID: entry.id) {
+                    _ = try Vault.openRecord(version, entry: entry, keys: keys, name: name)
+                    versions += 1
+                }
+                for label in VersionLabel.allCases {
+                    if let version = entry.version(labelled: label), try Vault.readVersion(db, entryID: entry.id, version: version) == nil {
+                        throw VaultError.integrity("\(name): the \(label.rawValue) label points at a missing version")
+                    }
+                }
+                entries += 1
+            }
+            let journal = try Vault.readJournal(db, keys: keys).count
+            let audit = try Vault.readAudit(db, keys: keys, since: nil).count
+            let slots = try Vault.readSlots(db).count
+            return VaultVerifyReport(
+                generation: meta.generation, updatedAt: date(milliseconds: meta.updatedAt), entries: entries, versions: versions,
+                keySlots: slots, journalEntries: journal, auditEvents: audit)
+        }
+    }
+}
+
+// MARK: KeywardCore seams
+
+extension Vault: SecretStore, Fingerprinter {
+    public func read(_ name: SecretName, label: VersionLabel, context: OperationContext) async throws -> SecretRecord? {
+        try find(name, label: label)
+    }
+
+    public func write(_ name: SecretName, record: SecretRecord, label: VersionLabel, context: OperationContext) async throws -> SecretRecord {
+        try put(
+            name, record.value,
+            metadata: VaultRecordMetadata(createdAt: record.createdAt, expiresAt: record.expiresAt, source: record.source, txnId: record.txnId),
+            label: label)
+    }
+
+    public func list(prefix: String, context: OperationContext) async throws -> [SecretName] {
+        try list(prefix: prefix)
+    }
+
+    public func remove(_ name: SecretName, context: OperationContext) async throws {
+        try remove(name)
+    }
+}

@@ -1,0 +1,283 @@
+import Foundation
+import GRDB
+import KeywardCore
+import Logging
+
+/// Keyward's encrypted vault: one SQLite file (GRDB over the system SQLite) whose every entry
+/// name and value is sealed with AES-256-GCM under subkeys of a random data key, which unlock
+/// slots wrap under keys derived from a passphrase (Argon2id) or a key file (HKDF).
+///
+/// Integrity: every row is covered by a keyed manifest (256 buckets of entries plus the
+/// header, the journal and the audit log) with a generation counter, checked on unlock;
+/// a rollback anchor outside the file catches an older copy of the whole file.
+///
+/// Thread-safe: calls are serialised on one SQLite connection; other processes are
+/// coordinated by `BEGIN IMMEDIATE` and a busy timeout, and noticed through the generation.
+public final class Vault: @unchecked Sendable {
+    /// The vault file.
+    public let path: String
+    let queue: DatabaseQueue
+    let options: VaultOptions
+    let policy: KDFPolicy
+    let anchorPath: String
+
+    let faultHook = LockedValue<(@Sendable (String) throws -> Void)?>(nil)
+    private let lock = NSLock()
+    private var _keys: VaultKeys
+    private var _generation: Int64
+    private var _unlockSlotID: Int
+    private var _unlockKEK: SecureBytes
+
+    var keys: VaultKeys { lock.withLock { _keys } }
+    var knownGeneration: Int64 {
+        get { lock.withLock { _generation } }
+        set { lock.withLock { _generation = max(_generation, newValue) } }
+    }
+    var unlockSlot: (id: Int, kek: SecureBytes) { lock.withLock { (_unlockSlotID, _unlockKEK) } }
+
+    func replaceKeys(_ keys: VaultKeys, unlockSlotID: Int, kek: SecureBytes) {
+        lock.withLock {
+            _keys = keys
+            _unlockSlotID = unlockSlotID
+            _unlockKEK = kek
+        }
+    }
+
+    func replaceUnlock(slotID: Int, kek: SecureBytes) {
+        lock.withLock {
+            _unlockSlotID = slotID
+            _unlockKEK = kek
+        }
+    }
+
+    /// The vault's random id, 32 hex digits: names its rollback anchor.
+    public var vaultID: String { hexString(keys.vaultID) }
+    /// The data key's id (1 at creation, +1 per rekey).
+    public var keyID: Int { Int(keys.keyID) }
+    /// The last generation this process saw; every committed change adds one.
+    public var generation: Int64 { knownGeneration }
+
+    private init(path: String, queue: DatabaseQueue, options: VaultOptions, policy: KDFPolicy, keys: VaultKeys,
+                 generation: Int64, unlockSlotID: Int, kek: SecureBytes) {
+        self.path = path
+        self.queue = queue
+        self.options = options
+        self.policy = policy
+        self._keys = keys
+        self._generation = generation
+        self._unlockSlotID = unlockSlotID
+        self._unlockKEK = kek
+        self.anchorPath = (options.anchorDirectory ?? VaultOptions.defaultAnchorDirectory()) + "/" + hexString(keys.vaultID)
+    }
+
+    // MARK: Creating
+
+    /// Creates a vault at `path` with one unlock slot for `keySource` (passphrase slots use
+    /// Argon2id t=3, m=64 MiB, p=2). The file is created 0600; a missing directory 0700.
+    /// - Throws: ``VaultError`` `.invalidInput` when a file exists at `path`; `.unsafeFile`
+    ///   for a shared directory; `.io` for file-system or database failures.
+    public static func create(at path: String, keySource: VaultKeySource, options: VaultOptions = VaultOptions()) throws -> Vault {
+        try create(at: path, keySource: keySource, options: options, policy: .production)
+    }
+
+    /// For this module's tests: `.testingOnly` creates passphrase slots with cheap Argon2id.
+    package static func create(at path: String, keySource: VaultKeySource, options: VaultOptions, policy: KDFPolicy) throws -> Vault {
+        try Gcrypt.ensureInitialized()
+        guard (1...10_000).contains(options.retention) else {
+            throw VaultError.invalid("retention must be between 1 and 10000 versions")
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        try SafeFiles.ensurePrivateDirectory(directory.isEmpty ? "." : directory)
+        try SafeFiles.checkDirectoryNotShared(directory.isEmpty ? "." : directory)
+        if try SafeFiles.checkPrivateFile(path) != nil || FileManager.default.fileExists(atPath: path) {
+            throw VaultError.invalid("a vault already exists at \(path); refusing to overwrite it")
+        }
+        for suffix in ["-wal", "-shm", "-journal"] where FileManager.default.fileExists(atPath: path + suffix) {
+            throw VaultError.invalid("\(path + suffix) exists; refusing to create a vault over it")
+        }
+        // Read the key source before touching the disk, so a bad key file leaves nothing behind.
+        let vaultIDBytes = Random.bytes(16)
+        let dataKey = SecureBytes.random(count: 32)
+        let now = options.clock.now
+        let slot = try SlotMaterial.make(for: keySource, vaultID: vaultIDBytes, policy: policy)
+        try SafeFiles.createExclusive(path: path, contents: [])
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: VaultSchema.configuration(busyTimeout: options.busyTimeout))
+            try VaultSchema.migrator.migrate(queue)
+            let keys = try VaultKeys(vaultID: vaultIDBytes, keyID: 1, dataKey: dataKey)
+            try queue.inTransaction(.immediate) { db in
+                try db.execute(
+                    sql: "INSERT INTO vault_meta(id, vault_id, key_id, retention, generation, updated_at, top_mac) VALUES (1, ?, 1, ?, 0, ?, ?)",
+                    arguments: [Data(vaultIDBytes), options.retention, milliseconds(now), Data(count: 32)])
+                for slotIndex in 0..<VaultSchema.manifestSlots {
+                    try db.execute(sql: "INSERT INTO manifest(slot, digest) VALUES (?, ?)", arguments: [slotIndex, Data(count: 32)])
+                }
+                try insertSlot(db, id: 1, material: slot, keys: keys, createdAt: now)
+                return .commit
+            }
+            let vault = Vault(path: path, queue: queue, options: options, policy: policy, keys: keys, generation: 0,
+                              unlockSlotID: 1, kek: slot.kek)
+            // The first manifest: every slot computed from scratch.
+            try vault.mutate(recomputeEverything: true, initial: true) { _, _ in }
+            options.logger.info("created vault", metadata: ["path": "\(path)", "vault-id": "\(vault.vaultID)"])
+            return vault
+        } catch {
+            unlink(path)
+            unlink(path + "-wal")
+            unlink(path + "-shm")
+            throw Vault.mapped(error)
+        }
+    }
+
+    // MARK: Opening
+
+    /// Opens and unlocks the vault at `path`: checks the file (no symbolic link, mode 0600,
+    /// owner), the format and migrations, finds a slot that `keySource` opens, verifies the
+    /// whole manifest and the rollback anchor.
+    /// - Throws: ``VaultError``: `.wrongKey` when no slot opens (wrong key and damaged slot
+    ///   look the same), `.integrity` / `.rollback` / `.notAVault` / `.unsafeFile` (all exit 4),
+    ///   `.notFound` when there is no vault at `path`.
+    public static func open(at path: String, keySource: VaultKeySource, options: VaultOptions = VaultOptions()) throws -> Vault {
+        try open(at: path, keySource: keySource, options: options, policy: .production)
+    }
+
+    /// For this module's tests: `.testingOnly` accepts cheap Argon2id parameters on unlock.
+    package static func open(at path: String, keySource: VaultKeySource, options: VaultOptions, policy: KDFPolicy) throws -> Vault {
+        let (vault, _) = try openUnchecked(at: path, keySource: keySource, options: options, policy: policy)
+        try vault.checkAnchor(accept: false)
+        return vault
+    }
+
+    /// Opens a vault deliberately restored from a backup: everything is verified as by
+    /// ``open(at:keySource:options:)`` except the rollback anchor, which is then rewritten to
+    /// the file's generation. Returns what was found, so the caller can show it.
+    public static func acceptRestore(at path: String, keySource: VaultKeySource, options: VaultOptions = VaultOptions()) throws -> (Vault, VaultRestoreInfo) {
+        try acceptRestore(at: path, keySource: keySource, options: options, policy: .production)
+    }
+
+    package static func acceptRestore(at path: String, keySource: VaultKeySource, options: VaultOptions, policy: KDFPolicy) throws -> (Vault, VaultRestoreInfo) {
+        let (vault, meta) = try openUnchecked(at: path, keySource: keySource, options: options, policy: policy)
+        let anchor = (try? vault.readAnchor()) ?? nil
+        try vault.writeAnchor(generation: meta.generation, updatedAt: meta.updatedAt, top: meta.topMAC)
+        let info = VaultRestoreInfo(
+            fileGeneration: meta.generation, fileUpdatedAt: date(milliseconds: meta.updatedAt),
+            anchorGeneration: anchor?.generation, anchorUpdatedAt: (anchor?.updatedAt).map(date(milliseconds:)))
+        options.logger.notice("re-anchored a restored vault", metadata: ["generation": "\(meta.generation)"])
+        return (vault, info)
+    }
+
+    private static func openUnchecked(at path: String, keySource: VaultKeySource, options: VaultOptions, policy: KDFPolicy) throws -> (Vault, MetaRow) {
+        do {
+            try Gcrypt.ensureInitialized()
+            guard let identity = try SafeFiles.checkPrivateFile(path) else {
+                throw VaultError(.notFound, "no vault at \(path); create one with `keyward vault init`")
+            }
+            let directory = (path as NSString).deletingLastPathComponent
+            try SafeFiles.checkDirectoryNotShared(directory.isEmpty ? "." : directory)
+            for suffix in ["-wal", "-shm"] { try SafeFiles.checkPrivateFile(path + suffix, what: "vault companion") }
+            let queue = try DatabaseQueue(path: path, configuration: VaultSchema.configuration(busyTimeout: options.busyTimeout))
+            // The path was checked with lstat; make sure SQLite opened that same file.
+            guard try SafeFiles.checkPrivateFile(path) == identity else {
+                throw VaultError(.unsafeFile, "the vault file \(path) changed while it was being opened")
+            }
+            try VaultSchema.checkAndMigrate(queue, path: path)
+            let (meta, slots) = try queue.read { db in (try readMeta(db), try readSlots(db)) }
+            let (slotID, kek, dataKey) = try unlock(slots: slots, keySource: keySource, meta: meta, policy: policy)
+            let keys = try VaultKeys(vaultID: meta.vaultID, keyID: meta.keyID, dataKey: dataKey)
+            let vault = Vault(path: path, queue: queue, options: options, policy: policy, keys: keys,
+                              generation: meta.generation, unlockSlotID: slotID, kek: kek)
+            try vault.queue.read { db in try vault.verifyManifest(db, full: true) }
+            return (vault, meta)
+        } catch {
+            throw mapped(error)
+        }
+    }
+
+    private static func unlock(slots: [SlotRow], keySource: VaultKeySource, meta: MetaRow, policy: KDFPolicy) throws -> (Int, SecureBytes, SecureBytes) {
+        let active = slots.filter { $0.keyID == meta.keyID }
+        switch keySource {
+        case .keyFile(let file):
+            let keyBytes = try VaultKeySource.readKeyFile(file)
+            for slot in active where slot.kind == SlotKind.keyFile.rawValue {
+                guard Argon2Parameters.saltLengths.contains(slot.salt.count) else { continue }
+                let kek = try KeyEncryptionKey.fromKeyFile(keyBytes, salt: slot.salt, vaultID: meta.vaultID)
+                if let dataKey = try? unwrap(slot: slot, kek: kek, vaultID: meta.vaultID) { return (slot.id, kek, dataKey) }
+            }
+        case .passphrase(let passphrase):
+            var lastPolicyError: (any Error)?
+            for slot in active where slot.kind == SlotKind.passphrase.rawValue {
+                let parameters = slot.parameters
+                do {
+                    try policy.check(parameters)
+                } catch {
+                    lastPolicyError = error
+                    continue
+                }
+                guard Argon2Parameters.saltLengths.contains(slot.salt.count) else { continue }
+                let kek = try KeyEncryptionKey.fromPassphrase(passphrase, salt: slot.salt, parameters: parameters, vaultID: meta.vaultID)
+                if let dataKey = try? unwrap(slot: slot, kek: kek, vaultID: meta.vaultID) { return (slot.id, kek, dataKey) }
+            }
+            if let lastPolicyError { throw lastPolicyError }
+        }
+        throw VaultError.wrongKeyError
+    }
+
+    static func unwrap(slot: SlotRow, kek: SecureBytes, vaultID: [UInt8]) throws -> SecureBytes {
+        let cipher = try AESGCM(key: kek)
+        let dataKey = try cipher.openSecure(slot.box, aad: slotAAD(vaultID: vaultID, slot: slot))
+        guard dataKey.count == 32 else { throw VaultError.wrongKeyError }
+        return dataKey
+    }
+
+    // MARK: Fingerprints
+
+    /// The first 8 hex digits of HMAC-SHA256 of `value` under the vault's fingerprint subkey.
+    public func fingerprint(_ value: SecretValue) -> String {
+        let tag = (try? keys.fingerprints.authenticate { input in value.withRevealedBytes { input.write($0) } }) ?? []
+        return hexString(Array(tag.prefix(4)))
+    }
+
+    // MARK: Errors at the edge
+
+    static func mapped(_ error: any Error) -> any Error {
+        switch error {
+        case let error as VaultError:
+            return error
+        case let error as CryptoError:
+            switch error.kind {
+            case .authenticationFailed: return VaultError.integrity(error.message)
+            case .badParameters, .badLength, .badKeyLength: return VaultError.integrity(error.message)
+            case .libraryTooOld, .library: return VaultError.io("crypto library: \(error.message)")
+            }
+        case let error as DatabaseError:
+            // GRDB keeps bound values out of its description; the SQL text holds none either.
+            if error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
+                return VaultError(.notAVault, "the vault file is not a valid SQLite database (\(error.resultCode))")
+            }
+            if error.resultCode == .SQLITE_BUSY {
+                return VaultError.io("the vault is busy: another process holds it longer than the busy timeout")
+            }
+            return VaultError.io("vault database error: \(error.resultCode): \(error.message ?? "")")
+        case is ByteReader.Malformed:
+            return VaultError.integrity("a sealed record does not decode")
+        default:
+            return VaultError.io("vault failure: \(type(of: error))")
+        }
+    }
+}
+
+// MARK: Helpers shared by the extensions
+
+func hexString(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var result = [UInt8]()
+    result.reserveCapacity(bytes.count * 2)
+    for byte in bytes {
+        result.append(digits[Int(byte >> 4)])
+        result.append(digits[Int(byte & 0x0F)])
+    }
+    return String(decoding: result, as: UTF8.self)
+}
+
+func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+func date(milliseconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000) }
