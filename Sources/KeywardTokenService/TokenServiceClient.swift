@@ -247,15 +247,20 @@ public final class TokenServiceClient: Sendable {
     }
 
     private func decode<T: Decodable>(_ answer: Answer, endpoint: TokenServiceEndpoint, txnId: String) throws -> T {
-        let data = Data(buffer: answer.body)
+        try Self.decodeBody(Data(buffer: answer.body), status: answer.status, contentType: answer.contentType, endpoint: endpoint, txnId: txnId)
+    }
+
+    /// Decodes a 2xx body: not a JSON object gives ``TokenServiceError/Code/nonJSONBody``; a JSON
+    /// object without the promised fields gives ``TokenServiceError/Code/invalidResponse``.
+    static func decodeBody<T: Decodable>(_ data: Data, status: Int, contentType: String?, endpoint: TokenServiceEndpoint, txnId: String) throws -> T {
         guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
-            throw TokenServiceError(code: .nonJSONBody, endpoint: endpoint, httpStatus: answer.status, txnId: txnId,
-                                    serviceMessage: "expected a JSON object, got \(answer.contentType ?? "no content type")")
+            throw TokenServiceError(code: .nonJSONBody, endpoint: endpoint, httpStatus: status, txnId: txnId,
+                                    serviceMessage: "expected a JSON object, got \(contentType ?? "no content type")")
         }
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
-            throw TokenServiceError(code: .invalidResponse, endpoint: endpoint, httpStatus: answer.status, txnId: txnId,
+            throw TokenServiceError(code: .invalidResponse, endpoint: endpoint, httpStatus: status, txnId: txnId,
                                     serviceMessage: Self.describe(error))
         }
     }

@@ -19,6 +19,7 @@ struct KeywardCommand: AsyncParsableCommand {
             ConfigCommand.self,
             VaultCommand.self,
             SimulatorCommand.self,
+            QuickstartCommand.self,
         ]
     )
 

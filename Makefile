@@ -1,0 +1,62 @@
+# Keyward: set-up, build, test and install on a fresh Debian machine.
+#   make quickstart   installs what is missing, builds, runs `keyward quickstart` on the embedded simulator
+#   make test         installs what the tests need, runs them all
+#   make install      release build + shell completions + man page under $(PREFIX)
+
+PREFIX ?= /usr/local
+SWIFT ?= swift
+PIP ?= python3 -m pip
+DEBUG_BIN := .build/debug/keyward
+RELEASE_BIN := .build/release/keyward
+
+.PHONY: all deps test-deps build quickstart test install uninstall bench clean
+
+all: build
+
+## System libraries: libgcrypt and SQLite headers (installed only when absent).
+deps:
+	@if ! pkg-config --exists libgcrypt sqlite3 2>/dev/null; then \
+		echo "installing libgcrypt20-dev libsqlite3-dev pkg-config"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgcrypt20-dev libsqlite3-dev pkg-config; \
+	fi
+
+## What the tests run as independent readers: python-dotenv, bash, dash.
+test-deps: deps
+	@command -v dash >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dash; }
+	@python3 -c 'import dotenv' 2>/dev/null || $(PIP) install -q python-dotenv
+
+build: deps
+	$(SWIFT) build --product keyward
+
+quickstart: build
+	$(DEBUG_BIN) quickstart
+
+test: test-deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+install: deps
+	$(SWIFT) build -c release --product keyward
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 0755 $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/bin/keyward
+	$(RELEASE_BIN) --generate-completion-script bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/keyward
+	$(RELEASE_BIN) --generate-completion-script zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_keyward
+	$(RELEASE_BIN) --generate-completion-script fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/keyward.fish
+	$(SWIFT) package --allow-writing-to-directory .build/man generate-manual --output-directory .build/man
+	install -m 0644 .build/man/keyward.1 $(DESTDIR)$(PREFIX)/share/man/man1/keyward.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/keyward $(DESTDIR)$(PREFIX)/share/man/man1/keyward.1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/keyward \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_keyward \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/keyward.fish
+
+## Benchmarks: their own executables, never part of `make test`.
+bench: deps
+	bench/client.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,143 @@
+import Foundation
+
+/// The one entry point for every operation (DESIGN.md, "Architecture"): the CLI, the scheduler
+/// and the SwiftPM plugins all go through it, so they behave the same.
+///
+/// A dispatcher holds the validated configuration, the plugin registry and the vault (when one
+/// is open). Commands build one, make one call and render the result.
+public struct Dispatcher: Sendable {
+    public let configuration: KeywardConfiguration
+    public let registry: PluginRegistry
+    /// The vault, or `nil` for operations that do not need it.
+    public let store: (any SecretStore)?
+    public let environment: [String: String]
+
+    public init(configuration: KeywardConfiguration, registry: PluginRegistry, store: (any SecretStore)? = nil,
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.configuration = configuration
+        self.registry = registry
+        self.store = store
+        self.environment = environment
+    }
+
+    /// Loads the configuration from `--config`, `$KEYWARD_CONFIG` or `./keyward.yaml`.
+    ///
+    /// - Throws: ``ConfigurationError``.
+    public static func load(configPath: String?, registry: PluginRegistry,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Dispatcher {
+        let path = ConfigurationLoader.locate(explicit: configPath, environment: environment)
+        let configuration = try ConfigurationLoader(registry: registry).load(path: path)
+        return Dispatcher(configuration: configuration, registry: registry, environment: environment)
+    }
+
+    /// The same dispatcher with a vault.
+    public func with(store: any SecretStore) -> Dispatcher {
+        Dispatcher(configuration: configuration, registry: registry, store: store, environment: environment)
+    }
+
+    var pluginEnvironment: PluginEnvironment {
+        PluginEnvironment(store: store, credentials: CredentialResolver(environment: environment, store: store))
+    }
+
+    /// The provider configured for `entity`.
+    ///
+    /// - Throws: ``KeywardError`` (usage) for an entity not in the configuration, or the
+    ///   provider factory's error.
+    public func provider(for entity: EntityID) throws -> any SecretProvider {
+        guard let entityConfiguration = configuration.entities[entity] else {
+            let known = configuration.entities.keys.sorted().map(\.rawValue).joined(separator: ", ")
+            throw KeywardError.usage("entity '\(entity)' is not in the configuration" + (known.isEmpty ? "" : " (configured: \(known))"))
+        }
+        guard let providerConfiguration = configuration.providers[entityConfiguration.provider] else {
+            throw KeywardError.usage("entity '\(entity)': provider '\(entityConfiguration.provider)' is not configured")
+        }
+        return try registry.makeProvider(providerConfiguration, environment: pluginEnvironment)
+    }
+
+    /// Checks that every provider and sink in the configuration can be built, without calling
+    /// any of them, and summarises the configuration.
+    ///
+    /// - Throws: the first provider or sink factory error.
+    public func checkConfiguration() throws -> ConfigurationSummary {
+        for name in configuration.providers.keys.sorted() {
+            _ = try registry.makeProvider(configuration.providers[name]!, environment: pluginEnvironment)
+        }
+        for name in configuration.sinks.keys.sorted() {
+            _ = try registry.makeSink(configuration.sinks[name]!, environment: pluginEnvironment)
+        }
+        return ConfigurationSummary(
+            file: configuration.file,
+            providers: configuration.providers.values.sorted { $0.name < $1.name }.map {
+                .init(name: $0.name, type: $0.type, baseURL: $0.baseURL.absoluteString, username: $0.username, password: $0.password.description)
+            },
+            entities: configuration.entities.values.sorted { $0.id < $1.id }.map {
+                .init(id: $0.id.rawValue, provider: $0.provider, secretExpiryDays: $0.secretExpiryDays,
+                      rotateBefore: DurationParser.format(seconds: $0.rotateBeforeSeconds),
+                      tokenRefreshBefore: DurationParser.format(seconds: $0.tokenRefreshBeforeSeconds))
+            },
+            sinks: configuration.sinks.values.sorted { $0.name < $1.name }.map {
+                .init(name: $0.name, type: $0.type, path: $0.path, entities: $0.entities.map(\.rawValue))
+            },
+            warnings: configuration.warnings.map(\.description))
+    }
+}
+
+/// What `keyward config check` reports: the configuration without any credential (a password
+/// shows as its reference, e.g. `vault:providers/uat/password`).
+public struct ConfigurationSummary: Sendable, Codable, Equatable {
+    public struct Provider: Sendable, Codable, Equatable {
+        public var name, type, baseURL, username, password: String
+    }
+    public struct Entity: Sendable, Codable, Equatable {
+        public var id, provider: String
+        public var secretExpiryDays: Int?
+        public var rotateBefore, tokenRefreshBefore: String
+    }
+    public struct Sink: Sendable, Codable, Equatable {
+        public var name, type: String
+        public var path: String?
+        public var entities: [String]
+    }
+    public var version = 1
+    public var file: String?
+    public var providers: [Provider]
+    public var entities: [Entity]
+    public var sinks: [Sink]
+    public var warnings: [String]
+}
+
+extension Dispatcher {
+    /// What ``Dispatcher/probe(entity:context:)`` found: expiries and notices, never values.
+    public struct ProbeResult: Sendable {
+        public var entity: EntityID
+        /// The secret's length in bytes.
+        public var secretLength: Int
+        /// When the secret expires (UTC), or `nil` for no expiry.
+        public var secretExpiresAt: Date?
+        /// When the minted entity token expires (UTC), or `nil` when the provider mints none.
+        public var tokenExpiresAt: Date?
+        /// The `txnId`s of the calls made.
+        public var txnIds: [String]
+        /// Notices from the service.
+        public var warnings: [String]
+    }
+
+    /// Reads the entity's current secret and mints an entity access token with it, storing
+    /// nothing: proves that the configured provider, credentials and entity work together.
+    ///
+    /// - Throws: ``KeywardError`` for an entity or provider not in the configuration; the
+    ///   provider's error (for the token service, `TokenServiceError`).
+    public func probe(entity: EntityID, context: OperationContext) async throws -> ProbeResult {
+        let provider = try provider(for: entity)
+        let secret = try await provider.readSecret(for: entity, context: context)
+        var result = ProbeResult(entity: entity, secretLength: secret.record.value.count, secretExpiresAt: secret.record.expiresAt,
+                                 tokenExpiresAt: nil, txnIds: [secret.record.txnId].compactMap { $0 }, warnings: secret.warnings)
+        if let issuer = provider as? any AccessTokenIssuer {
+            let token = try await issuer.issueAccessToken(for: entity, secret: secret.record.value, context: context)
+            result.tokenExpiresAt = token.record.expiresAt
+            result.txnIds += [token.record.txnId].compactMap { $0 }
+            result.warnings += token.warnings
+        }
+        return result
+    }
+}
