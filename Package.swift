@@ -113,6 +113,8 @@ let package = Package(
                 "KeywardTokenService",
                 "KeywardSimulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSwift
         ),
@@ -143,7 +145,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KeywardVaultTests",
-            dependencies: ["KeywardVault", "KeywardTesting"],
+            dependencies: ["KeywardVault", "KeywardTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSwift
         ),
         .testTarget(

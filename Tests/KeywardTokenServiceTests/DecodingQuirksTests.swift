@@ -70,7 +70,7 @@ struct DecodingQuirksTests {
     @Test("token expiry is the earlier of expiresIn and the JWT's exp")
     func tokenExpiry() async throws {
         let keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(from: "k"), digestAlgorithm: .sha256)
+        await keys.add(hmac: HMACKey(from: String(repeating: "k", count: 32)), digestAlgorithm: .sha256)
         struct Claims: JWTPayload {
             var exp: ExpirationClaim
             func verify(using algorithm: some JWTAlgorithm) async throws {}

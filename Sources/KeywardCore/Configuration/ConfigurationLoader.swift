@@ -519,6 +519,9 @@ private struct Reader {
             return .init(keyPath: "", line: mark.line, column: mark.column, message: "not valid YAML: \(problem)")
         case .composer(_, let problem, let mark, _):
             return .init(keyPath: "", line: mark.line, column: mark.column, message: "not valid YAML: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return .init(keyPath: duplicates.sorted().joined(separator: ", "), line: context.mark.line, column: context.mark.column,
+                         message: "duplicate key in this mapping")
         default:
             return .init(keyPath: "", line: nil, column: nil, message: "not valid YAML")
         }
