@@ -228,6 +228,10 @@ extension Vault {
                 var mutation = Mutation(keys: keys)
                 result = try body(db, &mutation)
                 let effective = mutation.keys
+                if effective.keyID != meta.keyID {
+                    // The header digest covers the key id: store it before computing digests.
+                    try db.execute(sql: "UPDATE vault_meta SET key_id = ? WHERE id = 1", arguments: [Int64(effective.keyID)])
+                }
                 if recomputeEverything {
                     let entries = try Row.fetchAll(db, sql: "SELECT \(EntryRow.columns) FROM entries").map(EntryRow.init(row:))
                     for entry in entries {
