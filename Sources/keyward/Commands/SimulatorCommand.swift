@@ -15,16 +15,17 @@ struct SimulatorCommand: AsyncParsableCommand {
             http://HOST:PORT/iam/v1 (use that as a provider's baseURL) and an admin API that \
             reveals every secret it holds:
 
-              GET  /_sim/counters            calls per endpoint
-              POST /_sim/counters/reset      zero the counters
-              GET  /_sim/secrets             entity id -> current secret
-              POST /_sim/clock               {"advanceSeconds": N}
-              POST /_sim/faults              {"endpoint": "secretReset"|"any"|..., "kind": "drop", "count": 1}
-                                             kinds: latency (with "ms"), status500, html502,
-                                             rateLimit429 (with "retryAfter"), drop, truncate,
-                                             dropAfterApplying
-              DELETE /_sim/faults            forget queued faults
-              POST /_sim/config              {"expiresOnUnit": "s"|"ms"}
+              GET    /_sim/counters        calls per endpoint
+              POST   /_sim/counters/reset  zero the counters
+              GET    /_sim/secrets         entity id -> current secret
+              POST   /_sim/clock           {"advanceSeconds": N}
+              POST   /_sim/faults          {"endpoint": E, "kind": K, "count": N}
+              DELETE /_sim/faults          forget queued faults
+              POST   /_sim/config          {"expiresOnUnit": "s" or "ms"}
+
+            E: userToken, secretRead, secretReset, entityToken or any. K: latency \
+            (with "ms"), status500, html502, rateLimit429 (with "retryAfter", default \
+            1), drop, truncate, dropAfterApplying (the server acts, then drops).
 
             Once ready it prints exactly one line on stdout, `listening on http://127.0.0.1:PORT`; \
             logs go to stderr. SIGTERM or SIGINT stop it cleanly (exit 0).
@@ -79,7 +80,6 @@ struct SimulatorCommand: AsyncParsableCommand {
         let seed = try loadSeed()
         var logger = Logger(label: "keyward.simulator", factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = verbose ? .debug : (quiet ? .error : .info)
-        let readyLogger = logger
         let simulator = TokenServiceSimulator(seed: seed, logger: logger)
         do {
             try await simulator.run(host: host, port: port) { baseURL in
@@ -87,8 +87,8 @@ struct SimulatorCommand: AsyncParsableCommand {
                 let hostPart = baseURL.host.map { $0.contains(":") ? "[\($0)]" : $0 } ?? "127.0.0.1"
                 // The one line a script waits for; flushed at once, stdout may be a pipe.
                 FileHandle.standardOutput.write(Data("listening on http://\(hostPart):\(port)\n".utf8))
-                readyLogger.info("base URL for a provider: \(baseURL.absoluteString)")
             }
+            logger.info("token service simulator stopped")
         } catch let error as SimulatorError {
             throw KeywardError.operationFailed(error.description, underlying: error)
         }
