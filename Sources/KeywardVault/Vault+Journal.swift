@@ -9,6 +9,7 @@ extension Vault {
     // MARK: Journal
 
     /// Writes a `pending` journal entry for `entity`, committed before the caller calls reset.
+    @discardableResult
     public func openJournal(entity: EntityID, txnId: String? = nil) throws -> VaultJournalEntry {
         let now = options.clock.now
         return try mutate { db, mutation in

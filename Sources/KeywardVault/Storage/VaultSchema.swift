@@ -136,6 +136,9 @@ enum VaultSchema {
                     "\(path) has schema migrations this build does not know (\(unknown.joined(separator: ", "))); upgrade Keyward")
             }
             let applied = try migrator.appliedIdentifiers(db)
+            guard let first = migrator.migrations.first, applied.contains(first) else {
+                throw VaultError(.notAVault, "\(path) lacks the record of its first schema migration; refusing it")
+            }
             let known = Set(migrator.migrations)
             if !applied.isSubset(of: known) {
                 throw VaultError(.notAVault, "\(path) has schema migrations this build does not know; upgrade Keyward")
