@@ -1,0 +1,237 @@
+import ArgumentParser
+import Foundation
+import KeywardCore
+import KeywardVault
+
+extension VaultCommand {
+    struct Init: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create the vault (refuses to overwrite an existing one).",
+            discussion: """
+                The first unlock slot comes from the usual sources ($KEYWARD_KEY_FILE, $KEYWARD_PASSPHRASE, \
+                $KEYWARD_PASSPHRASE_FILE, else a passphrase typed twice), or from --new-key-file, which \
+                writes a new key file (32 random bytes, base64, mode 0600) and uses it.
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(name: .long, help: ArgumentHelp("Create a new key file here and unlock the vault with it.", valueName: "path"))
+        var newKeyFile: String?
+
+        @Option(name: .long, help: "Versions kept per entry (labelled versions are never pruned).")
+        var retention: Int = 10
+
+        func run() async throws {
+            let session = VaultSession(global)
+            let source: VaultKeySource
+            if let newKeyFile {
+                try VaultKeySource.createKeyFile(at: newKeyFile)
+                source = .keyFile(newKeyFile)
+            } else if let file = session.environment["KEYWARD_KEY_FILE"], !file.isEmpty {
+                guard FileManager.default.fileExists(atPath: file) else {
+                    throw VaultError(.invalidInput, "KEYWARD_KEY_FILE names \(file), which does not exist; create it with `keyward vault init --new-key-file \(file)`")
+                }
+                source = .keyFile(file)
+            } else if session.environment["KEYWARD_PASSPHRASE"].map({ !$0.isEmpty }) == true
+                || session.environment["KEYWARD_PASSPHRASE_FILE"].map({ !$0.isEmpty }) == true
+            {
+                source = try session.keySource()
+            } else {
+                source = .passphrase(try session.newPassphrase(variable: "KEYWARD_PASSPHRASE"))
+            }
+            var options = session.options
+            options.retention = retention
+            let vault = try Vault.create(at: session.vaultPath, keySource: source, options: options)
+            switch global.output {
+            case .json: try Output.printJSON(InitResult(version: 1, path: vault.path, vaultID: vault.vaultID))
+            case .text: if !global.quiet { Output.print("created vault \(vault.path) (id \(vault.vaultID))") }
+            }
+        }
+
+        struct InitResult: Encodable {
+            var version: Int
+            var path: String
+            var vaultID: String
+        }
+    }
+
+    struct Put: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Store stdin, byte for byte, as a new version of NAME.",
+            discussion: "The value is read from stdin, never from the command line. --trim drops one trailing newline.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The entry name, e.g. entities/FIU-EXAMPLE-1/secret.")
+        var name: String
+
+        @Flag(name: .long, help: "Drop one trailing newline (\\n or \\r\\n) from the value.")
+        var trim = false
+
+        @Option(name: .long, help: "The label the new version takes: current (default), pending or previous.")
+        var label: String = "current"
+
+        func validate() throws {
+            _ = try VaultSession.parseName(name)
+            guard VersionLabel(rawValue: label) != nil else { throw ValidationError("--label must be current, previous or pending") }
+        }
+
+        func run() async throws {
+            let session = VaultSession(global)
+            let entry = try VaultSession.parseName(name)
+            var bytes = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
+            if trim { bytes = VaultSession.droppingOneNewline(bytes) }
+            let value = SecretValue(bytes: bytes)
+            for index in bytes.indices { bytes[index] = 0 }
+            let vault = try session.open()
+            let record = try vault.put(entry, value, metadata: VaultRecordMetadata(source: "user"), label: VersionLabel(rawValue: label) ?? .current)
+            session.audit(vault, operation: "vault put", entry: entry)
+            switch global.output {
+            case .json:
+                try Output.printJSON(PutResult(version: 1, name: entry.rawValue, entryVersion: record.version, fingerprint: vault.fingerprint(value)))
+            case .text:
+                if !global.quiet { Output.print("stored \(entry) version \(record.version) (\(label), fingerprint \(vault.fingerprint(value)))") }
+            }
+        }
+
+        struct PutResult: Encodable {
+            var version: Int
+            var name: String
+            var entryVersion: Int
+            var fingerprint: String
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the value of NAME to stdout: the exact bytes, nothing added.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The entry name.")
+        var name: String
+
+        @Option(name: .long, help: "Which labelled version: current (default), previous or pending.")
+        var label: String = "current"
+
+        @Option(name: .long, help: "A specific version number instead of a label.")
+        var version: Int?
+
+        func validate() throws {
+            _ = try VaultSession.parseName(name)
+            guard VersionLabel(rawValue: label) != nil else { throw ValidationError("--label must be current, previous or pending") }
+        }
+
+        func run() async throws {
+            let session = VaultSession(global)
+            let entry = try VaultSession.parseName(name)
+            let vault = try session.open()
+            session.reportOpenJournal(vault)
+            let record: SecretRecord
+            do {
+                record = try version.map { try vault.get(entry, version: $0) } ?? vault.get(entry, label: VersionLabel(rawValue: label) ?? .current)
+            } catch {
+                session.audit(vault, operation: "vault get", entry: entry, outcome: "failed")
+                throw error
+            }
+            session.audit(vault, operation: "vault get", entry: entry)
+            record.value.withRevealedBytes { FileHandle.standardOutput.write(Data($0)) }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List entry names (never values).")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(name: .long, help: "Only names starting with this prefix.")
+        var prefix: String = ""
+
+        func run() async throws {
+            let session = VaultSession(global)
+            let vault = try session.open()
+            let names = try vault.list(prefix: prefix)
+            switch global.output {
+            case .json: try Output.printJSON(ListResult(version: 1, entries: names.map(\.rawValue)))
+            case .text: if !names.isEmpty { Output.print(names.map(\.rawValue).joined(separator: "\n")) }
+            }
+        }
+
+        struct ListResult: Encodable {
+            var version: Int
+            var entries: [String]
+        }
+    }
+
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the versions of NAME: labels, dates, source, fingerprints; never values.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The entry name.")
+        var name: String
+
+        func validate() throws { _ = try VaultSession.parseName(name) }
+
+        func run() async throws {
+            let session = VaultSession(global)
+            let entry = try VaultSession.parseName(name)
+            let vault = try session.open()
+            let versions = try vault.history(entry)
+            switch global.output {
+            case .json:
+                try Output.printJSON(HistoryResult(version: 1, name: entry.rawValue, versions: versions.map {
+                    HistoryResult.Version(
+                        version: $0.version, labels: $0.labels.map(\.rawValue), createdAt: $0.createdAt, expiresAt: $0.expiresAt,
+                        source: $0.source, txnId: $0.txnId, fingerprint: $0.fingerprint, bytes: $0.byteCount)
+                }))
+            case .text:
+                var rows = [["VERSION", "LABELS", "CREATED", "EXPIRES", "SOURCE", "FINGERPRINT"]]
+                rows += versions.reversed().map {
+                    [
+                        String($0.version), $0.labels.isEmpty ? "-" : $0.labels.map(\.rawValue).joined(separator: ","),
+                        VaultSession.timestamp($0.createdAt), $0.expiresAt.map(VaultSession.timestamp) ?? "-", $0.source, $0.fingerprint,
+                    ]
+                }
+                Output.print(TextTable.render(rows))
+            }
+        }
+
+        struct HistoryResult: Encodable {
+            struct Version: Encodable {
+                var version: Int
+                var labels: [String]
+                var createdAt: Date
+                var expiresAt: Date?
+                var source: String
+                var txnId: String?
+                var fingerprint: String
+                var bytes: Int
+            }
+            var version: Int
+            var name: String
+            var versions: [Version]
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove NAME and all its versions.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The entry name.")
+        var name: String
+
+        func validate() throws { _ = try VaultSession.parseName(name) }
+
+        func run() async throws {
+            let session = VaultSession(global)
+            let entry = try VaultSession.parseName(name)
+            let vault = try session.open()
+            try vault.remove(entry)
+            session.audit(vault, operation: "vault rm", entry: entry)
+            if !global.quiet && global.output == .text { Output.print("removed \(entry)") }
+        }
+    }
+}

@@ -1,0 +1,233 @@
+import ArgumentParser
+import Foundation
+import KeywardCore
+import KeywardVault
+
+extension VaultCommand {
+    struct Passwd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change the passphrase (re-wraps the data key; entries are not touched).",
+            discussion: "The new passphrase comes from $KEYWARD_NEW_PASSPHRASE, else it is typed twice on the terminal.")
+
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let session = VaultSession(global)
+            let vault = try session.open()
+            let passphrase = try session.newPassphrase()
+            try vault.changePassphrase(to: passphrase)
+            session.audit(vault, operation: "vault passwd", entry: nil)
+            if !global.quiet && global.output == .text { Output.print("passphrase changed") }
+        }
+    }
+
+    struct Rekey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-encrypt every entry under a new random data key, in one transaction.",
+            discussion: """
+                Every unlock slot must be re-wrapped: the one used to unlock is, and others need their key \
+                file (--also-key-file) or are removed with --drop-other-slots.
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(name: .long, help: ArgumentHelp("A key file that opens another unlock slot (repeatable).", valueName: "path"))
+        var alsoKeyFile: [String] = []
+
+        @Flag(name: .long, help: "Remove unlock slots that no given key opens.")
+        var dropOtherSlots = false
+
+        func run() async throws {
+            let session = VaultSession(global)
+            let vault = try session.open()
+            let report = try vault.rekey(additionalKeySources: alsoKeyFile.map { .keyFile($0) }, dropUnmatchedSlots: dropOtherSlots)
+            session.audit(vault, operation: "vault rekey", entry: nil)
+            switch global.output {
+            case .json:
+                try Output.printJSON(RekeyResult(version: 1, keyID: report.keyID, versionsResealed: report.versionsResealed,
+                                                 slotsRewrapped: report.slotsRewrapped, slotsRemoved: report.slotsRemoved))
+            case .text:
+                if !global.quiet {
+                    var line = "re-keyed: data key \(report.keyID), \(report.versionsResealed) versions re-sealed, slots \(report.slotsRewrapped.map(String.init).joined(separator: ", ")) re-wrapped"
+                    if !report.slotsRemoved.isEmpty { line += ", slots \(report.slotsRemoved.map(String.init).joined(separator: ", ")) removed" }
+                    Output.print(line)
+                }
+            }
+        }
+
+        struct RekeyResult: Encodable {
+            var version: Int
+            var keyID: Int
+            var versionsResealed: Int
+            var slotsRewrapped: [Int]
+            var slotsRemoved: [Int]
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check every entry, the manifest, the journal and the audit log.",
+            discussion: """
+                --accept-restore re-anchors a vault deliberately restored from a backup: it shows the \
+                generation and date of the file and of what this machine last saw, then re-anchors.
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Flag(name: .long, help: "Accept an older copy of the vault restored on purpose, and re-anchor it.")
+        var acceptRestore = false
+
+        func run() async throws {
+            let session = VaultSession(global)
+            let source = try session.keySource()
+            let vault: Vault
+            if acceptRestore {
+                do {
+                    vault = try Vault.open(at: session.vaultPath, keySource: source, options: session.options)
+                    if !global.quiet { Output.warn("the vault is not behind its anchor; nothing to re-anchor") }
+                } catch let error as VaultError where error.code == .rollback {
+                    let (restored, info) = try Vault.acceptRestore(at: session.vaultPath, keySource: source, options: session.options)
+                    if !global.quiet {
+                        let seen = info.anchorGeneration.map { "generation \($0) written \(info.anchorUpdatedAt.map(VaultSession.timestamp) ?? "?")" } ?? "nothing"
+                        Output.warn("restored file: generation \(info.fileGeneration) written \(VaultSession.timestamp(info.fileUpdatedAt)); "
+                                    + "this machine had seen \(seen); re-anchored at generation \(info.fileGeneration)")
+                    }
+                    session.audit(restored, operation: "vault verify --accept-restore", entry: nil)
+                    vault = restored
+                }
+            } else {
+                vault = try Vault.open(at: session.vaultPath, keySource: source, options: session.options)
+            }
+            let report = try vault.verify()
+            switch global.output {
+            case .json:
+                try Output.printJSON(VerifyResult(
+                    version: 1, ok: true, generation: report.generation, updatedAt: report.updatedAt, entries: report.entries,
+                    versions: report.versions, keySlots: report.keySlots, journalEntries: report.journalEntries, auditEvents: report.auditEvents))
+            case .text:
+                if !global.quiet {
+                    Output.print("vault OK: generation \(report.generation) (written \(VaultSession.timestamp(report.updatedAt))), "
+                                 + "\(report.entries) entries, \(report.versions) versions, \(report.keySlots) unlock slots, "
+                                 + "\(report.journalEntries) journal entries, \(report.auditEvents) audit rows")
+                }
+            }
+        }
+
+        struct VerifyResult: Encodable {
+            var version: Int
+            var ok: Bool
+            var generation: Int64
+            var updatedAt: Date
+            var entries: Int
+            var versions: Int
+            var keySlots: Int
+            var journalEntries: Int
+            var auditEvents: Int
+        }
+    }
+
+    struct Key: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Manage unlock slots: several keys that open the same vault.",
+            subcommands: [Add.self, List.self, Remove.self])
+
+        struct Add: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Add an unlock slot for a key file or a passphrase.",
+                discussion: "--passphrase reads the new passphrase from $KEYWARD_NEW_PASSPHRASE or a double prompt.")
+
+            @OptionGroup var global: GlobalOptions
+
+            @Option(name: .long, help: ArgumentHelp("An existing key file (32 random bytes, base64).", valueName: "path"))
+            var keyFile: String?
+
+            @Option(name: .long, help: ArgumentHelp("Create a new key file here and add it.", valueName: "path"))
+            var newKeyFile: String?
+
+            @Flag(name: .long, help: "Add a passphrase slot.")
+            var passphrase = false
+
+            func validate() throws {
+                let chosen = [keyFile != nil, newKeyFile != nil, passphrase].filter { $0 }.count
+                guard chosen == 1 else { throw ValidationError("give exactly one of --key-file, --new-key-file, --passphrase") }
+            }
+
+            func run() async throws {
+                let session = VaultSession(global)
+                let vault = try session.open()
+                let source: VaultKeySource
+                if let keyFile {
+                    source = .keyFile(keyFile)
+                } else if let newKeyFile {
+                    try VaultKeySource.createKeyFile(at: newKeyFile)
+                    source = .keyFile(newKeyFile)
+                } else {
+                    source = .passphrase(try session.newPassphrase())
+                }
+                let slot = try vault.addKeySlot(source)
+                session.audit(vault, operation: "vault key add", entry: nil)
+                if !global.quiet && global.output == .text { Output.print("added unlock slot \(slot.id) (\(slot.kind))") }
+                if global.output == .json { try Output.printJSON(SlotJSON(slot)) }
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List the unlock slots.")
+
+            @OptionGroup var global: GlobalOptions
+
+            func run() async throws {
+                let session = VaultSession(global)
+                let slots = try session.open().keySlots()
+                switch global.output {
+                case .json:
+                    try Output.printJSON(ListResult(version: 1, slots: slots.map(SlotJSON.init)))
+                case .text:
+                    var rows = [["ID", "KIND", "CREATED", "KDF", ""]]
+                    rows += slots.map {
+                        [String($0.id), $0.kind, VaultSession.timestamp($0.createdAt), $0.kdf ?? "-", $0.unlockedThisSession ? "(unlocked now)" : ""]
+                    }
+                    Output.print(TextTable.render(rows))
+                }
+            }
+
+            struct ListResult: Encodable {
+                var version: Int
+                var slots: [SlotJSON]
+            }
+        }
+
+        struct Remove: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove an unlock slot (never the last one).")
+
+            @OptionGroup var global: GlobalOptions
+
+            @Argument(help: "The slot id, from `keyward vault key list`.")
+            var id: Int
+
+            func run() async throws {
+                let session = VaultSession(global)
+                let vault = try session.open()
+                try vault.removeKeySlot(id: id)
+                session.audit(vault, operation: "vault key rm", entry: nil)
+                if !global.quiet && global.output == .text { Output.print("removed unlock slot \(id)") }
+            }
+        }
+
+        struct SlotJSON: Encodable {
+            var id: Int
+            var kind: String
+            var createdAt: Date
+            var kdf: String?
+            var unlockedThisSession: Bool
+
+            init(_ slot: VaultKeySlot) {
+                id = slot.id
+                kind = slot.kind
+                createdAt = slot.createdAt
+                kdf = slot.kdf
+                unlockedThisSession = slot.unlockedThisSession
+            }
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import KeywardCore
+import KeywardVault
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What every vault command shares: where the vault is, how it is unlocked, how a secret is
+/// read from stdin or the terminal. Parsing and I/O only; the work is done by `Vault`.
+struct VaultSession {
+    let global: GlobalOptions
+    let context: OperationContext
+    let environment: [String: String]
+
+    init(_ global: GlobalOptions) {
+        self.global = global
+        self.context = global.makeContext()
+        self.environment = ProcessInfo.processInfo.environment
+    }
+
+    /// --vault, else $KEYWARD_VAULT, else $XDG_DATA_HOME/keyward/vault.db (DESIGN.md, "Files and defaults").
+    var vaultPath: String {
+        let raw = global.vault ?? environment["KEYWARD_VAULT"].flatMap { $0.isEmpty ? nil : $0 } ?? VaultOptions.defaultVaultPath(environment: environment)
+        return raw.hasPrefix("/") ? raw : FileManager.default.currentDirectoryPath + "/" + raw
+    }
+
+    var options: VaultOptions {
+        VaultOptions(logger: context.logger, clock: context.clock)
+    }
+
+    /// The unlock order of DESIGN.md: key file, passphrase, passphrase file, terminal prompt.
+    /// - Throws: ``VaultError`` `.locked` (exit 4) listing the sources when none is available.
+    func keySource() throws -> VaultKeySource {
+        if let file = environment["KEYWARD_KEY_FILE"], !file.isEmpty { return .keyFile(file) }
+        if let passphrase = environment["KEYWARD_PASSPHRASE"], !passphrase.isEmpty { return .passphrase(SecretValue(utf8: passphrase)) }
+        if let file = environment["KEYWARD_PASSPHRASE_FILE"], !file.isEmpty {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw VaultError(.invalidInput, "cannot read KEYWARD_PASSPHRASE_FILE \(file)")
+            }
+            return .passphrase(SecretValue(bytes: Self.droppingOneNewline(Array(data))))
+        }
+        if let typed = try Terminal.readSecret(prompt: "Vault passphrase: ") { return .passphrase(typed) }
+        throw VaultError(
+            .locked,
+            "the vault is locked and there is no way to unlock it: set KEYWARD_KEY_FILE (a key file), KEYWARD_PASSPHRASE, "
+                + "or KEYWARD_PASSPHRASE_FILE, or run on a terminal to be prompted")
+    }
+
+    /// A new passphrase: $KEYWARD_NEW_PASSPHRASE, else typed twice on the terminal.
+    func newPassphrase(variable: String = "KEYWARD_NEW_PASSPHRASE") throws -> SecretValue {
+        if let value = environment[variable], !value.isEmpty { return SecretValue(utf8: value) }
+        guard let first = try Terminal.readSecret(prompt: "New passphrase: ") else {
+            throw VaultError(.locked, "no new passphrase: set \(variable) or run on a terminal to be prompted")
+        }
+        guard let second = try Terminal.readSecret(prompt: "Repeat the new passphrase: ") else {
+            throw VaultError(.locked, "no terminal to confirm the new passphrase")
+        }
+        guard first == second else { throw VaultError(.invalidInput, "the two passphrases differ; nothing changed") }
+        guard !first.isEmpty else { throw VaultError(.invalidInput, "the passphrase is empty; nothing changed") }
+        return first
+    }
+
+    func open() throws -> Vault {
+        try Vault.open(at: vaultPath, keySource: keySource(), options: options)
+    }
+
+    /// Reports open rotation journal entries on stderr (read-only commands change nothing).
+    func reportOpenJournal(_ vault: Vault) {
+        guard !global.quiet, let open = try? vault.openJournalEntries(), !open.isEmpty else { return }
+        for entry in open {
+            Output.warn("an unfinished rotation of \(entry.entity.rawValue) (journal \(entry.id), \(entry.state.rawValue)); the next sync or rotate finishes it")
+        }
+    }
+
+    /// Appends an audit row; a failure to audit is reported but does not undo the command.
+    func audit(_ vault: Vault, operation: String, entry: SecretName?, outcome: String = "ok") {
+        do {
+            try vault.appendAudit(VaultAuditEvent(time: context.clock.now, operation: operation, entity: entry?.rawValue, outcome: outcome))
+        } catch {
+            Output.warn("could not append to the audit log: \(error)")
+        }
+    }
+
+    static func droppingOneNewline(_ bytes: [UInt8]) -> [UInt8] {
+        var bytes = bytes
+        if bytes.last == 0x0A {
+            bytes.removeLast()
+            if bytes.last == 0x0D { bytes.removeLast() }
+        }
+        return bytes
+    }
+
+    static func parseName(_ text: String) throws -> SecretName {
+        guard let name = SecretName(text) else {
+            throw ValidationError("invalid entry name '\(text)': \(SecretName.ruleDescription)")
+        }
+        return name
+    }
+
+    static func timestamp(_ date: Date) -> String { date.formatted(.iso8601) }
+}
+
+/// A no-echo prompt on the controlling terminal (/dev/tty), like readpassphrase(3).
+enum Terminal {
+    /// The typed line without its newline, or `nil` when there is no terminal.
+    static func readSecret(prompt: String) throws -> SecretValue? {
+        let fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var original = termios()
+        guard tcgetattr(fd, &original) == 0 else { return nil }
+        var silent = original
+        silent.c_lflag &= ~tcflag_t(ECHO | ECHONL)
+        silent.c_lflag |= tcflag_t(ICANON)
+        _ = prompt.withCString { write(fd, $0, strlen($0)) }
+        guard tcsetattr(fd, TCSAFLUSH, &silent) == 0 else { return nil }
+        defer {
+            _ = tcsetattr(fd, TCSAFLUSH, &original)
+            _ = write(fd, "\n", 1)
+        }
+        var bytes: [UInt8] = []
+        var byte: UInt8 = 0
+        while true {
+            let count = read(fd, &byte, 1)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 || byte == 0x0A { break }
+            bytes.append(byte)
+            if bytes.count > 4096 { throw VaultError(.invalidInput, "the passphrase is too long") }
+        }
+        if bytes.last == 0x0D { bytes.removeLast() }
+        defer { for index in bytes.indices { bytes[index] = 0 } }
+        return SecretValue(bytes: bytes)
+    }
+}
+
+/// Plain-text tables for the text output.
+enum TextTable {
+    static func render(_ rows: [[String]]) -> String {
+        guard let first = rows.first else { return "" }
+        var widths = [Int](repeating: 0, count: first.count)
+        for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
+        return rows.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}
