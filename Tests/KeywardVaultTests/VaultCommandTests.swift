@@ -1,0 +1,103 @@
+import Foundation
+import KeywardCore
+import Testing
+
+@testable import KeywardVault
+
+/// The built `keyward` binary beside this test bundle, when `swift test` built it.
+private let keywardBinary: String? = {
+    var directory = URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = directory.appendingPathComponent("keyward").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        directory = directory.deletingLastPathComponent()
+    }
+    return nil
+}()
+
+private struct Run {
+    var status: Int32
+    var signalled: Bool
+    var stdout: [UInt8]
+    var stderr: String
+}
+
+private func keyward(_ arguments: [String], environment: [String: String], stdin: [UInt8] = [], box: Sandbox) throws -> Run {
+    let process = Process()
+    // setsid: no controlling terminal, so the passphrase prompt is never reached.
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+    process.arguments = ["--wait", keywardBinary!] + arguments
+    var env = ["PATH": "/usr/bin:/bin", "HOME": box.root, "XDG_STATE_HOME": box.root + "/state", "XDG_DATA_HOME": box.root + "/data"]
+    env.merge(environment) { $1 }
+    process.environment = env
+    let input = Pipe(), output = Pipe(), errors = Pipe()
+    process.standardInput = input
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    input.fileHandleForWriting.write(Data(stdin))
+    try input.fileHandleForWriting.close()
+    let out = output.fileHandleForReading.readDataToEndOfFile()
+    let err = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    // setsid --wait reports a child killed by a signal as its own exit status (the signal number).
+    let signalled = process.terminationReason == .uncaughtSignal || String(decoding: err, as: UTF8.self).contains("did not exit normally")
+    return Run(status: process.terminationStatus, signalled: signalled, stdout: Array(out),
+               stderr: String(decoding: err, as: UTF8.self))
+}
+
+@Suite("keyward vault commands (built binary)", .enabled(if: keywardBinary != nil && FileManager.default.fileExists(atPath: "/usr/bin/setsid")))
+struct VaultCommandTests {
+    @Test("put stores stdin byte for byte, --trim drops one newline, get writes the exact bytes")
+    func bytes() throws {
+        let box = try Sandbox()
+        let key = box.root + "/cli.key"
+        let env = ["KEYWARD_VAULT": box.vaultPath, "KEYWARD_KEY_FILE": key]
+        #expect(try keyward(["vault", "init", "--new-key-file", key], environment: env, box: box).status == 0)
+        let value: [UInt8] = [0, 0xFF, 0x0A, 0x20, 0x0A, 0x0A]
+        #expect(try keyward(["vault", "put", "a/b"], environment: env, stdin: value, box: box).status == 0)
+        #expect(try keyward(["vault", "get", "a/b"], environment: env, box: box).stdout == value)
+        #expect(try keyward(["vault", "put", "--trim", "a/b"], environment: env, stdin: value, box: box).status == 0)
+        #expect(try keyward(["vault", "get", "a/b"], environment: env, box: box).stdout == Array(value.dropLast()))
+        #expect(try keyward(["vault", "get", "--label", "previous", "a/b"], environment: env, box: box).stdout == value)
+        let history = try keyward(["vault", "history", "a/b"], environment: env, box: box)
+        #expect(history.status == 0 && String(decoding: history.stdout, as: UTF8.self).contains("previous"))
+        #expect(try keyward(["vault", "get", "missing"], environment: env, box: box).status == 2)
+    }
+
+    @Test("with no key source and no terminal: exit 4 and a message that lists the sources")
+    func locked() throws {
+        let box = try Sandbox()
+        let key = box.root + "/cli.key"
+        #expect(try keyward(["vault", "init", "--vault", box.vaultPath, "--new-key-file", key], environment: [:], box: box).status == 0)
+        let run = try keyward(["vault", "list", "--vault", box.vaultPath], environment: [:], box: box)
+        #expect(run.status == 4)
+        for variable in ["KEYWARD_KEY_FILE", "KEYWARD_PASSPHRASE", "KEYWARD_PASSPHRASE_FILE", "terminal"] {
+            #expect(run.stderr.contains(variable))
+        }
+        let wrong = try keyward(["vault", "list", "--vault", box.vaultPath], environment: ["KEYWARD_PASSPHRASE": "nope"], box: box)
+        #expect(wrong.status == 4)
+    }
+
+    @Test("a rekey killed mid-transaction leaves the vault verifiable under the old key", arguments: ["vault.rekey-midway", "vault.commit"])
+    func killedRekey(point: String) throws {
+        let box = try Sandbox()
+        let key = box.root + "/cli.key"
+        let env = ["KEYWARD_VAULT": box.vaultPath, "KEYWARD_KEY_FILE": key]
+        #expect(try keyward(["vault", "init", "--new-key-file", key], environment: env, box: box).status == 0)
+        do {
+            let vault = try Vault.open(at: box.vaultPath, keySource: .keyFile(key), options: VaultOptions(anchorDirectory: box.root + "/state/keyward/anchors"))
+            try vault.putBatch((0..<50).map { (name("e/\($0)"), secret("value-\($0)")) })
+        }
+        let before = try box.versionBlobs()
+        let run = try keyward(["vault", "rekey"], environment: env.merging(["KEYWARD_CRASH_AT": point]) { $1 }, box: box)
+        #expect(run.signalled, "the debug build should have killed itself at \(point)")
+        #expect(try box.versionBlobs() == before)
+        let vault = try Vault.open(at: box.vaultPath, keySource: .keyFile(key), options: VaultOptions(anchorDirectory: box.root + "/state/keyward/anchors"))
+        #expect(try vault.verify().versions == 50)
+        #expect(vault.keyID == 1)
+        #expect(try vault.get(name("e/42")).value == secret("value-42"))
+        #expect(try keyward(["vault", "rekey"], environment: env, box: box).status == 0)
+        #expect(try keyward(["vault", "verify"], environment: env, box: box).status == 0)
+    }
+}
