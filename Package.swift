@@ -118,6 +118,12 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // The vault benchmark: the Vault API beside ../shared/bench/vault-baseline.c (bench/vault.sh).
+        .executableTarget(
+            name: "KeywardVaultBenchmark",
+            dependencies: ["KeywardCore", "KeywardVault"],
+            swiftSettings: strictSwift
+        ),
         .testTarget(
             name: "KeywardCoreTests",
             dependencies: ["KeywardCore", "KeywardTesting"],
@@ -150,7 +156,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KeywardCLITests",
-            dependencies: ["KeywardTesting", "KeywardSimulator"],
+            dependencies: ["KeywardTesting", "KeywardSimulator", "keyward"],
             swiftSettings: strictSwift
         ),
     ],
