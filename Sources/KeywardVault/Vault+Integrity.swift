@@ -178,7 +178,7 @@ extension Vault {
     }
 
     static func computeBucket(_ db: Database, keys: VaultKeys, bucket: Int) throws -> [UInt8] {
-        let rows = try Row.fetchAll(db, sql: "SELECT entry_id, digest FROM entries WHERE bucket = ? ORDER BY entry_id", arguments: [bucket])
+        let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT entry_id, digest FROM entries WHERE bucket = ? ORDER BY entry_id"), arguments: [bucket])
         return try bucketDigest(keys: keys, bucket: bucket, members: rows.map { (id: $0[0] as Int64, digest: bytes($0, 1)) })
     }
 
@@ -187,7 +187,7 @@ extension Vault {
     }
 
     static func readJournalRows(_ db: Database) throws -> [LogRow] {
-        try Row.fetchAll(db, sql: "SELECT journal_id, key_id, nonce, ciphertext, tag FROM journal ORDER BY journal_id").map(LogRow.init(row:))
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT journal_id, key_id, nonce, ciphertext, tag FROM journal ORDER BY journal_id")).map(LogRow.init(row:))
     }
 
     static func computeJournal(_ db: Database, keys: VaultKeys) throws -> [UInt8] {
@@ -195,8 +195,8 @@ extension Vault {
     }
 
     static func computeAudit(_ db: Database, keys: VaultKeys) throws -> [UInt8] {
-        let count = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM audit") ?? 0
-        let last = try Row.fetchOne(db, sql: "SELECT audit_id, tag FROM audit ORDER BY audit_id DESC LIMIT 1")
+        let count = try Int64.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM audit")) ?? 0
+        let last = try Row.fetchOne(db.cachedStatement(sql: "SELECT audit_id, tag FROM audit ORDER BY audit_id DESC LIMIT 1"))
         return try auditDigest(keys: keys, count: count, lastID: last.map { $0[0] } ?? 0, lastTag: last.map { bytes($0, 1) } ?? [])
     }
 
@@ -210,19 +210,26 @@ extension Vault {
     func mutate<T>(recomputeEverything: Bool = false, initial: Bool = false,
                    _ body: (Database, inout Mutation) throws -> T) throws -> T {
         var result: T?
-        var committed: (generation: Int64, updatedAt: Int64, top: [UInt8], keys: VaultKeys)?
+        var committed: (generation: Int64, updatedAt: Int64, top: [UInt8], keys: VaultKeys, digests: [[UInt8]])?
         do {
             try queue.inTransaction(.immediate) { db in
                 let keys = self.keys
                 let meta = try Vault.readMeta(db)
-                var digests = try Vault.readManifest(db)
-                if !initial {
-                    guard meta.keyID == keys.keyID else {
-                        throw VaultError(.integrity, "the vault was re-keyed by another process; open it again")
-                    }
-                    let expected = try Vault.topMAC(keys: keys, generation: meta.generation, updatedAt: meta.updatedAt, digests: digests)
-                    guard ConstantTime.equals(expected, meta.topMAC) else {
-                        throw VaultError.integrity("the manifest MAC does not match the stored bucket digests")
+                var digests: [[UInt8]]
+                if !initial, meta.keyID == keys.keyID, let cache = manifestCache, cache.generation == meta.generation,
+                    ConstantTime.equals(cache.top, meta.topMAC)
+                {
+                    digests = cache.digests
+                } else {
+                    digests = try Vault.readManifest(db)
+                    if !initial {
+                        guard meta.keyID == keys.keyID else {
+                            throw VaultError(.integrity, "the vault was re-keyed by another process; open it again")
+                        }
+                        let expected = try Vault.topMAC(keys: keys, generation: meta.generation, updatedAt: meta.updatedAt, digests: digests)
+                        guard ConstantTime.equals(expected, meta.topMAC) else {
+                            throw VaultError.integrity("the manifest MAC does not match the stored bucket digests")
+                        }
                     }
                 }
                 var mutation = Mutation(keys: keys)
@@ -230,13 +237,13 @@ extension Vault {
                 let effective = mutation.keys
                 if effective.keyID != meta.keyID {
                     // The header digest covers the key id: store it before computing digests.
-                    try db.execute(sql: "UPDATE vault_meta SET key_id = ? WHERE id = 1", arguments: [Int64(effective.keyID)])
+                    try db.cachedStatement(sql: "UPDATE vault_meta SET key_id = ? WHERE id = 1").execute(arguments: [Int64(effective.keyID)])
                 }
                 if recomputeEverything {
-                    let entries = try Row.fetchAll(db, sql: "SELECT \(EntryRow.columns) FROM entries").map(EntryRow.init(row:))
+                    let entries = try Row.fetchAll(db.cachedStatement(sql: "SELECT \(EntryRow.columns) FROM entries")).map { EntryRow(row: $0) }
                     for entry in entries {
                         let digest = try Vault.computeEntryDigest(db, keys: effective, entry: entry)
-                        try db.execute(sql: "UPDATE entries SET digest = ? WHERE entry_id = ?", arguments: [Data(digest), entry.id])
+                        try db.cachedStatement(sql: "UPDATE entries SET digest = ? WHERE entry_id = ?").execute(arguments: [Data(digest), entry.id])
                     }
                     mutation.buckets = Set(0..<VaultSchema.entryBuckets)
                     mutation.header = true
@@ -246,7 +253,7 @@ extension Vault {
                     for entryID in mutation.entries {
                         if let entry = try Vault.readEntry(db, id: entryID) {
                             let digest = try Vault.computeEntryDigest(db, keys: effective, entry: entry)
-                            try db.execute(sql: "UPDATE entries SET digest = ? WHERE entry_id = ?", arguments: [Data(digest), entryID])
+                            try db.cachedStatement(sql: "UPDATE entries SET digest = ? WHERE entry_id = ?").execute(arguments: [Data(digest), entryID])
                         }
                         mutation.buckets.insert(Int(entryID & 0xFF))
                     }
@@ -262,7 +269,7 @@ extension Vault {
                 if mutation.journal { changed.insert(VaultSchema.journalSlot) }
                 if mutation.audit { changed.insert(VaultSchema.auditSlot) }
                 for slot in changed {
-                    try db.execute(sql: "UPDATE manifest SET digest = ? WHERE slot = ?", arguments: [Data(digests[slot]), slot])
+                    try db.cachedStatement(sql: "UPDATE manifest SET digest = ? WHERE slot = ?").execute(arguments: [Data(digests[slot]), slot])
                 }
                 let generation = meta.generation + 1
                 let updatedAt = max(milliseconds(options.clock.now), meta.updatedAt)
@@ -271,7 +278,7 @@ extension Vault {
                     sql: "UPDATE vault_meta SET generation = ?, updated_at = ?, top_mac = ?, key_id = ? WHERE id = 1",
                     arguments: [generation, updatedAt, Data(top), Int64(effective.keyID)])
                 try self.checkpoint("commit")
-                committed = (generation, updatedAt, top, effective)
+                committed = (generation, updatedAt, top, effective, digests)
                 return .commit
             }
         } catch {
@@ -279,6 +286,7 @@ extension Vault {
         }
         if let committed {
             knownGeneration = committed.generation
+            manifestCache = (committed.generation, committed.top, committed.digests)
             do {
                 try writeAnchor(generation: committed.generation, updatedAt: committed.updatedAt, top: committed.top, keys: committed.keys)
             } catch {
@@ -296,7 +304,7 @@ extension Vault {
         do {
             return try queue.read { db in
                 let keys = self.keys
-                guard let row = try Row.fetchOne(db, sql: "SELECT generation, key_id FROM vault_meta WHERE id = 1") else {
+                guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT generation, key_id FROM vault_meta WHERE id = 1")) else {
                     throw VaultError.integrity("the vault header row is missing")
                 }
                 let generation: Int64 = row[0]
@@ -335,7 +343,7 @@ extension Vault {
         guard (1...10_000).contains(meta.retention) else { throw VaultError.integrity("the vault header holds an invalid retention") }
         // Entries and their versions, merged in entry order.
         let versionCursor = try Row.fetchCursor(db, sql: "SELECT \(VersionRow.columns) FROM versions ORDER BY entry_id, version")
-        var pendingVersion: VersionRow? = try versionCursor.next().map(VersionRow.init(row:))
+        var pendingVersion: VersionRow? = try versionCursor.next().map { VersionRow(row: $0) }
         var members = [[(id: Int64, digest: [UInt8])]](repeating: [], count: VaultSchema.entryBuckets)
         let entryCursor = try Row.fetchCursor(db, sql: "SELECT \(EntryRow.columns) FROM entries ORDER BY entry_id")
         while let row = try entryCursor.next() {
@@ -346,7 +354,7 @@ extension Vault {
             var versions: [VersionRow] = []
             while let version = pendingVersion, version.entryID == entry.id {
                 versions.append(version)
-                pendingVersion = try versionCursor.next().map(VersionRow.init(row:))
+                pendingVersion = try versionCursor.next().map { VersionRow(row: $0) }
             }
             let digest = try Vault.entryDigest(keys: keys, entry: entry, versions: versions)
             guard ConstantTime.equals(digest, entry.digest) else {

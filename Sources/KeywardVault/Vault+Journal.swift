@@ -14,8 +14,8 @@ extension Vault {
         let now = options.clock.now
         return try mutate { db, mutation in
             let keys = mutation.keys
-            let last = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'journal'") ?? 0
-            let maxID = try Int64.fetchOne(db, sql: "SELECT MAX(journal_id) FROM journal") ?? 0
+            let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'journal'")) ?? 0
+            let maxID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(journal_id) FROM journal")) ?? 0
             let entry = VaultJournalEntry(id: max(last, maxID) + 1, entity: entity, txnId: txnId, state: .pending, createdAt: now, updatedAt: now)
             try Vault.storeJournal(db, keys: keys, entry: entry, insert: true)
             mutation.journal = true
@@ -99,7 +99,7 @@ extension Vault {
     public func appendAudit(_ event: VaultAuditEvent) throws {
         try mutate { db, mutation in
             let keys = mutation.keys
-            let last = try Row.fetchOne(db, sql: "SELECT audit_id, tag FROM audit ORDER BY audit_id DESC LIMIT 1")
+            let last = try Row.fetchOne(db.cachedStatement(sql: "SELECT audit_id, tag FROM audit ORDER BY audit_id DESC LIMIT 1"))
             let id: Int64 = (last.map { $0[0] as Int64 } ?? 0) + 1
             try Vault.storeAudit(db, keys: keys, id: id, event: event, previousTag: last.map { bytes($0, 1) } ?? [])
             mutation.audit = true
@@ -127,7 +127,7 @@ extension Vault {
     }
 
     static func readAuditRows(_ db: Database) throws -> [LogRow] {
-        try Row.fetchAll(db, sql: "SELECT audit_id, key_id, nonce, ciphertext, tag FROM audit ORDER BY audit_id").map(LogRow.init(row:))
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT audit_id, key_id, nonce, ciphertext, tag FROM audit ORDER BY audit_id")).map(LogRow.init(row:))
     }
 
     static func readAudit(_ db: Database, keys: VaultKeys, since: Date?) throws -> [VaultAuditEvent] {
@@ -160,12 +160,12 @@ extension Vault {
             try storeJournal(db, keys: new, entry: entry, insert: false)
         }
         let events = try readAudit(db, keys: old, since: nil)
-        try db.execute(sql: "DELETE FROM audit")
+        try db.cachedStatement(sql: "DELETE FROM audit").execute()
         var previousTag: [UInt8] = []
         for event in events {
             guard let id = event.id else { continue }
             try storeAudit(db, keys: new, id: id, event: event, previousTag: previousTag)
-            previousTag = try Data.fetchOne(db, sql: "SELECT tag FROM audit WHERE audit_id = ?", arguments: [id]).map(Array.init) ?? []
+            previousTag = try Data.fetchOne(db.cachedStatement(sql: "SELECT tag FROM audit WHERE audit_id = ?"), arguments: [id]).map(Array.init) ?? []
         }
     }
 }

@@ -70,7 +70,7 @@ extension Vault {
         let keys = self.keys
         let material = try SlotMaterial.make(for: source, vaultID: keys.vaultID, policy: policy)
         let id = try mutate { db, mutation in
-            let id = (try Int.fetchOne(db, sql: "SELECT MAX(slot_id) FROM key_slots") ?? 0) + 1
+            let id = (try Int.fetchOne(db.cachedStatement(sql: "SELECT MAX(slot_id) FROM key_slots")) ?? 0) + 1
             try Vault.insertSlot(db, id: id, material: material, keys: mutation.keys, createdAt: options.clock.now)
             mutation.header = true
             return id
@@ -82,14 +82,14 @@ extension Vault {
     /// - Throws: ``VaultError`` `.notFound` for an unknown id, `.invalidInput` for the last slot.
     public func removeKeySlot(id: Int) throws {
         try mutate { db, mutation in
-            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM key_slots") ?? 0
-            guard try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM key_slots WHERE slot_id = ?", arguments: [id]) == 1 else {
+            let count = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM key_slots")) ?? 0
+            guard try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM key_slots WHERE slot_id = ?"), arguments: [id]) == 1 else {
                 throw VaultError(.notFound, "no unlock slot \(id); see `keyward vault key list`")
             }
             guard count > 1 else {
                 throw VaultError.invalid("slot \(id) is the last unlock slot; add another before removing it")
             }
-            try db.execute(sql: "DELETE FROM key_slots WHERE slot_id = ?", arguments: [id])
+            try db.cachedStatement(sql: "DELETE FROM key_slots WHERE slot_id = ?").execute(arguments: [id])
             mutation.header = true
         }
     }
@@ -167,14 +167,14 @@ extension Vault {
             // Slots: same salt and parameters, new wrap of the new key.
             for slot in try Vault.readSlots(db) {
                 guard let kek = keks[slot.id] else {
-                    try db.execute(sql: "DELETE FROM key_slots WHERE slot_id = ?", arguments: [slot.id])
+                    try db.cachedStatement(sql: "DELETE FROM key_slots WHERE slot_id = ?").execute(arguments: [slot.id])
                     continue
                 }
                 let material = SlotMaterial(kind: SlotKind(rawValue: slot.kind) ?? .keyFile, parameters: slot.parameters, salt: slot.salt, kek: kek)
                 try Vault.insertSlot(db, id: slot.id, material: material, keys: newKeys, createdAt: date(milliseconds: slot.createdAt), replace: true)
             }
             // Entries: new name index, name and every version re-sealed.
-            let entries = try Row.fetchAll(db, sql: "SELECT \(EntryRow.columns) FROM entries ORDER BY entry_id").map(EntryRow.init(row:))
+            let entries = try Row.fetchAll(db.cachedStatement(sql: "SELECT \(EntryRow.columns) FROM entries ORDER BY entry_id")).map { EntryRow(row: $0) }
             var half = entries.count / 2
             for entry in entries {
                 let name = try Vault.openName(entry: entry, keys: oldKeys)

@@ -81,15 +81,16 @@ extension Vault {
             entry = existing
         } else {
             // Choose the id first: it is bound into the name's and the records' AAD.
-            let last = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'entries'") ?? 0
-            let maxID = try Int64.fetchOne(db, sql: "SELECT MAX(entry_id) FROM entries") ?? 0
+            let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'entries'")) ?? 0
+            let maxID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(entry_id) FROM entries")) ?? 0
             let id = max(last, maxID) + 1
             let nameBox = try keys.names.seal(Array(name.rawValue.utf8), aad: nameAAD(keys: keys, entryID: id, keyID: keys.keyID, nameIndex: index))
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO entries(entry_id, name_index, bucket, key_id, name_nonce, name_ciphertext, name_tag, next_version, digest)
                     VALUES (?, ?, ?, ?, ?, ?, ?, 1, X'')
-                    """,
+                    """
+            ).execute(
                 arguments: [id, Data(index), id & 0xFF, Int64(keys.keyID), Data(nameBox.nonce), Data(nameBox.ciphertext), Data(nameBox.tag)])
             guard let inserted = try readEntry(db, id: id) else { throw VaultError.io("the new entry vanished") }
             entry = inserted
@@ -130,13 +131,15 @@ extension Vault {
 
     /// Deletes the oldest unlabelled versions beyond the retention.
     static func prune(_ db: Database, entry: EntryRow) throws {
-        let retention = try Int.fetchOne(db, sql: "SELECT retention FROM vault_meta WHERE id = 1") ?? 10
-        let versions = try Int64.fetchAll(db, sql: "SELECT version FROM versions WHERE entry_id = ? ORDER BY version", arguments: [entry.id])
+        let retention = try Int.fetchOne(db.cachedStatement(sql: "SELECT retention FROM vault_meta WHERE id = 1")) ?? 10
+        // An entry cannot hold more versions than were ever written to it.
+        guard entry.nextVersion - 1 > Int64(retention) else { return }
+        let versions = try Int64.fetchAll(db.cachedStatement(sql: "SELECT version FROM versions WHERE entry_id = ? ORDER BY version"), arguments: [entry.id])
         var excess = versions.count - retention
         guard excess > 0 else { return }
         let labelled = Set([entry.current, entry.previous, entry.pending].compactMap { $0 })
         for version in versions where excess > 0 && !labelled.contains(version) && version != entry.nextVersion - 1 {
-            try db.execute(sql: "DELETE FROM versions WHERE entry_id = ? AND version = ?", arguments: [entry.id, version])
+            try db.cachedStatement(sql: "DELETE FROM versions WHERE entry_id = ? AND version = ?").execute(arguments: [entry.id, version])
             excess -= 1
         }
     }
@@ -183,8 +186,8 @@ extension Vault {
     public func remove(_ name: SecretName) throws {
         try mutate { db, mutation in
             guard let entry = try Vault.readEntry(db, nameIndex: try mutation.keys.index(of: name.rawValue)) else { throw Vault.notFound(name) }
-            try db.execute(sql: "DELETE FROM versions WHERE entry_id = ?", arguments: [entry.id])
-            try db.execute(sql: "DELETE FROM entries WHERE entry_id = ?", arguments: [entry.id])
+            try db.cachedStatement(sql: "DELETE FROM versions WHERE entry_id = ?").execute(arguments: [entry.id])
+            try db.cachedStatement(sql: "DELETE FROM entries WHERE entry_id = ?").execute(arguments: [entry.id])
             mutation.entries.insert(entry.id)
         }
     }
@@ -205,7 +208,8 @@ extension Vault {
 
     /// Like ``get(_:label:)`` but `nil` when absent.
     public func find(_ name: SecretName, label: VersionLabel = .current) throws -> SecretRecord? {
-        try read { db, keys in
+        if let fast = try findInOneStatement(name, label: label) { return fast.record }
+        return try read { db, keys in
             let index = try keys.index(of: name.rawValue)
             guard let entry = try Vault.readEntry(db, nameIndex: index), let version = entry.version(labelled: label) else { return nil }
             guard let row = try Vault.readVersion(db, entryID: entry.id, version: version) else {
@@ -216,6 +220,58 @@ extension Vault {
             return record
         }
     }
+
+    /// The hot path of `get`: header, entry and version in one SELECT (one snapshot, so no
+    /// transaction is needed). Returns `nil` to fall back to the checked path when another
+    /// process wrote since this one last looked (the generation moved).
+    private func findInOneStatement(_ name: SecretName, label: VersionLabel) throws -> (record: SecretRecord?, Void)? {
+        let keys = self.keys
+        let known = knownGeneration
+        let sql = Vault.oneStatementSQL[label]!
+        do {
+            let index = try keys.index(of: name.rawValue)
+            let row = try queue.inDatabase { db in
+                try Row.fetchOne(
+                    db.cachedStatement(sql: sql),
+                    arguments: [Data(index)])
+            }
+            guard let row else { return nil }
+            let generation: Int64 = row[0]
+            let keyID: Int64 = row[1]
+            guard generation == known, keyID == Int64(keys.keyID) else { return nil }
+            let entryColumn: Int64? = row[2]
+            guard entryColumn != nil else { return (nil, ()) }
+            let entry = EntryRow(row: row, offset: 2)
+            guard let version = entry.version(labelled: label) else { return (nil, ()) }
+            let versionEntry: Int64? = row[14]
+            guard versionEntry != nil else {
+                throw VaultError.integrity("\(name): the \(label.rawValue) version \(version) is missing")
+            }
+            var record = try Vault.openRecord(VersionRow(row: row, offset: 14), entry: entry, keys: keys, name: name)
+            record.label = label
+            return (record, ())
+        } catch {
+            throw Vault.mapped(error)
+        }
+    }
+
+    /// The SELECT of `findInOneStatement`, built once per label.
+    private static let oneStatementSQL: [VersionLabel: String] = {
+        func qualified(_ columns: String, _ alias: String) -> String {
+            columns.split(separator: ",").map { alias + "." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+        }
+        var result: [VersionLabel: String] = [:]
+        for label in VersionLabel.allCases {
+            result[label] = """
+                SELECT m.generation, m.key_id, \(qualified(EntryRow.columns, "e")), \(qualified(VersionRow.columns, "v"))
+                FROM vault_meta m
+                LEFT JOIN entries e ON e.name_index = ?
+                LEFT JOIN versions v ON v.entry_id = e.entry_id AND v.version = e.\(label.rawValue)_version
+                WHERE m.id = 1
+                """
+        }
+        return result
+    }()
 
     /// A specific version of `name`.
     public func get(_ name: SecretName, version: Int) throws -> SecretRecord {

@@ -28,6 +28,15 @@ public final class Vault: @unchecked Sendable {
     private var _unlockSlotID: Int
     private var _unlockKEK: SecureBytes
 
+    /// The manifest as this process last committed or verified it: lets a write skip reading
+    /// the 259 digests back when nobody else wrote since (same generation and top MAC).
+    private var _manifestCache: (generation: Int64, top: [UInt8], digests: [[UInt8]])?
+
+    var manifestCache: (generation: Int64, top: [UInt8], digests: [[UInt8]])? {
+        get { lock.withLock { _manifestCache } }
+        set { lock.withLock { _manifestCache = newValue } }
+    }
+
     var keys: VaultKeys { lock.withLock { _keys } }
     var knownGeneration: Int64 {
         get { lock.withLock { _generation } }
@@ -110,7 +119,7 @@ public final class Vault: @unchecked Sendable {
                     sql: "INSERT INTO vault_meta(id, vault_id, key_id, retention, generation, updated_at, top_mac) VALUES (1, ?, 1, ?, 0, ?, ?)",
                     arguments: [Data(vaultIDBytes), options.retention, milliseconds(now), Data(count: 32)])
                 for slotIndex in 0..<VaultSchema.manifestSlots {
-                    try db.execute(sql: "INSERT INTO manifest(slot, digest) VALUES (?, ?)", arguments: [slotIndex, Data(count: 32)])
+                    try db.cachedStatement(sql: "INSERT INTO manifest(slot, digest) VALUES (?, ?)").execute(arguments: [slotIndex, Data(count: 32)])
                 }
                 try insertSlot(db, id: 1, material: slot, keys: keys, createdAt: now)
                 return .commit

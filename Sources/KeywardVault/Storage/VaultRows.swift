@@ -59,17 +59,18 @@ struct EntryRow {
 
     static let columns = "entry_id, name_index, bucket, key_id, name_nonce, name_ciphertext, name_tag, current_version, previous_version, pending_version, next_version, digest"
 
-    init(row: Row) {
-        id = row[0]
-        nameIndex = bytes(row, 1)
-        bucket = row[2]
-        keyID = keyIDValue(row, 3)
-        nameBox = SealedBox(nonce: bytes(row, 4), ciphertext: bytes(row, 5), tag: bytes(row, 6))
-        current = row[7]
-        previous = row[8]
-        pending = row[9]
-        nextVersion = row[10]
-        digest = bytes(row, 11)
+    /// Reads the columns of ``columns`` starting at `offset`.
+    init(row: Row, offset o: Int = 0) {
+        id = row[o]
+        nameIndex = bytes(row, o + 1)
+        bucket = row[o + 2]
+        keyID = keyIDValue(row, o + 3)
+        nameBox = SealedBox(nonce: bytes(row, o + 4), ciphertext: bytes(row, o + 5), tag: bytes(row, o + 6))
+        current = row[o + 7]
+        previous = row[o + 8]
+        pending = row[o + 9]
+        nextVersion = row[o + 10]
+        digest = bytes(row, o + 11)
     }
 }
 
@@ -83,12 +84,12 @@ struct VersionRow {
 
     static let columns = "entry_id, version, key_id, alg, nonce, ciphertext, tag"
 
-    init(row: Row) {
-        entryID = row[0]
-        version = row[1]
-        keyID = keyIDValue(row, 2)
-        alg = row[3]
-        box = SealedBox(nonce: bytes(row, 4), ciphertext: bytes(row, 5), tag: bytes(row, 6))
+    init(row: Row, offset o: Int = 0) {
+        entryID = row[o]
+        version = row[o + 1]
+        keyID = keyIDValue(row, o + 2)
+        alg = row[o + 3]
+        box = SealedBox(nonce: bytes(row, o + 4), ciphertext: bytes(row, o + 5), tag: bytes(row, o + 6))
     }
 
     init(entryID: Int64, version: Int64, keyID: UInt32, alg: Int64, box: SealedBox) {
@@ -127,7 +128,7 @@ private func keyIDValue(_ row: Row, _ index: Int) -> UInt32 {
 
 extension Vault {
     static func readMeta(_ db: Database) throws -> MetaRow {
-        guard let row = try Row.fetchOne(db, sql: "SELECT vault_id, key_id, retention, generation, updated_at, top_mac FROM vault_meta WHERE id = 1") else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT vault_id, key_id, retention, generation, updated_at, top_mac FROM vault_meta WHERE id = 1")) else {
             throw VaultError.integrity("the vault header row is missing")
         }
         let keyID: Int64 = row[1]
@@ -136,10 +137,10 @@ extension Vault {
     }
 
     static func readSlots(_ db: Database) throws -> [SlotRow] {
-        try Row.fetchAll(db, sql: """
+        try Row.fetchAll(db.cachedStatement(sql: """
             SELECT slot_id, kind, key_id, kdf_t, kdf_m_kib, kdf_p, salt, created_at, wrap_nonce, wrapped_key, wrap_tag
             FROM key_slots ORDER BY slot_id
-            """).map { row in
+            """)).map { row in
             SlotRow(
                 id: row[0], kind: row[1], keyID: keyIDValue(row, 2), iterations: row[3], memoryKiB: row[4], parallelism: row[5],
                 salt: bytes(row, 6), createdAt: row[7], box: SealedBox(nonce: bytes(row, 8), ciphertext: bytes(row, 9), tag: bytes(row, 10)))
@@ -147,27 +148,27 @@ extension Vault {
     }
 
     static func readEntry(_ db: Database, nameIndex: [UInt8]) throws -> EntryRow? {
-        try Row.fetchOne(db, sql: "SELECT \(EntryRow.columns) FROM entries WHERE name_index = ?", arguments: [Data(nameIndex)]).map(EntryRow.init(row:))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(EntryRow.columns) FROM entries WHERE name_index = ?"), arguments: [Data(nameIndex)]).map { EntryRow(row: $0) }
     }
 
     static func readEntry(_ db: Database, id: Int64) throws -> EntryRow? {
-        try Row.fetchOne(db, sql: "SELECT \(EntryRow.columns) FROM entries WHERE entry_id = ?", arguments: [id]).map(EntryRow.init(row:))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(EntryRow.columns) FROM entries WHERE entry_id = ?"), arguments: [id]).map { EntryRow(row: $0) }
     }
 
     static func readVersions(_ db: Database, entryID: Int64) throws -> [VersionRow] {
-        try Row.fetchAll(db, sql: "SELECT \(VersionRow.columns) FROM versions WHERE entry_id = ? ORDER BY version", arguments: [entryID])
-            .map(VersionRow.init(row:))
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT \(VersionRow.columns) FROM versions WHERE entry_id = ? ORDER BY version"), arguments: [entryID])
+            .map { VersionRow(row: $0) }
     }
 
     static func readVersion(_ db: Database, entryID: Int64, version: Int64) throws -> VersionRow? {
-        try Row.fetchOne(db, sql: "SELECT \(VersionRow.columns) FROM versions WHERE entry_id = ? AND version = ?", arguments: [entryID, version])
-            .map(VersionRow.init(row:))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(VersionRow.columns) FROM versions WHERE entry_id = ? AND version = ?"), arguments: [entryID, version])
+            .map { VersionRow(row: $0) }
     }
 
     static func readManifest(_ db: Database) throws -> [[UInt8]] {
         var digests = [[UInt8]](repeating: [], count: VaultSchema.manifestSlots)
         var seen = 0
-        for row in try Row.fetchAll(db, sql: "SELECT slot, digest FROM manifest ORDER BY slot") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT slot, digest FROM manifest ORDER BY slot")) {
             let slot: Int64 = row[0]
             guard (0..<Int64(VaultSchema.manifestSlots)).contains(slot) else {
                 throw VaultError.integrity("the manifest holds an unknown slot \(slot)")

@@ -118,11 +118,11 @@ enum VaultSchema {
     static func checkAndMigrate(_ queue: DatabaseQueue, path: String) throws {
         let migrator = self.migrator
         try queue.writeWithoutTransaction { db in
-            let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+            let applicationID = try Int32.fetchOne(db.cachedStatement(sql: "PRAGMA application_id")) ?? 0
             guard applicationID == self.applicationID else {
                 throw VaultError(.notAVault, "\(path) is not a Keyward vault (SQLite application_id \(applicationID))")
             }
-            let userVersion = try Int32.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+            let userVersion = try Int32.fetchOne(db.cachedStatement(sql: "PRAGMA user_version")) ?? 0
             guard userVersion <= formatVersion else {
                 throw VaultError(.notAVault, "\(path) was written by a newer Keyward (format \(userVersion)); this build reads format \(formatVersion)")
             }
