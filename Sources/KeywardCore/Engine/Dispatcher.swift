@@ -11,6 +11,9 @@ public struct Dispatcher: Sendable {
     /// The vault, or `nil` for operations that do not need it.
     public let store: (any SecretStore)?
     public let environment: [String: String]
+    /// Providers built so far, by name: one per provider for the dispatcher's life, so its
+    /// user token cache serves every entity.
+    private let providers = ProviderCache()
 
     public init(configuration: KeywardConfiguration, registry: PluginRegistry, store: (any SecretStore)? = nil,
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -51,7 +54,9 @@ public struct Dispatcher: Sendable {
         guard let providerConfiguration = configuration.providers[entityConfiguration.provider] else {
             throw KeywardError.usage("entity '\(entity)': provider '\(entityConfiguration.provider)' is not configured")
         }
-        return try registry.makeProvider(providerConfiguration, environment: pluginEnvironment)
+        return try providers.provider(named: providerConfiguration.name) {
+            try registry.makeProvider(providerConfiguration, environment: pluginEnvironment)
+        }
     }
 
     /// Checks that every provider and sink in the configuration can be built, without calling
@@ -79,6 +84,21 @@ public struct Dispatcher: Sendable {
                 .init(name: $0.name, type: $0.type, path: $0.path, entities: $0.entities.map(\.rawValue))
             },
             warnings: configuration.warnings.map(\.description))
+    }
+}
+
+/// Built providers by name, shared by copies of one dispatcher.
+private final class ProviderCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var built: [String: any SecretProvider] = [:]
+
+    func provider(named name: String, make: () throws -> any SecretProvider) throws -> any SecretProvider {
+        try lock.withLock {
+            if let provider = built[name] { return provider }
+            let provider = try make()
+            built[name] = provider
+            return provider
+        }
     }
 }
 

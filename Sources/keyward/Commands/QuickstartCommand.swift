@@ -82,9 +82,9 @@ struct QuickstartCommand: AsyncParsableCommand {
     }
 
     static func relative(_ date: Date, from now: Date) -> String {
-        let seconds = Int(date.timeIntervalSince(now))
-        if abs(seconds) >= 86_400 { return "in \(seconds / 86_400) days" }
-        if abs(seconds) >= 3_600 { return "in \(seconds / 3_600) hours" }
-        return "in \(seconds / 60) minutes"
+        let seconds = date.timeIntervalSince(now)
+        if abs(seconds) >= 2 * 86_400 { return "in \(Int((seconds / 86_400).rounded())) days" }
+        if abs(seconds) >= 3_600 { return "in \(Int((seconds / 3_600).rounded())) hours" }
+        return "in \(Int((seconds / 60).rounded())) minutes"
     }
 }
