@@ -45,7 +45,9 @@ install: deps
 	$(RELEASE_BIN) --generate-completion-script bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/keyward
 	$(RELEASE_BIN) --generate-completion-script zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_keyward
 	$(RELEASE_BIN) --generate-completion-script fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/keyward.fish
-	$(SWIFT) package --allow-writing-to-directory .build/man generate-manual --output-directory .build/man
+	$(SWIFT) build -c release --product generate-manual
+	mkdir -p .build/man
+	.build/release/generate-manual $(RELEASE_BIN) --output-directory .build/man
 	install -m 0644 .build/man/keyward.1 $(DESTDIR)$(PREFIX)/share/man/man1/keyward.1
 
 uninstall:
