@@ -2,6 +2,8 @@
 #define KEYWARD_CGCRYPT_SHIM_H
 
 #include <gcrypt.h>
+#include <pthread.h>
+#include <stdlib.h>
 
 /* gcry_control is variadic, which Swift cannot call; these wrappers give each
    command we use a fixed signature (GRDB wraps SQLite's variadics the same way). */
@@ -79,6 +81,59 @@ static inline gcry_error_t keyward_gcry_mac_reset(gcry_mac_hd_t h) {
 
 static inline const char *keyward_gcry_strerror(gcry_error_t e) {
     return gcry_strerror(e);
+}
+
+/* Argon2 lanes in parallel: libgcrypt hands each lane of a slice to dispatch_job and then
+   calls wait_all_jobs, so one thread per lane (p <= 16, bounded by the Swift caller) and a
+   join per slice. A thread that cannot be created runs its job inline. */
+typedef struct {
+    pthread_t threads[16];
+    int count;
+} keyward_kdf_jobs;
+
+typedef struct {
+    gcry_kdf_job_fn_t fn;
+    void *priv;
+} keyward_kdf_job;
+
+static void *keyward_kdf_thread(void *arg) {
+    keyward_kdf_job job = *(keyward_kdf_job *)arg;
+    free(arg);
+    job.fn(job.priv);
+    return NULL;
+}
+
+static int keyward_kdf_dispatch(void *context, gcry_kdf_job_fn_t fn, void *priv) {
+    keyward_kdf_jobs *jobs = (keyward_kdf_jobs *)context;
+    keyward_kdf_job *job = (keyward_kdf_job *)malloc(sizeof *job);
+    if (job == NULL || jobs->count >= 16) {
+        free(job);
+        fn(priv);
+        return 0;
+    }
+    job->fn = fn;
+    job->priv = priv;
+    if (pthread_create(&jobs->threads[jobs->count], NULL, keyward_kdf_thread, job) != 0) {
+        free(job);
+        fn(priv);
+        return 0;
+    }
+    jobs->count++;
+    return 0;
+}
+
+static int keyward_kdf_wait_all(void *context) {
+    keyward_kdf_jobs *jobs = (keyward_kdf_jobs *)context;
+    for (int i = 0; i < jobs->count; i++) pthread_join(jobs->threads[i], NULL);
+    jobs->count = 0;
+    return 0;
+}
+
+static inline gcry_error_t keyward_gcry_kdf_compute_threaded(gcry_kdf_hd_t h) {
+    keyward_kdf_jobs jobs;
+    jobs.count = 0;
+    gcry_kdf_thread_ops_t ops = { &jobs, keyward_kdf_dispatch, keyward_kdf_wait_all };
+    return gcry_kdf_compute(h, &ops);
 }
 
 #endif

@@ -68,47 +68,43 @@ extension Vault {
         return writer.take()
     }
 
+    /// One buffer, one MAC call: a full check runs this for every entry.
     static func entryDigest(keys: VaultKeys, entry: EntryRow, versions: [VersionRow]) throws -> [UInt8] {
-        try keys.manifest.authenticate { input in
-            input.write("KWV1-entry\0")
-            input.write(entry.id)
-            input.writeField(entry.nameIndex)
-            input.write(entry.bucket)
-            input.write(entry.keyID)
-            input.writeField(entry.nameBox.nonce)
-            input.writeField(entry.nameBox.tag)
-            input.write(UInt64(entry.nameBox.ciphertext.count))
-            for label in [entry.current, entry.previous, entry.pending] {
-                if let label {
-                    input.write(UInt8(1))
-                    input.write(label)
-                } else {
-                    input.write(UInt8(0))
-                }
-            }
-            input.write(entry.nextVersion)
-            input.write(UInt64(versions.count))
-            for version in versions {
-                input.write(version.version)
-                input.write(version.keyID)
-                input.write(version.alg)
-                input.writeField(version.box.nonce)
-                input.writeField(version.box.tag)
-                input.write(UInt64(version.box.ciphertext.count))
-            }
+        var writer = ByteWriter(capacity: 160 + versions.count * 64)
+        writer.raw("KWV1-entry\0")
+        writer.i64(entry.id)
+        writer.field(entry.nameIndex)
+        writer.i64(entry.bucket)
+        writer.u32(entry.keyID)
+        writer.field(entry.nameBox.nonce)
+        writer.field(entry.nameBox.tag)
+        writer.i64(Int64(entry.nameBox.ciphertext.count))
+        for label in [entry.current, entry.previous, entry.pending] { writer.optionalI64(label) }
+        writer.i64(entry.nextVersion)
+        writer.i64(Int64(versions.count))
+        for version in versions {
+            writer.i64(version.version)
+            writer.u32(version.keyID)
+            writer.i64(version.alg)
+            writer.field(version.box.nonce)
+            writer.field(version.box.tag)
+            writer.i64(Int64(version.box.ciphertext.count))
         }
+        let bytes = writer.take()
+        return try keys.manifest.authenticate(bytes)
     }
 
     static func bucketDigest(keys: VaultKeys, bucket: Int, members: [(id: Int64, digest: [UInt8])]) throws -> [UInt8] {
-        try keys.manifest.authenticate { input in
-            input.write("KWV1-bucket\0")
-            input.write(UInt32(bucket))
-            input.write(UInt64(members.count))
-            for member in members {
-                input.write(member.id)
-                input.writeField(member.digest)
-            }
+        var writer = ByteWriter(capacity: 32 + members.count * 44)
+        writer.raw("KWV1-bucket\0")
+        writer.u32(UInt32(bucket))
+        writer.i64(Int64(members.count))
+        for member in members {
+            writer.i64(member.id)
+            writer.field(member.digest)
         }
+        let bytes = writer.take()
+        return try keys.manifest.authenticate(bytes)
     }
 
     static func headerDigest(keys: VaultKeys, meta: MetaRow, slots: [SlotRow]) throws -> [UInt8] {
