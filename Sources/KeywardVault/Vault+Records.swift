@@ -167,6 +167,22 @@ extension Vault {
         }
     }
 
+    /// Versions kept per entry (configuration `vault.retention`); labelled versions are never
+    /// pruned. Takes effect at each entry's next write.
+    /// - Throws: ``VaultError`` `.invalidInput` outside 1...10000.
+    public func setRetention(_ retention: Int) throws {
+        guard (1...10_000).contains(retention) else { throw VaultError.invalid("retention must be between 1 and 10000 versions") }
+        try mutate { db, mutation in
+            try db.cachedStatement(sql: "UPDATE vault_meta SET retention = ? WHERE id = 1").execute(arguments: [retention])
+            mutation.header = true
+        }
+    }
+
+    /// Versions kept per entry.
+    public func retention() throws -> Int {
+        try read { db, _ in try Vault.readMeta(db).retention }
+    }
+
     /// Removes the label from `name` (e.g. `pending` after an aborted rotation).
     public func clearLabel(_ label: VersionLabel, of name: SecretName) throws {
         try mutate { db, mutation in

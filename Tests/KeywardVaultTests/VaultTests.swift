@@ -76,6 +76,12 @@ struct VaultTests {
         #expect(history.map(\.version) == [2, 7, 8])
         #expect(history[0].labels == [.pending])
         _ = try vault.verify()
+        try vault.setRetention(5)
+        #expect(try vault.retention() == 5)
+        for index in 9...12 { try vault.put(entry, secret("v\(index)")) }
+        #expect(try vault.history(entry).map(\.version) == [2, 9, 10, 11, 12])
+        #expect(throws: VaultError.self) { try vault.setRetention(0) }
+        _ = try vault.verify()
     }
 
     @Test("fingerprints are 8 hex digits, stable per vault, different across vaults")
