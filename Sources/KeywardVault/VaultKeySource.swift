@@ -14,7 +14,10 @@ public enum VaultKeySource: Sendable {
     ///   (the message never includes the file's contents).
     static func readKeyFile(_ path: String) throws -> SecureBytes {
         guard var data = FileManager.default.contents(atPath: path) else {
-            throw VaultError(.invalidInput, "cannot read the key file \(path)")
+            throw VaultError(
+                .invalidInput,
+                "cannot read the key file \(path); to make a new one use `keyward vault init --new-key-file \(path)` "
+                    + "or `keyward vault key add --new-key-file \(path)`")
         }
         defer { data.resetBytes(in: 0..<data.count) }
         var text = [UInt8](data)
