@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "KeywardCore", targets: ["KeywardCore"]),
         .library(name: "KeywardTokenService", targets: ["KeywardTokenService"]),
         .library(name: "KeywardVault", targets: ["KeywardVault"]),
+        .library(name: "KeywardExporters", targets: ["KeywardExporters"]),
         .library(name: "KeywardSimulator", targets: ["KeywardSimulator"]),
         .library(name: "KeywardTesting", targets: ["KeywardTesting"]),
     ],
@@ -71,6 +72,12 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // File sinks: dotenv, json (shell and kubernetes-secret later). Core only.
+        .target(
+            name: "KeywardExporters",
+            dependencies: ["KeywardCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift
+        ),
         // The simulator depends on nothing but the contract: no Keyward module.
         .target(
             name: "KeywardSimulator",
@@ -99,6 +106,7 @@ let package = Package(
                 "KeywardCore",
                 "KeywardTokenService",
                 "KeywardVault",
+                "KeywardExporters",
                 "KeywardSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -132,6 +140,11 @@ let package = Package(
         .testTarget(
             name: "KeywardTokenServiceTests",
             dependencies: ["KeywardTokenService", "KeywardSimulator", "KeywardTesting"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KeywardExportersTests",
+            dependencies: ["KeywardExporters", "KeywardTesting"],
             swiftSettings: strictSwift
         ),
         .testTarget(
