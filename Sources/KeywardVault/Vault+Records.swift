@@ -58,14 +58,16 @@ extension Vault {
         }
     }
 
-    /// Stores many values in one transaction (one fsync, one manifest update).
-    public func putBatch(_ items: [(name: SecretName, value: SecretValue)], metadata: VaultRecordMetadata = VaultRecordMetadata()) throws {
+    /// Stores many values in one transaction (one fsync, one manifest update), each as a new
+    /// version that takes `label`.
+    public func putBatch(_ items: [(name: SecretName, value: SecretValue)], metadata: VaultRecordMetadata = VaultRecordMetadata(),
+                         label: VersionLabel = .current) throws {
         let createdAt = metadata.createdAt ?? options.clock.now
         try mutate { db, mutation in
             let keys = mutation.keys
             for item in items {
                 _ = try Vault.storeVersion(
-                    db, keys: keys, name: item.name, value: item.value, createdAt: createdAt, metadata: metadata, label: .current,
+                    db, keys: keys, name: item.name, value: item.value, createdAt: createdAt, metadata: metadata, label: label,
                     mutation: &mutation)
             }
         }

@@ -83,7 +83,11 @@ struct FileSafetyTests {
         let (vault, _) = try box.makeVault()
         let names = (0..<50).map { "entities/PLAINNAME-\($0)/secret" }
         let values = (0..<50).map { "PLAINVALUE-\($0)-\(UUID().uuidString)" }
-        for (text, value) in zip(names, values) { try vault.put(name(text), secret(value)) }
+        let pairs = Array(zip(names, values))
+        for start in stride(from: 0, to: pairs.count, by: 10) {
+            try vault.putBatch(pairs[start..<start + 10].map { (name($0.0), secret($0.1)) })
+        }
+        try vault.put(name(names[1]), secret(values[1] + "-second"))
         try vault.openJournal(entity: "JOURNALENTITY-1")
         try vault.appendAudit(VaultAuditEvent(time: Date(), operation: "vault get", entity: "AUDITENTITY-1", outcome: "ok", txnId: "AUDITTXN"))
         try vault.remove(name(names[0]))

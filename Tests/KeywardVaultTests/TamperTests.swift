@@ -15,11 +15,9 @@ struct TamperTests {
         let box = try Sandbox()
         let (vault, source) = try box.makeVault()
         try vault.addKeySlot(.keyFile(try box.keyFile("second")))
-        for index in 0..<6 {
-            try vault.put(name("e/\(index)"), secret("value-\(index)-a"))
-            try vault.put(name("e/\(index)"), secret("value-\(index)-b"))
-            try vault.put(name("e/\(index)"), secret("value-\(index)-c"), label: .pending)
-        }
+        try vault.putBatch((0..<6).map { (name("e/\($0)"), secret("value-\($0)-a")) })
+        try vault.putBatch((0..<6).map { (name("e/\($0)"), secret("value-\($0)-b")) })
+        try vault.putBatch((0..<6).map { (name("e/\($0)"), secret("value-\($0)-c")) }, label: .pending)
         let journal = try vault.openJournal(entity: "FIU-1")
         try vault.advanceJournal(id: journal.id, to: .sent)
         for index in 0..<3 {
