@@ -79,6 +79,27 @@ struct VaultCommandTests {
         #expect(wrong.status == 4)
     }
 
+    @Test("concurrent processes writing the same vault all succeed and leave it verifiable")
+    func concurrentWriters() async throws {
+        let box = try Sandbox()
+        let key = box.root + "/cli.key"
+        let env = ["KEYWARD_VAULT": box.vaultPath, "KEYWARD_KEY_FILE": key]
+        #expect(try keyward(["vault", "init", "--new-key-file", key], environment: env, box: box).status == 0)
+        let statuses = try await withThrowingTaskGroup(of: Int32.self) { group in
+            for index in 0..<6 {
+                group.addTask {
+                    try keyward(["vault", "put", "--quiet", "e/\(index % 2)"], environment: env, stdin: Array("value-\(index)".utf8), box: box).status
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(statuses == [Int32](repeating: 0, count: 6))
+        let vault = try Vault.open(at: box.vaultPath, keySource: .keyFile(key), options: VaultOptions(anchorDirectory: box.root + "/state/keyward/anchors"))
+        let report = try vault.verify()
+        #expect(report.versions == 6 && report.auditEvents == 6)
+        #expect(try vault.history(name("e/0")).count == 3)
+    }
+
     @Test("a rekey killed mid-transaction leaves the vault verifiable under the old key", arguments: ["vault.rekey-midway", "vault.commit"])
     func killedRekey(point: String) throws {
         let box = try Sandbox()
