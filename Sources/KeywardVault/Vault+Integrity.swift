@@ -6,7 +6,11 @@ import Logging
 /// What one write transaction changed, so only those manifest buckets are recomputed.
 struct Mutation {
     var keys: VaultKeys
+    /// Versions kept per entry, from the header read at the start of the transaction.
+    var retention: Int
     var entries: Set<Int64> = []
+    /// Entry rows as the transaction left them, so their digests need not read them back.
+    var entryRows: [Int64: EntryRow] = [:]
     var buckets: Set<Int> = []
     var header = false
     var journal = false
@@ -228,7 +232,7 @@ extension Vault {
                         }
                     }
                 }
-                var mutation = Mutation(keys: keys)
+                var mutation = Mutation(keys: keys, retention: meta.retention)
                 result = try body(db, &mutation)
                 let effective = mutation.keys
                 if effective.keyID != meta.keyID {
@@ -247,7 +251,7 @@ extension Vault {
                     mutation.audit = true
                 } else {
                     for entryID in mutation.entries {
-                        if let entry = try Vault.readEntry(db, id: entryID) {
+                        if let entry = try mutation.entryRows[entryID] ?? Vault.readEntry(db, id: entryID) {
                             let digest = try Vault.computeEntryDigest(db, keys: effective, entry: entry)
                             try db.cachedStatement(sql: "UPDATE entries SET digest = ? WHERE entry_id = ?").execute(arguments: [Data(digest), entryID])
                         }

@@ -118,8 +118,9 @@ extension Vault {
         }
         entry.nextVersion = version + 1
         try saveLabels(db, entry: entry)
-        try prune(db, entry: entry)
+        try prune(db, entry: entry, retention: mutation.retention)
         mutation.entries.insert(entry.id)
+        mutation.entryRows[entry.id] = entry
         return SecretRecord(
             value: value, version: Int(version), createdAt: date(milliseconds: milliseconds(createdAt)), expiresAt: metadata.expiresAt,
             source: metadata.source, txnId: metadata.txnId, label: label)
@@ -132,8 +133,7 @@ extension Vault {
     }
 
     /// Deletes the oldest unlabelled versions beyond the retention.
-    static func prune(_ db: Database, entry: EntryRow) throws {
-        let retention = try Int.fetchOne(db.cachedStatement(sql: "SELECT retention FROM vault_meta WHERE id = 1")) ?? 10
+    static func prune(_ db: Database, entry: EntryRow, retention: Int) throws {
         // An entry cannot hold more versions than were ever written to it.
         guard entry.nextVersion - 1 > Int64(retention) else { return }
         let versions = try Int64.fetchAll(db.cachedStatement(sql: "SELECT version FROM versions WHERE entry_id = ? ORDER BY version"), arguments: [entry.id])
