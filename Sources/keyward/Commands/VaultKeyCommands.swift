@@ -86,11 +86,13 @@ extension VaultCommand {
                     vault = try Vault.open(at: session.vaultPath, keySource: source, options: session.options)
                     if !global.quiet { Output.warn("the vault is not behind its anchor; nothing to re-anchor") }
                 } catch let error as VaultError where error.code == .rollback {
+                    // Show what is being accepted (both generations and dates) before re-anchoring.
+                    if !global.quiet { Output.warn(error.message) }
                     let (restored, info) = try Vault.acceptRestore(at: session.vaultPath, keySource: source, options: session.options)
                     if !global.quiet {
                         let seen = info.anchorGeneration.map { "generation \($0) written \(info.anchorUpdatedAt.map(VaultSession.timestamp) ?? "?")" } ?? "nothing"
-                        Output.warn("restored file: generation \(info.fileGeneration) written \(VaultSession.timestamp(info.fileUpdatedAt)); "
-                                    + "this machine had seen \(seen); re-anchored at generation \(info.fileGeneration)")
+                        Output.warn("accepted the restored file: generation \(info.fileGeneration) written \(VaultSession.timestamp(info.fileUpdatedAt)) "
+                                    + "(this machine had seen \(seen)); re-anchored at generation \(info.fileGeneration)")
                     }
                     session.audit(restored, operation: "vault verify --accept-restore", entry: nil)
                     vault = restored
