@@ -1,0 +1,212 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import KeywardCore
+
+/// Replaces a file's contents all at once, the way every Keyward file sink must (DESIGN.md,
+/// "Sinks"): a reader sees either the old file or the new one, never a half-written one, and a
+/// crash leaves the old file in place.
+///
+/// A write
+/// 1. refuses a target that is a symbolic link (checked with `lstat`, never followed), or
+///    anything but a regular file;
+/// 2. refuses when the parent directory does not exist (it is never created);
+/// 3. returns ``SinkWriteOutcome/unchanged`` and touches nothing (contents, mode, inode and
+///    mtime stay as they were) when the file already holds exactly these bytes with this mode;
+/// 4. otherwise writes a temporary file beside the target (created with `O_CREAT | O_EXCL |
+///    O_NOFOLLOW` and `mode`, then `fchmod` so the umask cannot widen or narrow it), fsyncs it,
+///    renames it over the target and fsyncs the directory, so the rename itself is durable.
+///
+/// On any failure the temporary file is removed and the old file is left intact. The
+/// directory is opened once and every later step works relative to that descriptor, so a
+/// directory renamed or swapped mid-write cannot redirect the temporary file or the rename.
+///
+/// A symbolic link in the directory part of the path is followed: a deployment whose
+/// `deploy/` is a link to a release directory keeps working. Only the final component, the
+/// file that is replaced, must not be a link.
+///
+/// Errors are ``KeywardError``s that name the path and the system's reason, never the
+/// contents: ``FailureCategory/usage`` for a missing directory or a target that is a link, a
+/// directory or another non-regular file; ``FailureCategory/operationFailed`` for I/O errors.
+public struct AtomicFileWriter: Sendable {
+    /// Where a write can be made to fail on purpose, so tests can check the clean-up path.
+    enum FaultPoint: Sendable {
+        /// After the temporary file was written and synced, before the rename.
+        case beforeRename
+    }
+
+    var fault: FaultPoint?
+
+    public init() {}
+
+    init(fault: FaultPoint?) {
+        self.fault = fault
+    }
+
+    /// Writes `bytes` to `path` with permission bits `mode` (e.g. `0o600`), atomically.
+    ///
+    /// - Returns: ``SinkWriteOutcome/unchanged`` when the file already held these bytes with this
+    ///   mode (nothing was touched), ``SinkWriteOutcome/written`` otherwise.
+    /// - Throws: ``KeywardError`` naming `path` (see the type's documentation for categories).
+    @discardableResult
+    public func write(_ bytes: [UInt8], to path: String, mode: UInt16) throws -> SinkWriteOutcome {
+        let target = try Target(path: path)
+        let directory = try target.openDirectory()
+        defer { close(directory) }
+        if try target.holds(bytes, mode: mode, in: directory) { return .unchanged }
+        try target.replace(with: bytes, mode: mode, in: directory, fault: fault)
+        return .written
+    }
+
+    /// What ``write(_:to:mode:)`` would return, with the same checks and refusals, without
+    /// writing anything: for `--dry-run`.
+    public func outcome(of bytes: [UInt8], at path: String, mode: UInt16) throws -> SinkWriteOutcome {
+        let target = try Target(path: path)
+        let directory = try target.openDirectory()
+        defer { close(directory) }
+        return try target.holds(bytes, mode: mode, in: directory) ? .unchanged : .written
+    }
+}
+
+/// One target path split into its directory and file name.
+private struct Target {
+    let path: String
+    let directory: String
+    let name: String
+
+    init(path: String) throws {
+        guard !path.isEmpty, !path.hasSuffix("/") else {
+            throw KeywardError.usage("\(path.isEmpty ? "an empty path" : path) does not name a file")
+        }
+        self.path = path
+        if let slash = path.lastIndex(of: "/") {
+            let parent = String(path[..<slash])
+            directory = parent.isEmpty ? "/" : parent
+            name = String(path[path.index(after: slash)...])
+        } else {
+            directory = "."
+            name = path
+        }
+        guard name != ".", name != ".." else {
+            throw KeywardError.usage("\(path) does not name a file")
+        }
+    }
+
+    func openDirectory() throws -> CInt {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ENOENT {
+                throw KeywardError.usage("cannot write \(path): the directory \(directory) does not exist (create it first)")
+            }
+            if code == ENOTDIR {
+                throw KeywardError.usage("cannot write \(path): \(directory) is not a directory")
+            }
+            throw failure("cannot open the directory \(directory)", code)
+        }
+        return fd
+    }
+
+    /// `true` when the target is a regular file holding exactly `bytes` with permission bits
+    /// `mode`; `false` when it is absent, differs, or cannot be read (then it is replaced).
+    func holds(_ bytes: [UInt8], mode: UInt16, in directory: CInt) throws -> Bool {
+        var info = stat()
+        guard fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
+            let code = errno
+            if code == ENOENT { return false }
+            throw failure("cannot inspect \(path)", code)
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG:
+            break
+        case S_IFLNK:
+            throw KeywardError.usage("refusing to write \(path): it is a symbolic link (Keyward never writes through a link; remove it or point the sink at the real file)")
+        case S_IFDIR:
+            throw KeywardError.usage("cannot write \(path): it is a directory")
+        default:
+            throw KeywardError.usage("refusing to write \(path): it is not a regular file")
+        }
+        guard Int(info.st_size) == bytes.count, UInt16(info.st_mode & 0o7777) == mode else { return false }
+
+        let fd = openat(directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        // Unreadable (e.g. another owner's file in our directory): replace it rather than fail.
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var existing = [UInt8](repeating: 0, count: bytes.count + 1)
+        var total = 0
+        while total < existing.count {
+            let count = existing.withUnsafeMutableBytes { buffer in
+                read(fd, buffer.baseAddress! + total, buffer.count - total)
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            if count == 0 { break }
+            total += count
+        }
+        guard total == bytes.count else { return false }
+        return existing[..<total].elementsEqual(bytes)
+    }
+
+    func replace(with bytes: [UInt8], mode: UInt16, in directory: CInt, fault: AtomicFileWriter.FaultPoint?) throws {
+        let (fd, temporary) = try createTemporary(mode: mode, in: directory)
+        var renamed = false
+        defer {
+            if !renamed { unlinkat(directory, temporary, 0) }
+        }
+        do {
+            defer { close(fd) }
+            // The umask applied at creation; set the mode the configuration asked for.
+            guard fchmod(fd, mode_t(mode)) == 0 else { throw failure("cannot set the mode of a temporary file for \(path)", errno) }
+            try writeAll(bytes, to: fd)
+            guard fsync(fd) == 0 else { throw failure("cannot sync \(path)", errno) }
+        }
+        if fault == .beforeRename {
+            throw KeywardError.operationFailed("cannot write \(path): injected failure before rename")
+        }
+        guard renameat(directory, temporary, directory, name) == 0 else {
+            throw failure("cannot replace \(path)", errno)
+        }
+        renamed = true
+        // Without this the rename may not survive a power cut. Some file systems cannot sync a
+        // directory (EINVAL); the file's own data is synced already, so that is not an error.
+        if fsync(directory) != 0, errno != EINVAL {
+            throw failure("wrote \(path), but cannot sync its directory \(self.directory)", errno)
+        }
+    }
+
+    private func createTemporary(mode: UInt16, in directory: CInt) throws -> (CInt, String) {
+        for _ in 0..<8 {
+            let suffix = String(UInt64.random(in: .min ... .max), radix: 16)
+            let candidate = ".\(name).keyward-\(suffix).tmp"
+            let fd = openat(directory, candidate, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(mode))
+            if fd >= 0 { return (fd, candidate) }
+            let code = errno
+            if code != EEXIST { throw failure("cannot create a temporary file beside \(path)", code) }
+        }
+        throw KeywardError.operationFailed("cannot create a temporary file beside \(path): too many name collisions")
+    }
+
+    private func writeAll(_ bytes: [UInt8], to fd: CInt) throws {
+        try bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let count = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw failure("cannot write \(path)", errno)
+                }
+                offset += count
+            }
+        }
+    }
+
+    private func failure(_ what: String, _ code: CInt) -> KeywardError {
+        KeywardError.operationFailed("\(what): \(String(cString: strerror(code)))")
+    }
+}
