@@ -75,6 +75,12 @@ public final class TokenServiceClient: Sendable {
         return token
     }
 
+    /// Puts a user token obtained earlier (persisted by the caller) into the in-memory cache,
+    /// bound to `password`, unless the cache holds a later one.
+    public func adoptUserToken(_ token: AccessToken, username: String, password: SecretValue) {
+        userTokens.adopt(token, username: username, password: password)
+    }
+
     /// Forgets the cached user token (after the service rejected it, say).
     public func invalidateUserToken(username: String) {
         userTokens.remove(username: username)
@@ -343,6 +349,13 @@ private final class UserTokenCache: @unchecked Sendable {
 
     func store(_ token: AccessToken, username: String, password: SecretValue) {
         lock.withLock { entries[username] = (token, password) }
+    }
+
+    func adopt(_ token: AccessToken, username: String, password: SecretValue) {
+        lock.withLock {
+            if let existing = entries[username], existing.token.expiresAt >= token.expiresAt { return }
+            entries[username] = (token, password)
+        }
     }
 
     func remove(username: String) {

@@ -7,7 +7,7 @@ import KeywardCore
 ///
 /// The admin user's password is resolved from the provider's `password` reference at each
 /// call that needs a user token; user tokens are cached by the client in memory.
-public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer {
+public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, CredentialVerifier {
     /// The `type` name in `keyward.yaml`.
     public static let type = "token-service"
 
@@ -15,12 +15,18 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer {
     public let configuration: ProviderConfiguration
     public let client: TokenServiceClient
     private let credentials: CredentialResolver
+    /// Where user tokens persist between processes (`providers/<NAME>/user-token`), if anywhere.
+    private let store: (any SecretStore)?
+    private let gate = UserTokenGate()
 
+    /// - Parameter store: the vault, to persist the user token across runs until shortly
+    ///   before it expires; `nil` keeps it in memory only.
     /// - Throws: ``TokenServiceError`` for a base URL the client refuses.
-    public init(configuration: ProviderConfiguration, credentials: CredentialResolver,
+    public init(configuration: ProviderConfiguration, credentials: CredentialResolver, store: (any SecretStore)? = nil,
                 httpClient: HTTPClient = .shared, retry: RetryPolicy = RetryPolicy()) throws {
         self.configuration = configuration
         self.credentials = credentials
+        self.store = store
         self.client = try TokenServiceClient(
             configuration: .init(baseURL: configuration.baseURL, timeoutSeconds: Double(configuration.timeoutSeconds), retry: retry),
             httpClient: httpClient)
@@ -29,7 +35,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer {
     /// Registers this provider type in `registry`.
     public static func register(in registry: inout PluginRegistry, httpClient: HTTPClient = .shared) {
         registry.registerProvider(type: type) { configuration, environment in
-            try TokenServiceProvider(configuration: configuration, credentials: environment.credentials, httpClient: httpClient)
+            try TokenServiceProvider(configuration: configuration, credentials: environment.credentials, store: environment.store, httpClient: httpClient)
         }
     }
 
@@ -38,8 +44,39 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer {
     /// - Throws: ``KeywardError`` when the password reference cannot be resolved;
     ///   ``TokenServiceError`` from the service.
     public func userToken(context: OperationContext) async throws -> AccessToken {
-        let password = try await credentials.resolve(configuration.password, context: context)
-        return try await client.userToken(username: configuration.username, password: password, context: context)
+        // One request at a time per provider: entities synced concurrently share one user token.
+        try await gate.serialize {
+            let password = try await credentials.resolve(configuration.password, context: context)
+            if let persisted = try await persistedUserToken(context: context) {
+                client.adoptUserToken(persisted, username: configuration.username, password: password)
+            }
+            let token = try await client.userToken(username: configuration.username, password: password, context: context)
+            if let store, !context.dryRun {
+                let record = SecretRecord(value: token.value, createdAt: token.issuedAt, expiresAt: token.expiresAt,
+                                          source: configuration.username, txnId: token.txnId)
+                let name = SecretName.providerUserToken(configuration.name)
+                if try await store.read(name, label: .current, context: context)?.value != token.value {
+                    _ = try await store.write(name, record: record, label: .current, context: context)
+                }
+            }
+            return token
+        }
+    }
+
+    /// The user token kept in the vault, when it belongs to this username.
+    private func persistedUserToken(context: OperationContext) async throws -> AccessToken? {
+        guard let store, let record = try await store.read(.providerUserToken(configuration.name), label: .current, context: context),
+            record.source == configuration.username, let expiresAt = record.expiresAt
+        else { return nil }
+        return AccessToken(value: record.value, expiresAt: expiresAt, issuedAt: record.createdAt, txnId: record.txnId, message: nil)
+    }
+
+    /// Proves the password by obtaining a user token with it (contract, `POST /user/token/generate`).
+    ///
+    /// - Throws: ``TokenServiceError`` (``TokenServiceError/Code/unauthorized``) for a wrong password.
+    public func verify(password: SecretValue, context: OperationContext) async throws {
+        client.invalidateUserToken(username: configuration.username)
+        _ = try await client.userToken(username: configuration.username, password: password, context: context)
     }
 
     public func readSecret(for entity: EntityID, context: OperationContext) async throws -> ProvidedSecret {
@@ -81,8 +118,28 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer {
         do {
             return try await body(token)
         } catch let error as TokenServiceError where error.code == .unauthorized && token.issuedAt < context.clock.now.addingTimeInterval(-1) {
+            // A cached or persisted token the service no longer accepts: fetch a fresh one once.
             client.invalidateUserToken(username: configuration.username)
+            if let store, !context.dryRun { try? await store.remove(.providerUserToken(configuration.name), context: context) }
             return try await body(try await userToken(context: context))
         }
+    }
+}
+
+/// Serializes user token requests of one provider.
+private actor UserTokenGate {
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func serialize<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        while busy {
+            await withCheckedContinuation { waiters.append($0) }
+        }
+        busy = true
+        defer {
+            busy = false
+            if !waiters.isEmpty { waiters.removeFirst().resume() }
+        }
+        return try await body()
     }
 }

@@ -18,6 +18,11 @@ struct KeywardCommand: AsyncParsableCommand {
         subcommands: [
             ConfigCommand.self,
             VaultCommand.self,
+            LoginCommand.self,
+            SyncCommand.self,
+            TokenCommand.self,
+            StatusCommand.self,
+            AuditCommand.self,
             SimulatorCommand.self,
             QuickstartCommand.self,
         ]

@@ -106,6 +106,12 @@ private struct Reader {
                 }
             }
         }
+        // Names as written, valid or not, so one broken provider does not also make every
+        // entity that relies on it report a missing provider.
+        var providerNames: [String] = []
+        if case .mapping(let map)? = top["providers"] {
+            providerNames = map.keys.compactMap { if case .scalar(let scalar) = $0 { scalar.string } else { nil } }
+        }
         var entityOrder: [EntityID] = []
         if let node = top["entities"], let map = mapping(node, "entities") {
             for (name, (keyNode, value)) in map.ordered {
@@ -113,7 +119,7 @@ private struct Reader {
                     fail("entities.\(name)", keyNode, "not a valid entity id: \(EntityID.ruleDescription)")
                     continue
                 }
-                if let entity = readEntity(id: id, node: value, providers: configuration.providers, providerSection: top["providers"] != nil) {
+                if let entity = readEntity(id: id, node: value, providers: configuration.providers, providerNames: providerNames) {
                     configuration.entities[id] = entity
                     entityOrder.append(id)
                 }
@@ -217,7 +223,7 @@ private struct Reader {
         return text.hasSuffix("/") ? URL(string: String(text.dropLast())) : url
     }
 
-    mutating func readEntity(id: EntityID, node: Node, providers: [String: ProviderConfiguration], providerSection: Bool) -> EntityConfiguration? {
+    mutating func readEntity(id: EntityID, node: Node, providers: [String: ProviderConfiguration], providerNames: [String]) -> EntityConfiguration? {
         let path = "entities.\(id)"
         guard let map = mapping(node, path) else { return nil }
         checkKeys(map, known: ["provider", "secretExpiryDays", "rotateBefore", "tokenRefreshBefore"], path: path)
@@ -225,15 +231,17 @@ private struct Reader {
         var provider: String?
         if let node = map["provider"] {
             if let name = string(node, "\(path).provider") {
-                if providers[name] == nil {
+                if providers[name] == nil, providerNames.contains(name) {
+                    // The provider is there but broken; its own errors say why.
+                } else if providers[name] == nil {
                     let known = providers.keys.sorted()
                     fail("\(path).provider", node, "unknown provider '\(name)'" + (known.isEmpty ? " (no providers are configured)" : " (configured: \(known.joined(separator: ", ")))"))
                 } else {
                     provider = name
                 }
             }
-        } else if providers.count == 1, let only = providers.keys.first {
-            provider = only
+        } else if providerNames.count == 1, let only = providerNames.first {
+            if providers[only] != nil { provider = only }
         } else {
             fail("\(path).provider", node, "missing: name one of the configured providers")
         }
@@ -259,9 +267,12 @@ private struct Reader {
                 refreshBefore = seconds
             }
         }
-        if let days = expiryDays, rotateBefore * 3 > Int64(days) * 86_400 {
+        // The service caps validity at 180 days (contract, "Reset semantics").
+        if let days = expiryDays.map({ min($0, 180) }), rotateBefore * 3 > Int64(days) * 86_400 {
+            let third = Double(days) / 3
+            let shown = third == third.rounded() ? "\(Int(third))d" : String(format: "%.1f days", third)
             warnings.append(.init(keyPath: "\(path).rotateBefore", line: map["rotateBefore"]?.mark?.line,
-                                  message: "longer than a third of the \(days)-day lifetime; a third (\(DurationParser.format(seconds: Int64(days) * 86_400 / 3))) is used"))
+                                  message: "longer than a third of the \(days)-day lifetime; a third (\(shown)) is used"))
         }
         guard problems.count == start, let provider else { return nil }
         return EntityConfiguration(id: id, provider: provider, secretExpiryDays: expiryDays,

@@ -9,17 +9,18 @@ public struct Dispatcher: Sendable {
     public let configuration: KeywardConfiguration
     public let registry: PluginRegistry
     /// The vault, or `nil` for operations that do not need it.
-    public let store: (any SecretStore)?
+    public let vault: (any VaultServices)?
+    public var store: (any SecretStore)? { vault }
     public let environment: [String: String]
     /// Providers built so far, by name: one per provider for the dispatcher's life, so its
     /// user token cache serves every entity.
     private let providers = ProviderCache()
 
-    public init(configuration: KeywardConfiguration, registry: PluginRegistry, store: (any SecretStore)? = nil,
+    public init(configuration: KeywardConfiguration, registry: PluginRegistry, vault: (any VaultServices)? = nil,
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.configuration = configuration
         self.registry = registry
-        self.store = store
+        self.vault = vault
         self.environment = environment
     }
 
@@ -34,8 +35,32 @@ public struct Dispatcher: Sendable {
     }
 
     /// The same dispatcher with a vault.
-    public func with(store: any SecretStore) -> Dispatcher {
-        Dispatcher(configuration: configuration, registry: registry, store: store, environment: environment)
+    public func with(vault: any VaultServices) -> Dispatcher {
+        Dispatcher(configuration: configuration, registry: registry, vault: vault, environment: environment)
+    }
+
+    /// The vault, or a usage error saying that this operation needs one.
+    func requireVault() throws -> any VaultServices {
+        guard let vault else { throw KeywardError(.vault, "this operation needs the vault, and none is open") }
+        return vault
+    }
+
+    /// The entities an operation names, checked against the configuration; all of them when
+    /// `names` is empty.
+    ///
+    /// - Throws: ``KeywardError`` (usage) naming an id that is malformed or not configured.
+    public func selectEntities(_ names: [String]) throws -> [EntityID] {
+        if names.isEmpty { return configuration.entities.keys.sorted() }
+        var selected: [EntityID] = []
+        for name in names {
+            guard let id = EntityID(name) else { throw KeywardError.usage("'\(name)' is not a valid entity id: \(EntityID.ruleDescription)") }
+            guard configuration.entities[id] != nil else {
+                let known = configuration.entities.keys.sorted().map(\.rawValue).joined(separator: ", ")
+                throw KeywardError.usage("entity '\(name)' is not in the configuration" + (known.isEmpty ? "" : " (configured: \(known))"))
+            }
+            if !selected.contains(id) { selected.append(id) }
+        }
+        return selected
     }
 
     var pluginEnvironment: PluginEnvironment {

@@ -8,6 +8,18 @@ public protocol SecretSink: Sendable {
     /// Writes the credentials of the given entities. A write whose output equals what is
     /// already there must leave the destination untouched and return ``SinkWriteOutcome/unchanged``.
     func write(_ material: [EntityMaterial], context: OperationContext) async throws -> SinkWriteOutcome
+
+    /// What ``write(_:context:)`` would do, without doing it (for `--dry-run`). The default
+    /// answers ``SinkWriteOutcome/written``; sinks that can compare cheaply say `unchanged`.
+    func plan(_ material: [EntityMaterial], context: OperationContext) async throws -> SinkWriteOutcome
+
+    /// Where the sink writes, for reports (a file path, a URL), if anywhere.
+    var destination: String? { get }
+}
+
+extension SecretSink {
+    public func plan(_ material: [EntityMaterial], context: OperationContext) async throws -> SinkWriteOutcome { .written }
+    public var destination: String? { nil }
 }
 
 /// The credentials of one entity, as a sink receives them.

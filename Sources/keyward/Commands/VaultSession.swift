@@ -22,10 +22,9 @@ struct VaultSession {
         self.environment = ProcessInfo.processInfo.environment
     }
 
-    /// --vault, else $KEYWARD_VAULT, else $XDG_DATA_HOME/keyward/vault.db (DESIGN.md, "Files and defaults").
+    /// --vault, else $KEYWARD_VAULT, else the configuration's vault.path, else $XDG_DATA_HOME/keyward/vault.db.
     var vaultPath: String {
-        let raw = global.vault ?? environment["KEYWARD_VAULT"].flatMap { $0.isEmpty ? nil : $0 } ?? VaultOptions.defaultVaultPath(environment: environment)
-        return raw.hasPrefix("/") ? raw : FileManager.default.currentDirectoryPath + "/" + raw
+        VaultLocation.resolve(flag: global.vault, configured: VaultLocation.configured(global, environment: environment), environment: environment)
     }
 
     var options: VaultOptions {

@@ -1,0 +1,228 @@
+import Foundation
+import Logging
+
+extension Dispatcher {
+    // MARK: - token
+
+    /// A valid entity access token for `entity`: the vault's when it is valid for longer than
+    /// the entity's `tokenRefreshBefore`, else a newly minted one (stored). With no secret in the
+    /// vault yet, the secret is read from the provider first. A secret the service refuses is
+    /// read again once (another job may have rotated it), per token-service-contract.md ("Quirks").
+    ///
+    /// - Throws: ``KeywardError`` (usage) for an unknown entity; the provider's errors.
+    public func token(for name: String, context: OperationContext) async throws -> SecretRecord {
+        let vault = try requireVault()
+        let id = try selectEntities([name])[0]
+        let entityConfiguration = configuration.entities[id]!
+        var txnId: String?
+        do {
+            let now = context.clock.now
+            if let held = try await vault.read(.entityToken(id), label: .current, context: context), let expiresAt = held.expiresAt,
+                expiresAt.timeIntervalSince(now) > Double(entityConfiguration.tokenRefreshBeforeSeconds)
+            {
+                try await vault.record(AuditEntry(time: now, operation: "token", entity: id.rawValue, outcome: "ok", txnId: held.txnId))
+                return held
+            }
+            let provider = try provider(for: id)
+            guard let issuer = provider as? any AccessTokenIssuer else {
+                throw KeywardError.usage("provider '\(provider.name)' does not mint access tokens")
+            }
+            var secret = try await vault.read(.entitySecret(id), label: .current, context: context)
+            var readAgain = false
+            if secret == nil {
+                secret = try await storeIfChanged(try await provider.readSecret(for: id, context: context).record, id: id, vault: vault, context: context)
+                readAgain = true
+            }
+            var minted: ProvidedSecret
+            do {
+                minted = try await issuer.issueAccessToken(for: id, secret: secret!.value, context: context)
+            } catch let error as any CategorizedError where error.category == .authentication && !readAgain {
+                let fresh = try await provider.readSecret(for: id, context: context).record
+                guard fresh.value != secret!.value else { throw error }
+                secret = try await storeIfChanged(fresh, id: id, vault: vault, context: context)
+                minted = try await issuer.issueAccessToken(for: id, secret: secret!.value, context: context)
+            }
+            for warning in minted.warnings + Self.expiryWarnings(secret!.expiresAt, now: context.clock.now) {
+                context.logger.warning("\(id): \(warning)")
+            }
+            txnId = minted.record.txnId
+            let stored = try await vault.write(.entityToken(id), record: minted.record, label: .current, context: context)
+            try await vault.record(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "ok", txnId: txnId))
+            return stored
+        } catch {
+            try? await vault.record(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "failed", txnId: txnId))
+            throw error
+        }
+    }
+
+    private func storeIfChanged(_ record: SecretRecord, id: EntityID, vault: any VaultServices, context: OperationContext) async throws -> SecretRecord {
+        if let current = try await vault.read(.entitySecret(id), label: .current, context: context), current.value == record.value {
+            return current
+        }
+        return try await vault.write(.entitySecret(id), record: record, label: .current, context: context)
+    }
+
+    // MARK: - export
+
+    /// The credentials of the named entities as the vault holds them, for `export` and `exec`;
+    /// appends one audit row per entity. Mints nothing and calls no service.
+    ///
+    /// - Throws: ``KeywardError`` for an unknown entity or one with no secret in the vault.
+    public func exportMaterial(_ names: [String], operation: String, context: OperationContext) async throws -> [EntityMaterial] {
+        let vault = try requireVault()
+        guard !names.isEmpty else { throw KeywardError.usage("name at least one entity") }
+        let ids = try selectEntities(names)
+        let material = try await material(for: ids, vault: vault, context: context)
+        for entity in material {
+            try await vault.record(AuditEntry(time: context.clock.now, operation: operation, entity: entity.id.rawValue, outcome: "ok"))
+        }
+        return material
+    }
+
+    // MARK: - login
+
+    /// Checks the admin user's password with the provider, then stores it in the vault at the
+    /// provider's `vault:` password reference.
+    ///
+    /// - Throws: ``KeywardError`` (usage) for an unknown provider or one whose password comes
+    ///   from `env:` or `file:`; the provider's authentication error for a wrong password
+    ///   (nothing is stored then).
+    public func login(provider name: String, password: SecretValue, context: OperationContext) async throws {
+        let vault = try requireVault()
+        guard let providerConfiguration = configuration.providers[name] else {
+            let known = configuration.providers.keys.sorted().joined(separator: ", ")
+            throw KeywardError.usage("provider '\(name)' is not in the configuration" + (known.isEmpty ? "" : " (configured: \(known))"))
+        }
+        guard case .vault(let entry) = providerConfiguration.password else {
+            throw KeywardError.usage("provider '\(name)' reads its password from \(providerConfiguration.password); nothing to store (remove `password:` to use the vault)")
+        }
+        guard !password.isEmpty else { throw KeywardError.usage("the password is empty; nothing stored") }
+        let provider = try registry.makeProvider(providerConfiguration, environment: pluginEnvironment)
+        do {
+            if let verifier = provider as? any CredentialVerifier {
+                try await verifier.verify(password: password, context: context)
+            }
+        } catch {
+            try? await vault.record(AuditEntry(time: context.clock.now, operation: "login \(name)", outcome: "failed"))
+            throw error
+        }
+        _ = try await vault.write(entry, record: SecretRecord(value: password, createdAt: context.clock.now, source: "login"), label: .current, context: context)
+        try await vault.record(AuditEntry(time: context.clock.now, operation: "login \(name)", outcome: "ok"))
+    }
+
+    // MARK: - status
+
+    /// Per entity: the secret's version and expiry, the token's expiry, the last sync and
+    /// rotation (from the audit log), and warnings. Reads the vault only; appends nothing.
+    ///
+    /// - Parameter failWithinSeconds: with `--fail-within`, the report's
+    ///   ``StatusReport/expiringWithin`` lists the secrets that expire within it (tokens renew
+    ///   themselves and are not counted).
+    public func status(entities names: [String] = [], failWithinSeconds: Int64? = nil, context: OperationContext) async throws -> StatusReport {
+        let vault = try requireVault()
+        let ids = try selectEntities(names)
+        let audit = try await vault.entries(since: nil)
+        let now = context.clock.now
+        var report = StatusReport(generatedAt: now, entities: [])
+        for id in ids {
+            var entry = StatusReport.Entity(id: id.rawValue, secret: nil, token: nil, lastSync: nil, lastRotation: nil, warnings: [], openJournal: nil)
+            if let secret = try await vault.read(.entitySecret(id), label: .current, context: context) {
+                entry.secret = .init(version: secret.version, label: VersionLabel.current.rawValue, expiresAt: secret.expiresAt,
+                                     expiresInSeconds: secret.expiresAt.map { Int64($0.timeIntervalSince(now)) }, fingerprint: vault.fingerprint(secret.value))
+                entry.warnings += Self.expiryWarnings(secret.expiresAt, now: now)
+                if let expiresAt = secret.expiresAt, let window = failWithinSeconds, expiresAt.timeIntervalSince(now) <= Double(window) {
+                    report.expiringWithin.append(id.rawValue)
+                }
+            } else {
+                entry.warnings.append("not synced yet: the vault holds no secret (run `keyward sync \(id)`)")
+            }
+            if let token = try await vault.read(.entityToken(id), label: .current, context: context) {
+                entry.token = .init(expiresAt: token.expiresAt)
+            }
+            entry.lastSync = audit.last { $0.entity == id.rawValue && $0.operation == "sync" && $0.outcome != "failed" }?.time
+            entry.lastRotation = audit.last { $0.entity == id.rawValue && $0.operation == "rotate" && $0.outcome == "ok" }?.time
+            report.entities.append(entry)
+        }
+        return report
+    }
+
+    // MARK: - audit
+
+    /// The audit log since `sinceSeconds` ago (all of it for `nil`), oldest first.
+    public func auditLog(sinceSeconds: Int64?, context: OperationContext) async throws -> [AuditEntry] {
+        let vault = try requireVault()
+        return try await vault.entries(since: sinceSeconds.map { context.clock.now.addingTimeInterval(-Double($0)) })
+    }
+}
+
+/// What `keyward status` reports; the `--output json` document of DESIGN.md ("Output for scripts").
+public struct StatusReport: Sendable, Codable, Equatable {
+    public var version = 1
+    public var generatedAt: Date
+    public var entities: [Entity]
+    /// With `--fail-within`: the entities whose secret expires within the window.
+    public var expiringWithin: [String] = []
+
+    public struct Entity: Sendable, Codable, Equatable {
+        public var id: String
+        public var secret: Secret?
+        public var token: Token?
+        public var lastSync: Date?
+        public var lastRotation: Date?
+        public var warnings: [String]
+        /// An unfinished rotation, if any (rotation arrives with a later issue).
+        public var openJournal: String?
+    }
+
+    public struct Secret: Sendable, Codable, Equatable {
+        public var version: Int
+        public var label: String
+        /// `nil` for a secret without expiry.
+        public var expiresAt: Date?
+        public var expiresInSeconds: Int64?
+        public var fingerprint: String
+    }
+
+    public struct Token: Sendable, Codable, Equatable {
+        public var expiresAt: Date?
+    }
+
+    private enum CodingKeys: String, CodingKey { case version, generatedAt, entities }
+
+}
+
+// DESIGN.md's schema shows absent values as `null` (e.g. `"openJournal": null`, `expiresAt`
+// null for a secret without expiry), so these encode every key.
+extension StatusReport.Entity {
+    private enum Keys: String, CodingKey { case id, secret, token, lastSync, lastRotation, warnings, openJournal }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(secret, forKey: .secret)
+        try container.encode(token, forKey: .token)
+        try container.encode(lastSync, forKey: .lastSync)
+        try container.encode(lastRotation, forKey: .lastRotation)
+        try container.encode(warnings, forKey: .warnings)
+        try container.encode(openJournal, forKey: .openJournal)
+    }
+}
+
+extension StatusReport.Secret {
+    private enum Keys: String, CodingKey { case version, label, expiresAt, expiresInSeconds, fingerprint }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(version, forKey: .version)
+        try container.encode(label, forKey: .label)
+        try container.encode(expiresAt, forKey: .expiresAt)
+        try container.encode(expiresInSeconds, forKey: .expiresInSeconds)
+        try container.encode(fingerprint, forKey: .fingerprint)
+    }
+}
+
+extension StatusReport.Token {
+    private enum Keys: String, CodingKey { case expiresAt }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(expiresAt, forKey: .expiresAt)
+    }
+}

@@ -1,0 +1,228 @@
+import Foundation
+import Logging
+
+/// What `keyward sync` is asked to do.
+public struct SyncRequest: Sendable {
+    /// Entity ids; empty for every configured entity.
+    public var entities: [String]
+    /// Sink names; empty for every sink that names one of the entities.
+    public var sinks: [String]
+    /// Entities handled at once (default 8).
+    public var concurrency: Int
+    /// Called after each entity with (done, total), for a progress line.
+    public var progress: (@Sendable (Int, Int) -> Void)?
+
+    public init(entities: [String] = [], sinks: [String] = [], concurrency: Int = 8, progress: (@Sendable (Int, Int) -> Void)? = nil) {
+        self.entities = entities
+        self.sinks = sinks
+        self.concurrency = concurrency
+        self.progress = progress
+    }
+}
+
+extension Dispatcher {
+    /// Brings each entity's current secret into the vault, mints an entity access token when
+    /// none is valid for longer than `tokenRefreshBefore`, then writes the sinks that name the
+    /// entities (DESIGN.md, "Commands", `sync`).
+    ///
+    /// Entities run concurrently, `request.concurrency` at a time; a failing entity or sink
+    /// never stops the others. A secret equal to the vault's current version stores nothing.
+    /// With `context.dryRun` it calls only the read-only endpoints (user token, secret read),
+    /// writes no vault entry and no file, and returns the plan; the audit row is its only write.
+    ///
+    /// - Throws: ``KeywardError`` (usage) for unknown entities or sinks, or when no vault is
+    ///   open; every other failure is reported per entity or sink in the ``SyncReport``.
+    public func sync(_ request: SyncRequest, context: OperationContext) async throws -> SyncReport {
+        let vault = try requireVault()
+        let ids = try selectEntities(request.entities)
+        let sinkNames = try selectSinks(request.sinks, entities: ids)
+        let limit = max(1, request.concurrency)
+
+        var outcomes: [EntityID: SyncReport.EntityOutcome] = [:]
+        var plans: [EntityID: [SyncReport.PlanAction]] = [:]
+        await withTaskGroup(of: (EntityID, SyncReport.EntityOutcome, [SyncReport.PlanAction]).self) { group in
+            var pending = ids.makeIterator()
+            for _ in 0..<min(limit, ids.count) {
+                if let id = pending.next() { group.addTask { await self.syncEntity(id, vault: vault, context: context) } }
+            }
+            var done = 0
+            while let (id, outcome, plan) = await group.next() {
+                outcomes[id] = outcome
+                plans[id] = plan
+                done += 1
+                request.progress?(done, ids.count)
+                if let id = pending.next() { group.addTask { await self.syncEntity(id, vault: vault, context: context) } }
+            }
+        }
+
+        var sinkOutcomes: [SyncReport.SinkOutcome] = []
+        var sinkPlan: [SyncReport.PlanAction] = []
+        for name in sinkNames {
+            let (outcome, plan) = await writeSink(name, vault: vault, context: context)
+            sinkOutcomes.append(outcome)
+            sinkPlan += plan
+        }
+        return SyncReport(
+            dryRun: context.dryRun, entities: ids.compactMap { outcomes[$0] }, sinks: sinkOutcomes,
+            plan: context.dryRun ? ids.flatMap { plans[$0] ?? [] } + sinkPlan : nil)
+    }
+
+    /// The sinks a run writes: those named (checked), or every sink naming one of `entities`.
+    func selectSinks(_ names: [String], entities: [EntityID]) throws -> [String] {
+        if names.isEmpty {
+            return configuration.sinks.values.filter { !Set($0.entities).isDisjoint(with: entities) }.map(\.name).sorted()
+        }
+        for name in names where configuration.sinks[name] == nil {
+            let known = configuration.sinks.keys.sorted().joined(separator: ", ")
+            throw KeywardError.usage("sink '\(name)' is not in the configuration" + (known.isEmpty ? "" : " (configured: \(known))"))
+        }
+        return Array(Set(names)).sorted()
+    }
+
+    private func syncEntity(_ id: EntityID, vault: any VaultServices, context: OperationContext) async
+        -> (EntityID, SyncReport.EntityOutcome, [SyncReport.PlanAction])
+    {
+        var outcome = SyncReport.EntityOutcome(id: id.rawValue, outcome: "unchanged", error: nil, warnings: [], secretVersion: nil,
+                                               secretFingerprint: nil, secretExpiresAt: nil, tokenExpiresAt: nil, changes: [])
+        var plan: [SyncReport.PlanAction] = []
+        var txnId: String?
+        do {
+            let entityConfiguration = configuration.entities[id]!
+            let provider = try provider(for: id)
+            let read = try await provider.readSecret(for: id, context: context)
+            txnId = read.record.txnId
+            outcome.warnings += read.warnings
+            let secretName = SecretName.entitySecret(id)
+            let existing = try await vault.read(secretName, label: .current, context: context)
+            let newFingerprint = vault.fingerprint(read.record.value)
+            let current: SecretRecord
+            if let existing, existing.value == read.record.value {
+                current = existing
+                plan.append(.init(action: "keep", target: secretName.rawValue, oldFingerprint: newFingerprint, newFingerprint: newFingerprint,
+                                  detail: "the service's secret equals the vault's version \(existing.version)"))
+            } else if context.dryRun {
+                current = read.record
+                plan.append(.init(action: "store new version", target: secretName.rawValue, oldFingerprint: existing.map { vault.fingerprint($0.value) },
+                                  newFingerprint: newFingerprint, detail: nil))
+            } else {
+                current = try await vault.write(secretName, record: read.record, label: .current, context: context)
+                outcome.changes.append("secret")
+            }
+            outcome.secretVersion = current.version == 0 ? nil : current.version
+            outcome.secretFingerprint = newFingerprint
+            outcome.secretExpiresAt = current.expiresAt
+            outcome.warnings += Self.expiryWarnings(current.expiresAt, now: context.clock.now)
+
+            let tokenName = SecretName.entityToken(id)
+            let token = try await vault.read(tokenName, label: .current, context: context)
+            outcome.tokenExpiresAt = token?.expiresAt
+            let now = context.clock.now
+            let due = token?.expiresAt.map { $0.timeIntervalSince(now) <= Double(entityConfiguration.tokenRefreshBeforeSeconds) } ?? true
+            if due, let issuer = provider as? any AccessTokenIssuer {
+                if context.dryRun {
+                    plan.append(.init(action: "mint token", target: tokenName.rawValue, oldFingerprint: token.map { vault.fingerprint($0.value) },
+                                      newFingerprint: nil, detail: token?.expiresAt.map { "the held token expires \(Timestamps.format($0))" } ?? "no token held"))
+                } else {
+                    let minted = try await issuer.issueAccessToken(for: id, secret: current.value, context: context)
+                    outcome.warnings += minted.warnings
+                    let stored = try await vault.write(tokenName, record: minted.record, label: .current, context: context)
+                    outcome.tokenExpiresAt = stored.expiresAt
+                    outcome.changes.append("token")
+                }
+            }
+            outcome.outcome = outcome.changes.isEmpty ? "unchanged" : "ok"
+        } catch {
+            outcome.outcome = "failed"
+            outcome.error = SyncReport.ErrorInfo(error)
+        }
+        for warning in outcome.warnings {
+            context.logger.warning("\(id): \(warning)")
+        }
+        try? await vault.record(AuditEntry(time: context.clock.now, operation: context.dryRun ? "sync --dry-run" : "sync",
+                                           entity: id.rawValue, outcome: outcome.outcome, txnId: txnId))
+        return (id, outcome, plan)
+    }
+
+    /// Warnings for a secret's expiry: expired (inside or past the 5-day grace period of
+    /// token-service-contract.md, "POST /entity/token/generate").
+    static func expiryWarnings(_ expiresAt: Date?, now: Date) -> [String] {
+        guard let expiresAt, expiresAt <= now else { return [] }
+        let graceEnd = expiresAt.addingTimeInterval(5 * 86_400)
+        if graceEnd > now {
+            return ["the secret EXPIRED at \(Timestamps.format(expiresAt)); tokens are issued only during the grace period, until \(Timestamps.format(graceEnd)): rotate now"]
+        }
+        return ["the secret EXPIRED at \(Timestamps.format(expiresAt)) and its grace period ended \(Timestamps.format(graceEnd)): reset it"]
+    }
+
+    /// The credentials of `ids` as the vault holds them now.
+    ///
+    /// - Throws: ``KeywardError`` (operation failed) naming an entity with no secret in the vault.
+    public func material(for ids: [EntityID], vault: any VaultServices, context: OperationContext) async throws -> [EntityMaterial] {
+        var material: [EntityMaterial] = []
+        for id in ids {
+            guard let secret = try await vault.read(.entitySecret(id), label: .current, context: context) else {
+                throw KeywardError.operationFailed("\(id): the vault holds no secret yet; run `keyward sync \(id)`")
+            }
+            let token = try await vault.read(.entityToken(id), label: .current, context: context)
+            material.append(EntityMaterial(id: id, secret: secret, token: token))
+        }
+        return material
+    }
+
+    private func writeSink(_ name: String, vault: any VaultServices, context: OperationContext) async -> (SyncReport.SinkOutcome, [SyncReport.PlanAction]) {
+        let configuration = self.configuration.sinks[name]!
+        var outcome = SyncReport.SinkOutcome(name: name, outcome: "failed", path: configuration.path, error: nil)
+        var plan: [SyncReport.PlanAction] = []
+        do {
+            let sink = try registry.makeSink(configuration, environment: pluginEnvironment)
+            outcome.path = sink.destination ?? configuration.path
+            let material = try await material(for: configuration.entities, vault: vault, context: context)
+            if context.dryRun {
+                let planned = try await sink.plan(material, context: context)
+                plan.append(.init(action: planned == .unchanged ? "keep sink" : "write sink", target: name, oldFingerprint: nil, newFingerprint: nil,
+                                  detail: outcome.path))
+                outcome.outcome = planned == .unchanged ? "unchanged" : "skipped"
+            } else {
+                let result = try await sink.write(material, context: context)
+                outcome.outcome = result.rawValue
+                if result == .written, let command = configuration.onChange {
+                    try OnChangeRunner.run(command, sink: name)
+                }
+            }
+        } catch {
+            outcome.outcome = "failed"
+            outcome.error = SyncReport.ErrorInfo(error)
+        }
+        if !context.dryRun {
+            try? await vault.record(AuditEntry(time: context.clock.now, operation: "write sink \(name)", outcome: outcome.outcome))
+        }
+        return (outcome, plan)
+    }
+}
+
+/// Runs a sink's `onChange` command (argv form, no shell) after its output changed; its output
+/// goes to stderr so stdout stays for results.
+enum OnChangeRunner {
+    static func run(_ command: [String], sink: String) throws {
+        guard let executable = command.first else { return }
+        let process = Process()
+        if executable.contains("/") {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = Array(command.dropFirst())
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = command
+        }
+        process.standardOutput = FileHandle.standardError
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw KeywardError.operationFailed("sink \(sink): onChange command \(executable) could not be started")
+        }
+        process.waitUntilExit()
+        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+            throw KeywardError.operationFailed("sink \(sink): onChange command \(executable) failed with status \(process.terminationStatus)")
+        }
+    }
+}

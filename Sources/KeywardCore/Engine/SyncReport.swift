@@ -1,0 +1,80 @@
+import Foundation
+
+/// What `keyward sync` did, per entity and per sink; the `--output json` document of DESIGN.md
+/// ("Output for scripts"). Fields are only ever added.
+public struct SyncReport: Sendable, Codable, Equatable {
+    public var version = 1
+    public var dryRun: Bool
+    public var entities: [EntityOutcome]
+    public var sinks: [SinkOutcome]
+    /// `--dry-run` only: the actions a real run would take, with fingerprints.
+    public var plan: [PlanAction]?
+
+    /// One entity's outcome: `ok` (something changed), `unchanged`, `failed`, `skipped`.
+    public struct EntityOutcome: Sendable, Codable, Equatable {
+        public var id: String
+        public var outcome: String
+        public var error: ErrorInfo?
+        /// Notices from the service or the engine (grace period, shortened validity …).
+        public var warnings: [String]
+        /// The current secret's version in the vault after the run.
+        public var secretVersion: Int?
+        /// The current secret's fingerprint (keyed HMAC, 8 hex digits).
+        public var secretFingerprint: String?
+        /// The secret's expiry (UTC), `nil` for none or unknown.
+        public var secretExpiresAt: Date?
+        /// The entity token's expiry (UTC), if one is held.
+        public var tokenExpiresAt: Date?
+        /// What changed: `secret` (a new version stored), `token` (minted).
+        public var changes: [String]
+    }
+
+    /// One sink's outcome: `written`, `unchanged`, `failed`, `skipped`.
+    public struct SinkOutcome: Sendable, Codable, Equatable {
+        public var name: String
+        public var outcome: String
+        public var path: String?
+        public var error: ErrorInfo?
+    }
+
+    /// An error, safe to print: a category code and a message.
+    public struct ErrorInfo: Sendable, Codable, Equatable {
+        public var code: String
+        public var message: String
+
+        init(_ error: any Error) {
+            if let categorized = error as? any CategorizedError {
+                code = categorized.category.rawValue
+                message = categorized.description
+            } else {
+                code = FailureCategory.operationFailed.rawValue
+                message = "unexpected error: \(type(of: error))"
+            }
+        }
+    }
+
+    /// One planned action of a dry run.
+    public struct PlanAction: Sendable, Codable, Equatable {
+        /// `read`, `store new version`, `keep`, `mint token`, `write sink`.
+        public var action: String
+        public var target: String
+        public var oldFingerprint: String?
+        public var newFingerprint: String?
+        public var detail: String?
+    }
+
+    /// The failure category for the whole run: `nil` when nothing failed; ``FailureCategory/partial``
+    /// when something failed and something succeeded; otherwise the failures' common category
+    /// (authentication when every failure was one, else operation failed).
+    public var failureCategory: FailureCategory? {
+        let failedEntities = entities.filter { $0.outcome == "failed" }
+        let failedSinks = sinks.filter { $0.outcome == "failed" }
+        guard !failedEntities.isEmpty || !failedSinks.isEmpty else { return nil }
+        let succeeded = entities.contains { $0.outcome == "ok" || $0.outcome == "unchanged" }
+            || sinks.contains { $0.outcome == "written" || $0.outcome == "unchanged" }
+        if succeeded { return .partial }
+        let codes = Set((failedEntities.compactMap(\.error?.code)) + failedSinks.compactMap(\.error?.code))
+        if codes.count == 1, let only = codes.first, let category = FailureCategory(rawValue: only) { return category }
+        return .operationFailed
+    }
+}

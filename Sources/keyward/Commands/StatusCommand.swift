@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import KeywardCore
+
+/// `keyward status [ENTITY…] [--fail-within DURATION]`.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show each entity's secret version and expiry, token expiry, last sync and warnings.",
+        discussion: "--fail-within 15d exits 6 when a secret expires within 15 days (tokens renew themselves and are not counted)."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Entities (default: all configured).")
+    var entities: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Exit 6 when a secret expires within this duration (90s, 15m, 12h, 15d).", valueName: "duration"))
+    var failWithin: String?
+
+    func validate() throws {
+        if let failWithin, DurationParser.seconds(failWithin) == nil {
+            throw ValidationError("--fail-within: invalid duration '\(failWithin)': expected \(DurationParser.formDescription)")
+        }
+    }
+
+    func run() async throws {
+        let session = try EngineSession.open(global, dryRun: true)
+        let report = try await session.dispatcher.status(entities: entities, failWithinSeconds: failWithin.flatMap(DurationParser.seconds),
+                                                         context: session.context)
+        switch global.output {
+        case .json: try Output.printJSON(report)
+        case .text: Output.print(Self.render(report))
+        }
+        if !report.expiringWithin.isEmpty {
+            throw CommandExit(code: ExitCodes.expiringSoon,
+                              message: "secrets expiring within \(failWithin ?? ""): \(report.expiringWithin.joined(separator: ", "))")
+        }
+    }
+
+    static func render(_ report: StatusReport) -> String {
+        var lines: [String] = []
+        for entity in report.entities {
+            var line = "\(entity.id):"
+            if let secret = entity.secret {
+                line += " secret v\(secret.version) \(secret.fingerprint), "
+                if let expiresAt = secret.expiresAt {
+                    line += "expires \(Timestamps.format(expiresAt)) (\(Self.relative(secret.expiresInSeconds ?? 0)))"
+                } else {
+                    line += "no expiry"
+                }
+            } else {
+                line += " no secret"
+            }
+            if let expiresAt = entity.token?.expiresAt {
+                line += "; token expires \(Timestamps.format(expiresAt))"
+            } else {
+                line += "; no token"
+            }
+            line += "; last sync " + (entity.lastSync.map(Timestamps.format) ?? "never")
+            if let rotation = entity.lastRotation { line += "; last rotation \(Timestamps.format(rotation))" }
+            lines.append(line)
+            for warning in entity.warnings { lines.append("  warning: \(warning)") }
+        }
+        return lines.isEmpty ? "no entities configured" : lines.joined(separator: "\n")
+    }
+
+    static func relative(_ seconds: Int64) -> String {
+        let magnitude = abs(seconds)
+        let text = magnitude >= 2 * 86_400 ? "\(magnitude / 86_400) days" : magnitude >= 3_600 ? "\(magnitude / 3_600) hours" : "\(magnitude / 60) minutes"
+        return seconds >= 0 ? "in \(text)" : "\(text) ago"
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import KeywardCore
+
+/// `keyward sync [ENTITY…] [--sink NAME…] [--dry-run] [--concurrency N]`.
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Bring each entity's secret into the vault, mint tokens that are due, write the sinks.",
+        discussion: """
+            Exit 0 when everything worked, 5 when some entities or sinks failed and others \
+            succeeded (each named on stderr and in --output json), 1 or 3 when all failed. \
+            --dry-run reads (user token, secret read) but mints, resets and writes nothing, and \
+            prints the plan with fingerprints.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Entities to sync (default: all configured).")
+    var entities: [String] = []
+
+    @Option(name: .customLong("sink"), help: ArgumentHelp("Write only this sink (repeatable).", valueName: "name"))
+    var sinks: [String] = []
+
+    @Flag(name: .long, help: "Show the plan; mint, reset and write nothing.")
+    var dryRun = false
+
+    @Option(name: .long, help: "Entities handled at once.")
+    var concurrency = 8
+
+    func validate() throws {
+        guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 256") }
+    }
+
+    func run() async throws {
+        let session = try EngineSession.open(global, dryRun: dryRun)
+        let progress = ProgressLine(quiet: global.quiet)
+        let report = try await session.dispatcher.sync(
+            SyncRequest(entities: entities, sinks: sinks, concurrency: concurrency,
+                        progress: { progress.update($0, $1, label: "syncing") }),
+            context: session.context)
+        switch global.output {
+        case .json: try Output.printJSON(report)
+        case .text: Output.print(Self.render(report))
+        }
+        for entity in report.entities where !global.quiet {
+            for warning in entity.warnings { Output.warn("\(entity.id): \(warning)") }
+        }
+        if let category = report.failureCategory {
+            let failures = report.entities.filter { $0.outcome == "failed" }.map { "entity \($0.id): \($0.error?.message ?? "failed")" }
+                + report.sinks.filter { $0.outcome == "failed" }.map { "sink \($0.name): \($0.error?.message ?? "failed")" }
+            throw CommandExit(code: ExitCodes.code(for: category), message: failures.joined(separator: "\nkeyward: "))
+        }
+    }
+
+    static func render(_ report: SyncReport) -> String {
+        var lines: [String] = []
+        if let plan = report.plan {
+            lines.append("plan (dry run: nothing minted, reset or written):")
+            for action in plan {
+                var line = "  \(action.action) \(action.target)"
+                if let old = action.oldFingerprint, let new = action.newFingerprint, old != new { line += " \(old) → \(new)" }
+                else if let new = action.newFingerprint { line += " \(new)" }
+                if let detail = action.detail { line += " (\(detail))" }
+                lines.append(line)
+            }
+        }
+        for entity in report.entities {
+            var line = "\(entity.id): \(entity.outcome)"
+            if !entity.changes.isEmpty { line += " (\(entity.changes.map { $0 == "secret" ? "new secret version" : "token minted" }.joined(separator: ", ")))" }
+            if let version = entity.secretVersion { line += "; secret v\(version)" }
+            if let fingerprint = entity.secretFingerprint { line += " \(fingerprint)" }
+            if let expiresAt = entity.secretExpiresAt { line += ", expires \(Timestamps.format(expiresAt))" }
+            if let error = entity.error { line += ": \(error.message)" }
+            lines.append(line)
+        }
+        for sink in report.sinks {
+            lines.append("sink \(sink.name): \(sink.outcome)" + (sink.path.map { " \($0)" } ?? "") + (sink.error.map { ": \($0.message)" } ?? ""))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

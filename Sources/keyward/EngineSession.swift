@@ -1,0 +1,71 @@
+import Foundation
+import KeywardCore
+import KeywardVault
+
+/// What the engine commands (sync, token, export, status, audit, login) share: the
+/// configuration, the unlocked vault and the dispatcher built from them.
+struct EngineSession {
+    let dispatcher: Dispatcher
+    let vault: Vault
+    let context: OperationContext
+
+    /// Loads the configuration, shows its warnings, opens the vault (DESIGN.md's unlock order)
+    /// and applies `vault.retention`.
+    ///
+    /// - Throws: ``ConfigurationError`` (exit 2); ``VaultError`` (exit 4) when the vault is
+    ///   missing, locked or damaged.
+    static func open(_ global: GlobalOptions, dryRun: Bool = false) throws -> EngineSession {
+        let context = global.makeContext(dryRun: dryRun)
+        let environment = ProcessInfo.processInfo.environment
+        let loaded = try Dispatcher.load(configPath: global.config, registry: BuiltInPlugins.registry(), environment: environment)
+        if !global.quiet {
+            for warning in loaded.configuration.warnings { Output.warn(warning.description) }
+        }
+        let path = VaultLocation.resolve(flag: global.vault, configured: loaded.configuration.vault.path, environment: environment)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw VaultError(.locked, "no vault at \(path): create one with `keyward vault init` (with --vault or vault.path to choose where)")
+        }
+        let session = VaultSession(global)
+        let vault = try Vault.open(at: path, keySource: session.keySource(), options: VaultOptions(logger: context.logger, clock: context.clock))
+        if !dryRun, try vault.retention() != loaded.configuration.vault.retention {
+            try vault.setRetention(loaded.configuration.vault.retention)
+        }
+        return EngineSession(dispatcher: loaded.with(vault: vault), vault: vault, context: context)
+    }
+}
+
+/// Where the vault is (DESIGN.md, "Files and defaults"): `--vault`, else `$KEYWARD_VAULT`, else
+/// the configuration's `vault.path`, else `$XDG_DATA_HOME/keyward/vault.db`. Relative paths from
+/// the flag or the variable resolve against the working directory.
+enum VaultLocation {
+    static func resolve(flag: String?, configured: String?, environment: [String: String]) -> String {
+        let raw = flag.flatMap { $0.isEmpty ? nil : $0 }
+            ?? environment["KEYWARD_VAULT"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? configured
+            ?? VaultOptions.defaultVaultPath(environment: environment)
+        return raw.hasPrefix("/") ? raw : FileManager.default.currentDirectoryPath + "/" + raw
+    }
+
+    /// The configuration's `vault.path`, when a configuration file exists; a broken file is not
+    /// an error here (vault commands work without one), but an unreadable one is reported later.
+    static func configured(_ global: GlobalOptions, environment: [String: String]) -> String? {
+        let path = ConfigurationLoader.locate(explicit: global.config, environment: environment)
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try? ConfigurationLoader(registry: BuiltInPlugins.registry()).load(path: path).vault.path
+    }
+}
+
+/// A progress line on stderr, only on a terminal and never with NO_COLOR or --quiet.
+struct ProgressLine: Sendable {
+    let enabled: Bool
+
+    init(quiet: Bool) {
+        enabled = !quiet && isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+    }
+
+    func update(_ done: Int, _ total: Int, label: String) {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\(label) \(done)/\(total)\u{1B}[K".utf8))
+        if done == total { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}
