@@ -1,0 +1,10 @@
+import KeywardCore
+
+/// The file sinks of this module, for the composition root (the CLI) and tests.
+public enum Exporters {
+    /// Registers `dotenv` (``DotenvSink``) and `json` (``JSONSink``) in `registry`.
+    public static func register(in registry: inout PluginRegistry) {
+        registry.registerSink(DotenvSink.descriptor) { configuration, _ in try DotenvSink(configuration: configuration) }
+        registry.registerSink(JSONSink.descriptor) { configuration, _ in try JSONSink(configuration: configuration) }
+    }
+}
