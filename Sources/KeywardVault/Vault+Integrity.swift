@@ -342,32 +342,7 @@ extension Vault {
         guard full else { return }
         guard (1...10_000).contains(meta.retention) else { throw VaultError.integrity("the vault header holds an invalid retention") }
         // Entries and their versions, merged in entry order.
-        let versionCursor = try Row.fetchCursor(db, sql: "SELECT \(VersionRow.columns) FROM versions ORDER BY entry_id, version")
-        var pendingVersion: VersionRow? = try versionCursor.next().map { VersionRow(row: $0) }
-        var members = [[(id: Int64, digest: [UInt8])]](repeating: [], count: VaultSchema.entryBuckets)
-        let entryCursor = try Row.fetchCursor(db, sql: "SELECT \(EntryRow.columns) FROM entries ORDER BY entry_id")
-        while let row = try entryCursor.next() {
-            let entry = EntryRow(row: row)
-            while let orphan = pendingVersion, orphan.entryID < entry.id {
-                throw VaultError.integrity("a version row belongs to no entry (entry \(orphan.entryID))")
-            }
-            var versions: [VersionRow] = []
-            while let version = pendingVersion, version.entryID == entry.id {
-                versions.append(version)
-                pendingVersion = try versionCursor.next().map { VersionRow(row: $0) }
-            }
-            let digest = try Vault.entryDigest(keys: keys, entry: entry, versions: versions)
-            guard ConstantTime.equals(digest, entry.digest) else {
-                throw VaultError.integrity("entry \(entry.id) does not match its digest (a row of entries or versions was changed)")
-            }
-            guard entry.bucket == entry.id & 0xFF else {
-                throw VaultError.integrity("entry \(entry.id) is filed in the wrong manifest bucket")
-            }
-            members[Int(entry.bucket)].append((entry.id, digest))
-        }
-        if let orphan = pendingVersion {
-            throw VaultError.integrity("a version row belongs to no entry (entry \(orphan.entryID))")
-        }
+        let members = try Vault.scanEntryDigests(db, keys: keys)
         for bucket in 0..<VaultSchema.entryBuckets {
             let digest = try Vault.bucketDigest(keys: keys, bucket: bucket, members: members[bucket])
             guard ConstantTime.equals(digest, stored[bucket]) else {
