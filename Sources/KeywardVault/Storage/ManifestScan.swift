@@ -65,7 +65,7 @@ extension Vault {
         return members
     }
 
-    private static func step(_ statement: OpaquePointer?) throws -> Bool {
+    static func step(_ statement: OpaquePointer?) throws -> Bool {
         switch sqlite3_step(statement) {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
@@ -73,19 +73,47 @@ extension Vault {
         }
     }
 
-    private static func blob(_ statement: OpaquePointer?, _ column: Int32) -> [UInt8] {
+    static func blob(_ statement: OpaquePointer?, _ column: Int32) -> [UInt8] {
         guard sqlite3_column_type(statement, column) == SQLITE_BLOB else { return [] }
         let count = Int(sqlite3_column_bytes(statement, column))
         guard count > 0, let base = sqlite3_column_blob(statement, column) else { return [] }
         return Array(UnsafeRawBufferPointer(start: base, count: count))
     }
 
-    private static func optionalInt(_ statement: OpaquePointer?, _ column: Int32) -> Int64? {
+    static func optionalInt(_ statement: OpaquePointer?, _ column: Int32) -> Int64? {
         sqlite3_column_type(statement, column) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, column)
     }
 
-    private static func keyID(_ statement: OpaquePointer?, _ column: Int32) -> UInt32 {
+    static func keyID(_ statement: OpaquePointer?, _ column: Int32) -> UInt32 {
         let value = sqlite3_column_int64(statement, column)
         return (0...Int64(UInt32.max)).contains(value) ? UInt32(value) : UInt32.max
     }
 }
+
+extension EntryRow {
+    /// Reads ``columns`` from the current row of a raw statement, starting at `offset`.
+    init(statement s: OpaquePointer?, offset o: Int32) {
+        id = sqlite3_column_int64(s, o)
+        nameIndex = Vault.blob(s, o + 1)
+        bucket = sqlite3_column_int64(s, o + 2)
+        keyID = Vault.keyID(s, o + 3)
+        nameBox = SealedBox(nonce: Vault.blob(s, o + 4), ciphertext: Vault.blob(s, o + 5), tag: Vault.blob(s, o + 6))
+        current = Vault.optionalInt(s, o + 7)
+        previous = Vault.optionalInt(s, o + 8)
+        pending = Vault.optionalInt(s, o + 9)
+        nextVersion = sqlite3_column_int64(s, o + 10)
+        digest = Vault.blob(s, o + 11)
+    }
+}
+
+extension VersionRow {
+    init(statement s: OpaquePointer?, offset o: Int32) {
+        self.init(
+            entryID: sqlite3_column_int64(s, o), version: sqlite3_column_int64(s, o + 1), keyID: Vault.keyID(s, o + 2),
+            alg: sqlite3_column_int64(s, o + 3),
+            box: SealedBox(nonce: Vault.blob(s, o + 4), ciphertext: Vault.blob(s, o + 5), tag: Vault.blob(s, o + 6)))
+    }
+}
+
+/// SQLite copies a blob bound with this destructor before `bind` returns.
+let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
