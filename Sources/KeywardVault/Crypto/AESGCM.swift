@@ -60,7 +60,7 @@ package final class AESGCM: @unchecked Sendable {
 
     /// Encrypts `plaintext` under a fresh random nonce, authenticating `aad` with it.
     package func seal(_ plaintext: UnsafeRawBufferPointer, aad: [UInt8]) throws -> SealedBox {
-        let nonce = Random.bytes(Self.nonceLength)
+        let nonce = Random.nonce(Self.nonceLength)
         return try seal(plaintext, aad: aad, nonce: nonce)
     }
 

@@ -107,7 +107,17 @@ package enum Random {
         gcry_randomize(base, buffer.count, GCRY_STRONG_RANDOM)
     }
 
-    /// `count` strong random bytes in ordinary memory (ids, salts, nonces: not secret).
+    /// `count` bytes from `gcry_create_nonce`: libgcrypt's generator for public, unique,
+    /// unpredictable values (seeded from the strong pool), about 40 times cheaper than
+    /// `gcry_randomize(GCRY_STRONG_RANDOM)`. For GCM nonces, which must never repeat.
+    package static func nonce(_ count: Int) -> [UInt8] {
+        try! Gcrypt.ensureInitialized()
+        var result = [UInt8](repeating: 0, count: count)
+        result.withUnsafeMutableBytes { if let base = $0.baseAddress { gcry_create_nonce(base, $0.count) } }
+        return result
+    }
+
+    /// `count` strong random bytes in ordinary memory (ids, salts: not secret).
     package static func bytes(_ count: Int) -> [UInt8] {
         var result = [UInt8](repeating: 0, count: count)
         result.withUnsafeMutableBytes { fill($0) }
