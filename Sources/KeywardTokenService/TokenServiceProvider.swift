@@ -51,14 +51,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
                 client.adoptUserToken(persisted, username: configuration.username, password: password)
             }
             let token = try await client.userToken(username: configuration.username, password: password, context: context)
-            if let store, !context.dryRun {
-                let record = SecretRecord(value: token.value, createdAt: token.issuedAt, expiresAt: token.expiresAt,
-                                          source: configuration.username, txnId: token.txnId)
-                let name = SecretName.providerUserToken(configuration.name)
-                if try await store.read(name, label: .current, context: context)?.value != token.value {
-                    _ = try await store.write(name, record: record, label: .current, context: context)
-                }
-            }
+            try await persist(token, context: context)
             return token
         }
     }
@@ -76,7 +69,18 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
     /// - Throws: ``TokenServiceError`` (``TokenServiceError/Code/unauthorized``) for a wrong password.
     public func verify(password: SecretValue, context: OperationContext) async throws {
         client.invalidateUserToken(username: configuration.username)
-        _ = try await client.userToken(username: configuration.username, password: password, context: context)
+        let token = try await client.userToken(username: configuration.username, password: password, context: context)
+        try await persist(token, context: context)
+    }
+
+    /// Keeps the user token in the vault (`providers/<NAME>/user-token`) for later runs.
+    private func persist(_ token: AccessToken, context: OperationContext) async throws {
+        guard let store, !context.dryRun else { return }
+        let name = SecretName.providerUserToken(configuration.name)
+        guard try await store.read(name, label: .current, context: context)?.value != token.value else { return }
+        let record = SecretRecord(value: token.value, createdAt: token.issuedAt, expiresAt: token.expiresAt,
+                                  source: configuration.username, txnId: token.txnId)
+        _ = try await store.write(name, record: record, label: .current, context: context)
     }
 
     public func readSecret(for entity: EntityID, context: OperationContext) async throws -> ProvidedSecret {

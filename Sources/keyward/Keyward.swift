@@ -21,6 +21,7 @@ struct KeywardCommand: AsyncParsableCommand {
             LoginCommand.self,
             SyncCommand.self,
             TokenCommand.self,
+            ExportCommand.self,
             StatusCommand.self,
             AuditCommand.self,
             SimulatorCommand.self,

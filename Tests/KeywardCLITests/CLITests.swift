@@ -8,15 +8,15 @@ import Testing
 @Suite("the keyward command, end to end")
 struct CLITests {
     @Test("--version prints the version and exits 0")
-    func version() throws {
-        let result = try CommandRunner.run(["--version"])
+    func version() async throws {
+        let result = try await CommandRunner.run(["--version"])
         #expect(result.status == 0)
         #expect(result.stdout == "0.1.0\n")
     }
 
     @Test("--help lists the commands and the exit codes")
-    func help() throws {
-        let result = try CommandRunner.run(["--help"])
+    func help() async throws {
+        let result = try await CommandRunner.run(["--help"])
         #expect(result.status == 0)
         for word in ["config", "vault", "simulator", "quickstart", "Exit codes"] {
             #expect(result.stdout.contains(word), "\(word)")
@@ -24,14 +24,14 @@ struct CLITests {
     }
 
     @Test("usage errors exit 2, not ArgumentParser's 64", arguments: [["--bogus"], ["config", "check", "--output", "yaml"], ["nosuchcommand"], ["simulator", "--port", "70000"]])
-    func usageErrors(arguments: [String]) throws {
-        let result = try CommandRunner.run(arguments)
+    func usageErrors(arguments: [String]) async throws {
+        let result = try await CommandRunner.run(arguments)
         #expect(result.status == 2, "\(result.stderr)")
         #expect(!result.stderr.isEmpty)
     }
 
     @Test("config check accepts a valid file and summarises it without credentials")
-    func configCheck() throws {
+    func configCheck() async throws {
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try """
@@ -45,13 +45,13 @@ struct CLITests {
               FIU-EXAMPLE-1:
                 secretExpiryDays: 365
             """.write(to: directory.appendingPathComponent("keyward.yaml"), atomically: true, encoding: .utf8)
-        let result = try CommandRunner.run(["config", "check"], environment: ["UAT_PASSWORD": "never-printed-pw"], directory: directory)
+        let result = try await CommandRunner.run(["config", "check"], environment: ["UAT_PASSWORD": "never-printed-pw"], directory: directory)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("provider uat: token-service https://api.uat.sahamati.org.in/iam/v1 as ops@example.com, password from env:UAT_PASSWORD"))
         #expect(result.stderr.contains("warning: line 9: entities.FIU-EXAMPLE-1.secretExpiryDays"))
         #expect(!result.all.contains("never-printed-pw"))
 
-        let json = try CommandRunner.run(["config", "check", "--output", "json", "--quiet"], directory: directory)
+        let json = try await CommandRunner.run(["config", "check", "--output", "json", "--quiet"], directory: directory)
         #expect(json.status == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect(object["version"] as? Int == 1)
@@ -60,7 +60,7 @@ struct CLITests {
     }
 
     @Test("a broken configuration exits 2 naming the key and line, and does not echo a literal password")
-    func configBroken() throws {
+    func configBroken() async throws {
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("custom.yaml")
@@ -76,7 +76,7 @@ struct CLITests {
                 rotateBefore: fortnight
             """.write(to: path, atomically: true, encoding: .utf8)
         let before = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
-        let result = try CommandRunner.run(["config", "check", "--config", path.path], directory: directory)
+        let result = try await CommandRunner.run(["config", "check", "--config", path.path], directory: directory)
         #expect(result.status == 2)
         #expect(result.stderr.contains("line 4, column 14: providers.uat.baseURL: plain http:// is allowed only for loopback hosts"))
         #expect(result.stderr.contains("line 6, column 15: providers.uat.password: must be a reference"))
@@ -85,16 +85,16 @@ struct CLITests {
         #expect(result.stdout.isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == before, "writes nothing")
 
-        let missing = try CommandRunner.run(["config", "check"], environment: ["KEYWARD_CONFIG": directory.appendingPathComponent("nope.yaml").path], directory: directory)
+        let missing = try await CommandRunner.run(["config", "check"], environment: ["KEYWARD_CONFIG": directory.appendingPathComponent("nope.yaml").path], directory: directory)
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("nope.yaml: the configuration file does not exist"))
     }
 
     @Test("quickstart runs the flow on the embedded simulator and cleans up")
-    func quickstart() throws {
+    func quickstart() async throws {
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try CommandRunner.run(["quickstart"], environment: ["TMPDIR": directory.path], directory: directory)
+        let result = try await CommandRunner.run(["quickstart"], environment: ["TMPDIR": directory.path], directory: directory)
         #expect(result.status == 0, "\(result.all)")
         #expect(result.stdout.contains("FIU-EXAMPLE-1: secret read (44 bytes, expires "))
         #expect(result.stdout.contains("FIU-EXAMPLE-2: secret read"))
@@ -164,17 +164,17 @@ struct SimulatorProcessTests {
     }
 
     @Test("a bad seed file exits 2 naming the problem; a non-loopback host is refused")
-    func badInput() throws {
+    func badInput() async throws {
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let seed = directory.appendingPathComponent("seed.yaml")
         try "users:\n  - username: a@b.c\n    pasword: x\n".write(to: seed, atomically: true, encoding: .utf8)
-        let bad = try CommandRunner.run(["simulator", "--seed", seed.path])
+        let bad = try await CommandRunner.run(["simulator", "--seed", seed.path])
         #expect(bad.status == 2, "\(bad.stderr)")
         #expect(bad.stderr.contains("line"))
-        let missing = try CommandRunner.run(["simulator", "--seed", directory.appendingPathComponent("none.yaml").path])
+        let missing = try await CommandRunner.run(["simulator", "--seed", directory.appendingPathComponent("none.yaml").path])
         #expect(missing.status == 2)
-        let remote = try CommandRunner.run(["simulator", "--host", "0.0.0.0"])
+        let remote = try await CommandRunner.run(["simulator", "--host", "0.0.0.0"])
         #expect(remote.status == 2)
         #expect(remote.stderr.contains("loopback"))
     }

@@ -31,8 +31,19 @@ struct CommandRunner {
     }
 
     /// Runs `keyward ARGS` with a clean environment (PATH, HOME, XDG dirs in `home`) plus `environment`.
+    /// Async so that waiting for the process never blocks Swift's cooperative thread pool,
+    /// which an in-process simulator needs to answer the very command being waited for.
     static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil,
-                    directory: URL? = nil) throws -> Result {
+                    directory: URL? = nil) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result2(catching: { try runBlocking(arguments, environment: environment, stdin: stdin, directory: directory) }))
+            }
+        }
+    }
+
+    private static func runBlocking(_ arguments: [String], environment: [String: String], stdin: String?,
+                                    directory: URL?) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -65,6 +76,14 @@ struct CommandRunner {
         process.waitUntilExit()
         return Result(status: process.terminationStatus, stdout: String(decoding: box.data, as: UTF8.self),
                       stderr: String(decoding: stderrData, as: UTF8.self))
+    }
+}
+
+private typealias Result2 = Swift.Result<CommandRunner.Result, any Error>
+
+extension Swift.Result where Failure == any Error {
+    fileprivate init(catching body: () throws -> Success) {
+        do { self = .success(try body()) } catch { self = .failure(error) }
     }
 }
 

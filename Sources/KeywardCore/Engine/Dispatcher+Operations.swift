@@ -97,7 +97,7 @@ extension Dispatcher {
             throw KeywardError.usage("provider '\(name)' reads its password from \(providerConfiguration.password); nothing to store (remove `password:` to use the vault)")
         }
         guard !password.isEmpty else { throw KeywardError.usage("the password is empty; nothing stored") }
-        let provider = try registry.makeProvider(providerConfiguration, environment: pluginEnvironment)
+        let provider = try providers.provider(named: name) { try registry.makeProvider(providerConfiguration, environment: pluginEnvironment) }
         do {
             if let verifier = provider as? any CredentialVerifier {
                 try await verifier.verify(password: password, context: context)

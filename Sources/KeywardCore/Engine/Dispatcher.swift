@@ -14,7 +14,7 @@ public struct Dispatcher: Sendable {
     public let environment: [String: String]
     /// Providers built so far, by name: one per provider for the dispatcher's life, so its
     /// user token cache serves every entity.
-    private let providers = ProviderCache()
+    let providers = ProviderCache()
 
     public init(configuration: KeywardConfiguration, registry: PluginRegistry, vault: (any VaultServices)? = nil,
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -113,7 +113,7 @@ public struct Dispatcher: Sendable {
 }
 
 /// Built providers by name, shared by copies of one dispatcher.
-private final class ProviderCache: @unchecked Sendable {
+final class ProviderCache: @unchecked Sendable {
     private let lock = NSLock()
     private var built: [String: any SecretProvider] = [:]
 

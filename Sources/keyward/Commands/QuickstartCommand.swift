@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KeywardCore
 import KeywardSimulator
+import KeywardVault
 
 /// `keyward quickstart`: the whole flow that exists, on the embedded simulator, in a temporary
 /// directory that is removed afterwards.
@@ -10,11 +11,12 @@ struct QuickstartCommand: AsyncParsableCommand {
         commandName: "quickstart",
         abstract: "Run the whole flow on the embedded token service simulator, in a temporary directory.",
         discussion: """
-            Starts the simulator (a test double) on a free loopback port, writes a throw-away \
-            keyward.yaml for two demo entities, checks it, then for each entity reads its secret \
-            and mints an entity access token through the same client and configuration a real \
-            deployment uses. Prints expiries and txnIds, never a secret. Exits 0 when all of \
-            it worked.
+            Starts the simulator (a test double) on a free loopback port; creates a throw-away \
+            vault (key-file unlock) and keyward.yaml for two demo entities with a dotenv and a \
+            JSON sink; logs in; syncs both entities (secret read, entity token minted, sinks \
+            written) through the same engine a real deployment uses; prints the status and the \
+            paths it wrote; then removes everything unless --keep is given. Prints no secret. \
+            Exits 0 when all of it worked.
             """
     )
 
@@ -26,27 +28,26 @@ struct QuickstartCommand: AsyncParsableCommand {
     func run() async throws {
         let context = global.makeContext()
         // A fresh random password for the demo user: it exists only in this process.
-        let password = (0..<24).map { _ in "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789+/=".randomElement()! }
-        let passwordVariable = "KEYWARD_QUICKSTART_PASSWORD"
-        let simulator = TokenServiceSimulator(seed: .demo(password: String(password)))
+        let password = String((0..<24).map { _ in "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789+/=".randomElement()! })
+        let simulator = TokenServiceSimulator(seed: .demo(password: password))
         let baseURL = try await simulator.start()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-quickstart-\(UUID().uuidString.prefix(8))")
         defer {
             if !keep { try? FileManager.default.removeItem(at: directory) }
         }
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(at: directory.appendingPathComponent("deploy"), withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
             let configPath = directory.appendingPathComponent("keyward.yaml").path
             let yaml = """
                 version: 1
                 vault:
-                  path: vault.db
+                  path: vault/vault.db
                 providers:
                   sim:
                     type: token-service
                     baseURL: \(baseURL.absoluteString)
                     username: ops@example.com
-                    password: env:\(passwordVariable)
                     timeout: 5s
                 entities:
                   FIU-EXAMPLE-1:
@@ -54,37 +55,50 @@ struct QuickstartCommand: AsyncParsableCommand {
                     secretExpiryDays: 90
                   FIU-EXAMPLE-2:
                     provider: sim
+                sinks:
+                  app-env:
+                    type: dotenv
+                    path: deploy/app.env
+                    entities: [FIU-EXAMPLE-1, FIU-EXAMPLE-2]
+                  app-json:
+                    type: json
+                    path: deploy/credentials.json
+                    entities: [FIU-EXAMPLE-1]
+                    pretty: true
 
                 """
             try Data(yaml.utf8).write(to: URL(fileURLWithPath: configPath))
-            var environment = ProcessInfo.processInfo.environment
-            environment[passwordVariable] = String(password)
-            let dispatcher = try Dispatcher.load(configPath: configPath, registry: BuiltInPlugins.registry(), environment: environment)
-            let summary = try dispatcher.checkConfiguration()
-            Output.print("simulator: \(baseURL.absoluteString) (a test double)")
-            Output.print("configuration: \(configPath): \(summary.providers.count) provider, \(summary.entities.count) entities")
-            for entity in summary.entities {
-                let id = EntityID(entity.id)!
-                let result = try await dispatcher.probe(entity: id, context: context)
-                let secretExpiry = result.secretExpiresAt.map { "expires \(Timestamps.format($0)) (\(Self.relative($0, from: context.clock.now)))" } ?? "no expiry"
-                let tokenExpiry = result.tokenExpiresAt.map { "expires \(Timestamps.format($0)) (\(Self.relative($0, from: context.clock.now)))" } ?? "not minted"
-                Output.print("\(id): secret read (\(result.secretLength) bytes, \(secretExpiry)); entity token minted (\(tokenExpiry)); txnIds \(result.txnIds.joined(separator: ", "))")
-                for warning in result.warnings { Output.warn("\(id): \(warning)") }
+            let loaded = try Dispatcher.load(configPath: configPath, registry: BuiltInPlugins.registry())
+            let keyFile = directory.appendingPathComponent("vault.key").path
+            try VaultKeySource.createKeyFile(at: keyFile)
+            let vault = try Vault.create(at: loaded.configuration.vault.path!, keySource: .keyFile(keyFile),
+                                         options: VaultOptions(logger: context.logger, clock: context.clock))
+            let dispatcher = loaded.with(vault: vault)
+            Output.print("simulator:     \(baseURL.absoluteString) (a test double)")
+            Output.print("configuration: \(configPath)")
+            Output.print("vault:         \(vault.path) (unlocked with the key file \(keyFile))")
+
+            try await dispatcher.login(provider: "sim", password: SecretValue(utf8: password), context: context)
+            Output.print("login:         password for ops@example.com checked and stored in the vault")
+
+            let report = try await dispatcher.sync(SyncRequest(), context: context)
+            Output.print("\nkeyward sync")
+            Output.print(SyncCommand.render(report).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+            if let category = report.failureCategory {
+                throw KeywardError(category, "quickstart: the sync did not complete")
             }
+            let status = try await dispatcher.status(context: context)
+            Output.print("\nkeyward status")
+            Output.print(StatusCommand.render(status).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+
             let counters = simulator.counters()
-            Output.print("token service calls: userToken \(counters[.userToken] ?? 0), secretRead \(counters[.secretRead] ?? 0), entityToken \(counters[.entityToken] ?? 0), secretReset \(counters[.secretReset] ?? 0)")
-            Output.print(keep ? "kept: \(directory.path)" : "cleaned up: \(directory.path)")
+            Output.print("\ntoken service calls: userToken \(counters[.userToken] ?? 0), secretRead \(counters[.secretRead] ?? 0), entityToken \(counters[.entityToken] ?? 0), secretReset \(counters[.secretReset] ?? 0)")
+            Output.print("written: " + report.sinks.compactMap(\.path).joined(separator: ", "))
+            Output.print(keep ? "kept: \(directory.path) (try: KEYWARD_KEY_FILE=\(keyFile) keyward status --config \(configPath))" : "cleaned up: \(directory.path)")
             await simulator.stop()
         } catch {
             await simulator.stop()
             throw error
         }
-    }
-
-    static func relative(_ date: Date, from now: Date) -> String {
-        let seconds = date.timeIntervalSince(now)
-        if abs(seconds) >= 2 * 86_400 { return "in \(Int((seconds / 86_400).rounded())) days" }
-        if abs(seconds) >= 3_600 { return "in \(Int((seconds / 3_600).rounded())) hours" }
-        return "in \(Int((seconds / 60).rounded())) minutes"
     }
 }
