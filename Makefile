@@ -20,9 +20,10 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgcrypt20-dev libsqlite3-dev pkg-config; \
 	fi
 
-## What the tests run as independent readers: python-dotenv, bash, dash.
+## What the tests run as independent readers: python-dotenv, node (>= 20.6 for --env-file), bash, dash.
 test-deps: deps
 	@command -v dash >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dash; }
+	@command -v node >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs; }
 	@python3 -c 'import dotenv' 2>/dev/null || $(PIP) install -q python-dotenv
 
 build: deps

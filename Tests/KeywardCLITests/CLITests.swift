@@ -90,16 +90,19 @@ struct CLITests {
         #expect(missing.stderr.contains("nope.yaml: the configuration file does not exist"))
     }
 
-    @Test("quickstart runs the flow on the embedded simulator and cleans up")
+    @Test("quickstart runs the whole flow on the embedded simulator, prints no secret, and cleans up")
     func quickstart() async throws {
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let result = try await CommandRunner.run(["quickstart"], environment: ["TMPDIR": directory.path], directory: directory)
         #expect(result.status == 0, "\(result.all)")
-        #expect(result.stdout.contains("FIU-EXAMPLE-1: secret read (44 bytes, expires "))
-        #expect(result.stdout.contains("FIU-EXAMPLE-2: secret read"))
-        #expect(result.stdout.contains("entity token minted"))
+        #expect(result.stdout.contains("login:         password for ops@example.com checked and stored in the vault"))
+        #expect(result.stdout.contains("FIU-EXAMPLE-1: ok (new secret version, token minted); secret v1"))
+        #expect(result.stdout.contains("FIU-EXAMPLE-2: ok (new secret version, token minted); secret v1"))
+        #expect(result.stdout.contains("sink app-env: written"))
+        #expect(result.stdout.contains("sink app-json: written"))
         #expect(result.stdout.contains("token service calls: userToken 1, secretRead 2, entityToken 2, secretReset 0"))
+        #expect(!result.stdout.contains("eyJ"), "no token printed")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("keyward-quickstart-") }
         #expect(leftovers.isEmpty)
     }

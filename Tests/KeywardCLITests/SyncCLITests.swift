@@ -15,7 +15,7 @@ struct SyncCLITests {
             #expect(try await fixture.vaultGet("entities/\(id)/secret") == fixture.simulator.currentSecret(for: id))
         }
         #expect(fixture.counter(.entityToken) == 3)
-        #expect(fixture.counter(.userToken) == 2, "one for login, one for the sync: shared by the three entities")
+        #expect(fixture.counter(.userToken) == 1, "login's user token persisted in the vault and served all three entities")
 
         let second = try await fixture.run(["sync", "--output", "json"])
         #expect(second.status == 0)
@@ -24,7 +24,7 @@ struct SyncCLITests {
         let outcomes = (report["entities"] as? [[String: Any]])?.map { $0["outcome"] as? String }
         #expect(outcomes == ["unchanged", "unchanged", "unchanged"])
         #expect(fixture.counter(.entityToken) == 3, "tokens still valid: none minted")
-        #expect(fixture.counter(.userToken) == 2, "the user token persisted in the vault")
+        #expect(fixture.counter(.userToken) == 1, "the user token persisted in the vault")
         let history = try await fixture.run(["vault", "history", "entities/FIU-ALPHA/secret"])
         #expect(history.stdout.split(separator: "\n").filter { $0.contains("current") }.count == 1)
         #expect(!history.stdout.contains("v2") && !history.stdout.contains(" 2 "), "\(history.stdout)")
