@@ -119,6 +119,7 @@ let package = Package(
             dependencies: [
                 "KeywardCore",
                 "KeywardTokenService",
+                "KeywardVault",
                 "KeywardSimulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

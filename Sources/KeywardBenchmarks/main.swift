@@ -2,6 +2,7 @@
 // beside a plain AsyncHTTPClient POST loop to the same server, in the same run.
 //
 // Usage: KeywardBenchmarks [--calls N] [--base-url URL --secret S --entity ID]
+//        KeywardBenchmarks sync [--entities N] [--latency-ms MS] [--concurrency N] [--skip-sequential]
 //   Without --base-url the simulator runs in this process (its CPU is then counted in both
 //   loops alike); with it, point at `keyward simulator` in another process so the CPU figures
 //   are the client's alone. Prints one JSON object.
@@ -26,6 +27,11 @@ func measure(_ calls: Int, _ body: () async throws -> Void) async throws -> (wal
     let elapsed = ContinuousClock.now - start
     let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     return (wall, cpuSeconds() - cpuStart)
+}
+
+if CommandLine.arguments.dropFirst().first == "sync" {
+    try await SyncBenchmark.run(Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
 }
 
 var arguments = CommandLine.arguments.dropFirst()
