@@ -24,10 +24,27 @@ extension Vault {
         }
     }
 
-    func writeAnchor(generation: Int64, updatedAt: Int64, top: [UInt8], keys: VaultKeys? = nil) throws {
-        let keys = keys ?? self.keys
+    /// The anchor file holds two fixed-size slots; generation `g` goes to slot `g % 2`, written
+    /// in place, so a commit costs one `pwrite` into blocks the file already owns (no new
+    /// inode, no size change) and a write torn by a crash can only spoil the slot it was
+    /// writing: the other still holds the generation before. A file of any other size (the
+    /// earlier one-record text form) is read as one slot and replaced whole on the next write.
+    static let anchorSlotSize = 512
+    static let anchorFileSize = 2 * anchorSlotSize
+
+    /// How a committed generation's anchor reaches the disk.
+    enum AnchorDurability {
+        /// Written and synced before returning (first anchor, accepted restore: temp file,
+        /// fsync, rename, directory fsync; an existing two-slot file: `pwrite` + `fdatasync`).
+        case synced
+        /// After each commit: written in place, left to the kernel's write-back. It can lag
+        /// the file after power loss, never run ahead of it: docs/vault.md, "Rollback anchor".
+        case written
+    }
+
+    static func anchorRecord(keys: VaultKeys, generation: Int64, updatedAt: Int64, top: [UInt8]) throws -> [UInt8] {
         let mac = try Vault.anchorMAC(keys: keys, generation: generation, updatedAt: updatedAt, top: top)
-        let text = """
+        var text = Array("""
             keyward-anchor 1
             vault \(hexString(keys.vaultID))
             generation \(generation)
@@ -36,17 +53,66 @@ extension Vault {
             top \(hexString(top))
             mac \(hexString(mac))
 
-            """
-        let directory = (anchorPath as NSString).deletingLastPathComponent
-        try SafeFiles.ensurePrivateDirectory(directory)
-        try SafeFiles.replaceAtomically(path: anchorPath, contents: Array(text.utf8))
+            """.utf8)
+        guard text.count <= anchorSlotSize else { throw VaultError.io("the rollback anchor record is too long") }
+        // Padded with newlines, which the reader skips: the file stays plain text.
+        text += [UInt8](repeating: 0x0A, count: anchorSlotSize - text.count)
+        return text
     }
 
-    /// The anchor, `nil` when this machine has none for this vault.
+    /// Writes the anchor for a committed generation into its slot. `replacingAll` (accepting a
+    /// restore to an older generation) writes a new file holding only this record, since the
+    /// other slot may hold a newer generation.
+    func writeAnchor(generation: Int64, updatedAt: Int64, top: [UInt8], keys: VaultKeys? = nil,
+                     durability: AnchorDurability = .synced, replacingAll: Bool = false) throws {
+        let keys = keys ?? self.keys
+        let record = try Vault.anchorRecord(keys: keys, generation: generation, updatedAt: updatedAt, top: top)
+        let offset = Int(generation & 1) * Vault.anchorSlotSize
+        if try !replacingAll && SafeFiles.overwriteInPlace(
+            path: anchorPath, expectedSize: Vault.anchorFileSize, offset: offset, contents: record, sync: durability == .synced)
+        {
+            return
+        }
+        // No anchor yet, or the old one-record form: a new two-slot file, atomically and synced.
+        var contents = [UInt8](repeating: 0x0A, count: Vault.anchorFileSize)
+        contents.replaceSubrange(offset..<offset + Vault.anchorSlotSize, with: record)
+        let directory = (anchorPath as NSString).deletingLastPathComponent
+        try SafeFiles.ensurePrivateDirectory(directory)
+        try SafeFiles.replaceAtomically(path: anchorPath, contents: contents)
+    }
+
+    /// The anchor, `nil` when this machine has none for this vault: of the slots that parse and
+    /// whose MAC checks (a slot written under an earlier data key cannot be checked and counts
+    /// as it reads), the one with the highest generation.
+    /// - Throws: ``VaultError`` `.integrity` when the file exists but no slot is usable.
     func readAnchor() throws -> Anchor? {
         guard let data = try SafeFiles.readNoFollow(anchorPath) else { return nil }
+        let keys = self.keys
+        let slots: [ArraySlice<UInt8>] = data.count == Vault.anchorFileSize
+            ? [data[0..<Vault.anchorSlotSize], data[Vault.anchorSlotSize...]]
+            : [data[...]]
+        var best: Anchor?
+        var sawRecord = false
+        for slot in slots {
+            guard slot.contains(where: { $0 != 0x0A }) else { continue }  // never written
+            sawRecord = true
+            guard let anchor = parseAnchor(slot) else { continue }
+            if anchor.keyID == keys.keyID {
+                let expected = try Vault.anchorMAC(keys: keys, generation: anchor.generation, updatedAt: anchor.updatedAt, top: anchor.top)
+                guard ConstantTime.equals(expected, anchor.mac) else { continue }
+            }
+            if best == nil || anchor.generation > best!.generation { best = anchor }
+        }
+        if let best { return best }
+        if sawRecord {
+            throw VaultError.integrity("the rollback anchor \(anchorPath) is damaged or does not match this vault's key (replaced)")
+        }
+        return nil
+    }
+
+    private func parseAnchor(_ bytes: ArraySlice<UInt8>) -> Anchor? {
         var fields: [String: String] = [:]
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let parts = line.split(separator: " ", maxSplits: 1)
             if parts.count == 2 { fields[String(parts[0])] = String(parts[1]) }
         }
@@ -55,9 +121,7 @@ extension Vault {
             let updatedAt = fields["updated"].flatMap({ Int64($0) }),
             let keyID = fields["key"].flatMap({ UInt32($0) }),
             let top = fields["top"].flatMap(hexBytes), let mac = fields["mac"].flatMap(hexBytes)
-        else {
-            throw VaultError.integrity("the rollback anchor \(anchorPath) is damaged")
-        }
+        else { return nil }
         return Anchor(generation: generation, updatedAt: updatedAt, keyID: keyID, top: top, mac: mac)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import KeywardCore
 import Logging
 
@@ -173,13 +174,65 @@ extension Vault {
 
     // MARK: Computing digests from the database
 
+    /// ``entryDigest(keys:entry:versions:)`` with the versions read on a raw statement, without
+    /// their ciphertexts (the digest covers only their lengths): the same bytes are MACed.
     static func computeEntryDigest(_ db: Database, keys: VaultKeys, entry: EntryRow) throws -> [UInt8] {
-        try entryDigest(keys: keys, entry: entry, versions: readVersions(db, entryID: entry.id))
+        let select = try RawStatement(
+            db, "SELECT version, key_id, alg, nonce, length(ciphertext), tag FROM versions WHERE entry_id = ? ORDER BY version")
+        defer { select.reset() }
+        try select.bind(1, entry.id)
+        var body = ByteWriter(capacity: 128)
+        var count: Int64 = 0
+        let v = select.raw
+        while try select.step() {
+            body.i64(sqlite3_column_int64(v, 0))
+            body.u32(keyID(v, 1))
+            body.i64(sqlite3_column_int64(v, 2))
+            body.field(blob(v, 3))
+            body.field(blob(v, 5))
+            body.i64(sqlite3_column_int64(v, 4))
+            count += 1
+        }
+        var writer = ByteWriter(capacity: 256)
+        writer.raw("KWV1-entry\0")
+        writer.i64(entry.id)
+        writer.field(entry.nameIndex)
+        writer.i64(entry.bucket)
+        writer.u32(entry.keyID)
+        writer.field(entry.nameBox.nonce)
+        writer.field(entry.nameBox.tag)
+        writer.i64(Int64(entry.nameBox.ciphertext.count))
+        for label in [entry.current, entry.previous, entry.pending] { writer.optionalI64(label) }
+        writer.i64(entry.nextVersion)
+        writer.i64(count)
+        writer.raw(body.take())
+        return try keys.manifest.authenticate(writer.take())
     }
 
+    /// ``bucketDigest(keys:bucket:members:)`` over the stored entry digests of `bucket`, read on
+    /// a raw statement (the `entries_by_bucket` index covers it): the same bytes are MACed.
     static func computeBucket(_ db: Database, keys: VaultKeys, bucket: Int) throws -> [UInt8] {
-        let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT entry_id, digest FROM entries WHERE bucket = ? ORDER BY entry_id"), arguments: [bucket])
-        return try bucketDigest(keys: keys, bucket: bucket, members: rows.map { (id: $0[0] as Int64, digest: bytes($0, 1)) })
+        let select = try RawStatement(db, "SELECT entry_id, digest FROM entries WHERE bucket = ? ORDER BY entry_id")
+        defer { select.reset() }
+        try select.bind(1, Int64(bucket))
+        let s = select.raw
+        var body = ByteWriter(capacity: 4096)
+        var members: Int64 = 0
+        while try select.step() {
+            body.i64(sqlite3_column_int64(s, 0))
+            body.field(blob(s, 1))
+            members += 1
+        }
+        var head = ByteWriter(capacity: 32)
+        head.raw("KWV1-bucket\0")
+        head.u32(UInt32(bucket))
+        head.i64(members)
+        let prefix = head.take()
+        let rest = body.take()
+        return try keys.manifest.authenticate { input in
+            input.write(prefix)
+            input.write(rest)
+        }
     }
 
     static func computeHeader(_ db: Database, keys: VaultKeys) throws -> [UInt8] {
@@ -253,7 +306,10 @@ extension Vault {
                     for entryID in mutation.entries {
                         if let entry = try mutation.entryRows[entryID] ?? Vault.readEntry(db, id: entryID) {
                             let digest = try Vault.computeEntryDigest(db, keys: effective, entry: entry)
-                            try db.cachedStatement(sql: "UPDATE entries SET digest = ? WHERE entry_id = ?").execute(arguments: [Data(digest), entryID])
+                            let update = try RawStatement(db, "UPDATE entries SET digest = ? WHERE entry_id = ?")
+                            try update.bind(1, digest)
+                            try update.bind(2, entryID)
+                            try update.run()
                         }
                         mutation.buckets.insert(Int(entryID & 0xFF))
                     }
@@ -268,8 +324,11 @@ extension Vault {
                 if mutation.header { changed.insert(VaultSchema.headerSlot) }
                 if mutation.journal { changed.insert(VaultSchema.journalSlot) }
                 if mutation.audit { changed.insert(VaultSchema.auditSlot) }
+                let updateSlot = try RawStatement(db, "UPDATE manifest SET digest = ? WHERE slot = ?")
                 for slot in changed {
-                    try db.cachedStatement(sql: "UPDATE manifest SET digest = ? WHERE slot = ?").execute(arguments: [Data(digests[slot]), slot])
+                    try updateSlot.bind(1, digests[slot])
+                    try updateSlot.bind(2, Int64(slot))
+                    try updateSlot.run()
                 }
                 let generation = meta.generation + 1
                 let updatedAt = max(milliseconds(options.clock.now), meta.updatedAt)
@@ -288,7 +347,14 @@ extension Vault {
             knownGeneration = committed.generation
             manifestCache = (committed.generation, committed.top, committed.digests)
             do {
-                try writeAnchor(generation: committed.generation, updatedAt: committed.updatedAt, top: committed.top, keys: committed.keys)
+                // After SQLite's commit (synchronous=FULL: the WAL is on disk), so the anchor can
+                // lag the file after power loss but never be ahead of it; synced at most once a
+                // second, which bounds that lag (docs/vault.md, "Rollback anchor").
+                let sync = anchorSyncDue()
+                try writeAnchor(
+                    generation: committed.generation, updatedAt: committed.updatedAt, top: committed.top, keys: committed.keys,
+                    durability: sync ? .synced : .written)
+                if sync { anchorSynced() }
             } catch {
                 options.logger.warning("the change is committed but the rollback anchor could not be written", metadata: ["error": "\(error)"])
             }

@@ -80,7 +80,7 @@ extension Vault {
     ) throws -> SecretRecord {
         let index = try keys.index(of: name.rawValue)
         var entry: EntryRow
-        if let existing = try readEntry(db, nameIndex: index) {
+        if let existing = try readEntryRaw(db, nameIndex: index) {
             entry = existing
         } else {
             // Choose the id first: it is bound into the name's and the records' AAD.
@@ -88,15 +88,22 @@ extension Vault {
             let maxID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(entry_id) FROM entries")) ?? 0
             let id = max(last, maxID) + 1
             let nameBox = try keys.names.seal(Array(name.rawValue.utf8), aad: nameAAD(keys: keys, entryID: id, keyID: keys.keyID, nameIndex: index))
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO entries(entry_id, name_index, bucket, key_id, name_nonce, name_ciphertext, name_tag, next_version, digest)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, 1, X'')
-                    """
-            ).execute(
-                arguments: [id, Data(index), id & 0xFF, Int64(keys.keyID), Data(nameBox.nonce), Data(nameBox.ciphertext), Data(nameBox.tag)])
-            guard let inserted = try readEntry(db, id: id) else { throw VaultError.io("the new entry vanished") }
-            entry = inserted
+            let insert = try RawStatement(db, """
+                INSERT INTO entries(entry_id, name_index, bucket, key_id, name_nonce, name_ciphertext, name_tag, next_version, digest)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 1, X'')
+                """)
+            try insert.bind(1, id)
+            try insert.bind(2, index)
+            try insert.bind(3, id & 0xFF)
+            try insert.bind(4, Int64(keys.keyID))
+            try insert.bind(5, nameBox.nonce)
+            try insert.bind(6, nameBox.ciphertext)
+            try insert.bind(7, nameBox.tag)
+            try insert.run()
+            // The row as just inserted (its digest is computed before the commit).
+            entry = EntryRow(
+                id: id, nameIndex: index, bucket: id & 0xFF, keyID: keys.keyID, nameBox: nameBox, current: nil, previous: nil, pending: nil,
+                nextVersion: 1, digest: [])
         }
         let version = entry.nextVersion
         var plaintext = RecordPlaintext.encode(
@@ -105,9 +112,15 @@ extension Vault {
         defer { SecureBytes.wipe(&plaintext) }
         let box = try keys.records.seal(
             plaintext, aad: recordAAD(keys: keys, entryID: entry.id, version: version, keyID: keys.keyID, alg: algorithmAES256GCM, nameIndex: index))
-        try db.execute(
-            sql: "INSERT INTO versions(entry_id, version, key_id, alg, nonce, ciphertext, tag) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            arguments: [entry.id, version, Int64(keys.keyID), algorithmAES256GCM, Data(box.nonce), Data(box.ciphertext), Data(box.tag)])
+        let insert = try RawStatement(db, "INSERT INTO versions(entry_id, version, key_id, alg, nonce, ciphertext, tag) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        try insert.bind(1, entry.id)
+        try insert.bind(2, version)
+        try insert.bind(3, Int64(keys.keyID))
+        try insert.bind(4, algorithmAES256GCM)
+        try insert.bind(5, box.nonce)
+        try insert.bind(6, box.ciphertext)
+        try insert.bind(7, box.tag)
+        try insert.run()
         switch label {
         case .current:
             entry.previous = entry.current
@@ -128,9 +141,14 @@ extension Vault {
     }
 
     static func saveLabels(_ db: Database, entry: EntryRow) throws {
-        try db.execute(
-            sql: "UPDATE entries SET current_version = ?, previous_version = ?, pending_version = ?, next_version = ? WHERE entry_id = ?",
-            arguments: [entry.current, entry.previous, entry.pending, entry.nextVersion, entry.id])
+        let update = try RawStatement(
+            db, "UPDATE entries SET current_version = ?, previous_version = ?, pending_version = ?, next_version = ? WHERE entry_id = ?")
+        try update.bind(1, entry.current)
+        try update.bind(2, entry.previous)
+        try update.bind(3, entry.pending)
+        try update.bind(4, entry.nextVersion)
+        try update.bind(5, entry.id)
+        try update.run()
     }
 
     /// Deletes the oldest unlabelled versions beyond the retention.

@@ -37,6 +37,21 @@ public final class Vault: @unchecked Sendable {
         set { lock.withLock { _manifestCache = newValue } }
     }
 
+    /// When this process last synced the rollback anchor (monotonic nanoseconds; 0: never).
+    private var _anchorSyncedAt: UInt64 = 0
+    /// The longest a committed generation's anchor stays unsynced after a later commit.
+    static let anchorSyncInterval: UInt64 = 1_000_000_000
+
+    func anchorSyncDue() -> Bool {
+        let now = DispatchTime.now().uptimeNanoseconds
+        return lock.withLock { _anchorSyncedAt == 0 || now &- _anchorSyncedAt >= Vault.anchorSyncInterval }
+    }
+
+    func anchorSynced() {
+        let now = DispatchTime.now().uptimeNanoseconds
+        lock.withLock { _anchorSyncedAt = now }
+    }
+
     var keys: VaultKeys { lock.withLock { _keys } }
     var knownGeneration: Int64 {
         get { lock.withLock { _generation } }
@@ -65,10 +80,15 @@ public final class Vault: @unchecked Sendable {
     public var keyID: Int { Int(keys.keyID) }
     /// The last generation this process saw; every committed change adds one.
     public var generation: Int64 { knownGeneration }
+    /// Seconds the key-encryption key's derivation took when this vault was opened (Argon2id
+    /// for a passphrase, HKDF for a key file; 0 after `create`): lets the benchmark report the
+    /// unlock's own cost apart from the KDF's, as the C baseline does.
+    package let unlockKDFSeconds: Double
 
     private init(path: String, queue: DatabaseQueue, options: VaultOptions, policy: KDFPolicy, keys: VaultKeys,
-                 generation: Int64, unlockSlotID: Int, kek: SecureBytes) {
+                 generation: Int64, unlockSlotID: Int, kek: SecureBytes, unlockKDFSeconds: Double = 0) {
         self.path = path
+        self.unlockKDFSeconds = unlockKDFSeconds
         self.queue = queue
         self.options = options
         self.policy = policy
@@ -167,7 +187,7 @@ public final class Vault: @unchecked Sendable {
     package static func acceptRestore(at path: String, keySource: VaultKeySource, options: VaultOptions, policy: KDFPolicy) throws -> (Vault, VaultRestoreInfo) {
         let (vault, meta) = try openUnchecked(at: path, keySource: keySource, options: options, policy: policy)
         let anchor = (try? vault.readAnchor()) ?? nil
-        try vault.writeAnchor(generation: meta.generation, updatedAt: meta.updatedAt, top: meta.topMAC)
+        try vault.writeAnchor(generation: meta.generation, updatedAt: meta.updatedAt, top: meta.topMAC, replacingAll: true)
         let info = VaultRestoreInfo(
             fileGeneration: meta.generation, fileUpdatedAt: date(milliseconds: meta.updatedAt),
             anchorGeneration: anchor?.generation, anchorUpdatedAt: (anchor?.updatedAt).map(date(milliseconds:)))
@@ -191,10 +211,10 @@ public final class Vault: @unchecked Sendable {
             }
             try VaultSchema.checkAndMigrate(queue, path: path)
             let (meta, slots) = try queue.read { db in (try readMeta(db), try readSlots(db)) }
-            let (slotID, kek, dataKey) = try unlock(slots: slots, keySource: keySource, meta: meta, policy: policy)
+            let (slotID, kek, dataKey, kdfSeconds) = try unlock(slots: slots, keySource: keySource, meta: meta, policy: policy)
             let keys = try VaultKeys(vaultID: meta.vaultID, keyID: meta.keyID, dataKey: dataKey)
             let vault = Vault(path: path, queue: queue, options: options, policy: policy, keys: keys,
-                              generation: meta.generation, unlockSlotID: slotID, kek: kek)
+                              generation: meta.generation, unlockSlotID: slotID, kek: kek, unlockKDFSeconds: kdfSeconds)
             try vault.queue.read { db in try vault.verifyManifest(db, full: true) }
             return (vault, meta)
         } catch {
@@ -202,15 +222,23 @@ public final class Vault: @unchecked Sendable {
         }
     }
 
-    private static func unlock(slots: [SlotRow], keySource: VaultKeySource, meta: MetaRow, policy: KDFPolicy) throws -> (Int, SecureBytes, SecureBytes) {
+    private static func unlock(slots: [SlotRow], keySource: VaultKeySource, meta: MetaRow, policy: KDFPolicy)
+        throws -> (Int, SecureBytes, SecureBytes, Double)
+    {
         let active = slots.filter { $0.keyID == meta.keyID }
+        var kdfSeconds = 0.0
+        func timed<T>(_ body: () throws -> T) rethrows -> T {
+            let start = DispatchTime.now().uptimeNanoseconds
+            defer { kdfSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+            return try body()
+        }
         switch keySource {
         case .keyFile(let file):
             let keyBytes = try VaultKeySource.readKeyFile(file)
             for slot in active where slot.kind == SlotKind.keyFile.rawValue {
                 guard Argon2Parameters.saltLengths.contains(slot.salt.count) else { continue }
-                let kek = try KeyEncryptionKey.fromKeyFile(keyBytes, salt: slot.salt, vaultID: meta.vaultID)
-                if let dataKey = try? unwrap(slot: slot, kek: kek, vaultID: meta.vaultID) { return (slot.id, kek, dataKey) }
+                let kek = try timed { try KeyEncryptionKey.fromKeyFile(keyBytes, salt: slot.salt, vaultID: meta.vaultID) }
+                if let dataKey = try? unwrap(slot: slot, kek: kek, vaultID: meta.vaultID) { return (slot.id, kek, dataKey, kdfSeconds) }
             }
         case .passphrase(let passphrase):
             var lastPolicyError: (any Error)?
@@ -223,8 +251,10 @@ public final class Vault: @unchecked Sendable {
                     continue
                 }
                 guard Argon2Parameters.saltLengths.contains(slot.salt.count) else { continue }
-                let kek = try KeyEncryptionKey.fromPassphrase(passphrase, salt: slot.salt, parameters: parameters, vaultID: meta.vaultID)
-                if let dataKey = try? unwrap(slot: slot, kek: kek, vaultID: meta.vaultID) { return (slot.id, kek, dataKey) }
+                let kek = try timed {
+                    try KeyEncryptionKey.fromPassphrase(passphrase, salt: slot.salt, parameters: parameters, vaultID: meta.vaultID)
+                }
+                if let dataKey = try? unwrap(slot: slot, kek: kek, vaultID: meta.vaultID) { return (slot.id, kek, dataKey, kdfSeconds) }
             }
             if let lastPolicyError { throw lastPolicyError }
         }

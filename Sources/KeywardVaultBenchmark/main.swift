@@ -3,8 +3,10 @@
 //
 //   KeywardVaultBenchmark DBPATH NENTRIES
 //
-// Measures: unlock (open + Argon2id at the production setting + full manifest check), get/s,
-// durable put/s (one transaction each, update and insert), batched put/s (1,000 in one).
+// Measures: unlock (open + Argon2id + full manifest check; the passphrase slot uses the C
+// prototype's t=3, m=64 MiB, p=1, which meets the production floor, and the KDF's own time is
+// printed so that bench/vault.sh compares what the unlock costs beyond it), get/s, durable
+// put/s (one transaction each, update and insert), batched put/s (1,000 in one).
 import Foundation
 import KeywardCore
 import KeywardVault
@@ -26,6 +28,8 @@ for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
 let anchors = directory + "/anchors-\(getpid())"
 let options = VaultOptions(anchorDirectory: anchors)
 let passphrase = VaultKeySource.passphrase(SecretValue(utf8: "correct horse battery staple"))
+/// The C prototype's Argon2id setting (production creates t=3, p=2; both meet the floor).
+let policy = KDFPolicy.testingOnly(Argon2Parameters(iterations: 3, memoryKiB: 64 * 1024, parallelism: 1))
 let value = SecretValue(bytes: (0..<100).map { _ in UInt8.random(in: 0...255) })
 /// Zero-padded to six digits, like the C prototype's "svc/%06d/token" (String(format:) is slow on Linux).
 func padded(_ index: Int) -> String {
@@ -36,7 +40,7 @@ func entryName(_ index: Int) -> SecretName { SecretName("svc/\(padded(index))/to
 
 do {
     var t0 = now()
-    let created = try Vault.create(at: path, keySource: passphrase, options: options)
+    let created = try Vault.create(at: path, keySource: passphrase, options: options, policy: policy)
     let createTime = now() - t0
     t0 = now()
     var start = 0
@@ -51,9 +55,11 @@ do {
 
 do {
     var t0 = now()
-    let vault = try Vault.open(at: path, keySource: passphrase, options: options)
+    let vault = try Vault.open(at: path, keySource: passphrase, options: options, policy: policy)
     let unlock = now() - t0
-    print(String(format: "unlock total %.3f s (argon2id t=3 m=64MiB p=2 + full manifest check over %d entries)", unlock, count))
+    print(String(
+        format: "unlock total %.6f s (argon2id t=3 m=64MiB p=1: %.6f s, beyond the KDF %.2f ms, full manifest check over %d entries)",
+        unlock, vault.unlockKDFSeconds, (unlock - vault.unlockKDFSeconds) * 1e3, count))
 
     let gets = 20_000
     t0 = now()

@@ -109,6 +109,38 @@ enum SafeFiles {
         try fsyncDirectory(directory.isEmpty ? "." : directory)
     }
 
+    /// Writes `contents` at `offset` of an existing private file of exactly `expectedSize`
+    /// bytes, in place (no symbolic link followed; a regular file of this user, mode 0600 or
+    /// stricter), then `fdatasync` when `sync`.
+    /// - Returns: `false`, writing nothing, when the file does not exist or has another size.
+    static func overwriteInPlace(path: String, expectedSize: Int, offset: Int, contents: [UInt8], sync: Bool) throws -> Bool {
+        precondition(offset >= 0 && offset + contents.count <= expectedSize)
+        let fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { return false }
+            if errno == ELOOP { throw VaultError(.unsafeFile, "\(path) is a symbolic link; refusing to follow it") }
+            throw VaultError.io("cannot open \(path): \(errnoText())")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw VaultError.io("cannot inspect \(path): \(errnoText())") }
+        guard (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == geteuid(), (info.st_mode & 0o077) == 0 else {
+            throw VaultError(.unsafeFile, "\(path) is not a private regular file of this user")
+        }
+        guard Int(info.st_size) == expectedSize else { return false }
+        var written = 0
+        while written < contents.count {
+            let count = contents.withUnsafeBytes { pwrite(fd, $0.baseAddress! + written, $0.count - written, off_t(offset + written)) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw VaultError.io("cannot write \(path): \(errnoText())")
+            }
+            written += count
+        }
+        if sync, fdatasync(fd) != 0 { throw VaultError.io("cannot sync \(path): \(errnoText())") }
+        return true
+    }
+
     static func fsyncDirectory(_ path: String) throws {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw VaultError.io("cannot open the directory \(path): \(errnoText())") }

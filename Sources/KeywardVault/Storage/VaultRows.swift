@@ -59,6 +59,20 @@ struct EntryRow {
 
     static let columns = "entry_id, name_index, bucket, key_id, name_nonce, name_ciphertext, name_tag, current_version, previous_version, pending_version, next_version, digest"
 
+    init(id: Int64, nameIndex: [UInt8], bucket: Int64, keyID: UInt32, nameBox: SealedBox, current: Int64?, previous: Int64?,
+         pending: Int64?, nextVersion: Int64, digest: [UInt8]) {
+        self.id = id
+        self.nameIndex = nameIndex
+        self.bucket = bucket
+        self.keyID = keyID
+        self.nameBox = nameBox
+        self.current = current
+        self.previous = previous
+        self.pending = pending
+        self.nextVersion = nextVersion
+        self.digest = digest
+    }
+
     /// Reads the columns of ``columns`` starting at `offset`.
     init(row: Row, offset o: Int = 0) {
         id = row[o]
@@ -149,6 +163,14 @@ extension Vault {
 
     static func readEntry(_ db: Database, nameIndex: [UInt8]) throws -> EntryRow? {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT \(EntryRow.columns) FROM entries WHERE name_index = ?"), arguments: [Data(nameIndex)]).map { EntryRow(row: $0) }
+    }
+
+    /// ``readEntry(_:nameIndex:)`` on the raw statement: the write path's lookup.
+    static func readEntryRaw(_ db: Database, nameIndex: [UInt8]) throws -> EntryRow? {
+        let select = try RawStatement(db, "SELECT \(EntryRow.columns) FROM entries WHERE name_index = ?")
+        defer { select.reset() }
+        try select.bind(1, nameIndex)
+        return try select.step() ? EntryRow(statement: select.raw, offset: 0) : nil
     }
 
     static func readEntry(_ db: Database, id: Int64) throws -> EntryRow? {
