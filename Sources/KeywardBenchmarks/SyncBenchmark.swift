@@ -65,8 +65,9 @@ enum SyncBenchmark {
         let ideal = Double(concurrent.calls) * Double(latencyMs) / 1000 / Double(concurrency)
         var result: [String: Any] = [
             "entities": entities, "latencyMs": latencyMs, "concurrency": concurrency, "calls": concurrent.calls,
-            "wallSeconds": concurrent.seconds, "idealSeconds": ideal, "ratioToIdeal": concurrent.seconds / ideal,
+            "wallSeconds": concurrent.seconds, "idealSeconds": ideal,
         ]
+        if ideal > 0 { result["ratioToIdeal"] = concurrent.seconds / ideal }
         if sequential {
             let serial = try await measure(concurrency: 1)
             result["sequentialWallSeconds"] = serial.seconds

@@ -36,15 +36,26 @@ public final class TokenServiceClient: Sendable {
         }
     }
 
+    /// The HTTP client every token service client shares unless given another: up to 64
+    /// connections per host (AsyncHTTPClient's default of 8 would cap `sync --concurrency`), and
+    /// redirects refused, so a form body holding a password or secret is never re-sent to
+    /// another URL. Process-wide and never shut down, like AsyncHTTPClient's own `shared`.
+    public static let sharedHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     public let configuration: Configuration
     private let httpClient: HTTPClient
     private let userTokens = UserTokenCache()
     private let endpointURLs: [TokenServiceEndpoint: String]
 
-    /// - Parameter httpClient: the HTTP client to use; defaults to AsyncHTTPClient's shared one.
+    /// - Parameter httpClient: the HTTP client to use; defaults to ``sharedHTTPClient``.
     /// - Throws: ``TokenServiceError`` (``TokenServiceError/Code/invalidConfiguration``) for a
     ///   base URL that is not `https://`, or `http://` on a non-loopback host.
-    public init(configuration: Configuration, httpClient: HTTPClient = .shared) throws {
+    public init(configuration: Configuration, httpClient: HTTPClient = TokenServiceClient.sharedHTTPClient) throws {
         let url = configuration.baseURL
         guard let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty,
             scheme == "https" || (scheme == "http" && NetworkRules.isLoopback(host: host))

@@ -23,7 +23,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
     ///   before it expires; `nil` keeps it in memory only.
     /// - Throws: ``TokenServiceError`` for a base URL the client refuses.
     public init(configuration: ProviderConfiguration, credentials: CredentialResolver, store: (any SecretStore)? = nil,
-                httpClient: HTTPClient = .shared, retry: RetryPolicy = RetryPolicy()) throws {
+                httpClient: HTTPClient = TokenServiceClient.sharedHTTPClient, retry: RetryPolicy = RetryPolicy()) throws {
         self.configuration = configuration
         self.credentials = credentials
         self.store = store
@@ -33,7 +33,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
     }
 
     /// Registers this provider type in `registry`.
-    public static func register(in registry: inout PluginRegistry, httpClient: HTTPClient = .shared) {
+    public static func register(in registry: inout PluginRegistry, httpClient: HTTPClient = TokenServiceClient.sharedHTTPClient) {
         registry.registerProvider(type: type) { configuration, environment in
             try TokenServiceProvider(configuration: configuration, credentials: environment.credentials, store: environment.store, httpClient: httpClient)
         }

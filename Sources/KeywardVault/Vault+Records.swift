@@ -426,24 +426,3 @@ extension Vault {
 }
 
 // MARK: KeywardCore seams
-
-extension Vault: SecretStore, Fingerprinter {
-    public func read(_ name: SecretName, label: VersionLabel, context: OperationContext) async throws -> SecretRecord? {
-        try find(name, label: label)
-    }
-
-    public func write(_ name: SecretName, record: SecretRecord, label: VersionLabel, context: OperationContext) async throws -> SecretRecord {
-        try put(
-            name, record.value,
-            metadata: VaultRecordMetadata(createdAt: record.createdAt, expiresAt: record.expiresAt, source: record.source, txnId: record.txnId),
-            label: label)
-    }
-
-    public func list(prefix: String, context: OperationContext) async throws -> [SecretName] {
-        try list(prefix: prefix)
-    }
-
-    public func remove(_ name: SecretName, context: OperationContext) async throws {
-        try remove(name)
-    }
-}
