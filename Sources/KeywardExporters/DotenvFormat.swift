@@ -6,8 +6,7 @@ import KeywardCore
 /// of the chosen ``Dialect`` reads back as exactly the same bytes; a value that no form carries
 /// for all of them is refused with an error naming the key, never written mangled.
 public enum DotenvFormat {
-    /// Which readers a file must satisfy. `docker` (`docker run --env-file`) and `systemd`
-    /// (`EnvironmentFile=`, systemd.exec) have different quoting rules and come later.
+    /// Which readers a file must satisfy; the raw value is the sink's `dialect` option.
     public enum Dialect: String, Sendable, CaseIterable {
         /// Read back exactly by python-dotenv (`dotenv_values`, interpolation on, its default),
         /// `node --env-file` (Node 20), and `set -a; . file` in bash and dash.
@@ -25,6 +24,16 @@ public enum DotenvFormat {
         /// decode the file as UTF-8; python-dotenv then fails on the whole file), and `${…}`
         /// (python-dotenv interpolates `${NAME}` and `${NAME:-default}` in every quoting form).
         case portable
+        /// Read back exactly by `docker run --env-file` (Docker CLI 28): each line is taken
+        /// literally as `KEY=VALUE` up to the newline, with no quote or escape processing, so
+        /// values are written bare and quotes, `$`, `#` and leading or trailing whitespace are
+        /// all kept as they are. See ``DockerEnvQuoting`` for what is refused.
+        case docker
+        /// Read back exactly by systemd's `EnvironmentFile=` (systemd.exec(5)). A value is
+        /// written `'in single quotes'` (verbatim, no escapes) when it holds no `'`, otherwise
+        /// `"in double quotes"` with `"`, `\`, `` ` `` and `$` escaped by a backslash; both
+        /// forms may span lines. See ``SystemdEnvQuoting`` for what is refused.
+        case systemd
     }
 
     /// The first line of every file Keyward writes in this format.
@@ -41,15 +50,17 @@ public enum DotenvFormat {
             guard isValidKey(pair.key) else {
                 throw KeywardError.usage("dotenv: key '\(pair.key)' is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)")
             }
+            let result: Result<[UInt8], Refusal> = switch dialect {
+            case .portable: pair.value.withRevealedBytes { PortableQuoting.quote($0) }
+            case .docker: pair.value.withRevealedBytes { DockerEnvQuoting.quote($0, key: pair.key) }
+            case .systemd: pair.value.withRevealedBytes { SystemdEnvQuoting.quote($0) }
+            }
             let quoted: [UInt8]
-            switch dialect {
-            case .portable:
-                switch pair.value.withRevealedBytes({ PortableQuoting.quote($0) }) {
-                case .success(let bytes):
-                    quoted = bytes
-                case .failure(let refusal):
-                    throw KeywardError.operationFailed("dotenv (portable): refusing to write the value of \(pair.key): \(refusal.reason)")
-                }
+            switch result {
+            case .success(let bytes):
+                quoted = bytes
+            case .failure(let refusal):
+                throw KeywardError.operationFailed("dotenv (\(dialect.rawValue)): refusing to write the value of \(pair.key): \(refusal.reason)")
             }
             output += Array(pair.key.utf8)
             output.append(UInt8(ascii: "="))

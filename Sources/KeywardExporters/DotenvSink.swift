@@ -9,10 +9,11 @@ import Logging
 ///     type: dotenv
 ///     path: deploy/app.env
 ///     entities: [FIU-EXAMPLE-1]
-///     dialect: portable      # optional; the only dialect so far
+///     dialect: portable      # optional; portable | docker | systemd
 /// ```
 public struct DotenvSink: SecretSink {
-    /// The registry entry: type `dotenv`, a file sink, option `dialect`.
+    /// The registry entry: type `dotenv`, a file sink, option `dialect` (`portable`, `docker`,
+    /// `systemd`; see ``DotenvFormat/Dialect``).
     public static let descriptor = SinkTypeDescriptor(
         type: "dotenv", writesFile: true,
         options: ["dialect": .choice(DotenvFormat.Dialect.allCases.map(\.rawValue))])

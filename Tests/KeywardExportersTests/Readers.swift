@@ -80,6 +80,7 @@ enum Readers {
     /// Runs `program` (looked up on PATH) with only PATH in its environment, so nothing the
     /// test process holds can be interpolated into a value by accident.
     static func run(_ program: String, _ arguments: [String]) throws -> Output {
+        try requireInstalled(program)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [program] + arguments
@@ -100,6 +101,45 @@ enum Readers {
         done.wait()
         process.waitUntilExit()
         return Output(status: process.terminationStatus, stdout: stdout, stderr: String(decoding: box.data, as: UTF8.self))
+    }
+
+    /// Fails with a clear message when a reader the tests rely on is missing: nothing is
+    /// skipped silently (CI must install every reader; see the module's test README notes).
+    static func requireInstalled(_ program: String) throws {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        let candidates = program.contains("/") ? [program] : path.split(separator: ":").map { "\($0)/\(program)" }
+        guard candidates.contains(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw Failure(description: "reader '\(program)' is not installed (not found on PATH); the tests need it and skip nothing")
+        }
+    }
+
+    /// The `docker run --env-file` reader: `$KEYWARD_DOCKER_ENV_READ`, or the shared tool.
+    static var dockerEnvRead: String {
+        ProcessInfo.processInfo.environment["KEYWARD_DOCKER_ENV_READ"] ?? "/work/shared/tools/docker-env-read"
+    }
+
+    /// What `docker run --env-file FILE` would pass to the container, read by the real docker
+    /// CLI through ``dockerEnvRead``; `nil` when docker refuses the file.
+    static func readDocker(_ file: String) throws -> [String: [UInt8]]? {
+        try requireInstalled("docker")
+        try requireInstalled("python3")
+        // Re-encode docker-env-read's JSON as hex so the bytes are compared exactly.
+        let script = """
+            import json, subprocess, sys
+            r = subprocess.run([sys.argv[1], sys.argv[2]], capture_output=True)
+            if r.returncode == 1:
+                print("null"); sys.exit(0)
+            if r.returncode != 0:
+                sys.stderr.write(r.stderr.decode(errors="replace")); sys.exit(r.returncode)
+            print(json.dumps({k: v.encode("utf-8", "surrogateescape").hex() for k, v in json.loads(r.stdout).items()}))
+            """
+        try requireInstalled(dockerEnvRead)
+        let output = try run("python3", ["-c", script, dockerEnvRead, file])
+        guard output.status == 0 else {
+            throw Failure(description: "docker-env-read failed (status \(output.status)): \(output.stderr)")
+        }
+        if String(decoding: output.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == "null" { return nil }
+        return try decodeHexObject(output.stdout)
     }
 
     private static func decodeHexObject(_ data: Data) throws -> [String: [UInt8]] {

@@ -44,15 +44,15 @@ func material(_ id: EntityID = "FIU-EXAMPLE-1", secret: String = "s3cr3t it's", 
         token: token.map { SecretRecord(value: SecretValue(utf8: $0), createdAt: created, expiresAt: Date(timeIntervalSince1970: 1_750_086_400), source: "uat") })
 }
 
-@Suite("dotenv and json sinks, end to end through the configuration and the registry")
+@Suite("file sinks, end to end through the configuration and the registry")
 struct SinkTests {
-    @Test("both types are registered as file sinks with their options")
+    @Test("every type is registered as a file sink with its options")
     func descriptors() throws {
         let registry = exporterRegistry()
         #expect(registry.sinkTypes == ["dotenv", "json"])
         let dotenv = try #require(registry.sinkDescriptor(type: "dotenv"))
         #expect(dotenv.writesFile)
-        #expect(dotenv.options == ["dialect": .choice(["portable"])])
+        #expect(dotenv.options == ["dialect": .choice(["portable", "docker", "systemd"])])
         let json = try #require(registry.sinkDescriptor(type: "json"))
         #expect(json.writesFile)
         #expect(json.options == ["pretty": .boolean])
@@ -174,7 +174,7 @@ struct SinkTests {
     }
 
     @Test("an unknown dialect or a non-boolean pretty is a configuration error", arguments: [
-        "    type: dotenv\n    path: a.env\n    entities: [FIU-EXAMPLE-1]\n    dialect: docker",
+        "    type: dotenv\n    path: a.env\n    entities: [FIU-EXAMPLE-1]\n    dialect: windows",
         "    type: json\n    path: a.json\n    entities: [FIU-EXAMPLE-1]\n    pretty: sometimes",
         "    type: json\n    entities: [FIU-EXAMPLE-1]",
     ])
