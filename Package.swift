@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "KeywardExporters", targets: ["KeywardExporters"]),
         .library(name: "KeywardSimulator", targets: ["KeywardSimulator"]),
         .library(name: "KeywardTesting", targets: ["KeywardTesting"]),
+        .plugin(name: "KeywardExport", targets: ["KeywardExport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -112,6 +113,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
+        ),
+        // `swift package --allow-writing-to-package-directory keyward-export`: a service's
+        // development .env or manifest from its own keyward.yaml, through the keyward tool.
+        .plugin(
+            name: "KeywardExport",
+            capability: .command(
+                intent: .custom(verb: "keyward-export", description: "Write this package's development secrets files from its keyward.yaml sinks"),
+                permissions: [.writeToPackageDirectory(reason: "keyward-export writes the .env or manifest files that keyward.yaml's sinks name")]
+            ),
+            dependencies: ["keyward"]
         ),
         // Benchmarks: their own executable, never part of `swift test` (see bench/).
         .executableTarget(

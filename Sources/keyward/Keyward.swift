@@ -22,6 +22,7 @@ struct KeywardCommand: AsyncParsableCommand {
             SyncCommand.self,
             TokenCommand.self,
             ExportCommand.self,
+            ExecCommand.self,
             StatusCommand.self,
             AuditCommand.self,
             SimulatorCommand.self,
@@ -33,7 +34,12 @@ struct KeywardCommand: AsyncParsableCommand {
     /// ArgumentParser's 64 for usage errors and 1 for everything else.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var arguments = Array(CommandLine.arguments.dropFirst())
+            if arguments.first == "exec", let terminator = arguments.firstIndex(of: "--") {
+                ExecCommand.commandAfterTerminator = Array(arguments[(terminator + 1)...])
+                arguments = Array(arguments[..<terminator])
+            }
+            var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -59,6 +65,8 @@ struct KeywardCommand: AsyncParsableCommand {
             let stream = code == .success ? FileHandle.standardOutput : FileHandle.standardError
             stream.write(Data((text + "\n").utf8))
         }
-        Foundation.exit(code == .success ? 0 : (code == .validationFailure ? ExitCodes.usage : code.rawValue))
+        // `exec` reserves 126 and 127 for CMD and reports its own failures, usage included, as 125.
+        let usage = CommandLine.arguments.dropFirst().first == "exec" ? ExitCodes.execOwnFailure : ExitCodes.usage
+        Foundation.exit(code == .success ? 0 : (code == .validationFailure ? usage : code.rawValue))
     }
 }

@@ -34,19 +34,28 @@ struct CommandRunner {
     /// Async so that waiting for the process never blocks Swift's cooperative thread pool,
     /// which an in-process simulator needs to answer the very command being waited for.
     static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil,
-                    directory: URL? = nil) async throws -> Result {
+                    directory: URL? = nil, executable: String? = nil, subcommand: String? = nil,
+                    workingDirectory: URL? = nil) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(with: Result2(catching: { try runBlocking(arguments, environment: environment, stdin: stdin, directory: directory) }))
+                continuation.resume(with: Result2(catching: {
+                    try runBlocking(arguments, environment: environment, stdin: stdin, directory: directory, executable: executable,
+                                    subcommand: subcommand, workingDirectory: workingDirectory)
+                }))
             }
         }
     }
 
     private static func runBlocking(_ arguments: [String], environment: [String: String], stdin: String?,
-                                    directory: URL?) throws -> Result {
+                                    directory: URL?, executable: String?, subcommand: String?, workingDirectory: URL?) throws -> Result {
         let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
+        if let executable {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [executable] + (subcommand.map { [$0] } ?? []) + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = arguments
+        }
         var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "NO_COLOR": "1"]
         if let directory {
             env["HOME"] = directory.path
@@ -56,6 +65,7 @@ struct CommandRunner {
         }
         env.merge(environment) { $1 }
         process.environment = env
+        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out
         process.standardError = err

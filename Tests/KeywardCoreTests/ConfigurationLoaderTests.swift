@@ -176,6 +176,21 @@ struct ConfigurationLoaderTests {
         #expect(error.problems.map(\.keyPath) == ["entities.FIU-1.rotateBefore", "entities.FIU-1.colour", "extra"])
     }
 
+    @Test("a broken entity or provider is reported once, not again by everything that names it")
+    func noCascade() throws {
+        let yaml = """
+            version: 1
+            providers:
+              uat: {baseURL: staging, username: a@b.c}
+            entities:
+              FIU-1: {tokenRefreshBefor: 5m}
+            sinks:
+              env: {type: recording, path: a.env, entities: [FIU-1]}
+            """
+        let error = try #require(throws: ConfigurationError.self) { try loader.parse(yaml: yaml, directory: "/") }
+        #expect(error.problems.map(\.keyPath) == ["providers.uat.baseURL", "entities.FIU-1.tokenRefreshBefor"])
+    }
+
     @Test("secretExpiryDays above 180 and a long rotateBefore warn but load")
     func warnings() throws {
         let yaml = Self.base + "    secretExpiryDays: 365\n  FIU-2:\n    secretExpiryDays: 30\n    rotateBefore: 15d\n"

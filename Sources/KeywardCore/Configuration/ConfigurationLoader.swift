@@ -125,9 +125,13 @@ private struct Reader {
                 }
             }
         }
+        var entityNames: Set<String> = []
+        if case .mapping(let map)? = top["entities"] {
+            entityNames = Set(map.keys.compactMap { if case .scalar(let scalar) = $0 { scalar.string } else { nil } })
+        }
         if let node = top["sinks"], let map = mapping(node, "sinks") {
             for (name, (keyNode, value)) in map.ordered {
-                if let sink = readSink(name: name, keyNode: keyNode, node: value, entities: configuration.entities) {
+                if let sink = readSink(name: name, keyNode: keyNode, node: value, entities: configuration.entities, entityNames: entityNames) {
                     configuration.sinks[name] = sink
                 }
             }
@@ -279,7 +283,7 @@ private struct Reader {
                                    rotateBeforeSeconds: rotateBefore, tokenRefreshBeforeSeconds: refreshBefore)
     }
 
-    mutating func readSink(name: String, keyNode: Node, node: Node, entities: [EntityID: EntityConfiguration]) -> SinkConfiguration? {
+    mutating func readSink(name: String, keyNode: Node, node: Node, entities: [EntityID: EntityConfiguration], entityNames: Set<String>) -> SinkConfiguration? {
         let path = "sinks.\(name)"
         guard Self.isPlainName(name) else {
             fail(path, keyNode, "sink names use letters, digits, '.', '_' and '-'")
@@ -319,7 +323,8 @@ private struct Reader {
                 for item in sequence {
                     guard let text = string(item, "\(path).entities") else { continue }
                     guard let id = EntityID(text), entities[id] != nil else {
-                        fail("\(path).entities", item, "unknown entity '\(text)' (not under `entities:`)")
+                        // An entity that is there but broken has its own errors; don't add one.
+                        if !entityNames.contains(text) { fail("\(path).entities", item, "unknown entity '\(text)' (not under `entities:`)") }
                         continue
                     }
                     if sinkEntities.contains(id) { fail("\(path).entities", item, "'\(text)' is listed twice") } else { sinkEntities.append(id) }

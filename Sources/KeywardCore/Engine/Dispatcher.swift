@@ -108,7 +108,13 @@ public struct Dispatcher: Sendable {
             sinks: configuration.sinks.values.sorted { $0.name < $1.name }.map {
                 .init(name: $0.name, type: $0.type, path: $0.path, entities: $0.entities.map(\.rawValue))
             },
-            warnings: configuration.warnings.map(\.description))
+            warnings: configuration.warnings.map(\.description) + configuration.sinks.values.sorted { $0.name < $1.name }.compactMap { sink in
+                guard let path = sink.path else { return nil }
+                let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+                var isDirectory: ObjCBool = false
+                guard !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) || !isDirectory.boolValue else { return nil }
+                return "sinks.\(sink.name).path: the directory \(directory) does not exist; create it before `keyward sync`"
+            })
     }
 }
 

@@ -10,6 +10,13 @@ public struct SyncReport: Sendable, Codable, Equatable {
     /// `--dry-run` only: the actions a real run would take, with fingerprints.
     public var plan: [PlanAction]?
 
+    public init(dryRun: Bool, entities: [EntityOutcome], sinks: [SinkOutcome], plan: [PlanAction]? = nil) {
+        self.dryRun = dryRun
+        self.entities = entities
+        self.sinks = sinks
+        self.plan = plan
+    }
+
     /// One entity's outcome: `ok` (something changed), `unchanged`, `failed`, `skipped`.
     public struct EntityOutcome: Sendable, Codable, Equatable {
         public var id: String
@@ -64,14 +71,17 @@ public struct SyncReport: Sendable, Codable, Equatable {
     }
 
     /// The failure category for the whole run: `nil` when nothing failed; ``FailureCategory/partial``
-    /// when something failed and something succeeded; otherwise the failures' common category
-    /// (authentication when every failure was one, else operation failed).
+    /// when something failed and something succeeded (an entity synced, or a sink written);
+    /// otherwise the failures' common category (authentication when every failure was one, else
+    /// operation failed).
     public var failureCategory: FailureCategory? {
         let failedEntities = entities.filter { $0.outcome == "failed" }
         let failedSinks = sinks.filter { $0.outcome == "failed" }
         guard !failedEntities.isEmpty || !failedSinks.isEmpty else { return nil }
+        // A sink left unchanged did nothing: when every entity failed it is no success to
+        // report, and an outage must not look partial to monitoring.
         let succeeded = entities.contains { $0.outcome == "ok" || $0.outcome == "unchanged" }
-            || sinks.contains { $0.outcome == "written" || $0.outcome == "unchanged" }
+            || sinks.contains { $0.outcome == "written" }
         if succeeded { return .partial }
         let codes = Set((failedEntities.compactMap(\.error?.code)) + failedSinks.compactMap(\.error?.code))
         if codes.count == 1, let only = codes.first, let category = FailureCategory(rawValue: only) { return category }

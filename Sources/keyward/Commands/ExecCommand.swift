@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import KeywardCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `keyward exec ENTITY… [--pristine] -- CMD [ARG…]`: run CMD with the entities' credentials in
+/// its environment.
+struct ExecCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exec",
+        abstract: "Run a command with the entities' credentials added to its environment.",
+        discussion: """
+            CMD gets the default variables (<ID>_ENTITY_ID, <ID>_SECRET, <ID>_ACCESS_TOKEN, \
+            <ID>_SECRET_EXPIRES_AT, <ID>_TOKEN_EXPIRES_AT) added to the current environment, with \
+            Keyward's own unlock variables (KEYWARD_KEY_FILE, KEYWARD_PASSPHRASE, \
+            KEYWARD_PASSPHRASE_FILE, KEYWARD_NEW_PASSPHRASE) removed; with --pristine, only those \
+            variables plus PATH and HOME. Keyward replaces itself with CMD (execve), so signals \
+            reach CMD directly and the exit status is CMD's. Secrets never appear on CMD's \
+            command line. Keyward's own failures exit 125, a CMD that cannot be executed 126, \
+            a CMD not found 127. Reads the vault only: run `keyward sync` first.
+            """
+    )
+
+    /// Keyward's own unlock variables, never passed on.
+    static let unlockVariables: Set<String> = ["KEYWARD_KEY_FILE", "KEYWARD_PASSPHRASE", "KEYWARD_PASSPHRASE_FILE", "KEYWARD_NEW_PASSPHRASE"]
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .long, help: "Give CMD only the entity variables plus PATH and HOME.")
+    var pristine = false
+
+    @Argument(help: ArgumentHelp("The entities whose credentials CMD gets, then -- CMD [ARG…].", valueName: "entity"))
+    var entities: [String] = []
+
+    /// What follows the first `--`: set by `KeywardCommand.main` before parsing, because
+    /// ArgumentParser cannot take a positional list after another.
+    nonisolated(unsafe) static var commandAfterTerminator: [String] = []
+
+    func run() async throws {
+        let command = Self.commandAfterTerminator
+        guard !entities.isEmpty else { throw CommandExit(code: ExitCodes.execOwnFailure, message: "name at least one entity (usage: keyward exec ENTITY… [--pristine] -- CMD [ARG…])") }
+        guard let program = command.first, !program.isEmpty else {
+            throw CommandExit(code: ExitCodes.execOwnFailure, message: "name a command after -- (usage: keyward exec ENTITY… [--pristine] -- CMD [ARG…])")
+        }
+
+        let environment: [String: String]
+        do {
+            let session = try EngineSession.open(global, dryRun: true)
+            let material = try await session.dispatcher.exportMaterial(entities, operation: "exec", context: session.context)
+            environment = try Self.childEnvironment(base: ProcessInfo.processInfo.environment, pristine: pristine,
+                                                    pairs: SinkKeys.pairs(for: material, keys: nil))
+        } catch let exit as CommandExit {
+            throw exit
+        } catch {
+            throw CommandExit(code: ExitCodes.execOwnFailure, message: ExitCodes.message(for: error))
+        }
+
+        let path = try Self.resolve(program, searchPath: environment["PATH"] ?? "/usr/bin:/bin")
+        Self.replaceProcess(path: path, arguments: command, environment: environment)
+    }
+
+    /// The child's environment.
+    ///
+    /// - Throws: ``CommandExit`` 125 for a value that an environment variable cannot hold (NUL).
+    static func childEnvironment(base: [String: String], pristine: Bool, pairs: [SinkKeys.Pair]) throws -> [String: String] {
+        var environment: [String: String]
+        if pristine {
+            environment = base.filter { $0.key == "PATH" || $0.key == "HOME" }
+        } else {
+            environment = base.filter { !unlockVariables.contains($0.key) }
+        }
+        for pair in pairs {
+            guard !pair.value.revealBytes().contains(0), pair.value.isValidUTF8 else {
+                throw CommandExit(code: ExitCodes.execOwnFailure, message: "\(pair.key): the value cannot be passed in an environment variable (NUL byte or invalid UTF-8)")
+            }
+            environment[pair.key] = pair.value.revealUTF8()
+        }
+        return environment
+    }
+
+    /// Finds CMD as a shell would: a name with `/` as is, else the first executable match on PATH.
+    ///
+    /// - Throws: ``CommandExit`` 127 when nothing is found, 126 when what is found cannot be executed.
+    static func resolve(_ program: String, searchPath: String) throws -> String {
+        let candidates = program.contains("/") ? [program] : searchPath.split(separator: ":").map { "\($0.isEmpty ? "." : String($0))/\(program)" }
+        var foundButNotExecutable: String?
+        for candidate in candidates {
+            var info = stat()
+            guard stat(candidate, &info) == 0 else { continue }
+            if (info.st_mode & S_IFMT) != S_IFDIR, access(candidate, X_OK) == 0 { return candidate }
+            foundButNotExecutable = foundButNotExecutable ?? candidate
+        }
+        if let foundButNotExecutable {
+            throw CommandExit(code: 126, message: "\(foundButNotExecutable): not executable")
+        }
+        throw CommandExit(code: 127, message: "\(program): command not found")
+    }
+
+    /// Replaces this process with CMD. Returns only on failure, by exiting 126.
+    static func replaceProcess(path: String, arguments: [String], environment: [String: String]) -> Never {
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        execve(path, argv, envp)
+        let reason = String(cString: strerror(errno))
+        FileHandle.standardError.write(Data("keyward: \(path): cannot execute: \(reason)\n".utf8))
+        Foundation.exit(errno == ENOENT ? 127 : 126)
+    }
+}
