@@ -35,6 +35,38 @@ struct LeakTests {
         }
     }
 
+    @Test("refusals by the docker and systemd dialects, shell and kubernetes-secret name the key, never the value",
+          arguments: allDialectValues.filter { dockerRefuses($0.bytes) || systemdRefuses($0.bytes) })
+    func otherFormatRefusals(_ hostile: HostileValue) throws {
+        let secret = SecretValue(bytes: Array("SECRET-MARKER-".utf8) + hostile.bytes)
+        let pairs = [SinkKeys.Pair(key: "LEAKY", value: secret)]
+        var errors: [any Error] = []
+        for dialect in [DotenvFormat.Dialect.docker, .systemd] {
+            do { _ = try DotenvFormat.render(pairs, dialect: dialect) } catch { errors.append(error) }
+        }
+        do { _ = try ShellFormat.render(pairs) } catch { errors.append(error) }
+        #expect(!errors.isEmpty)
+        for error in errors {
+            for text in renderings(of: error) {
+                #expect(LeakScanner.leaks(in: text, of: [secret]).isEmpty)
+                #expect(!text.contains("SECRET-MARKER"))
+            }
+            #expect(String(describing: error).contains("LEAKY"))
+        }
+    }
+
+    @Test("an oversize kubernetes-secret names the key count and size, never a value")
+    func kubernetesOversize() throws {
+        let secret = SecretValue(bytes: Array("SECRET-MARKER-".utf8) + [UInt8](repeating: UInt8(ascii: "A"), count: KubernetesSecretFormat.maximumDataSize))
+        let error = try #require(throws: KeywardError.self) {
+            try KubernetesSecretFormat.render([SinkKeys.Pair(key: "LEAKY", value: secret)], options: KubernetesSecretOptions(name: "s"))
+        }
+        for text in renderings(of: error) {
+            #expect(!text.contains("SECRET-MARKER"))
+            #expect(!text.contains("U0VDUkVU"), "base64 of the value")
+        }
+    }
+
     @Test("json refusals, sink failures and sink logs at trace level never show the value")
     func sinkErrorsAndLogs() async throws {
         let secretText = "s3cr3t-\u{FFFD}-it's-a\\b-MARKER"

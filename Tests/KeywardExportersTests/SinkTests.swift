@@ -49,13 +49,17 @@ struct SinkTests {
     @Test("every type is registered as a file sink with its options")
     func descriptors() throws {
         let registry = exporterRegistry()
-        #expect(registry.sinkTypes == ["dotenv", "json", "shell"])
+        #expect(registry.sinkTypes == ["dotenv", "json", "kubernetes-secret", "shell"])
         let dotenv = try #require(registry.sinkDescriptor(type: "dotenv"))
         #expect(dotenv.writesFile)
         #expect(dotenv.options == ["dialect": .choice(["portable", "docker", "systemd"])])
         let shell = try #require(registry.sinkDescriptor(type: "shell"))
         #expect(shell.writesFile)
         #expect(shell.options.isEmpty)
+        let kubernetes = try #require(registry.sinkDescriptor(type: "kubernetes-secret"))
+        #expect(kubernetes.writesFile)
+        #expect(kubernetes.options == ["name": .string, "namespace": .string, "secretType": .string,
+                                       "labels": .stringMap, "annotations": .stringMap, "perEntity": .boolean])
         let json = try #require(registry.sinkDescriptor(type: "json"))
         #expect(json.writesFile)
         #expect(json.options == ["pretty": .boolean])
