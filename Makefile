@@ -20,11 +20,16 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgcrypt20-dev libsqlite3-dev pkg-config; \
 	fi
 
-## What the tests run as independent readers: python-dotenv, node (>= 20.6 for --env-file), bash, dash.
+## What the tests run as independent readers: python-dotenv, node (>= 20.6 for --env-file), bash,
+## dash, the docker CLI (no daemon), kubectl (client only) and kubernetes-validate.
 test-deps: deps
 	@command -v dash >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dash; }
 	@command -v node >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs; }
 	@python3 -c 'import dotenv' 2>/dev/null || $(PIP) install -q python-dotenv
+	@command -v kubernetes-validate >/dev/null 2>&1 || $(PIP) install -q kubernetes-validate
+	@python3 -c 'import yaml' 2>/dev/null || $(PIP) install -q PyYAML
+	@command -v kubectl >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client; }
+	@command -v docker >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io; }
 
 build: deps
 	$(SWIFT) build --product keyward

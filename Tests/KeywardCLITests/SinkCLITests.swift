@@ -146,6 +146,59 @@ struct SinkCLITests {
         #expect(try await fixture.run(["sync", "--sink", "nosuch"]).status == 2)
     }
 
+    @Test("export as a Kubernetes Secret passes kubernetes-validate and equals kubectl's; as shell it evals back exactly")
+    func exportKubernetesAndShell() async throws {
+        let fixture = try await EngineFixture.start()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync", "FIU-ALPHA"]).status == 0)
+        let manifest = fixture.directory.appendingPathComponent("secret.yaml")
+        let exported = try await fixture.run(["export", "FIU-ALPHA", "--format", "kubernetes-secret", "--namespace", "payments", "--out", manifest.path])
+        #expect(exported.status == 0, "\(exported.all)")
+        _ = try runTool(["kubernetes-validate", "--strict", manifest.path])
+
+        let material = try await fixture.vaultGet("entities/FIU-ALPHA/secret")
+        let token = try await fixture.vaultGet("entities/FIU-ALPHA/token")
+        let listing = try await fixture.run(["export", "FIU-ALPHA", "--format", "json"])
+        let pairs = try #require(try JSONSerialization.jsonObject(with: Data(listing.stdout.utf8)) as? [String: String])
+        #expect(pairs["FIU_ALPHA_SECRET"] == material && pairs["FIU_ALPHA_ACCESS_TOKEN"] == token)
+        let kubectl = try runTool(["kubectl", "create", "secret", "generic", "fiu-alpha", "--namespace", "payments", "--dry-run=client", "-o", "json"]
+            + pairs.keys.sorted().map { "--from-literal=\($0)=\(pairs[$0]!)" })
+        let compare = """
+            import json, sys, yaml
+            ours = yaml.safe_load(open(sys.argv[1]))
+            theirs = json.loads(sys.stdin.read())
+            assert ours["data"] == theirs["data"], "data differs"
+            assert ours["metadata"]["name"] == theirs["metadata"]["name"] == "fiu-alpha"
+            assert ours["metadata"]["namespace"] == theirs["metadata"]["namespace"] == "payments"
+            assert ours.get("type", "Opaque") == theirs.get("type", "Opaque")
+            print("same")
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", compare, manifest.path]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(kubectl.utf8))
+        try input.fileHandleForWriting.close()
+        let verdict = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(verdict == "same\n")
+
+        let bad = try await fixture.run(["export", "FIU-ALPHA", "--format", "kubernetes-secret", "--name", "Not_Valid"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("DNS-1123"))
+
+        let shell = try await fixture.run(["export", "FIU-ALPHA", "--format", "shell"])
+        let script = fixture.directory.appendingPathComponent("env.sh")
+        try shell.stdout.write(to: script, atomically: true, encoding: .utf8)
+        for interpreter in ["bash", "dash"] {
+            let value = try runTool([interpreter, "-c", "eval \"$(cat \"$1\")\"; printf '%s' \"$FIU_ALPHA_SECRET\"", "sh", script.path])
+            #expect(value == material, "\(interpreter)")
+        }
+    }
+
     @Test("export writes dotenv or JSON to stdout or a file, mints nothing, and audits")
     func export() async throws {
         let fixture = try await EngineFixture.start()

@@ -3,14 +3,15 @@ import Foundation
 import KeywardCore
 import KeywardExporters
 
-/// `keyward export ENTITY… --format dotenv|json [--out PATH] [--pretty]`.
+/// `keyward export ENTITY… --format dotenv|shell|kubernetes-secret|json [--out PATH] [--pretty] [--name N] [--namespace NS]`.
 struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write the entities' credentials (default key names) to stdout or a file.",
         discussion: """
             Reads the vault only: nothing is minted and no service is called (run `keyward sync` \
-            first). --out writes atomically with mode 0600 and refuses symbolic links; stdout \
+            first). kubernetes-secret writes a v1 Secret (type Opaque, base64 data) named by \
+            --name (default: the first entity id lower-cased, '_' to '-') in --namespace. --out writes atomically with mode 0600 and refuses symbolic links; stdout \
             otherwise. Keys: <ID>_ENTITY_ID, <ID>_SECRET, <ID>_ACCESS_TOKEN, \
             <ID>_SECRET_EXPIRES_AT, <ID>_TOKEN_EXPIRES_AT.
             """
@@ -21,7 +22,7 @@ struct ExportCommand: AsyncParsableCommand {
     @Argument(help: "Entities to export.")
     var entities: [String]
 
-    @Option(name: .long, help: "dotenv or json.")
+    @Option(name: .long, help: "dotenv, shell, kubernetes-secret or json.")
     var format: ExportFormat
 
     @Option(name: .long, help: ArgumentHelp("Write to this file instead of stdout.", valueName: "path"))
@@ -30,14 +31,29 @@ struct ExportCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Indent JSON.")
     var pretty = false
 
+    @Option(name: .long, help: ArgumentHelp("kubernetes-secret: the Secret's name (default: the first entity id, lower-cased, '_' to '-').", valueName: "name"))
+    var name: String?
+
+    @Option(name: .long, help: ArgumentHelp("kubernetes-secret: the Secret's namespace.", valueName: "namespace"))
+    var namespace: String?
+
     func validate() throws {
         if entities.isEmpty { throw ValidationError("name at least one entity") }
+        if format != .kubernetesSecret && (name != nil || namespace != nil) {
+            throw ValidationError("--name and --namespace apply to --format kubernetes-secret only")
+        }
     }
 
     func run() async throws {
         let session = try EngineSession.open(global, dryRun: true)
         let material = try await session.dispatcher.exportMaterial(entities, operation: "export", context: session.context)
-        let bytes = try format.render(pairs: try SinkKeys.pairs(for: material, keys: nil), pretty: pretty)
+        var kubernetes: KubernetesSecretOptions?
+        if format == .kubernetesSecret {
+            let options = KubernetesSecretOptions(name: name ?? KubernetesSecretOptions.defaultName(for: material[0].id), namespace: namespace)
+            try options.validate()
+            kubernetes = options
+        }
+        let bytes = try format.render(pairs: try SinkKeys.pairs(for: material, keys: nil), pretty: pretty, kubernetes: kubernetes)
         if let out {
             let path = out.hasPrefix("/") ? out : FileManager.default.currentDirectoryPath + "/" + out
             let outcome = try AtomicFileWriter().write(bytes, to: path, mode: 0o600)
