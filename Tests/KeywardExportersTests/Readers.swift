@@ -113,9 +113,12 @@ enum Readers {
         }
     }
 
-    /// The `docker run --env-file` reader: `$KEYWARD_DOCKER_ENV_READ`, or the shared tool.
+    /// The `docker run --env-file` reader: `$KEYWARD_DOCKER_ENV_READ`, or the shared tool in
+    /// `../shared/tools/` beside the repository (where CI and developers have it).
     static var dockerEnvRead: String {
-        ProcessInfo.processInfo.environment["KEYWARD_DOCKER_ENV_READ"] ?? "/work/shared/tools/docker-env-read"
+        if let explicit = ProcessInfo.processInfo.environment["KEYWARD_DOCKER_ENV_READ"] { return explicit }
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return repository.deletingLastPathComponent().appendingPathComponent("shared/tools/docker-env-read").standardizedFileURL.path
     }
 
     /// What `docker run --env-file FILE` would pass to the container, read by the real docker
