@@ -408,10 +408,9 @@ extension Vault {
         guard full else { return }
         guard (1...10_000).contains(meta.retention) else { throw VaultError.integrity("the vault header holds an invalid retention") }
         // Entries and their versions, merged in entry order.
-        let members = try Vault.scanEntryDigests(db, keys: keys)
+        let buckets = try Vault.scanBucketDigests(db, keys: keys)
         for bucket in 0..<VaultSchema.entryBuckets {
-            let digest = try Vault.bucketDigest(keys: keys, bucket: bucket, members: members[bucket])
-            guard ConstantTime.equals(digest, stored[bucket]) else {
+            guard ConstantTime.equals(buckets[bucket], stored[bucket]) else {
                 throw VaultError.integrity("manifest bucket \(bucket) does not match its entries (an entry was changed, added or deleted)")
             }
         }

@@ -258,39 +258,46 @@ extension Vault {
         }
     }
 
+    /// What `findInOneStatement` reads: a named type, not a tuple, so that no generic metadata
+    /// is instantiated per call.
+    private struct OneStatementRow {
+        var generation: Int64
+        var keyID: Int64
+        var entryID: Int64?
+        var labelled: Int64?
+        var version: VersionRow?
+    }
+
     /// The hot path of `get`: header, entry and version in one SELECT (one snapshot, so no
-    /// transaction is needed). Returns `nil` to fall back to the checked path when another
-    /// process wrote since this one last looked (the generation moved).
+    /// transaction is needed), only the columns it needs. Returns `nil` to fall back to the
+    /// checked path when another process wrote since this one last looked (the generation moved).
     private func findInOneStatement(_ name: SecretName, label: VersionLabel) throws -> (record: SecretRecord?, Void)? {
         let keys = self.keys
         let known = knownGeneration
-        let sql = Vault.oneStatementSQL[label]!
+        let sql = Vault.oneStatementSQL(label)
         do {
             let index = try keys.index(of: name.rawValue)
             // Raw columns, no Row: this is the path `get` takes thousands of times a second.
-            let found: (generation: Int64, keyID: Int64, entry: EntryRow?, version: VersionRow?)? = try queue.inDatabase { db in
-                let raw = try db.cachedStatement(sql: sql).sqliteStatement
-                defer {
-                    sqlite3_reset(raw)
-                    sqlite3_clear_bindings(raw)
-                }
-                let bound = index.withUnsafeBytes { sqlite3_bind_blob(raw, 1, $0.baseAddress, Int32($0.count), sqliteTransient) }
-                guard bound == SQLITE_OK else { throw VaultError.io("vault database error (SQLite \(bound))") }
-                guard try Vault.step(raw) else { return nil }
-                return (
-                    sqlite3_column_int64(raw, 0), sqlite3_column_int64(raw, 1),
-                    sqlite3_column_type(raw, 2) == SQLITE_NULL ? nil : EntryRow(statement: raw, offset: 2),
-                    sqlite3_column_type(raw, 14) == SQLITE_NULL ? nil : VersionRow(statement: raw, offset: 14)
-                )
+            let found: OneStatementRow? = try queue.inDatabase { db in
+                let select = try RawStatement(db, sql)
+                defer { select.reset() }
+                try select.bind(1, index)
+                guard try select.step() else { return nil }
+                let raw = select.raw
+                return OneStatementRow(
+                    generation: sqlite3_column_int64(raw, 0), keyID: sqlite3_column_int64(raw, 1),
+                    entryID: Vault.optionalInt(raw, 2), labelled: Vault.optionalInt(raw, 3),
+                    version: sqlite3_column_type(raw, 4) == SQLITE_NULL ? nil : VersionRow(statement: raw, offset: 4))
             }
             guard let found else { return nil }
             guard found.generation == known, found.keyID == Int64(keys.keyID) else { return nil }
-            guard let entry = found.entry else { return (nil, ()) }
-            guard let version = entry.version(labelled: label) else { return (nil, ()) }
+            guard let entryID = found.entryID else { return (nil, ()) }
+            guard let version = found.labelled else { return (nil, ()) }
             guard let versionRow = found.version else {
                 throw VaultError.integrity("\(name): the \(label.rawValue) version \(version) is missing")
             }
-            var record = try Vault.openRecord(versionRow, entry: entry, keys: keys, name: name)
+            // The row was found by this very name index, which the record's AAD binds.
+            var record = try Vault.openRecord(versionRow, entryID: entryID, nameIndex: index, keys: keys, name: name)
             record.label = label
             return (record, ())
         } catch {
@@ -298,23 +305,29 @@ extension Vault {
         }
     }
 
-    /// The SELECT of `findInOneStatement`, built once per label.
-    private static let oneStatementSQL: [VersionLabel: String] = {
-        func qualified(_ columns: String, _ alias: String) -> String {
-            columns.split(separator: ",").map { alias + "." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+    /// The SELECT of `findInOneStatement`, one per label (built once).
+    private static func oneStatementSQL(_ label: VersionLabel) -> String {
+        switch label {
+        case .current: oneStatementCurrent
+        case .previous: oneStatementPrevious
+        case .pending: oneStatementPending
         }
-        var result: [VersionLabel: String] = [:]
-        for label in VersionLabel.allCases {
-            result[label] = """
-                SELECT m.generation, m.key_id, \(qualified(EntryRow.columns, "e")), \(qualified(VersionRow.columns, "v"))
-                FROM vault_meta m
-                LEFT JOIN entries e ON e.name_index = ?
-                LEFT JOIN versions v ON v.entry_id = e.entry_id AND v.version = e.\(label.rawValue)_version
-                WHERE m.id = 1
-                """
-        }
-        return result
-    }()
+    }
+
+    private static let oneStatementCurrent = oneStatementSQL(column: "current_version")
+    private static let oneStatementPrevious = oneStatementSQL(column: "previous_version")
+    private static let oneStatementPending = oneStatementSQL(column: "pending_version")
+
+    private static func oneStatementSQL(column: String) -> String {
+        let versionColumns = VersionRow.columns.split(separator: ",").map { "v." + $0.trimmingCharacters(in: .whitespaces) }
+        return """
+            SELECT m.generation, m.key_id, e.entry_id, e.\(column), \(versionColumns.joined(separator: ", "))
+            FROM vault_meta m
+            LEFT JOIN entries e ON e.name_index = ?
+            LEFT JOIN versions v ON v.entry_id = e.entry_id AND v.version = e.\(column)
+            WHERE m.id = 1
+            """
+    }
 
     /// A specific version of `name`.
     public func get(_ name: SecretName, version: Int) throws -> SecretRecord {
@@ -330,13 +343,17 @@ extension Vault {
     }
 
     static func openRecord(_ row: VersionRow, entry: EntryRow, keys: VaultKeys, name: SecretName) throws -> SecretRecord {
+        try openRecord(row, entryID: entry.id, nameIndex: entry.nameIndex, keys: keys, name: name)
+    }
+
+    static func openRecord(_ row: VersionRow, entryID: Int64, nameIndex: [UInt8], keys: VaultKeys, name: SecretName) throws -> SecretRecord {
         guard row.alg == algorithmAES256GCM, row.keyID == keys.keyID else {
             throw VaultError.integrity("\(name) version \(row.version): unknown algorithm or key id")
         }
         var plaintext: [UInt8]
         do {
             plaintext = try keys.records.open(
-                row.box, aad: recordAAD(keys: keys, entryID: entry.id, version: row.version, keyID: row.keyID, alg: row.alg, nameIndex: entry.nameIndex))
+                row.box, aad: recordAAD(keys: keys, entryID: entryID, version: row.version, keyID: row.keyID, alg: row.alg, nameIndex: nameIndex))
         } catch {
             throw VaultError.integrity("\(name) version \(row.version) failed authentication (tampered or damaged record)")
         }

@@ -57,6 +57,22 @@ package final class HMACSHA256: @unchecked Sendable {
         }
     }
 
+    /// The tag of `first` followed by `second`, into `tag` (exactly ``tagLength`` bytes): for
+    /// loops that MAC many records without allocating.
+    package func authenticate(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer,
+                              into tag: UnsafeMutableRawBufferPointer) throws {
+        guard tag.count == Self.tagLength else { throw CryptoError(.badLength, "HMAC output buffer must be 32 bytes") }
+        try lock.withLock {
+            try CryptoError.check(keyward_gcry_mac_reset(handle), "gcry_mac_reset")
+            for part in [first, second] where part.count > 0 {
+                try CryptoError.check(gcry_mac_write(handle, part.baseAddress, part.count), "gcry_mac_write")
+            }
+            var length = Self.tagLength
+            try CryptoError.check(gcry_mac_read(handle, tag.baseAddress, &length), "gcry_mac_read")
+            guard length == Self.tagLength else { throw CryptoError(.library, "short HMAC output") }
+        }
+    }
+
     /// The tag of `data`.
     package func authenticate(_ data: some ContiguousBytes) throws -> [UInt8] {
         try authenticate { input in data.withUnsafeBytes { input.write($0) } }
