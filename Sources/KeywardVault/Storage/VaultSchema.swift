@@ -98,10 +98,17 @@ enum VaultSchema {
     static func configuration(busyTimeout: TimeInterval) -> Configuration {
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
-        configuration.journalMode = .wal
+        // WAL is set here rather than with `configuration.journalMode = .wal`: for that, GRDB
+        // creates and drops a table whenever the -wal file is absent (every open after the last
+        // connection closed, i.e. every CLI command), a durable write with two fsyncs before
+        // the vault is even unlocked. A DatabaseQueue does not need the -wal file to exist.
         configuration.foreignKeysEnabled = true
         configuration.label = "keyward-vault"
         configuration.prepareDatabase { db in
+            let journalMode = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+            guard journalMode?.lowercased() == "wal" else {
+                throw VaultError.io("SQLite cannot use WAL mode for the vault here (journal mode \(journalMode ?? "unknown"))")
+            }
             try db.execute(sql: """
                 PRAGMA synchronous = FULL;
                 PRAGMA secure_delete = ON;
@@ -117,7 +124,7 @@ enum VaultSchema {
     /// ones (none yet in format 1).
     static func checkAndMigrate(_ queue: DatabaseQueue, path: String) throws {
         let migrator = self.migrator
-        try queue.writeWithoutTransaction { db in
+        let pending = try queue.writeWithoutTransaction { db -> Bool in
             let applicationID = try Int32.fetchOne(db.cachedStatement(sql: "PRAGMA application_id")) ?? 0
             guard applicationID == self.applicationID else {
                 throw VaultError(.notAVault, "\(path) is not a Keyward vault (SQLite application_id \(applicationID))")
@@ -143,7 +150,10 @@ enum VaultSchema {
             if !applied.isSubset(of: known) {
                 throw VaultError(.notAVault, "\(path) has schema migrations this build does not know; upgrade Keyward")
             }
+            return applied != known
         }
-        try migrator.migrate(queue)
+        // Every open of an up-to-date file (every CLI command) skips the migrator's own checks
+        // and its CREATE TABLE IF NOT EXISTS, which wrote and synced the WAL before the unlock.
+        if pending { try migrator.migrate(queue) }
     }
 }
