@@ -29,6 +29,10 @@ func measure(_ calls: Int, _ body: () async throws -> Void) async throws -> (wal
     return (wall, cpuSeconds() - cpuStart)
 }
 
+if CommandLine.arguments.dropFirst().first == "export-setup" {
+    try ExportSetup.run(Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
 if CommandLine.arguments.dropFirst().first == "sync" {
     try await SyncBenchmark.run(Array(CommandLine.arguments.dropFirst(2)))
     exit(0)

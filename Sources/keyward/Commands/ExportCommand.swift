@@ -37,23 +37,36 @@ struct ExportCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("kubernetes-secret: the Secret's namespace.", valueName: "namespace"))
     var namespace: String?
 
+    @Flag(name: .long, help: "kubernetes-secret: one Secret per entity (named after it), as a multi-document YAML.")
+    var perEntity = false
+
     func validate() throws {
         if entities.isEmpty { throw ValidationError("name at least one entity") }
-        if format != .kubernetesSecret && (name != nil || namespace != nil) {
-            throw ValidationError("--name and --namespace apply to --format kubernetes-secret only")
+        if format != .kubernetesSecret && (name != nil || namespace != nil || perEntity) {
+            throw ValidationError("--name, --namespace and --per-entity apply to --format kubernetes-secret only")
         }
+        if perEntity && name != nil { throw ValidationError("--per-entity names each Secret after its entity; leave out --name") }
     }
 
     func run() async throws {
         let session = try EngineSession.open(global, dryRun: true)
         let material = try await session.dispatcher.exportMaterial(entities, operation: "export", context: session.context)
-        var kubernetes: KubernetesSecretOptions?
-        if format == .kubernetesSecret {
-            let options = KubernetesSecretOptions(name: name ?? KubernetesSecretOptions.defaultName(for: material[0].id), namespace: namespace)
-            try options.validate()
-            kubernetes = options
+        let bytes: [UInt8]
+        if format == .kubernetesSecret && perEntity {
+            bytes = try KubernetesSecretFormat.render(try material.map { entity in
+                let options = KubernetesSecretOptions(name: KubernetesSecretOptions.defaultName(for: entity.id), namespace: namespace)
+                try options.validate()
+                return (options, try SinkKeys.pairs(for: [entity], keys: nil))
+            })
+        } else {
+            var kubernetes: KubernetesSecretOptions?
+            if format == .kubernetesSecret {
+                let options = KubernetesSecretOptions(name: name ?? KubernetesSecretOptions.defaultName(for: material[0].id), namespace: namespace)
+                try options.validate()
+                kubernetes = options
+            }
+            bytes = try format.render(pairs: try SinkKeys.pairs(for: material, keys: nil), pretty: pretty, kubernetes: kubernetes)
         }
-        let bytes = try format.render(pairs: try SinkKeys.pairs(for: material, keys: nil), pretty: pretty, kubernetes: kubernetes)
         if let out {
             let path = out.hasPrefix("/") ? out : FileManager.default.currentDirectoryPath + "/" + out
             let outcome = try AtomicFileWriter().write(bytes, to: path, mode: 0o600)
