@@ -20,6 +20,7 @@ struct KeywardCommand: AsyncParsableCommand {
             VaultCommand.self,
             LoginCommand.self,
             SyncCommand.self,
+            RotateCommand.self,
             TokenCommand.self,
             ExportCommand.self,
             ExecCommand.self,

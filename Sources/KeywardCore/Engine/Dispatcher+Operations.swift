@@ -14,6 +14,7 @@ extension Dispatcher {
         let vault = try requireVault()
         let id = try selectEntities([name])[0]
         let entityConfiguration = configuration.entities[id]!
+        await recoverOpenRotations(for: [id], context: context)
         var txnId: String?
         do {
             let now = context.clock.now
@@ -73,9 +74,10 @@ extension Dispatcher {
         guard !names.isEmpty else { throw KeywardError.usage("name at least one entity") }
         let ids = try selectEntities(names)
         let material = try await material(for: ids, vault: vault, context: context)
-        for entity in material {
-            try await vault.record(AuditEntry(time: context.clock.now, operation: operation, entity: entity.id.rawValue, outcome: "ok"))
+        for id in ids {
+            if let open = try await openRotationSummary(id, context: context) { context.logger.warning("\(id): \(open)") }
         }
+        try await vault.record(material.map { AuditEntry(time: context.clock.now, operation: operation, entity: $0.id.rawValue, outcome: "ok") })
         return material
     }
 
@@ -140,6 +142,8 @@ extension Dispatcher {
                 entry.token = .init(expiresAt: token.expiresAt)
             }
             entry.lastSync = audit.last { $0.entity == id.rawValue && $0.operation == "sync" && $0.outcome != "failed" }?.time
+            entry.openJournal = try await openRotationSummary(id, context: context)
+            if let open = entry.openJournal { entry.warnings.append(open) }
             entry.lastRotation = audit.last { $0.entity == id.rawValue && $0.operation == "rotate" && $0.outcome == "ok" }?.time
             report.entities.append(entry)
         }
@@ -170,7 +174,7 @@ public struct StatusReport: Sendable, Codable, Equatable {
         public var lastSync: Date?
         public var lastRotation: Date?
         public var warnings: [String]
-        /// An unfinished rotation, if any (rotation arrives with a later issue).
+        /// An unfinished rotation, if any: which journal entry, its state and since when.
         public var openJournal: String?
     }
 

@@ -37,6 +37,8 @@ extension Dispatcher {
         let ids = try selectEntities(request.entities)
         let sinkNames = try selectSinks(request.sinks, entities: ids)
         let limit = max(1, request.concurrency)
+        // A rotation a crashed job left open is finished first (DESIGN.md, "Rotation", item 7).
+        await recoverOpenRotations(for: ids, context: context)
 
         var outcomes: [EntityID: SyncReport.EntityOutcome] = [:]
         var plans: [EntityID: [SyncReport.PlanAction]] = [:]
@@ -169,7 +171,7 @@ extension Dispatcher {
         return material
     }
 
-    private func writeSink(_ name: String, vault: any VaultServices, context: OperationContext) async -> (SyncReport.SinkOutcome, [SyncReport.PlanAction]) {
+    func writeSink(_ name: String, vault: any VaultServices, context: OperationContext) async -> (SyncReport.SinkOutcome, [SyncReport.PlanAction]) {
         let configuration = self.configuration.sinks[name]!
         var outcome = SyncReport.SinkOutcome(name: name, outcome: "failed", path: configuration.path, error: nil)
         var plan: [SyncReport.PlanAction] = []

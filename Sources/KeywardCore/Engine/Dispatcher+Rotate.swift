@@ -1,0 +1,297 @@
+import Foundation
+import Logging
+
+/// Whether a secret is due for rotation, and why (DESIGN.md, "Rotation", item 1).
+public struct RotationDecision: Sendable, Equatable {
+    public var due: Bool
+    /// A sentence for plans and reports.
+    public var reason: String
+
+    /// A secret is due when `expiresAt - now <= rotateBefore`, where `rotateBefore` is capped at
+    /// a third of the secret's lifetime (`expiresAt - createdAt`, else `secretExpiryDays`, else
+    /// the service's default of 180 days), so a short-lived secret cannot cause a rotation loop.
+    /// A secret without expiry is never due unless forced; an expired one (inside its grace
+    /// period or past it) always is.
+    public static func decide(expiresAt: Date?, createdAt: Date, secretExpiryDays: Int?, rotateBeforeSeconds: Int64,
+                              now: Date, force: Bool) -> RotationDecision
+    {
+        if force { return RotationDecision(due: true, reason: "--force") }
+        guard let expiresAt else { return RotationDecision(due: false, reason: "the secret has no expiry: rotated only with --force") }
+        var lifetime = expiresAt.timeIntervalSince(createdAt)
+        if lifetime <= 0 { lifetime = Double(secretExpiryDays ?? 180) * 86_400 }
+        let window = min(Double(rotateBeforeSeconds), lifetime / 3)
+        let left = expiresAt.timeIntervalSince(now)
+        let windowText = DurationParser.format(seconds: Int64(window))
+        if left <= 0 {
+            return RotationDecision(due: true, reason: "the secret expired at \(Timestamps.format(expiresAt))")
+        }
+        if left <= window {
+            return RotationDecision(due: true, reason: "the secret expires \(Timestamps.format(expiresAt)), within the rotation window of \(windowText)")
+        }
+        return RotationDecision(
+            due: false,
+            reason: "the secret expires \(Timestamps.format(expiresAt)); due from \(Timestamps.format(expiresAt.addingTimeInterval(-window))) (window \(windowText))")
+    }
+}
+
+extension Dispatcher {
+    /// One entity's part of a rotation run.
+    private struct EntityRotation {
+        var outcome: SyncReport.EntityOutcome
+        var plan: [SyncReport.PlanAction] = []
+        /// Held until the sinks are written and the journal closed.
+        var lock: RotationLock?
+        /// The journal entry to close `done` after the sinks.
+        var journalID: Int64?
+        var txnId: String?
+        /// A new secret became current: the entity's sinks are written.
+        var changed = false
+    }
+
+    /// Resets the secrets that are due (or every named one with `force`), tests them by minting
+    /// an entity token, makes them current and writes every sink that names them, following
+    /// DESIGN.md's crash-safe state machine ("Rotation: a crash-safe state machine").
+    ///
+    /// Each entity is rotated under its rotation lock; an entity whose lock another job holds is
+    /// reported `skipped`. Reset is called at most once per entity; a reset whose outcome is
+    /// unknown is recovered by `secret/read`. With `context.dryRun` it resets and writes nothing
+    /// and returns the plan (what is due and why).
+    ///
+    /// - Throws: ``KeywardError`` (usage) for an unknown entity or a provider that cannot reset
+    ///   secrets, before anything is reset; every other failure is reported per entity or sink.
+    public func rotate(entities names: [String], force: Bool, context: OperationContext) async throws -> SyncReport {
+        let vault = try requireVault()
+        guard let journal = vault as? any RotationJournal else {
+            throw KeywardError(.vault, "this vault keeps no rotation journal")
+        }
+        let ids = try selectEntities(names)
+        for id in ids {
+            let provider = try provider(for: id)
+            guard provider is any SecretRotator else {
+                throw KeywardError.usage("entity '\(id)': provider '\(provider.name)' cannot reset secrets")
+            }
+        }
+        // Rotations finished by other jobs after this process started count as this run's.
+        let runStart = context.clock.now.addingTimeInterval(-ProcessAge.seconds() - 0.05)
+
+        var rotations: [EntityRotation] = []
+        for id in ids {
+            rotations.append(await rotateEntity(id, force: force, runStart: runStart, vault: vault, journal: journal, context: context))
+        }
+
+        let changed = rotations.filter(\.changed).compactMap { EntityID($0.outcome.id) }
+        var sinkOutcomes: [SyncReport.SinkOutcome] = []
+        var plan = rotations.flatMap(\.plan)
+        let due = rotations.filter { $0.plan.contains { $0.action == "reset" } }.compactMap { EntityID($0.outcome.id) }
+        if context.dryRun {
+            for name in try selectSinks([], entities: due) {
+                plan.append(.init(action: "write sink", target: name, oldFingerprint: nil, newFingerprint: nil, detail: configuration.sinks[name]?.path))
+            }
+        } else {
+            for (index, name) in try selectSinks([], entities: changed).enumerated() {
+                if index == 1 { CrashHook.at("during-sinks", environment: environment) }
+                sinkOutcomes.append(await writeSink(name, vault: vault, context: context).0)
+            }
+            if sinkOutcomes.count == 1 { CrashHook.at("during-sinks", environment: environment) }
+        }
+
+        for index in rotations.indices {
+            if let id = rotations[index].journalID {
+                do {
+                    _ = try await journal.advanceRotation(id: id, to: .done, txnId: nil, context: context)
+                } catch {
+                    rotations[index].outcome.warnings.append("the rotation journal entry \(id) could not be closed; the next run finishes it")
+                }
+            }
+            let rotation = rotations[index]
+            for warning in rotation.outcome.warnings { context.logger.warning("\(rotation.outcome.id): \(warning)") }
+            try? await vault.record(AuditEntry(time: context.clock.now, operation: context.dryRun ? "rotate --dry-run" : "rotate",
+                                               entity: rotation.outcome.id, outcome: rotation.outcome.outcome, txnId: rotation.txnId))
+        }
+        // The locks are released here, once every sink holds the new secrets.
+        let outcomes = rotations.map(\.outcome)
+        rotations.removeAll()
+        return SyncReport(dryRun: context.dryRun, entities: outcomes, sinks: sinkOutcomes, plan: context.dryRun ? plan : nil)
+    }
+
+    private func rotateEntity(_ id: EntityID, force: Bool, runStart: Date, vault: any VaultServices, journal: any RotationJournal,
+                              context: OperationContext) async -> EntityRotation
+    {
+        var rotation = EntityRotation(outcome: SyncReport.EntityOutcome(
+            id: id.rawValue, outcome: "unchanged", error: nil, warnings: [], secretVersion: nil, secretFingerprint: nil,
+            secretExpiresAt: nil, tokenExpiresAt: nil, changes: []))
+        let name = SecretName.entitySecret(id)
+        do {
+            let entityConfiguration = configuration.entities[id]!
+            let provider = try provider(for: id)
+            var current = try await vault.read(name, label: .current, context: context)
+            let known: SecretRecord
+            if let current {
+                known = current
+            } else {
+                // Never synced: the service says when its secret expires.
+                let read = try await provider.readSecret(for: id, context: context)
+                known = read.record
+                rotation.txnId = read.record.txnId
+            }
+            rotation.outcome.secretVersion = current?.version
+            rotation.outcome.secretFingerprint = current.map { vault.fingerprint($0.value) }
+            rotation.outcome.secretExpiresAt = known.expiresAt
+            let decision = RotationDecision.decide(
+                expiresAt: known.expiresAt, createdAt: known.createdAt, secretExpiryDays: entityConfiguration.secretExpiryDays,
+                rotateBeforeSeconds: entityConfiguration.rotateBeforeSeconds, now: context.clock.now, force: force)
+            guard decision.due else {
+                rotation.plan.append(.init(action: "keep", target: name.rawValue, oldFingerprint: rotation.outcome.secretFingerprint,
+                                           newFingerprint: nil, detail: "not due: \(decision.reason)"))
+                return rotation
+            }
+            if context.dryRun {
+                rotation.plan.append(.init(action: "reset", target: name.rawValue, oldFingerprint: rotation.outcome.secretFingerprint,
+                                           newFingerprint: nil, detail: "due: \(decision.reason)"))
+                return rotation
+            }
+
+            guard let lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id) else {
+                rotation.outcome.outcome = "skipped"
+                rotation.outcome.warnings.append("another job holds the rotation lock; skipped")
+                return rotation
+            }
+            rotation.lock = lock
+
+            // Under the lock: finish what a crashed job left, then look again (item 2).
+            if try await finishOpenRotations(id, provider: provider, vault: vault, journal: journal, context: context) {
+                rotation.changed = true
+                rotation.outcome.outcome = "ok"
+                rotation.outcome.changes.append("recovered")
+                current = try await vault.read(name, label: .current, context: context)
+                fill(&rotation.outcome, with: current, vault: vault)
+                rotation.outcome.warnings.append("finished an interrupted rotation; not reset again")
+                return rotation
+            }
+            let again = try await vault.read(name, label: .current, context: context)
+            if let again, again.version != current?.version {
+                fill(&rotation.outcome, with: again, vault: vault)
+                rotation.outcome.warnings.append("another job rotated it just now; not reset again")
+                return rotation
+            }
+            let finishedMeanwhile = try await journal.rotationEntries(context: context).contains {
+                $0.entity == id && $0.state == .done && $0.updatedAt >= runStart
+            }
+            if finishedMeanwhile {
+                rotation.outcome.warnings.append("another job rotated it during this run; not reset again")
+                return rotation
+            }
+            if let again, !force {
+                let recheck = RotationDecision.decide(
+                    expiresAt: again.expiresAt, createdAt: again.createdAt, secretExpiryDays: entityConfiguration.secretExpiryDays,
+                    rotateBeforeSeconds: entityConfiguration.rotateBeforeSeconds, now: context.clock.now, force: false)
+                guard recheck.due else { return rotation }
+            }
+
+            CrashHook.at("before-journal", environment: environment)
+            let entry = try await journal.beginRotation(entity: id, context: context)
+            rotation.journalID = entry.id
+            CrashHook.at("after-journal", environment: environment)
+            _ = try await journal.advanceRotation(id: entry.id, to: .sent, txnId: nil, context: context)
+
+            let rotator = provider as! any SecretRotator
+            var answer: ProvidedSecret
+            do {
+                answer = try await rotator.resetSecret(for: id, validityDays: entityConfiguration.secretExpiryDays, context: context)
+            } catch let error as any ServiceActionReporting where error.serviceDidNotAct {
+                rotation.journalID = nil
+                _ = try? await journal.advanceRotation(id: entry.id, to: .aborted, txnId: nil, context: context)
+                throw error
+            } catch {
+                // The answer was lost: the secret may have changed. Never reset again (contract,
+                // "Reset semantics"): read what the service holds now.
+                rotation.outcome.warnings.append("the reset's answer was lost (\(SyncReport.ErrorInfo(error).message)); recovered with secret/read")
+                answer = try await provider.readSecret(for: id, context: context)
+            }
+            CrashHook.at("after-reset-answer", environment: environment)
+            rotation.txnId = answer.record.txnId
+            rotation.outcome.warnings += answer.warnings
+
+            let settled = try await settle(entry, answer: answer.record, id: id, provider: provider, vault: vault, journal: journal, context: context)
+            fill(&rotation.outcome, with: settled.current, vault: vault)
+            if settled.changed {
+                rotation.changed = true
+                rotation.outcome.changes.append("secret")
+            }
+            if settled.tokenMinted { rotation.outcome.changes.append("token") }
+            rotation.outcome.tokenExpiresAt = try await vault.read(.entityToken(id), label: .current, context: context)?.expiresAt
+            if let tokenError = settled.tokenError {
+                rotation.outcome.outcome = "failed"
+                rotation.outcome.error = SyncReport.ErrorInfo(tokenError)
+                rotation.outcome.warnings.append("the new secret failed its test (minting an entity token); it is current anyway, since the service reset it")
+            } else {
+                rotation.outcome.outcome = "ok"
+            }
+        } catch {
+            rotation.outcome.outcome = "failed"
+            rotation.outcome.error = SyncReport.ErrorInfo(error)
+        }
+        return rotation
+    }
+
+    private func fill(_ outcome: inout SyncReport.EntityOutcome, with record: SecretRecord?, vault: any VaultServices) {
+        guard let record else { return }
+        outcome.secretVersion = record.version
+        outcome.secretFingerprint = vault.fingerprint(record.value)
+        outcome.secretExpiresAt = record.expiresAt
+    }
+
+    /// What ``settle(_:answer:id:provider:vault:journal:context:)`` did.
+    struct Settled {
+        var current: SecretRecord?
+        var changed: Bool
+        var tokenMinted: Bool
+        var tokenError: (any Error)?
+    }
+
+    /// Makes the vault follow the service after a reset (or its recovery): stores `answer` as
+    /// the `pending` version in the transaction that advances the journal to `stored`, tests it
+    /// by minting an entity token, then moves `current` to it. Leaves the entry for the caller
+    /// to close `done`.
+    func settle(_ entry: RotationJournalEntry, answer: SecretRecord, id: EntityID, provider: any SecretProvider,
+                vault: any VaultServices, journal: any RotationJournal, context: OperationContext) async throws -> Settled
+    {
+        let name = SecretName.entitySecret(id)
+        let current = try await vault.read(name, label: .current, context: context)
+        if let current, current.value == answer.value {
+            // The service holds what the vault already uses: the reset never acted.
+            return Settled(current: current, changed: false, tokenMinted: false)
+        }
+        let stored: SecretRecord
+        if let pending = try await vault.read(name, label: .pending, context: context), pending.value == answer.value {
+            stored = pending
+            if entry.state != .stored {
+                _ = try await journal.advanceRotation(id: entry.id, to: .stored, txnId: answer.txnId, context: context)
+            }
+        } else if entry.state == .stored {
+            stored = try await vault.write(name, record: answer, label: .pending, context: context)
+        } else {
+            stored = try await journal.storePendingSecret(name, record: answer, journalID: entry.id, state: .stored, context: context)
+        }
+        CrashHook.at("after-store", environment: environment)
+
+        var settled = Settled(current: stored, changed: true, tokenMinted: false)
+        if let issuer = provider as? any AccessTokenIssuer {
+            do {
+                let minted = try await issuer.issueAccessToken(for: id, secret: stored.value, context: context)
+                _ = try await vault.write(.entityToken(id), record: minted.record, label: .current, context: context)
+                settled.tokenMinted = true
+            } catch {
+                settled.tokenError = error
+            }
+        }
+        CrashHook.at("after-token", environment: environment)
+        // The old secret no longer works once the service reset it: the vault follows the
+        // service even when the test failed (item 5).
+        try await journal.promote(name, version: stored.version, context: context)
+        var promoted = stored
+        promoted.label = .current
+        settled.current = promoted
+        return settled
+    }
+}

@@ -1,0 +1,251 @@
+import Foundation
+import KeywardSimulator
+import Testing
+
+/// `keyward rotate` end to end: the built binary against the in-process simulator, killed at
+/// every step of DESIGN.md's state machine ("Rotation: a crash-safe state machine").
+@Suite("rotate: crash safety, one reset, locks, dry run", .serialized)
+struct RotateCLITests {
+    static let sinks = """
+        sinks:
+          alpha-json:
+            type: json
+            path: deploy/alpha.json
+            entities: [FIU-ALPHA]
+            keys:
+              AA_CLIENT_ID: "{entity.id}"
+              AA_CLIENT_SECRET: "{entity.secret}"
+          both-json:
+            type: json
+            path: deploy/both.json
+            entities: [FIU-ALPHA, FIU-BETA]
+        """
+
+    static func withSinks() async throws -> EngineFixture {
+        let fixture = try await EngineFixture.start()
+        let config = fixture.directory.appendingPathComponent("keyward.yaml")
+        try (try String(contentsOf: config, encoding: .utf8) + Self.sinks + "\n").write(to: config, atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(at: fixture.directory.appendingPathComponent("deploy"), withIntermediateDirectories: true)
+        return fixture
+    }
+
+    /// The secret the `alpha-json` sink holds.
+    static func sinkSecret(_ fixture: EngineFixture) throws -> String? {
+        let data = try Data(contentsOf: fixture.directory.appendingPathComponent("deploy/alpha.json"))
+        return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["AA_CLIENT_SECRET"] as? String
+    }
+
+    /// The vault, the sink and the service agree on FIU-ALPHA's secret, and no rotation is open.
+    static func expectConverged(_ fixture: EngineFixture, _ note: String) async throws {
+        let server = try #require(fixture.simulator.currentSecret(for: "FIU-ALPHA"))
+        #expect(try await fixture.vaultGet("entities/FIU-ALPHA/secret") == server, "\(note): vault follows the service")
+        #expect(try sinkSecret(fixture) == server, "\(note): the sink holds the service's secret")
+        let status = try await fixture.run(["status", "--output", "json", "FIU-ALPHA"])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        let entity = try #require((report["entities"] as? [[String: Any]])?.first)
+        #expect(entity["openJournal"] is NSNull, "\(note): no open journal entry: \(status.stdout)")
+    }
+
+    static let killed: Set<Int32> = [9, 137]
+
+    @Test("killed at each step, three times over: the next sync ends with the service's secret, one reset per rotation",
+          arguments: ["before-journal", "after-journal", "after-reset-answer", "after-store", "after-token", "during-sinks"])
+    func crashAt(step: String) async throws {
+        let fixture = try await Self.withSinks()
+        defer { Task { await fixture.stop() } }
+        let first = try await fixture.run(["sync"])
+        #expect(first.status == 0, "\(first.all)")
+        let resetsExpected = ["before-journal", "after-journal"].contains(step) ? 0 : 1
+        for round in 1...3 {
+            let before = fixture.counter(.secretReset)
+            let crashed = try await fixture.run(["rotate", "--force", "FIU-ALPHA"], extraEnvironment: ["KEYWARD_CRASH_AT": step])
+            #expect(Self.killed.contains(crashed.status), "round \(round): killed at \(step): \(crashed.all)")
+            let status = try await fixture.run(["status", "--output", "json", "FIU-ALPHA"])
+            #expect(status.status == 0)
+            if step != "before-journal" {
+                #expect(!status.stdout.contains("\"openJournal\":null") && !status.stdout.contains("\"openJournal\" : null"),
+                        "round \(round): status reports the open rotation: \(status.stdout)")
+            }
+            let sync = try await fixture.run(["sync"])
+            #expect(sync.status == 0, "round \(round): \(sync.all)")
+            #expect(fixture.counter(.secretReset) - before == resetsExpected, "round \(round): \(step)")
+            try await Self.expectConverged(fixture, "\(step), round \(round)")
+            #expect(fixture.secrets().filter { crashed.all.contains($0) || sync.all.contains($0) }.isEmpty)
+        }
+    }
+
+    @Test("killed while the reset is in flight on the server: the next sync reads the result and never resets again")
+    func killedInFlight() async throws {
+        let fixture = try await Self.withSinks()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync"]).status == 0)
+        fixture.simulator.inject(.latency(milliseconds: 3_000), endpoint: .secretReset)
+        let process = try Self.launch(["rotate", "--force", "FIU-ALPHA"], fixture: fixture)
+        // Wait until the request reached the server, then kill the client.
+        let deadline = Date().addingTimeInterval(20)
+        while fixture.counter(.secretReset) == 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(fixture.counter(.secretReset) == 1)
+        kill(process.processIdentifier, SIGKILL)
+        let status = await Self.wait(process)
+        #expect(Self.killed.contains(status))
+        try await Task.sleep(for: .milliseconds(3_500))  // the server finishes the reset
+        let sync = try await fixture.run(["sync"])
+        #expect(sync.status == 0, "\(sync.all)")
+        #expect(fixture.counter(.secretReset) == 1)
+        try await Self.expectConverged(fixture, "in flight")
+    }
+
+    @Test("a lost answer (the server reset, the connection dropped): exactly one reset, the vault ends with the service's secret")
+    func lostAnswer() async throws {
+        let fixture = try await Self.withSinks()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync"]).status == 0)
+        let old = try #require(fixture.simulator.currentSecret(for: "FIU-ALPHA"))
+        fixture.simulator.inject(.dropAfterApplying, endpoint: .secretReset)
+        let result = try await fixture.run(["rotate", "--force", "FIU-ALPHA", "--output", "json"])
+        #expect(result.status == 0, "\(result.all)")
+        #expect(fixture.counter(.secretReset) == 1)
+        #expect(fixture.simulator.currentSecret(for: "FIU-ALPHA") != old)
+        #expect(result.stderr.contains("recovered with secret/read"), "\(result.stderr)")
+        try await Self.expectConverged(fixture, "lost answer")
+        let history = try await fixture.run(["vault", "history", "entities/FIU-ALPHA/secret"])
+        #expect(history.stdout.contains("previous"), "the old secret is kept as previous: \(history.stdout)")
+    }
+
+    @Test("sixteen `rotate --force` processes started together: exactly one reset; the others skip or find it done")
+    func sixteenTogether() async throws {
+        let fixture = try await Self.withSinks()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync"]).status == 0)
+        var processes: [(Process, Pipe)] = []
+        for _ in 0..<16 {
+            let out = Pipe()
+            processes.append((try Self.launch(["rotate", "--force", "FIU-ALPHA", "--output", "json"], fixture: fixture, stdout: out), out))
+        }
+        var outcomes: [String] = []
+        for (process, out) in processes {
+            let data = await Self.readAll(out)
+            let status = await Self.wait(process)
+            #expect(status == 0)
+            let report = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+            outcomes.append(((report?["entities"] as? [[String: Any]])?.first?["outcome"] as? String) ?? "none")
+        }
+        #expect(fixture.counter(.secretReset) == 1, "\(outcomes)")
+        #expect(outcomes.filter { $0 == "ok" }.count == 1, "\(outcomes)")
+        #expect(outcomes.allSatisfy { ["ok", "skipped", "unchanged"].contains($0) }, "\(outcomes)")
+        try await Self.expectConverged(fixture, "sixteen")
+    }
+
+    @Test("--dry-run says what is due and why, resets nothing and writes no file")
+    func dryRun() async throws {
+        let fixture = try await Self.withSinks()
+        defer { Task { await fixture.stop() } }
+        let forced = try await fixture.run(["rotate", "--dry-run", "--force", "FIU-ALPHA"])
+        #expect(forced.status == 0, "\(forced.all)")
+        #expect(forced.stdout.contains("reset entities/FIU-ALPHA/secret"), "\(forced.stdout)")
+        #expect(forced.stdout.contains("write sink alpha-json"), "\(forced.stdout)")
+        let plain = try await fixture.run(["rotate", "--dry-run", "--output", "json"])
+        #expect(plain.status == 0, "\(plain.all)")
+        #expect(plain.stdout.contains("not due"), "\(plain.stdout)")
+        #expect(plain.stdout.contains("no expiry"), "FIU-GAMMA has none: \(plain.stdout)")
+        #expect(fixture.counter(.secretReset) == 0)
+        #expect(fixture.counter(.entityToken) == 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: fixture.directory.appendingPathComponent("deploy").path)
+        #expect(files.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: fixture.directory.appendingPathComponent("state/vault.db.locks").path))
+        #expect(try await fixture.run(["vault", "get", "entities/FIU-ALPHA/secret"]).status != 0, "no vault entry written")
+    }
+
+    @Test("no rotation loop: right after a rotation nothing is due; a secret inside its window is rotated once")
+    func noLoop() async throws {
+        let fixture = try await Self.withSinks()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync"]).status == 0)
+        let forced = try await fixture.run(["rotate", "--force", "FIU-ALPHA"])
+        #expect(forced.status == 0, "\(forced.all)")
+        #expect(forced.stdout.contains("FIU-ALPHA: ok"), "\(forced.stdout)")
+        let again = try await fixture.run(["rotate"])
+        #expect(again.status == 0, "\(again.all)")
+        #expect(fixture.counter(.secretReset) == 1, "\(again.stdout)")
+        try await Self.expectConverged(fixture, "after --force")
+
+        // FIU-BETA expires in 40 days: its window is 13 days (a third of 40, under the 15 days of
+        // rotateBefore). 30 days on, it is due; rotated once, it is not due again.
+        fixture.simulator.advanceClock(bySeconds: 30 * 86_400)
+        let clock = ["KEYWARD_CLOCK_OFFSET_SECONDS": "\(30 * 86_400)"]
+        let due = try await fixture.run(["rotate", "FIU-BETA"], extraEnvironment: clock)
+        #expect(due.status == 0, "\(due.all)")
+        #expect(fixture.counter(.secretReset) == 2)
+        let twice = try await fixture.run(["rotate"], extraEnvironment: clock)
+        #expect(twice.status == 0, "\(twice.all)")
+        #expect(fixture.counter(.secretReset) == 2)
+        #expect(try await fixture.vaultGet("entities/FIU-BETA/secret") == fixture.simulator.currentSecret(for: "FIU-BETA"))
+        let audit = try await fixture.run(["audit"])
+        #expect(audit.stdout.contains("rotate"), "\(audit.stdout)")
+    }
+
+    @Test("bad input exits 2 and resets nothing")
+    func badInput() async throws {
+        let fixture = try await Self.withSinks()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync"]).status == 0)
+        for arguments in [["rotate", "FIU-NOPE"], ["rotate", "--force", "FIU-ALPHA", "FIU-NOPE"], ["rotate", "bad id!"]] {
+            let result = try await fixture.run(arguments)
+            #expect(result.status == 2, "\(arguments): \(result.all)")
+        }
+        #expect(fixture.counter(.secretReset) == 0)
+    }
+
+    @Test("a reset the service refuses (429) aborts the rotation and exits non-zero; nothing is left open")
+    func refused() async throws {
+        let fixture = try await Self.withSinks()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync"]).status == 0)
+        let old = try #require(fixture.simulator.currentSecret(for: "FIU-ALPHA"))
+        fixture.simulator.inject(.rateLimit429(retryAfterSeconds: 1), endpoint: .secretReset)
+        let result = try await fixture.run(["rotate", "--force", "FIU-ALPHA"])
+        #expect(result.status != 0, "\(result.all)")
+        #expect(fixture.simulator.currentSecret(for: "FIU-ALPHA") == old)
+        let status = try await fixture.run(["status", "--output", "json", "FIU-ALPHA"])
+        #expect(status.stdout.contains("\"openJournal\":null") || status.stdout.contains("\"openJournal\" : null"), "\(status.stdout)")
+        #expect(try await fixture.vaultGet("entities/FIU-ALPHA/secret") == old)
+    }
+
+    // MARK: - Processes
+
+    static func launch(_ arguments: [String], fixture: EngineFixture, stdout: Pipe? = nil) throws -> Process {
+        let process = Process()
+        process.executableURL = CommandRunner.binary
+        process.arguments = arguments
+        var environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "NO_COLOR": "1",
+                           "HOME": fixture.directory.path,
+                           "XDG_DATA_HOME": fixture.directory.appendingPathComponent("data").path,
+                           "XDG_STATE_HOME": fixture.directory.appendingPathComponent("state").path]
+        environment.merge(fixture.environment) { $1 }
+        process.environment = environment
+        process.currentDirectoryURL = fixture.directory
+        process.standardOutput = stdout ?? FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Waits off the cooperative pool: the in-process simulator needs it to answer.
+    static func wait(_ process: Process) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                process.waitUntilExit()
+                continuation.resume(returning: process.terminationStatus)
+            }
+        }
+    }
+
+    static func readAll(_ pipe: Pipe) async -> Data {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: (try? pipe.fileHandleForReading.readToEnd()) ?? Data())
+            }
+        }
+    }
+}
