@@ -34,15 +34,13 @@ print(f"{sys.argv[1]:<28} {statistics.median(walls):8.3f} s {max(rss):8.1f} MiB"
 }
 
 export KEYWARD_KEY_FILE="$work/key"
-ids=$(tr '\n' ' ' < "$work/ids")
 cd "$work"
 echo "10,000-key export, $RUNS runs each (median wall, peak RSS)"
 SOPS_AGE_KEY_FILE="$work/age.key" measure "sops --decrypt (dotenv)" sops --decrypt --input-type dotenv --output-type dotenv "$work/sops.env"
 for format in dotenv shell json kubernetes-secret; do
     extra=()
     [ "$format" = kubernetes-secret ] && extra=(--per-entity)
-    # shellcheck disable=SC2086
-    measure "keyward export $format" "$OLDPWD/.build/release/keyward" export $ids --format "$format" "${extra[@]}" --out "$work/out.$format" --quiet
+    measure "keyward export $format" "$OLDPWD/.build/release/keyward" export --all --format "$format" "${extra[@]}" --out "$work/out.$format" --quiet
 done
 python3 - "$work/table" <<'PY'
 import sys

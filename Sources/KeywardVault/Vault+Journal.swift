@@ -97,11 +97,19 @@ extension Vault {
 
     /// Appends an audit row: time, operation, entity, outcome, txnId; never a value.
     public func appendAudit(_ event: VaultAuditEvent) throws {
+        try appendAudit([event])
+    }
+
+    /// Appends several audit rows, in order, in one transaction (one fsync for a whole export).
+    public func appendAudit(_ events: [VaultAuditEvent]) throws {
+        guard !events.isEmpty else { return }
         try mutate { db, mutation in
             let keys = mutation.keys
-            let last = try Row.fetchOne(db.cachedStatement(sql: "SELECT audit_id, tag FROM audit ORDER BY audit_id DESC LIMIT 1"))
-            let id: Int64 = (last.map { $0[0] as Int64 } ?? 0) + 1
-            try Vault.storeAudit(db, keys: keys, id: id, event: event, previousTag: last.map { bytes($0, 1) } ?? [])
+            for event in events {
+                let last = try Row.fetchOne(db.cachedStatement(sql: "SELECT audit_id, tag FROM audit ORDER BY audit_id DESC LIMIT 1"))
+                let id: Int64 = (last.map { $0[0] as Int64 } ?? 0) + 1
+                try Vault.storeAudit(db, keys: keys, id: id, event: event, previousTag: last.map { bytes($0, 1) } ?? [])
+            }
             mutation.audit = true
         }
     }

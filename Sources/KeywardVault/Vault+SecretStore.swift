@@ -21,6 +21,10 @@ extension Vault: SecretStore, Fingerprinter, AuditLog {
         try await offload { try self.find(name, label: label) }
     }
 
+    public func read(_ names: [SecretName], label: VersionLabel, context: OperationContext) async throws -> [SecretRecord?] {
+        try await offload { try names.map { try self.find($0, label: label) } }
+    }
+
     public func write(_ name: SecretName, record: SecretRecord, label: VersionLabel, context: OperationContext) async throws -> SecretRecord {
         try await offload {
             try self.put(
@@ -41,6 +45,14 @@ extension Vault: SecretStore, Fingerprinter, AuditLog {
     public func record(_ entry: AuditEntry) async throws {
         try await offload {
             try self.appendAudit(VaultAuditEvent(time: entry.time, operation: entry.operation, entity: entry.entity, outcome: entry.outcome, txnId: entry.txnId))
+        }
+    }
+
+    public func record(_ entries: [AuditEntry]) async throws {
+        try await offload {
+            try self.appendAudit(entries.map {
+                VaultAuditEvent(time: $0.time, operation: $0.operation, entity: $0.entity, outcome: $0.outcome, txnId: $0.txnId)
+            })
         }
     }
 

@@ -175,12 +175,12 @@ struct ClientFaultTests {
         .init(fault: .rateLimit429(retryAfterSeconds: 0), code: .rateLimited, httpStatus: 429),
         .init(fault: .drop, code: .connectionFailed, httpStatus: nil),
         .init(fault: .truncate, code: .truncatedBody, httpStatus: 200),
-        .init(fault: .latency(milliseconds: 1_500), code: .timeout, httpStatus: nil),
+        .init(fault: .latency(milliseconds: 3_000), code: .timeout, httpStatus: nil),
     ]
 
     @Test("idempotent calls are retried 3 times, then fail with the fault's kind", arguments: persistent)
     func idempotentCallsRetry(_ fault: FaultCase) async throws {
-        let harness = try await Harness.start(timeoutSeconds: 0.5)
+        let harness = try await Harness.start(timeoutSeconds: 2)
         defer { Task { await harness.stop() } }
         let token = try await harness.userToken()
         harness.simulator.inject(fault.fault, endpoint: .secretRead, count: 3)
@@ -197,7 +197,7 @@ struct ClientFaultTests {
 
     @Test("one transient failure is absorbed by a retry", arguments: persistent)
     func transientFailureRecovers(_ fault: FaultCase) async throws {
-        let harness = try await Harness.start(timeoutSeconds: 0.5)
+        let harness = try await Harness.start(timeoutSeconds: 2)
         defer { Task { await harness.stop() } }
         harness.simulator.inject(fault.fault, endpoint: .entityToken, count: 1)
         let token = try await harness.client.generateEntityToken(entity: Harness.entity, secret: SecretValue(utf8: Harness.firstSecret), context: harness.context)
@@ -214,12 +214,12 @@ struct ClientFaultTests {
         .init(fault: .drop, code: .connectionFailed, httpStatus: nil),
         .init(fault: .truncate, code: .truncatedBody, httpStatus: 200),
         .init(fault: .dropAfterApplying, code: .connectionFailed, httpStatus: nil),
-        .init(fault: .latency(milliseconds: 1_500), code: .timeout, httpStatus: nil),
+        .init(fault: .latency(milliseconds: 3_000), code: .timeout, httpStatus: nil),
     ]
 
     @Test("a reset without a usable answer is 'outcome unknown', sent once, and recoverable by read", arguments: resetUnknown)
     func resetOutcomeUnknown(_ fault: FaultCase) async throws {
-        let harness = try await Harness.start(timeoutSeconds: 0.5)
+        let harness = try await Harness.start(timeoutSeconds: 2)
         defer { Task { await harness.stop() } }
         let token = try await harness.userToken()
         harness.simulator.inject(fault.fault, endpoint: .secretReset, count: 3)
@@ -232,7 +232,7 @@ struct ClientFaultTests {
         #expect(error?.description.contains("never a second reset") == true)
         #expect(harness.counter(.secretReset) == 1, "reset is never retried")
         // Recovery reads what the service considers current, whether or not it acted.
-        try await Task.sleep(nanoseconds: 1_200_000_000 * (fault.code == .timeout ? 1 : 0))
+        try await Task.sleep(nanoseconds: 3_200_000_000 * (fault.code == .timeout ? 1 : 0))
         let current = try await harness.client.readSecret(entity: Harness.entity, userToken: token, context: harness.context)
         #expect(current.secret.revealUTF8() == harness.simulator.currentSecret(for: Harness.entity.rawValue))
         #expect(LeakScanner.leaks(in: "\(error!)", of: harness.credentials([token.value])).isEmpty)
@@ -282,7 +282,7 @@ struct ClientFaultTests {
 
     @Test("nothing the client logs or throws contains a credential")
     func leakScan() async throws {
-        let harness = try await Harness.start(timeoutSeconds: 0.5)
+        let harness = try await Harness.start(timeoutSeconds: 2)
         defer { Task { await harness.stop() } }
         let token = try await harness.userToken()
         var texts: [String] = []

@@ -160,15 +160,13 @@ extension Dispatcher {
     ///
     /// - Throws: ``KeywardError`` (operation failed) naming an entity with no secret in the vault.
     public func material(for ids: [EntityID], vault: any VaultServices, context: OperationContext) async throws -> [EntityMaterial] {
-        var material: [EntityMaterial] = []
-        for id in ids {
-            guard let secret = try await vault.read(.entitySecret(id), label: .current, context: context) else {
+        let records = try await vault.read(ids.flatMap { [SecretName.entitySecret($0), .entityToken($0)] }, label: .current, context: context)
+        return try ids.enumerated().map { index, id in
+            guard let secret = records[2 * index] else {
                 throw KeywardError.operationFailed("\(id): the vault holds no secret yet; run `keyward sync \(id)`")
             }
-            let token = try await vault.read(.entityToken(id), label: .current, context: context)
-            material.append(EntityMaterial(id: id, secret: secret, token: token))
+            return EntityMaterial(id: id, secret: secret, token: records[2 * index + 1])
         }
-        return material
     }
 
     func writeSink(_ name: String, vault: any VaultServices, context: OperationContext) async -> (SyncReport.SinkOutcome, [SyncReport.PlanAction]) {

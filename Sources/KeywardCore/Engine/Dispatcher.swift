@@ -52,13 +52,14 @@ public struct Dispatcher: Sendable {
     public func selectEntities(_ names: [String]) throws -> [EntityID] {
         if names.isEmpty { return configuration.entities.keys.sorted() }
         var selected: [EntityID] = []
+        var seen: Set<EntityID> = []
         for name in names {
             guard let id = EntityID(name) else { throw KeywardError.usage("'\(name)' is not a valid entity id: \(EntityID.ruleDescription)") }
             guard configuration.entities[id] != nil else {
                 let known = configuration.entities.keys.sorted().map(\.rawValue).joined(separator: ", ")
                 throw KeywardError.usage("entity '\(name)' is not in the configuration" + (known.isEmpty ? "" : " (configured: \(known))"))
             }
-            if !selected.contains(id) { selected.append(id) }
+            if seen.insert(id).inserted { selected.append(id) }
         }
         return selected
     }

@@ -6,8 +6,16 @@ import Foundation
 public protocol AuditLog: Sendable {
     /// Appends `entry`. Durable when this returns.
     func record(_ entry: AuditEntry) async throws
+    /// Appends `entries` in order; a log that can should make it one durable write.
+    func record(_ entries: [AuditEntry]) async throws
     /// Entries at or after `since` (UTC), oldest first; all of them for `nil`.
     func entries(since: Date?) async throws -> [AuditEntry]
+}
+
+extension AuditLog {
+    public func record(_ entries: [AuditEntry]) async throws {
+        for entry in entries { try await record(entry) }
+    }
 }
 
 /// One audit row.

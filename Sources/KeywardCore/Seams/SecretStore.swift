@@ -14,11 +14,23 @@ public protocol SecretStore: Sendable {
     /// stored, with its version number. The write is durable when this returns.
     func write(_ name: SecretName, record: SecretRecord, label: VersionLabel, context: OperationContext) async throws -> SecretRecord
 
+    /// The version of each of `names` that carries `label` (`nil` where absent), in order; a
+    /// store that can should make it one round trip.
+    func read(_ names: [SecretName], label: VersionLabel, context: OperationContext) async throws -> [SecretRecord?]
+
     /// The names of all entries whose name starts with `prefix` (all entries for `""`), sorted.
     func list(prefix: String, context: OperationContext) async throws -> [SecretName]
 
     /// Removes the entry and all its versions. Removing an absent entry throws.
     func remove(_ name: SecretName, context: OperationContext) async throws
+}
+
+extension SecretStore {
+    public func read(_ names: [SecretName], label: VersionLabel, context: OperationContext) async throws -> [SecretRecord?] {
+        var records: [SecretRecord?] = []
+        for name in names { records.append(try await read(name, label: label, context: context)) }
+        return records
+    }
 }
 
 /// Computes fingerprints of secret values for plans, history and audit: a keyed HMAC whose key

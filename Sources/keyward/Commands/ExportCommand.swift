@@ -20,7 +20,10 @@ struct ExportCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     @Argument(help: "Entities to export.")
-    var entities: [String]
+    var entities: [String] = []
+
+    @Flag(name: .long, help: "Export every configured entity.")
+    var all = false
 
     @Option(name: .long, help: "dotenv, shell, kubernetes-secret or json.")
     var format: ExportFormat
@@ -41,7 +44,8 @@ struct ExportCommand: AsyncParsableCommand {
     var perEntity = false
 
     func validate() throws {
-        if entities.isEmpty { throw ValidationError("name at least one entity") }
+        if entities.isEmpty && !all { throw ValidationError("name at least one entity, or --all") }
+        if !entities.isEmpty && all { throw ValidationError("name entities or give --all, not both") }
         if format != .kubernetesSecret && (name != nil || namespace != nil || perEntity) {
             throw ValidationError("--name, --namespace and --per-entity apply to --format kubernetes-secret only")
         }
@@ -50,7 +54,8 @@ struct ExportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let session = try EngineSession.open(global, dryRun: true)
-        let material = try await session.dispatcher.exportMaterial(entities, operation: "export", context: session.context)
+        let names = all ? session.dispatcher.configuration.entities.keys.sorted().map(\.rawValue) : entities
+        let material = try await session.dispatcher.exportMaterial(names, operation: "export", context: session.context)
         let bytes: [UInt8]
         if format == .kubernetesSecret && perEntity {
             bytes = try KubernetesSecretFormat.render(try material.map { entity in
