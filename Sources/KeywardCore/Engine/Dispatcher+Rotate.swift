@@ -74,9 +74,18 @@ extension Dispatcher {
         // Rotations finished by other jobs after this process started count as this run's.
         let runStart = context.clock.now.addingTimeInterval(-ProcessAge.seconds() - 0.05)
 
+        // Finish what a crashed job left first, for every entity named, due or not (item 7).
+        let recovered = await recoverOpenRotations(for: ids, context: context)
         var rotations: [EntityRotation] = []
         for id in ids {
-            rotations.append(await rotateEntity(id, force: force, runStart: runStart, vault: vault, journal: journal, context: context))
+            var rotation = await rotateEntity(id, force: force, runStart: runStart, vault: vault, journal: journal, context: context)
+            if recovered.contains(id) {
+                rotation.changed = true
+                rotation.outcome.changes.insert("recovered", at: 0)
+                rotation.outcome.warnings.append("finished an interrupted rotation first")
+                if rotation.outcome.outcome == "unchanged" { rotation.outcome.outcome = "ok" }
+            }
+            rotations.append(rotation)
         }
 
         let changed = rotations.filter(\.changed).compactMap { EntityID($0.outcome.id) }
@@ -194,6 +203,12 @@ extension Dispatcher {
             CrashHook.at("after-journal", environment: environment)
             _ = try await journal.advanceRotation(id: entry.id, to: .sent, txnId: nil, context: context)
 
+            // A reset's validity is capped by the user token's remaining life (contract, "Reset
+            // semantics"): drop the persisted one so the provider fetches a fresh token.
+            let userToken = SecretName.providerUserToken(provider.name)
+            if try await vault.read(userToken, label: .current, context: context) != nil {
+                try? await vault.remove(userToken, context: context)
+            }
             let rotator = provider as! any SecretRotator
             var answer: ProvidedSecret
             do {
