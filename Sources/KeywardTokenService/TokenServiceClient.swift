@@ -152,8 +152,9 @@ public final class TokenServiceClient: Sendable {
         }
         let now = context.clock.now
         let expiresAt = Self.tokenExpiry(token: decoded.accessToken, expiresIn: decoded.expiresIn?.value, receivedAt: now)
-        return AccessToken(value: SecretValue(utf8: decoded.accessToken), expiresAt: expiresAt, issuedAt: now,
-                           txnId: decoded.txnId ?? txnId, message: Self.nonEmpty(decoded.message))
+        let token = SecretValue(utf8: decoded.accessToken)
+        return AccessToken(value: token, expiresAt: expiresAt, issuedAt: now, txnId: decoded.txnId ?? txnId,
+                           message: Self.nonEmpty(decoded.message).map { Self.scrub($0, sensitive + [token]) })
     }
 
     private func secretCall(_ endpoint: TokenServiceEndpoint, entity: EntityID, validityDays: Int?, userToken: AccessToken,
@@ -173,9 +174,11 @@ public final class TokenServiceClient: Sendable {
             throw TokenServiceError(code: .invalidResponse, endpoint: endpoint, httpStatus: answer.status, txnId: decoded.txnId ?? txnId,
                                     serviceMessage: "the answer has an empty secret")
         }
-        return EntitySecret(entityId: entity, secret: SecretValue(utf8: decoded.secret),
+        // `message` is server text shown to users: it must not repeat the secret or the token.
+        let secret = SecretValue(utf8: decoded.secret)
+        return EntitySecret(entityId: entity, secret: secret,
                             expiresAt: SecretExpiry.resolve(expiresOn: decoded.expiresOn?.value, expirationDate: decoded.expirationDate),
-                            txnId: decoded.txnId ?? txnId, message: Self.nonEmpty(decoded.message))
+                            txnId: decoded.txnId ?? txnId, message: Self.nonEmpty(decoded.message).map { Self.scrub($0, [secret, userToken.value]) })
     }
 
     // MARK: - Transport

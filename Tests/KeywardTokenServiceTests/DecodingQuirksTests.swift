@@ -115,6 +115,12 @@ struct DecodingQuirksTests {
         #expect(String(decoding: body, as: UTF8.self) == "username=ops%2B1%40example.com&password=a+b%26c%3Dd%2Fe%25f%2Bg%C3%A9")
     }
 
+    @Test("a message that repeats a credential is scrubbed before anyone sees it")
+    func messageScrubbed() {
+        let secret = SecretValue(utf8: "new-secret-value==")
+        #expect(TokenServiceClient.scrub("Your new secret is new-secret-value==, valid 180 days", [secret]) == "Your new secret is <redacted>, valid 180 days")
+    }
+
     @Test("server text is scrubbed of credentials sent")
     func scrub() {
         let secret = SecretValue(utf8: "topsecret==")

@@ -51,7 +51,7 @@ extension Dispatcher {
             try await vault.record(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "ok", txnId: txnId))
             return stored
         } catch {
-            try? await vault.record(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "failed", txnId: txnId))
+            await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "failed", txnId: txnId), to: vault, context: context)
             throw error
         }
     }
@@ -105,7 +105,7 @@ extension Dispatcher {
                 try await verifier.verify(password: password, context: context)
             }
         } catch {
-            try? await vault.record(AuditEntry(time: context.clock.now, operation: "login \(name)", outcome: "failed"))
+            await recordAudit(AuditEntry(time: context.clock.now, operation: "login \(name)", outcome: "failed"), to: vault, context: context)
             throw error
         }
         _ = try await vault.write(entry, record: SecretRecord(value: password, createdAt: context.clock.now, source: "login"), label: .current, context: context)

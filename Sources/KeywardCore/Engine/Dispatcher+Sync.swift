@@ -140,8 +140,8 @@ extension Dispatcher {
         for warning in outcome.warnings {
             context.logger.warning("\(id): \(warning)")
         }
-        try? await vault.record(AuditEntry(time: context.clock.now, operation: context.dryRun ? "sync --dry-run" : "sync",
-                                           entity: id.rawValue, outcome: outcome.outcome, txnId: txnId))
+        await recordAudit(AuditEntry(time: context.clock.now, operation: context.dryRun ? "sync --dry-run" : "sync",
+                                           entity: id.rawValue, outcome: outcome.outcome, txnId: txnId), to: vault, context: context)
         return (id, outcome, plan)
     }
 
@@ -194,7 +194,7 @@ extension Dispatcher {
             outcome.error = SyncReport.ErrorInfo(error)
         }
         if !context.dryRun {
-            try? await vault.record(AuditEntry(time: context.clock.now, operation: "write sink \(name)", outcome: outcome.outcome))
+            await recordAudit(AuditEntry(time: context.clock.now, operation: "write sink \(name)", outcome: outcome.outcome), to: vault, context: context)
         }
         return (outcome, plan)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// The one entry point for every operation (DESIGN.md, "Architecture"): the CLI, the scheduler
 /// and the SwiftPM plugins all go through it, so they behave the same.
@@ -37,6 +38,16 @@ public struct Dispatcher: Sendable {
     /// The same dispatcher with a vault.
     public func with(vault: any VaultServices) -> Dispatcher {
         Dispatcher(configuration: configuration, registry: registry, vault: vault, environment: environment)
+    }
+
+    /// Appends an audit row on the way out of an operation. A failure to audit is logged, not
+    /// thrown: the operation's own outcome (often an error already) is what the caller reports.
+    func recordAudit(_ entry: AuditEntry, to vault: any VaultServices, context: OperationContext) async {
+        do {
+            try await vault.record(entry)
+        } catch {
+            context.logger.error("could not append to the audit log: \((error as? any CategorizedError)?.description ?? "\(type(of: error))")")
+        }
     }
 
     /// The vault, or a usage error saying that this operation needs one.
