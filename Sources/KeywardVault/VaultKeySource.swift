@@ -10,12 +10,13 @@ public enum VaultKeySource: Sendable {
     case passphrase(SecretValue)
 
     /// Reads and decodes a key file: base64 of exactly 32 bytes, surrounding whitespace ignored.
-    /// - Throws: ``VaultError`` `.invalidInput` when the file is unreadable or malformed
-    ///   (the message never includes the file's contents).
+    /// - Throws: ``VaultError`` `.locked` (exit 4, as DESIGN.md has it for a vault that cannot be
+    ///   unlocked with what was given) when the file is unreadable or malformed; the message never
+    ///   includes the file's contents.
     static func readKeyFile(_ path: String) throws -> SecureBytes {
         guard var data = FileManager.default.contents(atPath: path) else {
             throw VaultError(
-                .invalidInput,
+                .locked,
                 "cannot read the key file \(path); to make a new one use `keyward vault init --new-key-file \(path)` "
                     + "or `keyward vault key add --new-key-file \(path)`")
         }
@@ -25,11 +26,11 @@ public enum VaultKeySource: Sendable {
         while let last = text.last, last == 0x0A || last == 0x0D || last == 0x20 || last == 0x09 { text.removeLast() }
         while let first = text.first, first == 0x0A || first == 0x0D || first == 0x20 || first == 0x09 { text.removeFirst() }
         guard var decoded = Data(base64Encoded: Data(text)) else {
-            throw VaultError(.invalidInput, "the key file \(path) is not base64 of 32 bytes")
+            throw VaultError(.locked, "the key file \(path) is not base64 of 32 bytes")
         }
         defer { decoded.resetBytes(in: 0..<decoded.count) }
         guard decoded.count == 32 else {
-            throw VaultError(.invalidInput, "the key file \(path) must hold 32 bytes (base64), it holds \(decoded.count)")
+            throw VaultError(.locked, "the key file \(path) must hold 32 bytes (base64), it holds \(decoded.count)")
         }
         return SecureBytes(copying: decoded)
     }

@@ -108,13 +108,13 @@ struct VaultTests {
         #expect(passphrase?.code == .wrongKey)
     }
 
-    @Test("a malformed key file is a usage error that does not echo its contents")
+    @Test("a malformed key file leaves the vault locked (exit 4) and is not echoed")
     func malformedKeyFile() throws {
         let box = try Sandbox()
         let path = box.root + "/bad.key"
         try Data("not-base64-of-32-bytes-SECRETSTUFF".utf8).write(to: URL(fileURLWithPath: path))
         let error = #expect(throws: VaultError.self) { _ = try Vault.create(at: box.vaultPath, keySource: .keyFile(path), options: box.options) }
-        #expect(error?.category == .usage)
+        #expect(error?.category == .vault)
         #expect(error?.message.contains("SECRETSTUFF") == false)
         #expect(!FileManager.default.fileExists(atPath: box.vaultPath))
     }
