@@ -127,9 +127,14 @@ extension Vault {
 
     /// Compares the file with the anchor; writes a first or newer anchor; reports a rollback.
     func checkAnchor(accept: Bool) throws {
+        // The anchor first, then the file: every process writes its anchor only after its commit,
+        // so an anchor read before the file can never be ahead of it unless the file really went
+        // back. Read the other way round, another process committing in between looked like a
+        // rollback (seen with sixteen concurrent `keyward rotate`).
+        let stored = try readAnchor()
         let meta = try queue.read { db in try Vault.readMeta(db) }
         let keys = self.keys
-        guard let anchor = try readAnchor() else {
+        guard let anchor = stored else {
             try writeAnchor(generation: meta.generation, updatedAt: meta.updatedAt, top: meta.topMAC)
             return
         }
