@@ -199,7 +199,6 @@ extension Dispatcher {
 
             CrashHook.at("before-journal", environment: environment)
             let entry = try await journal.beginRotation(entity: id, context: context)
-            rotation.journalID = entry.id
             CrashHook.at("after-journal", environment: environment)
             _ = try await journal.advanceRotation(id: entry.id, to: .sent, txnId: nil, context: context)
 
@@ -214,7 +213,6 @@ extension Dispatcher {
             do {
                 answer = try await rotator.resetSecret(for: id, validityDays: entityConfiguration.secretExpiryDays, context: context)
             } catch let error as any ServiceActionReporting where error.serviceDidNotAct {
-                rotation.journalID = nil
                 _ = try? await journal.advanceRotation(id: entry.id, to: .aborted, txnId: nil, context: context)
                 throw error
             } catch {
@@ -228,6 +226,9 @@ extension Dispatcher {
             rotation.outcome.warnings += answer.warnings
 
             let settled = try await settle(entry, answer: answer.record, id: id, provider: provider, vault: vault, journal: journal, context: context)
+            // Closed `done` once the sinks are written. A failure before this point leaves the
+            // entry open for the next mutating command to finish by secret/read.
+            rotation.journalID = entry.id
             fill(&rotation.outcome, with: settled.current, vault: vault)
             if settled.changed {
                 rotation.changed = true
@@ -237,7 +238,9 @@ extension Dispatcher {
             rotation.outcome.tokenExpiresAt = try await vault.read(.entityToken(id), label: .current, context: context)?.expiresAt
             if let tokenError = settled.tokenError {
                 rotation.outcome.outcome = "failed"
-                rotation.outcome.error = SyncReport.ErrorInfo(tokenError)
+                // A failed test is an operation failure (exit 1), whatever the service's answer was.
+                rotation.outcome.error = SyncReport.ErrorInfo(KeywardError.operationFailed(
+                    "the new secret failed its test: \(SyncReport.ErrorInfo(tokenError).message)"))
                 rotation.outcome.warnings.append("the new secret failed its test (minting an entity token); it is current anyway, since the service reset it")
             } else {
                 rotation.outcome.outcome = "ok"

@@ -39,11 +39,22 @@ struct RotateCommand: AsyncParsableCommand {
         for entity in report.entities where !global.quiet {
             for warning in entity.warnings { Output.warn("\(entity.id): \(warning)") }
         }
-        if let category = report.failureCategory {
+        if let category = Self.failureCategory(report) {
             let failures = report.entities.filter { $0.outcome == "failed" }.map { "entity \($0.id): \($0.error?.message ?? "failed")" }
                 + report.sinks.filter { $0.outcome == "failed" }.map { "sink \($0.name): \($0.error?.message ?? "failed")" }
             throw CommandExit(code: ExitCodes.code(for: category), message: failures.joined(separator: "\nkeyward: "))
         }
+    }
+
+    /// As sync's, except that sinks written with a secret whose test failed do not make the
+    /// run partial: when every entity failed, the entities' failure decides (DESIGN.md,
+    /// "Rotation", item 5: a failed test exits 1).
+    static func failureCategory(_ report: SyncReport) -> FailureCategory? {
+        guard let category = report.failureCategory else { return nil }
+        guard category == .partial, !report.entities.isEmpty, report.entities.allSatisfy({ $0.outcome == "failed" }) else { return category }
+        let codes = Set(report.entities.compactMap(\.error?.code))
+        if codes.count == 1, let only = codes.first, let single = FailureCategory(rawValue: only) { return single }
+        return .operationFailed
     }
 }
 
