@@ -42,7 +42,7 @@ test: test-deps
 	$(SWIFT) test --skip-build
 
 install: deps
-	$(SWIFT) build -c release --product keyward
+	$(SWIFT) build -c release --product keyward --static-swift-stdlib
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
 		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
