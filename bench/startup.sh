@@ -55,7 +55,7 @@ SOPS_AGE_KEY_FILE="$work/age.key" "$SOPS" --encrypt --age "$recipient" --input-t
 rm "$work/secrets.env"
 
 swift build -c release --product keyward --static-swift-stdlib >/dev/null
-KEYWARD=$(swift build -c release --show-bin-path)/keyward
+KEYWARD=$(swift build -c release --static-swift-stdlib --show-bin-path)/keyward
 mkdir -m 700 "$work/home"
 export HOME="$work/home" XDG_DATA_HOME="$work/home/data" XDG_STATE_HOME="$work/home/state" XDG_CONFIG_HOME="$work/home/config"
 export KEYWARD_VAULT="$work/home/vault.db"

@@ -5,5 +5,5 @@
 # Targets: within 1.5x of the ideal; peak RSS under 100 MiB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --product KeywardBenchmarks >/dev/null
+swift build -c release --product KeywardBenchmarks --static-swift-stdlib >/dev/null
 .build/release/KeywardBenchmarks sync --entities "${ENTITIES:-1000}" --latency-ms "${LATENCY_MS:-20}" --concurrency "${CONCURRENCY:-16}"

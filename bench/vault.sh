@@ -22,8 +22,8 @@ sed 's/unlock total %\.3f s (argon2id t=3 m=64MiB p=1: %\.3f s/unlock total %.6f
     "$SHARED/bench/vault-baseline.c" > "$work/vault-baseline.c"
 grep -q 'unlock total %.6f s' "$work/vault-baseline.c" || { echo "vault-baseline.c changed its unlock output" >&2; exit 1; }
 gcc -O2 -Wall -o "$work/vault-baseline" "$work/vault-baseline.c" $(pkg-config --cflags --libs libgcrypt sqlite3)
-swift build -c release --product KeywardVaultBenchmark >/dev/null
-SWIFT_BIN=$(swift build -c release --show-bin-path)/KeywardVaultBenchmark
+swift build -c release --product KeywardVaultBenchmark --static-swift-stdlib >/dev/null
+SWIFT_BIN=$(swift build -c release --static-swift-stdlib --show-bin-path)/KeywardVaultBenchmark
 
 # field PREFIX FILE: on the first line starting with PREFIX, the number before " s " (unlock)
 # or before " ops/s" / " puts/s" (rates)
