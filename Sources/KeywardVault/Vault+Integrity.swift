@@ -73,9 +73,9 @@ extension Vault {
         return writer.take()
     }
 
-    /// One buffer, one MAC call: a full check runs this for every entry.
-    static func entryDigest(keys: VaultKeys, entry: EntryRow, versions: [VersionRow]) throws -> [UInt8] {
-        var writer = ByteWriter(capacity: 160 + versions.count * 64)
+    /// The entry part of an entry digest. Both ways of computing a digest (from rows, and from a
+    /// raw scan of the versions) must hash the same bytes: this is that one definition.
+    static func entryDigestHeader(_ writer: inout ByteWriter, entry: EntryRow, versionCount: Int64) {
         writer.raw("KWV1-entry\0")
         writer.i64(entry.id)
         writer.field(entry.nameIndex)
@@ -86,7 +86,13 @@ extension Vault {
         writer.i64(Int64(entry.nameBox.ciphertext.count))
         for label in [entry.current, entry.previous, entry.pending] { writer.optionalI64(label) }
         writer.i64(entry.nextVersion)
-        writer.i64(Int64(versions.count))
+        writer.i64(versionCount)
+    }
+
+    /// One buffer, one MAC call: a full check runs this for every entry.
+    static func entryDigest(keys: VaultKeys, entry: EntryRow, versions: [VersionRow]) throws -> [UInt8] {
+        var writer = ByteWriter(capacity: 160 + versions.count * 64)
+        entryDigestHeader(&writer, entry: entry, versionCount: Int64(versions.count))
         for version in versions {
             writer.i64(version.version)
             writer.u32(version.keyID)
@@ -194,17 +200,7 @@ extension Vault {
             count += 1
         }
         var writer = ByteWriter(capacity: 256)
-        writer.raw("KWV1-entry\0")
-        writer.i64(entry.id)
-        writer.field(entry.nameIndex)
-        writer.i64(entry.bucket)
-        writer.u32(entry.keyID)
-        writer.field(entry.nameBox.nonce)
-        writer.field(entry.nameBox.tag)
-        writer.i64(Int64(entry.nameBox.ciphertext.count))
-        for label in [entry.current, entry.previous, entry.pending] { writer.optionalI64(label) }
-        writer.i64(entry.nextVersion)
-        writer.i64(count)
+        entryDigestHeader(&writer, entry: entry, versionCount: count)
         writer.raw(body.take())
         return try keys.manifest.authenticate(writer.take())
     }
