@@ -109,3 +109,7 @@ public enum TokenServiceEndpoint: String, Sendable, CaseIterable {
     /// Calls that change nothing on the server, and so may be retried. Reset is never retried.
     public var isIdempotent: Bool { self != .secretReset }
 }
+
+/// Rotation asks whether a failed reset certainly changed nothing (400, 401, 429) or left the
+/// outcome unknown (token-service-contract.md, "Reset semantics").
+extension TokenServiceError: ServiceActionReporting {}

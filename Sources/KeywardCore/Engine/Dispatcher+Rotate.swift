@@ -71,8 +71,10 @@ extension Dispatcher {
                 throw KeywardError.usage("entity '\(id)': provider '\(provider.name)' cannot reset secrets")
             }
         }
-        // Rotations finished by other jobs after this process started count as this run's.
-        let runStart = context.clock.now.addingTimeInterval(-ProcessAge.seconds() - 0.05)
+        // Rotations finished by other jobs after this process started count as this run's (16
+        // `rotate --force` started together reset once). No slack added: a rotation finished just
+        // before this process started (a recovery by the previous command, say) is not this run's.
+        let runStart = context.clock.now.addingTimeInterval(-ProcessAge.seconds())
 
         // Finish what a crashed job left first, for every entity named, due or not (item 7).
         let recovered = await recoverOpenRotations(for: ids, context: context)

@@ -57,7 +57,3 @@ struct RotateCommand: AsyncParsableCommand {
         return .operationFailed
     }
 }
-
-// The token service's error already knows when the service did not act (400, 401, 429); the
-// engine asks through Core's seam. (Belongs in KeywardTokenService once that module may change.)
-extension TokenServiceError: ServiceActionReporting {}
