@@ -26,6 +26,7 @@ struct KeywardCommand: AsyncParsableCommand {
             ExecCommand.self,
             StatusCommand.self,
             AuditCommand.self,
+            ScheduleCommand.self,
             SimulatorCommand.self,
             QuickstartCommand.self,
         ]
