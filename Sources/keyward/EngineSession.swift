@@ -1,6 +1,8 @@
 import Foundation
+import Synchronization
 import KeywardCore
 import KeywardVault
+import Logging
 
 /// What the engine commands (sync, token, export, status, audit, login) share: the
 /// configuration, the unlocked vault and the dispatcher built from them.
@@ -14,8 +16,8 @@ struct EngineSession {
     ///
     /// - Throws: ``ConfigurationError`` (exit 2); ``VaultError`` (exit 4) when the vault is
     ///   missing, locked or damaged.
-    static func open(_ global: GlobalOptions, dryRun: Bool = false) throws -> EngineSession {
-        let context = global.makeContext(dryRun: dryRun)
+    static func open(_ global: GlobalOptions, dryRun: Bool = false, defaultLogLevel: Logger.Level = .warning) throws -> EngineSession {
+        let context = global.makeContext(dryRun: dryRun, defaultLevel: defaultLogLevel)
         let environment = ProcessInfo.processInfo.environment
         let loaded = try Dispatcher.load(configPath: global.config, registry: BuiltInPlugins.registry(), environment: environment)
         if !global.quiet {
@@ -46,13 +48,29 @@ enum VaultLocation {
         return raw.hasPrefix("/") ? raw : FileManager.default.currentDirectoryPath + "/" + raw
     }
 
-    /// The configuration's `vault.path`, when a configuration file exists; a broken file is not
-    /// an error here (vault commands work without one), but an unreadable one is reported later.
+    /// The configuration's `vault.path`, when a configuration file exists. A broken file is not
+    /// an error here (vault commands work without one), but it is named in a warning: its
+    /// `vault.path` is not used, so the vault is looked for at the default place instead.
     static func configured(_ global: GlobalOptions, environment: [String: String]) -> String? {
         let path = ConfigurationLoader.locate(explicit: global.config, environment: environment)
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        return try? ConfigurationLoader(registry: BuiltInPlugins.registry()).load(path: path).vault.path
+        do {
+            return try ConfigurationLoader(registry: BuiltInPlugins.registry()).load(path: path).vault.path
+        } catch {
+            let explicit = [global.vault, environment["KEYWARD_VAULT"]].contains { !($0 ?? "").isEmpty }
+            if !explicit && !global.quiet {
+                brokenConfigurationWarning.withLock { warned in
+                    guard !warned else { return }
+                    warned = true
+                    let reason = (error as? any CategorizedError)?.description.split(separator: "\n").first.map(String.init) ?? "unreadable"
+                    Output.warn("\(path) cannot be loaded, so its vault.path is not used and the vault is looked for at the default place: \(reason)")
+                }
+            }
+            return nil
+        }
     }
+
+    private static let brokenConfigurationWarning = Mutex(false)
 }
 
 /// A progress line on stderr, only on a terminal and never with NO_COLOR or --quiet.

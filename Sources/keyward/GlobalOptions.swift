@@ -25,8 +25,8 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Bootstraps logging to stderr once and returns the context for this run.
-    func makeContext(dryRun: Bool = false) -> OperationContext {
-        let level: Logger.Level = verbose ? .debug : (quiet ? .error : .warning)
+    func makeContext(dryRun: Bool = false, defaultLevel: Logger.Level = .warning) -> OperationContext {
+        let level: Logger.Level = verbose ? .debug : (quiet ? .error : defaultLevel)
         LoggingBootstrap.once(level: level)
         var logger = Logger(label: "keyward")
         logger.logLevel = level

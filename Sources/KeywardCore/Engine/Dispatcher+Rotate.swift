@@ -17,9 +17,7 @@ public struct RotationDecision: Sendable, Equatable {
     {
         if force { return RotationDecision(due: true, reason: "--force") }
         guard let expiresAt else { return RotationDecision(due: false, reason: "the secret has no expiry: rotated only with --force") }
-        var lifetime = expiresAt.timeIntervalSince(createdAt)
-        if lifetime <= 0 { lifetime = Double(secretExpiryDays ?? 180) * 86_400 }
-        let window = min(Double(rotateBeforeSeconds), lifetime / 3)
+        let window = window(expiresAt: expiresAt, createdAt: createdAt, secretExpiryDays: secretExpiryDays, rotateBeforeSeconds: rotateBeforeSeconds)
         let left = expiresAt.timeIntervalSince(now)
         let windowText = DurationParser.format(seconds: Int64(window))
         if left <= 0 {
@@ -31,6 +29,15 @@ public struct RotationDecision: Sendable, Equatable {
         return RotationDecision(
             due: false,
             reason: "the secret expires \(Timestamps.format(expiresAt)); due from \(Timestamps.format(expiresAt.addingTimeInterval(-window))) (window \(windowText))")
+    }
+
+    /// The rotation window in seconds: `rotateBefore`, capped at a third of the secret's lifetime
+    /// (`expiresAt - createdAt`, else `secretExpiryDays`, else the service's default of 180 days).
+    /// A secret is due from `expiresAt - window` on.
+    public static func window(expiresAt: Date, createdAt: Date, secretExpiryDays: Int?, rotateBeforeSeconds: Int64) -> TimeInterval {
+        var lifetime = expiresAt.timeIntervalSince(createdAt)
+        if lifetime <= 0 { lifetime = Double(secretExpiryDays ?? 180) * 86_400 }
+        return min(Double(rotateBeforeSeconds), lifetime / 3)
     }
 }
 

@@ -1,14 +1,105 @@
 import ArgumentParser
 import Foundation
 import KeywardCore
+import KeywardExporters
+import Logging
+import ServiceLifecycle
+import UnixSignals
 
+/// `keyward schedule run [ENTITY…] [--status-file PATH]` and
 /// `keyward schedule print --cron|--systemd|--kubernetes`.
 struct ScheduleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schedule",
-        abstract: "Schedule rotation: print a crontab line, a systemd timer or a Kubernetes CronJob.",
-        subcommands: [Print.self]
+        abstract: "Rotate on a schedule: run the rotation loop, or print a crontab line, a systemd timer or a Kubernetes CronJob.",
+        subcommands: [Run.self, Print.self]
     )
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the rotation and token refresh loop until SIGTERM or SIGINT.",
+            discussion: """
+                Each cycle finishes interrupted rotations, rotates the secrets that fell due \
+                (rotateBefore), mints entity tokens that are due (tokenRefreshBefore), writes \
+                the sinks, then sleeps until the next entity is due (at most --max-sleep). Each \
+                entity's due time is delayed by its own share of --jitter (at most a tenth of \
+                its window). A failing entity is retried after --retry-delay, doubling up to 15 min. \
+                After each cycle the status (last cycle, next wake-up, per-entity outcome and \
+                schedule; never a secret) is written atomically to --status-file for health \
+                checks. Diagnostics and one line per cycle go to stderr. SIGTERM or SIGINT ends \
+                the loop after the cycle in progress (never in the middle of a rotation) and \
+                exits 0. Exit 2 for a usage or configuration error, 4 when the vault is locked \
+                or fails its integrity check.
+                """
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "Entities to schedule (default: all configured).")
+        var entities: [String] = []
+
+        @Option(name: .long, help: ArgumentHelp("Write the JSON status here after each cycle.", valueName: "path"))
+        var statusFile: String?
+
+        @Option(name: .long, help: ArgumentHelp("The largest delay added to an entity's due time (e.g. 5m, 0s).", valueName: "duration"))
+        var jitter = "5m"
+
+        @Option(name: .long, help: ArgumentHelp("The longest sleep between cycles (e.g. 1h).", valueName: "duration"))
+        var maxSleep = "1h"
+
+        @Option(name: .long, help: ArgumentHelp("The first delay before retrying a failed entity; doubled after each failure, up to 15m.", valueName: "duration"))
+        var retryDelay = "30s"
+
+        func validate() throws {
+            guard Self.jitterSeconds(jitter) != nil else {
+                throw ValidationError("--jitter: '\(jitter)' is not a duration such as 30s, 5m or 0s")
+            }
+            guard let sleep = DurationParser.seconds(maxSleep), sleep > 0 else {
+                throw ValidationError("--max-sleep: '\(maxSleep)' is not a positive duration such as 10m or 1h")
+            }
+            guard let retry = DurationParser.seconds(retryDelay), retry > 0 else {
+                throw ValidationError("--retry-delay: '\(retryDelay)' is not a positive duration such as 30s")
+            }
+            if let statusFile {
+                guard !statusFile.isEmpty else { throw ValidationError("--status-file: the path is empty") }
+                let directory = URL(fileURLWithPath: statusFile).deletingLastPathComponent().path
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                    throw ValidationError("--status-file: the directory \(directory) does not exist")
+                }
+            }
+        }
+
+        /// A duration (`30s`, `5m`), or zero written `0` or `0s`/`0m`/`0h`/`0d` (no jitter).
+        static func jitterSeconds(_ text: String) -> Int64? {
+            if let seconds = DurationParser.seconds(text) { return seconds }
+            let digits = text.last.map { "smhd".contains($0) } == true ? text.dropLast() : Substring(text)
+            return !digits.isEmpty && digits.allSatisfy({ $0 == "0" }) ? 0 : nil
+        }
+
+        func run() async throws {
+            // A service logs its cycles: info by default, errors only with --quiet.
+            let session = try EngineSession.open(global, defaultLogLevel: .info)
+            let retry = Double(DurationParser.seconds(retryDelay) ?? 30)
+            let options = ScheduleOptions(entities: entities, maxJitterSeconds: Double(Self.jitterSeconds(jitter) ?? 300),
+                                          maxSleepSeconds: Double(DurationParser.seconds(maxSleep) ?? 3_600),
+                                          retryBaseSeconds: retry, maxRetrySeconds: max(900, retry))
+            let scheduler = try RotationScheduler(dispatcher: session.dispatcher, options: options)
+            let statusWriter = statusFile.map {
+                StatusFileWriter(path: $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0)
+            }
+            // Fail now, not after the first cycle, when the status cannot be written.
+            try statusWriter?.probe()
+            let service = ScheduleService(scheduler: scheduler, context: session.context, statusFile: statusWriter)
+            let group = ServiceGroup(configuration: .init(
+                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                                 failureTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: session.context.logger))
+            try await group.run()
+            withExtendedLifetime(session) {}
+        }
+    }
 
     struct Print: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -53,6 +144,67 @@ struct ScheduleCommand: AsyncParsableCommand {
             } else {
                 Output.print(ScheduleTemplates.kubernetes(image: image, namespace: namespace, secretName: secretName))
             }
+        }
+    }
+}
+
+/// The rotation loop as a swift-service-lifecycle service: SIGTERM/SIGINT start a graceful
+/// shutdown, which ends the sleep at once and the loop after the cycle in progress.
+struct ScheduleService: Service {
+    let scheduler: RotationScheduler
+    let context: OperationContext
+    let statusFile: StatusFileWriter?
+
+    func run() async throws {
+        let logger = context.logger
+        try await scheduler.run(
+            context: context,
+            isStopping: { Task.isShuttingDownGracefully },
+            sleep: { seconds in
+                // Returns at once when a graceful shutdown starts (the sleep is cancelled).
+                try? await cancelWhenGracefulShutdown {
+                    try await Task.sleep(for: .milliseconds(Int64(min(seconds, 86_400) * 1_000)))
+                }
+            },
+            report: { status in
+                guard let statusFile else { return }
+                do {
+                    try statusFile.write(status)
+                } catch {
+                    logger.error("cannot write the status file: \((error as? any CategorizedError)?.description ?? "\(type(of: error))")")
+                }
+            })
+    }
+}
+
+/// Writes `schedule run`'s status atomically (a health check never reads half a document),
+/// mode 0644: it holds no secret.
+struct StatusFileWriter: Sendable {
+    let path: String
+
+    func write(_ status: ScheduleStatus) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        var bytes = Array(try encoder.encode(status))
+        bytes.append(UInt8(ascii: "\n"))
+        try AtomicFileWriter().write(bytes, to: path, mode: 0o644)
+    }
+
+    /// Checks that the path can be written (its directory exists, it is no link or directory),
+    /// leaving an existing file untouched.
+    func probe() throws {
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            switch info.st_mode & S_IFMT {
+            case S_IFLNK: throw KeywardError.usage("--status-file: \(path) is a symbolic link; refusing to write through it")
+            case S_IFDIR: throw KeywardError.usage("--status-file: \(path) is a directory")
+            case S_IFREG: break
+            default: throw KeywardError.usage("--status-file: \(path) is not a regular file")
+            }
+        }
+        guard access(URL(fileURLWithPath: path).deletingLastPathComponent().path, W_OK) == 0 else {
+            throw KeywardError.usage("--status-file: cannot write in the directory of \(path)")
         }
     }
 }

@@ -1,0 +1,428 @@
+import Foundation
+import Logging
+
+/// How `keyward schedule run` paces itself. Every duration is in seconds.
+public struct ScheduleOptions: Sendable, Equatable {
+    /// The entities scheduled; empty for every configured entity.
+    public var entities: [String]
+    /// The largest delay added to an entity's due time, so that entities (or hosts) that fall
+    /// due together do not all call the token service in the same second. Each entity draws its
+    /// own fraction of it once per process. Never more than a tenth of the window it delays
+    /// into (`rotateBefore` or `tokenRefreshBefore`), so the work still happens well before the
+    /// expiry. Default 300.
+    public var maxJitterSeconds: Double
+    /// The longest sleep between two cycles. The loop looks at the vault at least this often,
+    /// so it notices what other jobs rotated or synced. Default 3,600.
+    public var maxSleepSeconds: Double
+    /// The delay before retrying an entity that failed, doubled after each consecutive failure
+    /// up to ``maxRetrySeconds``. Default 30.
+    public var retryBaseSeconds: Double
+    /// The longest delay between retries of a failing entity. Default 900.
+    public var maxRetrySeconds: Double
+
+    public init(entities: [String] = [], maxJitterSeconds: Double = 300, maxSleepSeconds: Double = 3_600,
+                retryBaseSeconds: Double = 30, maxRetrySeconds: Double = 900) {
+        self.entities = entities
+        self.maxJitterSeconds = maxJitterSeconds
+        self.maxSleepSeconds = maxSleepSeconds
+        self.retryBaseSeconds = retryBaseSeconds
+        self.maxRetrySeconds = maxRetrySeconds
+    }
+}
+
+/// When one entity needs work next, computed from what the vault holds (its own expiries).
+public struct EntitySchedule: Sendable, Equatable {
+    /// When the secret falls due for rotation (UTC, jitter included): `expiresAt - window` plus
+    /// the entity's jitter; `nil` for a secret without expiry or a provider that cannot reset.
+    public var rotationDueAt: Date?
+    /// When the entity access token should be minted again (UTC, jitter included):
+    /// `expiresAt - tokenRefreshBefore` plus the entity's jitter; `nil` when the provider mints none.
+    public var tokenRefreshAt: Date?
+    /// The earliest of the two, or the retry time after a failure, or now when the vault holds
+    /// no secret or no token yet.
+    public var nextRunAt: Date?
+    /// Why ``nextRunAt`` is what it is: `sync`, `rotate`, `refresh token`, `retry`.
+    public var nextAction: String?
+
+    /// The schedule of one entity.
+    ///
+    /// - Parameters:
+    ///   - secret: the vault's current secret, `nil` when it holds none (then a sync is due now).
+    ///   - tokenExpiresAt: the held entity token's expiry, `nil` when none is held.
+    ///   - rotates: whether the entity's provider can reset secrets.
+    ///   - issuesTokens: whether the entity's provider mints entity access tokens.
+    ///   - jitterFraction: the entity's draw in `0..<1`, scaled by `maxJitterSeconds` and capped
+    ///     at a tenth of each window.
+    ///   - retryAt: after a failure, the earliest time to try again.
+    public static func compute(secret: SecretRecord?, tokenExpiresAt: Date?, configuration: EntityConfiguration, rotates: Bool,
+                               issuesTokens: Bool, now: Date, maxJitterSeconds: Double, jitterFraction: Double,
+                               retryAt: Date?) -> EntitySchedule
+    {
+        var schedule = EntitySchedule()
+        func jitter(_ window: Double) -> Double { max(0, min(maxJitterSeconds, window / 10)) * jitterFraction }
+        guard let secret else {
+            schedule.nextRunAt = max(now, retryAt ?? now)
+            schedule.nextAction = retryAt.map { $0 > now } == true ? "retry" : "sync"
+            return schedule
+        }
+        if rotates, let expiresAt = secret.expiresAt {
+            let window = RotationDecision.window(expiresAt: expiresAt, createdAt: secret.createdAt,
+                                                 secretExpiryDays: configuration.secretExpiryDays,
+                                                 rotateBeforeSeconds: configuration.rotateBeforeSeconds)
+            schedule.rotationDueAt = expiresAt.addingTimeInterval(-window + jitter(window))
+        }
+        if issuesTokens {
+            if let tokenExpiresAt {
+                let window = Double(configuration.tokenRefreshBeforeSeconds)
+                schedule.tokenRefreshAt = tokenExpiresAt.addingTimeInterval(-window + jitter(window))
+            } else {
+                schedule.tokenRefreshAt = now
+            }
+        }
+        let candidates: [(Date, String)] = [
+            schedule.rotationDueAt.map { ($0, "rotate") }, schedule.tokenRefreshAt.map { ($0, "refresh token") },
+        ].compactMap { $0 }
+        guard let earliest = candidates.min(by: { $0.0 < $1.0 }) else { return schedule }
+        if let retryAt, retryAt > earliest.0 {
+            schedule.nextRunAt = retryAt
+            schedule.nextAction = "retry"
+        } else {
+            schedule.nextRunAt = earliest.0
+            schedule.nextAction = earliest.1
+        }
+        return schedule
+    }
+}
+
+/// What `keyward schedule run --status-file` holds after each cycle: enough for a health check
+/// (`lastCycle.finishedAt` fresh, `lastCycle.outcome` not `failed`) and for a person asking
+/// "when does it act next, and on what". Times are RFC 3339 UTC. Never a secret value.
+public struct ScheduleStatus: Sendable, Codable, Equatable {
+    public var version = 1
+    /// `running`, or `stopped` once a shutdown was asked for and the last cycle finished.
+    public var state: String
+    /// The scheduler's process id.
+    public var pid: Int32
+    public var startedAt: Date
+    /// When this document was written.
+    public var updatedAt: Date
+    /// Cycles run so far.
+    public var cycles: Int
+    public var lastCycle: Cycle?
+    /// When the next cycle starts (`nil` once stopped).
+    public var nextWakeAt: Date?
+    public var entities: [Entity]
+    /// The sinks written by the last cycle that wrote any.
+    public var sinks: [SyncReport.SinkOutcome]
+
+    /// One cycle: what it rotated and synced, and how that went.
+    public struct Cycle: Sendable, Codable, Equatable {
+        public var number: Int
+        public var startedAt: Date
+        public var finishedAt: Date
+        /// `ok`, `idle` (nothing was due), `partial` or `failed`.
+        public var outcome: String
+        /// Entities whose rotation was attempted.
+        public var rotated: [String]
+        /// Entities synced (a first sync, a token refresh, or a retry).
+        public var synced: [String]
+        /// Entities whose interrupted rotation was finished first.
+        public var recovered: [String]
+    }
+
+    /// One entity: its last outcome and its schedule.
+    public struct Entity: Sendable, Codable, Equatable {
+        public var id: String
+        /// The last outcome (`ok`, `unchanged`, `failed`, `skipped`), `nil` before the first run.
+        public var outcome: String?
+        public var error: SyncReport.ErrorInfo?
+        public var warnings: [String]
+        public var lastRunAt: Date?
+        public var lastSuccessAt: Date?
+        public var consecutiveFailures: Int
+        public var secretVersion: Int?
+        public var secretExpiresAt: Date?
+        public var tokenExpiresAt: Date?
+        public var rotationDueAt: Date?
+        public var tokenRefreshAt: Date?
+        public var nextRunAt: Date?
+        /// `sync`, `rotate`, `refresh token` or `retry`.
+        public var nextAction: String?
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, state, pid, startedAt, updatedAt, cycles, lastCycle, nextWakeAt, entities, sinks
+    }
+
+    // Absent values are written as explicit nulls, as `status --output json` does, so a
+    // health check can tell "never" from a missing field.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(version, forKey: .version)
+        try container.encode(state, forKey: .state)
+        try container.encode(pid, forKey: .pid)
+        try container.encode(startedAt, forKey: .startedAt)
+        try container.encode(updatedAt, forKey: .updatedAt)
+        try container.encode(cycles, forKey: .cycles)
+        try container.encode(lastCycle, forKey: .lastCycle)
+        try container.encode(nextWakeAt, forKey: .nextWakeAt)
+        try container.encode(entities, forKey: .entities)
+        try container.encode(sinks, forKey: .sinks)
+    }
+}
+
+extension ScheduleStatus.Entity {
+    enum CodingKeys: String, CodingKey {
+        case id, outcome, error, warnings, lastRunAt, lastSuccessAt, consecutiveFailures, secretVersion, secretExpiresAt,
+             tokenExpiresAt, rotationDueAt, tokenRefreshAt, nextRunAt, nextAction
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(outcome, forKey: .outcome)
+        try container.encode(error, forKey: .error)
+        try container.encode(warnings, forKey: .warnings)
+        try container.encode(lastRunAt, forKey: .lastRunAt)
+        try container.encode(lastSuccessAt, forKey: .lastSuccessAt)
+        try container.encode(consecutiveFailures, forKey: .consecutiveFailures)
+        try container.encode(secretVersion, forKey: .secretVersion)
+        try container.encode(secretExpiresAt, forKey: .secretExpiresAt)
+        try container.encode(tokenExpiresAt, forKey: .tokenExpiresAt)
+        try container.encode(rotationDueAt, forKey: .rotationDueAt)
+        try container.encode(tokenRefreshAt, forKey: .tokenRefreshAt)
+        try container.encode(nextRunAt, forKey: .nextRunAt)
+        try container.encode(nextAction, forKey: .nextAction)
+    }
+}
+
+/// The loop behind `keyward schedule run` (DESIGN.md, "Commands", and "Rotation"): each cycle
+/// finishes interrupted rotations, rotates the entities whose secret fell due, syncs those whose
+/// entity token is due for refresh (or that the vault does not hold yet), rewrites their sinks,
+/// then sleeps until the earliest entity's next due time.
+///
+/// A cycle is never interrupted: a shutdown asked for while it runs takes effect after it, so
+/// no rotation journal entry is left open by a stop. The caller supplies how to sleep and how
+/// to tell that a shutdown was asked for (the CLI uses swift-service-lifecycle's graceful
+/// shutdown), and receives the status after every cycle.
+public struct RotationScheduler: Sendable {
+    public let dispatcher: Dispatcher
+    public let options: ScheduleOptions
+    /// The entities scheduled, checked against the configuration.
+    public let entities: [EntityID]
+    /// Entities whose provider cannot reset secrets: synced and refreshed, never rotated.
+    public let unrotatable: Set<EntityID>
+
+    /// - Throws: ``KeywardError`` (usage) for an unknown entity or negative durations;
+    ///   provider factory errors.
+    public init(dispatcher: Dispatcher, options: ScheduleOptions) throws {
+        guard options.maxJitterSeconds >= 0, options.maxSleepSeconds > 0, options.retryBaseSeconds > 0,
+            options.maxRetrySeconds >= options.retryBaseSeconds
+        else { throw KeywardError.usage("schedule: jitter must be 0 or more, the longest sleep and the retry delays more than 0") }
+        self.dispatcher = dispatcher
+        self.options = options
+        let ids = try dispatcher.selectEntities(options.entities)
+        entities = ids
+        unrotatable = Set(try ids.filter { !(try dispatcher.provider(for: $0) is any SecretRotator) })
+    }
+
+    /// Runs cycles until `isStopping()` says so (checked before each cycle and after each
+    /// sleep). `sleep(seconds)` must return early when a shutdown is asked for.
+    ///
+    /// - Throws: a ``CategorizedError`` of category `vault` or `usage` that no retry can mend
+    ///   (the vault became unreadable, say); per-entity failures are retried with backoff and
+    ///   reported in the status, never thrown.
+    public func run(context: OperationContext, pid: Int32 = getpid(), isStopping: @Sendable () -> Bool,
+                    sleep: @Sendable (Double) async -> Void, report: @Sendable (ScheduleStatus) async -> Void) async throws
+    {
+        let started = context.clock.now
+        var state = LoopState(entities: entities, now: started)
+        var status = ScheduleStatus(state: "running", pid: pid, startedAt: started, updatedAt: started, cycles: 0, lastCycle: nil,
+                                    nextWakeAt: nil, entities: [], sinks: [])
+        if !unrotatable.isEmpty {
+            context.logger.warning("not rotated (their provider cannot reset secrets): \(unrotatable.sorted().map(\.rawValue).joined(separator: ", "))")
+        }
+        context.logger.info("schedule: \(entities.count) entities; jitter up to \(DurationParser.format(seconds: Int64(options.maxJitterSeconds)))")
+        while !isStopping() {
+            let schedules = try await computeSchedules(state: state, context: context)
+            let cycle = try await runCycle(number: status.cycles + 1, schedules: schedules, state: &state, context: context)
+            status.cycles += 1
+            if let sinks = cycle.sinks { status.sinks = sinks }
+            status.lastCycle = cycle.summary
+
+            var after = try await computeSchedules(state: state, context: context)
+            let now = context.clock.now
+            // An entity acted on that is still due (the service keeps answering with a secret
+            // inside its window, say) waits like a failure would, instead of spinning.
+            let stuck = Set(cycle.summary.rotated + cycle.summary.synced).compactMap { EntityID($0) }.filter {
+                state.retryAt[$0] == nil && (after[$0]?.nextRunAt.map { $0 <= now } ?? false)
+            }
+            if !stuck.isEmpty {
+                for id in stuck {
+                    state.retryAt[id] = now.addingTimeInterval(options.retryBaseSeconds)
+                    context.logger.warning("\(id): still due after this cycle (\(after[id]?.nextAction ?? "run")); next try in \(DurationParser.format(seconds: Int64(options.retryBaseSeconds)))")
+                }
+                after = try await computeSchedules(state: state, context: context)
+            }
+            let earliest = after.values.compactMap(\.nextRunAt).min()
+            let wake = min(earliest ?? now.addingTimeInterval(options.maxSleepSeconds), now.addingTimeInterval(options.maxSleepSeconds))
+            status.entities = entities.map { state.statusEntity($0, schedule: after[$0] ?? EntitySchedule()) }
+            status.updatedAt = now
+            status.nextWakeAt = max(wake, now)
+            let stopping = isStopping()
+            if stopping {
+                status.state = "stopped"
+                status.nextWakeAt = nil
+            }
+            await report(status)
+            log(cycle: cycle.summary, wake: stopping ? nil : (max(wake, now), nextEntity(after, at: wake)), context: context)
+            if stopping { break }
+            let seconds = wake.timeIntervalSince(now)
+            if seconds > 0 { await sleep(seconds) }
+        }
+        if status.state != "stopped" {
+            status.state = "stopped"
+            status.nextWakeAt = nil
+            status.updatedAt = context.clock.now
+            await report(status)
+        }
+        context.logger.info("schedule: stopped after \(status.cycles) cycles")
+    }
+
+    /// What the loop remembers between cycles.
+    struct LoopState {
+        var jitter: [EntityID: Double]
+        var last: [EntityID: SyncReport.EntityOutcome] = [:]
+        var lastRunAt: [EntityID: Date] = [:]
+        var lastSuccessAt: [EntityID: Date] = [:]
+        var failures: [EntityID: Int] = [:]
+        var retryAt: [EntityID: Date] = [:]
+
+        init(entities: [EntityID], now: Date) {
+            // One draw per entity for the process's life: stable, so a due time does not move
+            // at every cycle, and different from another host's draw.
+            jitter = Dictionary(uniqueKeysWithValues: entities.map { ($0, Double.random(in: 0..<1)) })
+        }
+
+        func statusEntity(_ id: EntityID, schedule: EntitySchedule) -> ScheduleStatus.Entity {
+            let last = last[id]
+            return ScheduleStatus.Entity(
+                id: id.rawValue, outcome: last?.outcome, error: last?.error, warnings: last?.warnings ?? [], lastRunAt: lastRunAt[id],
+                lastSuccessAt: lastSuccessAt[id], consecutiveFailures: failures[id] ?? 0, secretVersion: last?.secretVersion,
+                secretExpiresAt: last?.secretExpiresAt, tokenExpiresAt: last?.tokenExpiresAt, rotationDueAt: schedule.rotationDueAt,
+                tokenRefreshAt: schedule.tokenRefreshAt, nextRunAt: schedule.nextRunAt, nextAction: schedule.nextAction)
+        }
+    }
+
+    /// Every entity's schedule from what the vault holds now.
+    func computeSchedules(state: LoopState, context: OperationContext) async throws -> [EntityID: EntitySchedule] {
+        let vault = try dispatcher.requireVault()
+        let records = try await vault.read(entities.flatMap { [SecretName.entitySecret($0), .entityToken($0)] }, label: .current, context: context)
+        let now = context.clock.now
+        var schedules: [EntityID: EntitySchedule] = [:]
+        for (index, id) in entities.enumerated() {
+            guard let configuration = dispatcher.configuration.entities[id] else { continue }
+            let provider = try dispatcher.provider(for: id)
+            schedules[id] = EntitySchedule.compute(
+                secret: records[2 * index], tokenExpiresAt: records[2 * index + 1]?.expiresAt, configuration: configuration,
+                rotates: !unrotatable.contains(id), issuesTokens: provider is any AccessTokenIssuer, now: now,
+                maxJitterSeconds: options.maxJitterSeconds, jitterFraction: state.jitter[id] ?? 0, retryAt: state.retryAt[id])
+        }
+        return schedules
+    }
+
+    struct CycleResult {
+        var summary: ScheduleStatus.Cycle
+        var sinks: [SyncReport.SinkOutcome]?
+    }
+
+    /// One cycle: recover, rotate what is due, sync what needs a token or a first secret.
+    func runCycle(number: Int, schedules: [EntityID: EntitySchedule], state: inout LoopState,
+                  context: OperationContext) async throws -> CycleResult
+    {
+        let started = context.clock.now
+        let recovered = await dispatcher.recoverOpenRotations(for: entities, context: context)
+        let due = { (date: Date?) in date.map { $0 <= started } ?? false }
+        let retryAt = state.retryAt
+        let waiting = { (id: EntityID) in retryAt[id].map { $0 > started } ?? false }
+        let rotate = entities.filter { !waiting($0) && due(schedules[$0]?.rotationDueAt) }
+        let sync = entities.filter { id in
+            guard !rotate.contains(id) else { return false }
+            if recovered.contains(id) { return true }
+            guard !waiting(id), let schedule = schedules[id] else { return false }
+            return schedule.nextAction == "sync" || due(schedule.tokenRefreshAt) || (retryAt[id] != nil && due(schedule.nextRunAt))
+        }
+
+        var outcomes: [SyncReport.EntityOutcome] = []
+        var sinks: [SyncReport.SinkOutcome] = []
+        if !rotate.isEmpty {
+            let report = try await dispatcher.rotate(entities: rotate.map(\.rawValue), force: false, context: context)
+            outcomes += report.entities
+            sinks += report.sinks
+        }
+        if !sync.isEmpty {
+            let report = try await dispatcher.sync(SyncRequest(entities: sync.map(\.rawValue)), context: context)
+            outcomes += report.entities
+            sinks += report.sinks
+        }
+
+        let finished = context.clock.now
+        for outcome in outcomes {
+            guard let id = EntityID(outcome.id) else { continue }
+            state.last[id] = outcome
+            state.lastRunAt[id] = finished
+            switch outcome.outcome {
+            case "failed", "skipped":
+                let failures = (state.failures[id] ?? 0) + 1
+                state.failures[id] = failures
+                let delay = min(options.maxRetrySeconds, options.retryBaseSeconds * pow(2, Double(min(failures - 1, 30))))
+                state.retryAt[id] = finished.addingTimeInterval(delay)
+                if let error = outcome.error {
+                    context.logger.error("\(id): \(error.message); retrying in \(DurationParser.format(seconds: Int64(delay)))")
+                } else {
+                    context.logger.notice("\(id): \(outcome.outcome); retrying in \(DurationParser.format(seconds: Int64(delay)))")
+                }
+            default:
+                state.failures[id] = nil
+                state.retryAt[id] = nil
+                state.lastSuccessAt[id] = finished
+            }
+        }
+        for sink in sinks where sink.outcome == "failed" {
+            context.logger.error("sink \(sink.name): \(sink.error?.message ?? "failed")")
+        }
+
+        let failed = outcomes.filter { $0.outcome == "failed" }.count + sinks.filter { $0.outcome == "failed" }.count
+        let succeeded = outcomes.count + sinks.count - failed
+        let outcome = outcomes.isEmpty && sinks.isEmpty && recovered.isEmpty ? "idle"
+            : failed == 0 ? "ok" : (succeeded > 0 ? "partial" : "failed")
+        return CycleResult(
+            summary: ScheduleStatus.Cycle(number: number, startedAt: started, finishedAt: finished, outcome: outcome,
+                                          rotated: rotate.map(\.rawValue), synced: sync.map(\.rawValue),
+                                          recovered: recovered.map(\.rawValue)),
+            sinks: sinks.isEmpty ? nil : sinks)
+    }
+
+    private func nextEntity(_ schedules: [EntityID: EntitySchedule], at wake: Date) -> String? {
+        guard let (id, schedule) = schedules.filter({ $0.value.nextRunAt != nil }).min(by: { $0.value.nextRunAt! < $1.value.nextRunAt! }),
+            let next = schedule.nextRunAt, next <= wake
+        else { return nil }
+        return "\(schedule.nextAction ?? "run") \(id)"
+    }
+
+    private func log(cycle: ScheduleStatus.Cycle, wake: (Date, String?)?, context: OperationContext) {
+        var parts: [String] = []
+        if !cycle.recovered.isEmpty { parts.append("recovered \(cycle.recovered.joined(separator: ", "))") }
+        if !cycle.rotated.isEmpty { parts.append("rotated \(cycle.rotated.joined(separator: ", "))") }
+        if !cycle.synced.isEmpty { parts.append("synced \(cycle.synced.joined(separator: ", "))") }
+        var line = "cycle \(cycle.number) \(cycle.outcome)" + (parts.isEmpty ? "" : ": " + parts.joined(separator: "; "))
+        if let (date, what) = wake {
+            line += "; next wake-up \(Timestamps.format(date))" + (what.map { " (\($0))" } ?? "")
+        }
+        if cycle.outcome == "failed" || cycle.outcome == "partial" {
+            context.logger.warning("\(line)")
+        } else {
+            context.logger.info("\(line)")
+        }
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+import KeywardSimulator
+import Testing
+
+/// `keyward schedule run` end to end: the built binary as a long-running service against the
+/// in-process simulator, with the simulator's clock and Keyward's (KEYWARD_CLOCK_OFFSET_SECONDS,
+/// a debug-build hook) moved forward together.
+@Suite("schedule run: rotates what falls due, refreshes tokens, stops cleanly", .serialized)
+struct ScheduleRunCLITests {
+    /// The fixture of the rotate tests (sinks for FIU-ALPHA), with FIU-ALPHA's entity token due
+    /// for refresh 10 s after it is minted, and the vault synced at the real time.
+    static func synced() async throws -> EngineFixture {
+        let fixture = try await RotateCLITests.withSinks()
+        let config = fixture.directory.appendingPathComponent("keyward.yaml")
+        let text = try String(contentsOf: config, encoding: .utf8)
+        #expect(text.contains("    secretExpiryDays: 90\n"))
+        try text.replacingOccurrences(of: "    secretExpiryDays: 90\n", with: "    secretExpiryDays: 90\n    tokenRefreshBefore: 86390s\n")
+            .write(to: config, atomically: true, encoding: .utf8)
+        let sync = try await fixture.run(["sync"])
+        #expect(sync.status == 0, "\(sync.all)")
+        return fixture
+    }
+
+    /// Moves the simulator's clock and returns the environment that moves Keyward's with it.
+    static func moveClocks(_ fixture: EngineFixture, bySeconds seconds: Int) -> [String: String] {
+        fixture.simulator.advanceClock(bySeconds: TimeInterval(seconds))
+        return ["KEYWARD_CLOCK_OFFSET_SECONDS": String(seconds)]
+    }
+
+    static func launch(_ arguments: [String], fixture: EngineFixture, environment: [String: String], stderr: Pipe) throws -> Process {
+        var moved = fixture
+        moved.environment.merge(environment) { $1 }
+        return try RotateCLITests.launch(arguments, fixture: moved, stderr: stderr)
+    }
+
+    /// The status file as JSON, or `nil` while it does not exist.
+    static func status(_ path: URL) -> [String: Any]? {
+        guard let data = try? Data(contentsOf: path) else { return nil }
+        return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    }
+
+    static func entity(_ status: [String: Any]?, _ id: String) -> [String: Any]? {
+        (status?["entities"] as? [[String: Any]])?.first { $0["id"] as? String == id }
+    }
+
+    /// Polls `condition` every 50 ms for up to `seconds` of real time.
+    static func waitFor(_ seconds: Double, _ condition: () -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return condition()
+    }
+
+    @Test("a secret that falls due while it runs is rotated once, a token is refreshed before it expires, SIGTERM exits 0 with no open journal")
+    func rotatesAndRefreshes() async throws {
+        let fixture = try await Self.synced()
+        defer { Task { await fixture.stop() } }
+        let oldSecret = try await fixture.vaultGet("entities/FIU-ALPHA/secret")
+        // FIU-ALPHA: 90-day secret, rotateBefore 15 days. Eight seconds before its window opens:
+        let environment = Self.moveClocks(fixture, bySeconds: 75 * 86_400 - 8)
+        let statusFile = fixture.directory.appendingPathComponent("state/schedule.json")
+        let stderr = Pipe()
+        let process = try Self.launch(["schedule", "run", "FIU-ALPHA", "--status-file", statusFile.path, "--jitter", "1s"],
+                                      fixture: fixture, environment: environment, stderr: stderr)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let stderrText = Task { String(decoding: await RotateCLITests.readAll(stderr), as: UTF8.self) }
+
+        // First cycle: the token minted by the sync expired long ago (75 days on): refreshed now.
+        #expect(try await Self.waitFor(30) { Self.status(statusFile)?["cycles"] as? Int ?? 0 >= 1 })
+        let first = Self.status(statusFile)
+        #expect((first?["lastCycle"] as? [String: Any])?["synced"] as? [String] == ["FIU-ALPHA"], "\(String(describing: first))")
+        #expect((first?["lastCycle"] as? [String: Any])?["rotated"] as? [String] == [])
+        #expect(Self.entity(first, "FIU-ALPHA")?["nextAction"] as? String == "rotate", "the rotation is next: \(String(describing: first))")
+        #expect(first?["state"] as? String == "running")
+        #expect(fixture.counter(.secretReset) == 0, "not due yet")
+
+        // About 8 s later the secret falls due: exactly one reset, and the vault follows.
+        #expect(try await Self.waitFor(40) { fixture.counter(.secretReset) == 1 })
+        #expect(try await Self.waitFor(20) {
+            (Self.status(statusFile)?["lastCycle"] as? [String: Any])?["rotated"] as? [String] == ["FIU-ALPHA"]
+        })
+        let rotated = Self.status(statusFile)
+        #expect(Self.entity(rotated, "FIU-ALPHA")?["outcome"] as? String == "ok", "\(String(describing: rotated))")
+        #expect((rotated?["lastCycle"] as? [String: Any])?["outcome"] as? String == "ok")
+        let server = try #require(fixture.simulator.currentSecret(for: "FIU-ALPHA"))
+        #expect(server != oldSecret)
+        #expect(try await fixture.vaultGet("entities/FIU-ALPHA/secret") == server)
+        #expect(try RotateCLITests.sinkSecret(fixture) == server, "the sink was rewritten")
+
+        // The rotation minted a token; 10 s (plus at most 1 s of jitter) later it is due again.
+        let minted = fixture.counter(.entityToken)
+        #expect(try await Self.waitFor(40) { fixture.counter(.entityToken) > minted }, "the token was refreshed")
+        #expect(try await Self.waitFor(10) {
+            (Self.status(statusFile)?["lastCycle"] as? [String: Any])?["synced"] as? [String] == ["FIU-ALPHA"]
+        })
+        let refreshed = Self.status(statusFile)
+        let tokenExpiry = try #require(Self.entity(refreshed, "FIU-ALPHA")?["tokenExpiresAt"] as? String)
+        let refreshAt = try #require(Self.entity(refreshed, "FIU-ALPHA")?["tokenRefreshAt"] as? String)
+        #expect(refreshAt < tokenExpiry, "refreshed before it expires")
+        #expect(Self.entity(refreshed, "FIU-ALPHA")?["nextAction"] as? String == "refresh token")
+        #expect(refreshed?["nextWakeAt"] is String)
+
+        kill(process.processIdentifier, SIGTERM)
+        let exit = await RotateCLITests.wait(process)
+        #expect(exit == 0, "SIGTERM ends it cleanly")
+        let log = await stderrText.value
+        #expect(log.contains("cycle 1 ok: synced FIU-ALPHA"), "\(log)")
+        #expect(log.contains("rotated FIU-ALPHA"), "\(log)")
+        let stopped = Self.status(statusFile)
+        #expect(stopped?["state"] as? String == "stopped")
+        #expect(stopped?["nextWakeAt"] is NSNull)
+
+        #expect(fixture.counter(.secretReset) == 1, "no second rotation: the new secret is not due")
+        try await RotateCLITests.expectConverged(fixture, "schedule run")
+        let statusText = (try? String(contentsOf: statusFile, encoding: .utf8)) ?? ""
+        #expect(fixture.secrets().filter { log.contains($0) || statusText.contains($0) }.isEmpty, "no secret in the log or the status")
+        #expect(!log.contains("eyJ") && !statusText.contains("eyJ"), "no token either")
+    }
+
+    @Test("SIGTERM while a reset is in flight: the cycle finishes, the vault holds the new secret, exit 0, nothing left open")
+    func stopsAfterTheCycle() async throws {
+        let fixture = try await Self.synced()
+        defer { Task { await fixture.stop() } }
+        let environment = Self.moveClocks(fixture, bySeconds: 80 * 86_400)  // inside the 15-day window
+        fixture.simulator.inject(.latency(milliseconds: 3_000), endpoint: .secretReset)
+        let statusFile = fixture.directory.appendingPathComponent("schedule.json")
+        let stderr = Pipe()
+        let process = try Self.launch(["schedule", "run", "--status-file", statusFile.path, "--jitter", "0s"],
+                                      fixture: fixture, environment: environment, stderr: stderr)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let stderrText = Task { String(decoding: await RotateCLITests.readAll(stderr), as: UTF8.self) }
+        #expect(try await Self.waitFor(30) { fixture.counter(.secretReset) == 1 }, "the reset reached the service")
+        kill(process.processIdentifier, SIGTERM)
+        let exit = await RotateCLITests.wait(process)
+        let log = await stderrText.value
+        #expect(exit == 0, "\(log)")
+        let status = Self.status(statusFile)
+        #expect(status?["state"] as? String == "stopped")
+        #expect(status?["cycles"] as? Int == 1, "the loop stopped after the cycle in progress")
+        #expect((status?["lastCycle"] as? [String: Any])?["rotated"] as? [String] == ["FIU-ALPHA", "FIU-BETA"], "\(String(describing: status))")
+        #expect(fixture.counter(.secretReset) == 2, "FIU-ALPHA and FIU-BETA (due at 80 days of 40) were each reset once")
+        try await RotateCLITests.expectConverged(fixture, "stopped mid-cycle")
+        #expect(fixture.secrets().filter { log.contains($0) }.isEmpty)
+    }
+
+    @Test("a failing service: the entity is reported failed with its error and retried until it works")
+    func retriesFailures() async throws {
+        let fixture = try await Self.synced()
+        defer { Task { await fixture.stop() } }
+        fixture.simulator.inject(.status500, endpoint: .secretRead, count: 100)
+        let statusFile = fixture.directory.appendingPathComponent("schedule.json")
+        let stderr = Pipe()
+        // The vault has no token for FIU-GAMMA? It has: so make the first cycle sync by moving
+        // 2 days on (every token expired).
+        let environment = Self.moveClocks(fixture, bySeconds: 2 * 86_400)
+        let process = try Self.launch(["schedule", "run", "FIU-GAMMA", "--status-file", statusFile.path, "--retry-delay", "1s", "--jitter", "0s"],
+                                      fixture: fixture, environment: environment, stderr: stderr)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let stderrText = Task { String(decoding: await RotateCLITests.readAll(stderr), as: UTF8.self) }
+        #expect(try await Self.waitFor(60) { Self.entity(Self.status(statusFile), "FIU-GAMMA")?["consecutiveFailures"] as? Int ?? 0 >= 2 })
+        let failing = Self.status(statusFile)
+        let gamma = Self.entity(failing, "FIU-GAMMA")
+        #expect(gamma?["outcome"] as? String == "failed")
+        #expect(((gamma?["error"] as? [String: Any])?["message"] as? String)?.contains("500") == true, "\(String(describing: gamma))")
+        #expect(gamma?["nextAction"] as? String == "retry")
+        #expect((failing?["lastCycle"] as? [String: Any])?["outcome"] as? String == "failed")
+
+        fixture.simulator.clearFaults()
+        #expect(try await Self.waitFor(60) { Self.entity(Self.status(statusFile), "FIU-GAMMA")?["outcome"] as? String == "ok" })
+        let healed = Self.entity(Self.status(statusFile), "FIU-GAMMA")
+        #expect(healed?["consecutiveFailures"] as? Int == 0)
+        #expect(healed?["error"] is NSNull)
+        #expect(healed?["nextAction"] as? String == "refresh token", "FIU-GAMMA's secret has no expiry: only its token is scheduled")
+        #expect(healed?["rotationDueAt"] is NSNull)
+        kill(process.processIdentifier, SIGINT)
+        #expect(await RotateCLITests.wait(process) == 0, "SIGINT ends it cleanly too")
+        let log = await stderrText.value
+        #expect(log.contains("FIU-GAMMA:") && log.contains("retrying in 1s"), "\(log)")
+        #expect(fixture.counter(.secretReset) == 0)
+    }
+
+    @Test("bad input: unknown entity, bad durations, unusable status file (exit 2), locked vault (exit 4); nothing reset")
+    func badInput() async throws {
+        let fixture = try await Self.synced()
+        defer { Task { await fixture.stop() } }
+        let environment = Self.moveClocks(fixture, bySeconds: 80 * 86_400)  // everything would be due
+        let cases: [([String], Int32, String)] = [
+            (["FIU-NOPE"], 2, "entity 'FIU-NOPE' is not in the configuration"),
+            (["--jitter=-5m"], 2, "--jitter: '-5m' is not a duration"),
+            (["--jitter", "soon"], 2, "--jitter: 'soon'"),
+            (["--max-sleep", "0s"], 2, "--max-sleep: '0s' is not a positive duration"),
+            (["--retry-delay", "x"], 2, "--retry-delay: 'x'"),
+            (["--status-file", fixture.directory.appendingPathComponent("missing/status.json").path], 2, "missing does not exist"),
+            (["--status-file", fixture.directory.appendingPathComponent("deploy").path], 2, "is a directory"),
+        ]
+        for (arguments, code, message) in cases {
+            let result = try await fixture.run(["schedule", "run"] + arguments, extraEnvironment: environment)
+            #expect(result.status == code, "\(arguments): \(result.all)")
+            #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+        }
+        try FileManager.default.createSymbolicLink(atPath: fixture.directory.appendingPathComponent("link.json").path,
+                                                   withDestinationPath: fixture.directory.appendingPathComponent("elsewhere.json").path)
+        let link = try await fixture.run(["schedule", "run", "--status-file", "link.json"], extraEnvironment: environment)
+        #expect(link.status == 2, "\(link.all)")
+        #expect(link.stderr.contains("symbolic link"), "\(link.stderr)")
+        let locked = try await fixture.run(["schedule", "run"], extraEnvironment: environment.merging(["KEYWARD_KEY_FILE": ""]) { $1 })
+        #expect(locked.status == 4, "\(locked.all)")
+        #expect(fixture.counter(.secretReset) == 0)
+        #expect(!FileManager.default.fileExists(atPath: fixture.directory.appendingPathComponent("elsewhere.json").path))
+    }
+}
