@@ -246,6 +246,29 @@ struct RotateCLITests {
         #expect(audit.stdout.contains("rotate"), "\(audit.stdout)")
     }
 
+    @Test("secretExpiryDays above the service's maximum: a configuration warning, then the service's shorter answer and its message reported")
+    func longerThanTheMaximum() async throws {
+        let fixture = try await Self.withSinks()
+        defer { Task { await fixture.stop() } }
+        let config = fixture.directory.appendingPathComponent("keyward.yaml")
+        try (try String(contentsOf: config, encoding: .utf8)).replacingOccurrences(of: "    secretExpiryDays: 90\n", with: "    secretExpiryDays: 365\n")
+            .write(to: config, atomically: true, encoding: .utf8)
+        #expect(try await fixture.run(["sync"]).status == 0)
+        let result = try await fixture.run(["rotate", "--force", "FIU-ALPHA"])
+        #expect(result.status == 0, "\(result.all)")
+        #expect(fixture.counter(.secretReset) == 1)
+        #expect(result.stderr.contains("entities.FIU-ALPHA.secretExpiryDays"), "the configuration warns: \(result.stderr)")
+        #expect(result.stderr.contains("token service: secretExpiryDays exceeds the maximum of 180 days"), "the service's message: \(result.stderr)")
+        #expect(result.stderr.contains("valid for 179 days, shorter than the 365 asked for") || result.stderr.contains("valid for 180 days, shorter than the 365 asked for"),
+                "\(result.stderr)")
+        let status = try await fixture.run(["status", "--output", "json", "FIU-ALPHA"])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        let secret = try #require(((report["entities"] as? [[String: Any]])?.first)?["secret"] as? [String: Any])
+        let seconds = try #require(secret["expiresInSeconds"] as? Int)
+        #expect(abs(seconds - 180 * 86_400) < 120, "the vault keeps the service's expiry: \(seconds)")
+        try await Self.expectConverged(fixture, "over the maximum")
+    }
+
     @Test("bad input exits 2 and resets nothing")
     func badInput() async throws {
         let fixture = try await Self.withSinks()
@@ -254,6 +277,14 @@ struct RotateCLITests {
         for arguments in [["rotate", "FIU-NOPE"], ["rotate", "--force", "FIU-ALPHA", "FIU-NOPE"], ["rotate", "bad id!"]] {
             let result = try await fixture.run(arguments)
             #expect(result.status == 2, "\(arguments): \(result.all)")
+        }
+        let config = fixture.directory.appendingPathComponent("keyward.yaml")
+        let text = try String(contentsOf: config, encoding: .utf8)
+        for days in ["0", "-30"] {
+            try text.replacingOccurrences(of: "    secretExpiryDays: 90\n", with: "    secretExpiryDays: \(days)\n").write(to: config, atomically: true, encoding: .utf8)
+            let result = try await fixture.run(["rotate", "--force", "FIU-ALPHA"])
+            #expect(result.status == 2, "secretExpiryDays \(days): \(result.all)")
+            #expect(result.stderr.contains("entities.FIU-ALPHA.secretExpiryDays") && result.stderr.contains("positive number of days"), "\(result.stderr)")
         }
         #expect(fixture.counter(.secretReset) == 0)
     }
