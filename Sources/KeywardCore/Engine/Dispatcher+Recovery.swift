@@ -53,8 +53,9 @@ extension Dispatcher {
             if let tokenError = settled.tokenError {
                 context.logger.warning("\(id): the recovered secret failed its test: \(SyncReport.ErrorInfo(tokenError).message)")
             }
-            try? await vault.record(AuditEntry(time: context.clock.now, operation: "rotate recover", entity: id.rawValue,
-                                               outcome: settled.tokenError == nil ? "ok" : "failed", txnId: read.record.txnId))
+            await recordAudit(AuditEntry(time: context.clock.now, operation: "rotate recover", entity: id.rawValue,
+                                         outcome: settled.tokenError == nil ? "ok" : "failed", txnId: read.record.txnId),
+                              to: vault, context: context)
         }
         return changed
     }

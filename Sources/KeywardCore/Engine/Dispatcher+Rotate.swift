@@ -123,8 +123,9 @@ extension Dispatcher {
             }
             let rotation = rotations[index]
             for warning in rotation.outcome.warnings { context.logger.warning("\(rotation.outcome.id): \(warning)") }
-            try? await vault.record(AuditEntry(time: context.clock.now, operation: context.dryRun ? "rotate --dry-run" : "rotate",
-                                               entity: rotation.outcome.id, outcome: rotation.outcome.outcome, txnId: rotation.txnId))
+            await recordAudit(AuditEntry(time: context.clock.now, operation: context.dryRun ? "rotate --dry-run" : "rotate",
+                                         entity: rotation.outcome.id, outcome: rotation.outcome.outcome, txnId: rotation.txnId),
+                              to: vault, context: context)
         }
         // The locks are released here, once every sink holds the new secrets.
         let outcomes = rotations.map(\.outcome)
