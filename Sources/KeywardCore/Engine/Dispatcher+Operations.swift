@@ -129,8 +129,17 @@ extension Dispatcher {
         for id in ids {
             var entry = StatusReport.Entity(id: id.rawValue, secret: nil, token: nil, lastSync: nil, lastRotation: nil, warnings: [], openJournal: nil)
             if let secret = try await vault.read(.entitySecret(id), label: .current, context: context) {
+                let entityConfiguration = configuration.entities[id]
+                let rotationDueAt = secret.expiresAt.flatMap { expiresAt in
+                    entityConfiguration.map { entity in
+                        expiresAt.addingTimeInterval(-RotationDecision.window(
+                            expiresAt: expiresAt, createdAt: secret.createdAt, secretExpiryDays: entity.secretExpiryDays,
+                            rotateBeforeSeconds: entity.rotateBeforeSeconds))
+                    }
+                }
                 entry.secret = .init(version: secret.version, label: VersionLabel.current.rawValue, expiresAt: secret.expiresAt,
-                                     expiresInSeconds: secret.expiresAt.map { Int64($0.timeIntervalSince(now)) }, fingerprint: vault.fingerprint(secret.value))
+                                     expiresInSeconds: secret.expiresAt.map { Int64($0.timeIntervalSince(now)) }, fingerprint: vault.fingerprint(secret.value),
+                                     rotationDueAt: rotationDueAt)
                 entry.warnings += Self.expiryWarnings(secret.expiresAt, now: now)
                 if let expiresAt = secret.expiresAt, let window = failWithinSeconds, expiresAt.timeIntervalSince(now) <= Double(window) {
                     report.expiringWithin.append(id.rawValue)
@@ -185,6 +194,10 @@ public struct StatusReport: Sendable, Codable, Equatable {
         public var expiresAt: Date?
         public var expiresInSeconds: Int64?
         public var fingerprint: String
+        /// When `keyward rotate` (and `schedule run`) considers the secret due (UTC):
+        /// `expiresAt` minus `rotateBefore`, capped at a third of its lifetime; `nil` for a
+        /// secret without expiry.
+        public var rotationDueAt: Date?
     }
 
     public struct Token: Sendable, Codable, Equatable {
@@ -212,7 +225,7 @@ extension StatusReport.Entity {
 }
 
 extension StatusReport.Secret {
-    private enum Keys: String, CodingKey { case version, label, expiresAt, expiresInSeconds, fingerprint }
+    private enum Keys: String, CodingKey { case version, label, expiresAt, expiresInSeconds, fingerprint, rotationDueAt }
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: Keys.self)
         try container.encode(version, forKey: .version)
@@ -220,6 +233,7 @@ extension StatusReport.Secret {
         try container.encode(expiresAt, forKey: .expiresAt)
         try container.encode(expiresInSeconds, forKey: .expiresInSeconds)
         try container.encode(fingerprint, forKey: .fingerprint)
+        try container.encode(rotationDueAt, forKey: .rotationDueAt)
     }
 }
 

@@ -372,16 +372,17 @@ public struct RotationScheduler: Sendable {
             state.last[id] = outcome
             state.lastRunAt[id] = finished
             switch outcome.outcome {
-            case "failed", "skipped":
+            case "skipped":
+                // Another job holds the entity's rotation lock: not a failure (DESIGN.md, "Exit
+                // codes"); look again after the first retry delay.
+                state.retryAt[id] = finished.addingTimeInterval(options.retryBaseSeconds)
+                context.logger.notice("\(id): another job holds its rotation lock; looking again in \(DurationParser.format(seconds: Int64(options.retryBaseSeconds)))")
+            case "failed":
                 let failures = (state.failures[id] ?? 0) + 1
                 state.failures[id] = failures
                 let delay = min(options.maxRetrySeconds, options.retryBaseSeconds * pow(2, Double(min(failures - 1, 30))))
                 state.retryAt[id] = finished.addingTimeInterval(delay)
-                if let error = outcome.error {
-                    context.logger.error("\(id): \(error.message); retrying in \(DurationParser.format(seconds: Int64(delay)))")
-                } else {
-                    context.logger.notice("\(id): \(outcome.outcome); retrying in \(DurationParser.format(seconds: Int64(delay)))")
-                }
+                context.logger.error("\(id): \(outcome.error?.message ?? "failed"); retrying in \(DurationParser.format(seconds: Int64(delay)))")
             default:
                 state.failures[id] = nil
                 state.retryAt[id] = nil

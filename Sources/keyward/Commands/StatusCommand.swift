@@ -46,6 +46,9 @@ struct StatusCommand: AsyncParsableCommand {
                 line += " secret v\(secret.version) \(secret.fingerprint), "
                 if let expiresAt = secret.expiresAt {
                     line += "expires \(Timestamps.format(expiresAt)) (\(Self.relative(secret.expiresInSeconds ?? 0)))"
+                    if let due = secret.rotationDueAt {
+                        line += due <= report.generatedAt ? ", rotation due now" : ", rotation due \(Timestamps.format(due))"
+                    }
                 } else {
                     line += "no expiry"
                 }
