@@ -113,3 +113,5 @@ public enum TokenServiceEndpoint: String, Sendable, CaseIterable {
 /// Rotation asks whether a failed reset certainly changed nothing (400, 401, 429) or left the
 /// outcome unknown (token-service-contract.md, "Reset semantics").
 extension TokenServiceError: ServiceActionReporting {}
+
+extension TokenServiceError: RetryAfterReporting {}

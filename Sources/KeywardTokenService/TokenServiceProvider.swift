@@ -83,6 +83,20 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
         _ = try await store.write(name, record: record, label: .current, context: context)
     }
 
+    /// Fetches a fresh user token, never a cached or persisted one: a reset's validity is capped
+    /// by the user token's remaining life (contract, "Reset semantics"), and a long-running
+    /// process may hold one that is close to its end.
+    ///
+    /// - Throws: ``KeywardError`` when the password cannot be resolved; ``TokenServiceError``.
+    public func prepareReset(for entity: EntityID, context: OperationContext) async throws {
+        client.invalidateUserToken(username: configuration.username)
+        let persisted = SecretName.providerUserToken(configuration.name)
+        if let store, !context.dryRun, try await store.read(persisted, label: .current, context: context) != nil {
+            try await store.remove(persisted, context: context)
+        }
+        _ = try await userToken(context: context)
+    }
+
     public func readSecret(for entity: EntityID, context: OperationContext) async throws -> ProvidedSecret {
         let secret = try await withUserToken(context: context) { token in
             try await client.readSecret(entity: entity, userToken: token, context: context)

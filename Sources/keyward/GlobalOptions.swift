@@ -30,6 +30,7 @@ struct GlobalOptions: ParsableArguments {
         LoggingBootstrap.once(level: level)
         var logger = Logger(label: "keyward")
         logger.logLevel = level
+        for problem in CrashHook.problems(in: ProcessInfo.processInfo.environment) { Output.warn(problem) }
         return OperationContext(logger: logger, clock: SystemClock.fromEnvironment(), dryRun: dryRun)
     }
 }

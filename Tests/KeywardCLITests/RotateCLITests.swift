@@ -165,10 +165,107 @@ struct RotateCLITests {
         #expect(result.status == 0, "\(result.all)")
         #expect(fixture.counter(.secretReset) == 1)
         #expect(fixture.simulator.currentSecret(for: "FIU-ALPHA") != old)
-        #expect(result.stderr.contains("recovered with secret/read"), "\(result.stderr)")
+        #expect(result.stderr.contains("read the secret back with secret/read"), "\(result.stderr)")
         try await Self.expectConverged(fixture, "lost answer")
         let history = try await fixture.run(["vault", "history", "entities/FIU-ALPHA/secret"])
         #expect(history.stdout.contains("previous"), "the old secret is kept as previous: \(history.stdout)")
+    }
+
+    @Test("a reset the service never applied (500) is not a rotation: it stays open, is never repeated within the settle period, then is closed and a new reset made")
+    func neverApplied() async throws {
+        let fixture = try await Self.withSinks()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync"]).status == 0)
+        let old = try await fixture.vaultGet("entities/FIU-ALPHA/secret")
+        fixture.simulator.inject(.status500, endpoint: .secretReset)
+        let first = try await fixture.run(["rotate", "--force", "FIU-ALPHA"])
+        #expect(first.status == 1, "not reported as a rotation: \(first.all)")
+        #expect(first.stderr.contains("has no known outcome yet"), "\(first.stderr)")
+        #expect(fixture.counter(.secretReset) == 1)
+        #expect(fixture.simulator.currentSecret(for: "FIU-ALPHA") == old, "the service did not act")
+        let status = try await fixture.run(["status", "--output", "json", "FIU-ALPHA"])
+        #expect(status.stdout.contains("rotation 1 sent"), "the rotation is reported open: \(status.stdout)")
+        let plan = try await fixture.run(["rotate", "--dry-run", "FIU-ALPHA"])
+        #expect(plan.stdout.contains("recover entities/FIU-ALPHA/secret"), "the plan shows the recovery first: \(plan.stdout)")
+
+        let again = try await fixture.run(["rotate", "--force", "FIU-ALPHA"])
+        #expect(again.status == 1, "\(again.all)")
+        #expect(again.stderr.contains("not reset again"), "\(again.stderr)")
+        let sync = try await fixture.run(["sync", "FIU-ALPHA"])
+        #expect(sync.status == 0, "the old secret still works: \(sync.all)")
+        #expect(fixture.counter(.secretReset) == 1, "never a second reset while the first may still be applied")
+
+        // Five minutes on, a read that still shows the old secret settles it: never applied.
+        let later = ["KEYWARD_CLOCK_OFFSET_SECONDS": "400"]
+        let settled = try await fixture.run(["rotate", "--force", "FIU-ALPHA"], extraEnvironment: later)
+        #expect(settled.status == 0, "\(settled.all)")
+        #expect(fixture.counter(.secretReset) == 2, "the new rotation's own reset")
+        try await Self.expectConverged(fixture, "after settling")
+        let audit = try await fixture.run(["audit"])
+        #expect(audit.stdout.contains("rotate recover") && audit.stdout.contains("aborted"), "\(audit.stdout)")
+    }
+
+    @Test("a reset applied after the client gave up (a timeout) is found by the next command: the vault never keeps the dead secret")
+    func appliedAfterTimeout() async throws {
+        let fixture = try await Self.withSinks()
+        defer { Task { await fixture.stop() } }
+        let config = fixture.directory.appendingPathComponent("keyward.yaml")
+        try (try String(contentsOf: config, encoding: .utf8)).replacingOccurrences(of: "timeout: 10s", with: "timeout: 1s")
+            .write(to: config, atomically: true, encoding: .utf8)
+        #expect(try await fixture.run(["sync"]).status == 0)
+        fixture.simulator.inject(.latency(milliseconds: 3_000), endpoint: .secretReset)
+        let rotate = try await fixture.run(["rotate", "--force", "FIU-ALPHA"])
+        #expect(rotate.status == 1, "\(rotate.all)")
+        #expect(rotate.stderr.contains("has no known outcome yet"), "\(rotate.stderr)")
+        // A sync right away, before the service has applied it: changes nothing, closes nothing.
+        let early = try await fixture.run(["sync", "FIU-ALPHA"])
+        #expect(early.status == 0, "\(early.all)")
+        let open = try await fixture.run(["status", "--output", "json", "FIU-ALPHA"])
+        #expect(open.stdout.contains("rotation 1 sent"), "\(open.stdout)")
+        try await Task.sleep(for: .milliseconds(3_500))  // the service applies the reset
+        let server = try #require(fixture.simulator.currentSecret(for: "FIU-ALPHA"))
+        let sync = try await fixture.run(["sync", "FIU-ALPHA", "--output", "json"])
+        #expect(sync.status == 0, "\(sync.all)")
+        #expect(sync.stdout.contains("recovered"), "the sync says it finished the rotation: \(sync.stdout)")
+        #expect(try await fixture.vaultGet("entities/FIU-ALPHA/secret") == server)
+        #expect(fixture.counter(.secretReset) == 1)
+        try await Self.expectConverged(fixture, "applied after the timeout")
+        let status = try await fixture.run(["status", "--output", "json", "FIU-ALPHA"])
+        #expect(!status.stdout.contains("\"lastRotation\" : null"), "a rotation finished by recovery counts: \(status.stdout)")
+    }
+
+    @Test("no user token before the reset: the rotation is aborted, nothing sent, nothing left open")
+    func userTokenFails() async throws {
+        let fixture = try await Self.withSinks()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync"]).status == 0)
+        fixture.simulator.inject(.status500, endpoint: .userToken, count: 20)
+        let result = try await fixture.run(["rotate", "--force", "FIU-ALPHA"])
+        fixture.simulator.clearFaults()
+        #expect(result.status == 1, "\(result.all)")
+        #expect(!result.stderr.contains("answer was lost"), "no reset was sent: \(result.stderr)")
+        #expect(fixture.counter(.secretReset) == 0)
+        let status = try await fixture.run(["status", "--output", "json", "FIU-ALPHA"])
+        #expect(status.stdout.contains("\"openJournal\" : null"), "\(status.stdout)")
+    }
+
+    @Test("sync leaves an entity alone while another job holds its rotation lock")
+    func syncDuringRotation() async throws {
+        let fixture = try await Self.withSinks()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync"]).status == 0)
+        let lockPath = fixture.directory.appendingPathComponent("state/vault.db.locks/FIU-ALPHA.lock").path
+        try FileManager.default.createDirectory(atPath: (lockPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let descriptor = open(lockPath, O_RDWR | O_CREAT, 0o600)
+        defer { close(descriptor) }
+        #expect(flock(descriptor, LOCK_EX | LOCK_NB) == 0)
+        fixture.simulator.setSecret("rotated-elsewhere-secret", for: "FIU-ALPHA", expiresIn: 90 * 86_400)
+        let sync = try await fixture.run(["sync", "--output", "json"])
+        #expect(sync.status == 0, "a skip is not a failure: \(sync.all)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(sync.stdout.utf8)) as? [String: Any])
+        let alpha = (report["entities"] as? [[String: Any]])?.first { $0["id"] as? String == "FIU-ALPHA" }
+        #expect(alpha?["outcome"] as? String == "skipped", "\(sync.stdout)")
+        #expect(try await fixture.vaultGet("entities/FIU-ALPHA/secret") != "rotated-elsewhere-secret", "left to the rotation")
     }
 
     @Test("sixteen `rotate --force` processes started together: exactly one reset; the others skip or find it done")

@@ -130,8 +130,19 @@ private struct Reader {
             entityNames = Set(map.keys.compactMap { if case .scalar(let scalar) = $0 { scalar.string } else { nil } })
         }
         if let node = top["sinks"], let map = mapping(node, "sinks") {
+            var writers: [String: String] = [:]
             for (name, (keyNode, value)) in map.ordered {
                 if let sink = readSink(name: name, keyNode: keyNode, node: value, entities: configuration.entities, entityNames: entityNames) {
+                    // Two sinks writing one file would overwrite each other at every sync.
+                    if let path = sink.path.map({ URL(fileURLWithPath: $0).standardizedFileURL.path }) {
+                        if let other = writers[path] {
+                            var pathNode: Node?
+                            if case .mapping(let fields) = value { pathNode = fields["path"] }
+                            fail("sinks.\(name).path", pathNode ?? keyNode, "writes the same file as sink '\(other)' (\(path))")
+                            continue
+                        }
+                        writers[path] = name
+                    }
                     configuration.sinks[name] = sink
                 }
             }
@@ -271,8 +282,9 @@ private struct Reader {
                 refreshBefore = seconds
             }
         }
-        // The service caps validity at 180 days (contract, "Reset semantics").
-        if let days = expiryDays.map({ min($0, 180) }), rotateBefore * 3 > Int64(days) * 86_400 {
+        // The service caps validity at 180 days (contract, "Reset semantics"). Only a window the
+        // user wrote is worth a warning; the default is capped silently.
+        if map["rotateBefore"] != nil, let days = expiryDays.map({ min($0, 180) }), rotateBefore * 3 > Int64(days) * 86_400 {
             let third = Double(days) / 3
             let shown = third == third.rounded() ? "\(Int(third))d" : String(format: "%.1f days", third)
             warnings.append(.init(keyPath: "\(path).rotateBefore", line: map["rotateBefore"]?.mark?.line,

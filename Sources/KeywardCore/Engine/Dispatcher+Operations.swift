@@ -124,6 +124,7 @@ extension Dispatcher {
         let vault = try requireVault()
         let ids = try selectEntities(names)
         let audit = try await vault.entries(since: nil)
+        let journalEntries = try await (vault as? any RotationJournal)?.rotationEntries(context: context) ?? []
         let now = context.clock.now
         var report = StatusReport(generatedAt: now, entities: [])
         for id in ids {
@@ -138,8 +139,11 @@ extension Dispatcher {
                     }
                 }
                 entry.secret = .init(version: secret.version, label: VersionLabel.current.rawValue, expiresAt: secret.expiresAt,
-                                     expiresInSeconds: secret.expiresAt.map { Int64($0.timeIntervalSince(now)) }, fingerprint: vault.fingerprint(secret.value),
-                                     rotationDueAt: rotationDueAt)
+                                     expiresInSeconds: secret.expiresAt.map { Self.wholeSeconds($0.timeIntervalSince(now)) },
+                                     fingerprint: vault.fingerprint(secret.value), rotationDueAt: rotationDueAt)
+                if let rotationDueAt, rotationDueAt <= now, let expiresAt = secret.expiresAt, expiresAt > now {
+                    entry.warnings.append("rotation due since \(Timestamps.format(rotationDueAt)): run `keyward rotate \(id)` (the secret expires \(Timestamps.format(expiresAt)))")
+                }
                 entry.warnings += Self.expiryWarnings(secret.expiresAt, now: now)
                 if let expiresAt = secret.expiresAt, let window = failWithinSeconds, expiresAt.timeIntervalSince(now) <= Double(window) {
                     report.expiringWithin.append(id.rawValue)
@@ -153,10 +157,19 @@ extension Dispatcher {
             entry.lastSync = audit.last { $0.entity == id.rawValue && $0.operation == "sync" && $0.outcome != "failed" }?.time
             entry.openJournal = try await openRotationSummary(id, context: context)
             if let open = entry.openJournal { entry.warnings.append(open) }
-            entry.lastRotation = audit.last { $0.entity == id.rawValue && $0.operation == "rotate" && $0.outcome == "ok" }?.time
+            // The journal knows every rotation that finished, including those finished by
+            // recovery and those whose new secret failed its test.
+            entry.lastRotation = journalEntries.last { $0.entity == id && $0.state == .done }?.updatedAt
             report.entities.append(entry)
         }
         return report
+    }
+
+    /// Seconds as a whole number, clamped to Int64's range (a clock moved absurdly far must
+    /// not crash `status`).
+    static func wholeSeconds(_ interval: TimeInterval) -> Int64 {
+        guard interval.isFinite else { return 0 }
+        return Int64(max(min(interval, 9.2e18), -9.2e18))
     }
 
     // MARK: - audit

@@ -10,45 +10,98 @@ extension Dispatcher {
     /// - Returns: the entities whose current secret changed.
     @discardableResult
     public func recoverOpenRotations(for ids: [EntityID], context: OperationContext) async -> [EntityID] {
-        guard !context.dryRun, let vault, let journal = vault as? any RotationJournal else { return [] }
+        await recoverOpenRotationsReporting(for: ids, context: context).changed
+    }
+
+    /// What ``recoverOpenRotationsReporting(for:context:)`` did.
+    public struct Recovery: Sendable {
+        /// Entities whose current secret changed.
+        public var changed: [EntityID] = []
+        /// Entities with a rotation still open afterwards (its reset's outcome not known yet,
+        /// the service unreachable, or another job holding the lock).
+        public var open: [EntityID] = []
+    }
+
+    /// ``recoverOpenRotations(for:context:)``, also naming the entities whose rotation is still
+    /// open afterwards, so a long-running caller can look at them again soon.
+    public func recoverOpenRotationsReporting(for ids: [EntityID], context: OperationContext) async -> Recovery {
+        var recovery = Recovery()
+        guard !context.dryRun, let vault, let journal = vault as? any RotationJournal else { return recovery }
         let open: [RotationJournalEntry]
         do {
             open = try await journal.openRotations(context: context)
         } catch {
             context.logger.warning("cannot read the rotation journal: \(SyncReport.ErrorInfo(error).message)")
-            return []
+            return recovery
         }
-        var changed: [EntityID] = []
         for id in ids where open.contains(where: { $0.entity == id }) {
             do {
                 guard let lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id) else {
                     context.logger.notice("\(id): another job holds the rotation lock and will finish its open rotation")
+                    recovery.open.append(id)
                     continue
                 }
-                if try await finishOpenRotations(id, provider: try provider(for: id), vault: vault, journal: journal, context: context) {
-                    changed.append(id)
-                }
+                let result = try await finishOpenRotations(id, provider: try provider(for: id), vault: vault, journal: journal, context: context)
+                if result.changed { recovery.changed.append(id) }
+                if result.unresolved != nil { recovery.open.append(id) }
                 withExtendedLifetime(lock) {}
             } catch {
+                recovery.open.append(id)
                 context.logger.warning("\(id): an interrupted rotation could not be finished yet: \(SyncReport.ErrorInfo(error).message)")
             }
         }
-        return changed
+        return recovery
+    }
+
+    /// What ``finishOpenRotations(_:provider:vault:journal:context:)`` did for one entity.
+    struct RecoveryResult {
+        /// The vault's current secret changed (a reset's answer was found and stored).
+        var changed = false
+        /// An entry left open: its reset's outcome is not known yet (see ``RotationSettling``).
+        var unresolved: RotationJournalEntry?
     }
 
     /// Finishes `id`'s open journal entries; the caller holds the entity's lock.
     ///
-    /// - Returns: `true` when the vault's current secret changed.
+    /// - `pending`: the reset was never sent (the entry is committed, then the user token
+    ///   fetched, then the entry advanced to `sent`, then the request made): closed `aborted`.
+    /// - `sent`: `secret/read`. A secret other than the vault's current one is the reset's
+    ///   answer: stored, tested, made current, `done`. The vault's own secret means the reset was
+    ///   not applied, or not yet: the request may outlive the client's timeout. The entry stays
+    ///   open until ``RotationSettling/settleSeconds`` after it was sent, then is closed `aborted`.
+    /// - `stored`: the answer is in the vault as `pending`: tested, made current, `done`.
     func finishOpenRotations(_ id: EntityID, provider: any SecretProvider, vault: any VaultServices, journal: any RotationJournal,
-                             context: OperationContext) async throws -> Bool
+                             context: OperationContext) async throws -> RecoveryResult
     {
         // Read again under the lock: the job that held it may have finished.
         let open = try await journal.openRotations(context: context).filter { $0.entity == id }
-        var changed = false
+        var result = RecoveryResult()
         for entry in open {
+            if entry.state == .pending {
+                _ = try await journal.advanceRotation(id: entry.id, to: .aborted, txnId: nil, context: context)
+                await recordAudit(AuditEntry(time: context.clock.now, operation: "rotate recover", entity: id.rawValue, outcome: "aborted", txnId: nil),
+                                  to: vault, context: context)
+                context.logger.notice("\(id): rotation \(entry.id) never sent its reset; closed")
+                continue
+            }
             let read = try await provider.readSecret(for: id, context: context)
+            if entry.state == .sent, let current = try await vault.read(.entitySecret(id), label: .current, context: context),
+                current.value == read.record.value
+            {
+                let now = context.clock.now
+                if now < RotationSettling.settlesAt(entry) {
+                    context.logger.warning("\(id): \(RotationSettling.unknownOutcome(entry, now: now))")
+                    result.unresolved = entry
+                    continue
+                }
+                _ = try await journal.advanceRotation(id: entry.id, to: .aborted, txnId: read.record.txnId, context: context)
+                await recordAudit(AuditEntry(time: now, operation: "rotate recover", entity: id.rawValue, outcome: "aborted", txnId: read.record.txnId),
+                                  to: vault, context: context)
+                context.logger.warning("\(id): the reset of rotation \(entry.id) was never applied by the service; closed (the secret is unchanged)")
+                continue
+            }
             let settled = try await settle(entry, answer: read.record, id: id, provider: provider, vault: vault, journal: journal, context: context)
-            changed = changed || settled.changed
+            result.changed = result.changed || settled.changed
             _ = try await journal.advanceRotation(id: entry.id, to: .done, txnId: read.record.txnId, context: context)
             if let tokenError = settled.tokenError {
                 context.logger.warning("\(id): the recovered secret failed its test: \(SyncReport.ErrorInfo(tokenError).message)")
@@ -57,7 +110,7 @@ extension Dispatcher {
                                          outcome: settled.tokenError == nil ? "ok" : "failed", txnId: read.record.txnId),
                               to: vault, context: context)
         }
-        return changed
+        return result
     }
 
     /// A sentence for `status` about `id`'s unfinished rotation, if any; `nil` without one.
@@ -66,5 +119,27 @@ extension Dispatcher {
         guard let entry = try await journal.openRotations(context: context).last(where: { $0.entity == id }) else { return nil }
         return "rotation \(entry.id) \(entry.state.rawValue) since \(Timestamps.format(entry.updatedAt))" + (entry.txnId.map { " [txnId \($0)]" } ?? "")
             + ": the next sync, rotate or token finishes it"
+            + (entry.state == .sent ? " (if the service still shows the previous secret, not before \(Timestamps.format(RotationSettling.settlesAt(entry))))" : "")
+    }
+}
+
+/// How long a reset whose answer was lost may still be applied by the service: the request can
+/// outlive the client's timeout (a queue, a slow back end). Until then a `secret/read` that
+/// still returns the previous secret proves nothing, so rotation neither resets again nor
+/// closes the journal entry (token-service-contract.md, "Reset semantics": never a second reset).
+public enum RotationSettling {
+    /// Seconds after an entry went `sent` before "the service still shows the previous secret"
+    /// is taken to mean that the reset was never applied: 300.
+    public static let settleSeconds: TimeInterval = 300
+
+    /// When `entry` (state `sent`) can be settled by a read that shows the previous secret.
+    public static func settlesAt(_ entry: RotationJournalEntry) -> Date {
+        entry.updatedAt.addingTimeInterval(settleSeconds)
+    }
+
+    /// The error text for a reset whose outcome is not known yet.
+    static func unknownOutcome(_ entry: RotationJournalEntry, now: Date) -> String {
+        "the reset of rotation \(entry.id) has no known outcome yet: the service still shows the previous secret, and the request may still be applied; "
+            + "the rotation stays open and the next sync, rotate, token or schedule cycle settles it (as not applied from \(Timestamps.format(settlesAt(entry))))"
     }
 }

@@ -87,14 +87,18 @@ extension Dispatcher {
         let recovered = await recoverOpenRotations(for: ids, context: context)
         var rotations: [EntityRotation] = []
         for id in ids {
-            var rotation = await rotateEntity(id, force: force, runStart: runStart, vault: vault, journal: journal, context: context)
             if recovered.contains(id) {
+                // The interrupted rotation's reset was this entity's rotation: finished, not repeated.
+                var rotation = EntityRotation(outcome: SyncReport.EntityOutcome(
+                    id: id.rawValue, outcome: "ok", error: nil, warnings: ["finished an interrupted rotation; not reset again"],
+                    secretVersion: nil, secretFingerprint: nil, secretExpiresAt: nil, tokenExpiresAt: nil, changes: ["recovered"]))
                 rotation.changed = true
-                rotation.outcome.changes.insert("recovered", at: 0)
-                rotation.outcome.warnings.append("finished an interrupted rotation first")
-                if rotation.outcome.outcome == "unchanged" { rotation.outcome.outcome = "ok" }
+                fill(&rotation.outcome, with: try? await vault.read(.entitySecret(id), label: .current, context: context), vault: vault)
+                rotation.outcome.tokenExpiresAt = try? await vault.read(.entityToken(id), label: .current, context: context)?.expiresAt
+                rotations.append(rotation)
+                continue
             }
-            rotations.append(rotation)
+            rotations.append(await rotateEntity(id, force: force, runStart: runStart, vault: vault, journal: journal, context: context))
         }
 
         let changed = rotations.filter(\.changed).compactMap { EntityID($0.outcome.id) }
@@ -143,6 +147,10 @@ extension Dispatcher {
         do {
             let entityConfiguration = configuration.entities[id]!
             let provider = try provider(for: id)
+            if context.dryRun, let open = try await journal.openRotations(context: context).last(where: { $0.entity == id }) {
+                rotation.plan.append(.init(action: "recover", target: name.rawValue, oldFingerprint: nil, newFingerprint: nil,
+                                           detail: "rotation \(open.id) is \(open.state.rawValue): a real run finishes it by secret/read first, never by a second reset"))
+            }
             var current = try await vault.read(name, label: .current, context: context)
             let known: SecretRecord
             if let current {
@@ -178,7 +186,8 @@ extension Dispatcher {
             rotation.lock = lock
 
             // Under the lock: finish what a crashed job left, then look again (item 2).
-            if try await finishOpenRotations(id, provider: provider, vault: vault, journal: journal, context: context) {
+            let recovery = try await finishOpenRotations(id, provider: provider, vault: vault, journal: journal, context: context)
+            if recovery.changed {
                 rotation.changed = true
                 rotation.outcome.outcome = "ok"
                 rotation.outcome.changes.append("recovered")
@@ -186,6 +195,9 @@ extension Dispatcher {
                 fill(&rotation.outcome, with: current, vault: vault)
                 rotation.outcome.warnings.append("finished an interrupted rotation; not reset again")
                 return rotation
+            }
+            if let unresolved = recovery.unresolved {
+                throw KeywardError.operationFailed(RotationSettling.unknownOutcome(unresolved, now: context.clock.now) + "; not reset again")
             }
             let again = try await vault.read(name, label: .current, context: context)
             if let again, again.version != current?.version {
@@ -210,16 +222,19 @@ extension Dispatcher {
             CrashHook.at("before-journal", environment: environment)
             let entry = try await journal.beginRotation(entity: id, context: context)
             CrashHook.at("after-journal", environment: environment)
-            _ = try await journal.advanceRotation(id: entry.id, to: .sent, txnId: nil, context: context)
 
-            // A reset's validity is capped by the user token's remaining life (contract, "Reset
-            // semantics"): drop the persisted one so the provider fetches a fresh token.
-            let userToken = SecretName.providerUserToken(provider.name)
-            if try await vault.read(userToken, label: .current, context: context) != nil {
-                try? await vault.remove(userToken, context: context)
-            }
+            // A fresh user token first (a reset's validity is capped by its remaining life). The
+            // entry is still `pending`: a failure here certainly changed nothing.
             let rotator = provider as! any SecretRotator
+            do {
+                try await rotator.prepareReset(for: id, context: context)
+            } catch {
+                _ = try? await journal.advanceRotation(id: entry.id, to: .aborted, txnId: nil, context: context)
+                throw error
+            }
+            let sent = try await journal.advanceRotation(id: entry.id, to: .sent, txnId: nil, context: context)
             var answer: ProvidedSecret
+            var answerLost = false
             do {
                 answer = try await rotator.resetSecret(for: id, validityDays: entityConfiguration.secretExpiryDays, context: context)
             } catch let error as any ServiceActionReporting where error.serviceDidNotAct {
@@ -228,8 +243,16 @@ extension Dispatcher {
             } catch {
                 // The answer was lost: the secret may have changed. Never reset again (contract,
                 // "Reset semantics"): read what the service holds now.
-                rotation.outcome.warnings.append("the reset's answer was lost (\(SyncReport.ErrorInfo(error).message)); recovered with secret/read")
+                rotation.outcome.warnings.append("the reset's answer was lost (\(SyncReport.ErrorInfo(error).message)); read the secret back with secret/read")
                 answer = try await provider.readSecret(for: id, context: context)
+                answerLost = true
+            }
+            if answerLost, answer.record.value == known.value {
+                // The service still shows the secret from before the reset: the request may still
+                // be applied (it can outlive the client's timeout) or never be. Neither a second
+                // reset nor closing the entry is safe yet: it stays `sent` for the next mutating
+                // command, which settles it (see ``Dispatcher/finishOpenRotations``).
+                throw KeywardError.operationFailed(RotationSettling.unknownOutcome(sent, now: context.clock.now))
             }
             CrashHook.at("after-reset-answer", environment: environment)
             rotation.txnId = answer.record.txnId

@@ -38,14 +38,17 @@ extension Dispatcher {
         let sinkNames = try selectSinks(request.sinks, entities: ids)
         let limit = max(1, request.concurrency)
         // A rotation a crashed job left open is finished first (DESIGN.md, "Rotation", item 7).
-        await recoverOpenRotations(for: ids, context: context)
+        let recovery = await recoverOpenRotationsReporting(for: ids, context: context)
+        let openRotations = Set(recovery.open)
 
         var outcomes: [EntityID: SyncReport.EntityOutcome] = [:]
         var plans: [EntityID: [SyncReport.PlanAction]] = [:]
         await withTaskGroup(of: (EntityID, SyncReport.EntityOutcome, [SyncReport.PlanAction]).self) { group in
             var pending = ids.makeIterator()
             for _ in 0..<min(limit, ids.count) {
-                if let id = pending.next() { group.addTask { await self.syncEntity(id, vault: vault, context: context) } }
+                if let id = pending.next() {
+                    group.addTask { await self.syncEntity(id, rotationOpen: openRotations.contains(id), vault: vault, context: context) }
+                }
             }
             var done = 0
             while let (id, outcome, plan) = await group.next() {
@@ -53,8 +56,18 @@ extension Dispatcher {
                 plans[id] = plan
                 done += 1
                 request.progress?(done, ids.count)
-                if let id = pending.next() { group.addTask { await self.syncEntity(id, vault: vault, context: context) } }
+                if let id = pending.next() {
+                    group.addTask { await self.syncEntity(id, rotationOpen: openRotations.contains(id), vault: vault, context: context) }
+                }
             }
+        }
+
+        for id in recovery.changed {
+            guard var outcome = outcomes[id] else { continue }
+            outcome.changes.insert("recovered", at: 0)
+            outcome.warnings.append("finished an interrupted rotation first")
+            if outcome.outcome == "unchanged" { outcome.outcome = "ok" }
+            outcomes[id] = outcome
         }
 
         var sinkOutcomes: [SyncReport.SinkOutcome] = []
@@ -81,16 +94,32 @@ extension Dispatcher {
         return Array(Set(names)).sorted()
     }
 
-    private func syncEntity(_ id: EntityID, vault: any VaultServices, context: OperationContext) async
+    /// - Parameter rotationOpen: the entity has a rotation still open after recovery: its secret
+    ///   is left to that rotation (a new one seen now may be its reset's answer, which recovery
+    ///   stores as such), and only a token is minted when due.
+    private func syncEntity(_ id: EntityID, rotationOpen: Bool, vault: any VaultServices, context: OperationContext) async
         -> (EntityID, SyncReport.EntityOutcome, [SyncReport.PlanAction])
     {
         var outcome = SyncReport.EntityOutcome(id: id.rawValue, outcome: "unchanged", error: nil, warnings: [], secretVersion: nil,
                                                secretFingerprint: nil, secretExpiresAt: nil, tokenExpiresAt: nil, changes: [])
         var plan: [SyncReport.PlanAction] = []
         var txnId: String?
+        // The entity's rotation lock, held while its secret may be stored: a rotation running in
+        // another process owns the entity until it has made its new secret current.
+        var lock: RotationLock?
+        defer { withExtendedLifetime(lock) {} }
         do {
             let entityConfiguration = configuration.entities[id]!
             let provider = try provider(for: id)
+            if !context.dryRun, let journal = vault as? any RotationJournal {
+                lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id)
+                if lock == nil {
+                    outcome.outcome = "skipped"
+                    outcome.warnings.append("another job is rotating it; skipped (that rotation writes its sinks)")
+                    for warning in outcome.warnings { context.logger.warning("\(id): \(warning)") }
+                    return (id, outcome, plan)
+                }
+            }
             let read = try await provider.readSecret(for: id, context: context)
             txnId = read.record.txnId
             outcome.warnings += read.warnings
@@ -98,7 +127,10 @@ extension Dispatcher {
             let existing = try await vault.read(secretName, label: .current, context: context)
             let newFingerprint = vault.fingerprint(read.record.value)
             let current: SecretRecord
-            if let existing, existing.value == read.record.value {
+            if let existing, rotationOpen, existing.value != read.record.value {
+                current = existing
+                outcome.warnings.append("a rotation is still open: the service's secret is left to it, the vault keeps version \(existing.version)")
+            } else if let existing, existing.value == read.record.value {
                 current = existing
                 plan.append(.init(action: "keep", target: secretName.rawValue, oldFingerprint: newFingerprint, newFingerprint: newFingerprint,
                                   detail: "the service's secret equals the vault's version \(existing.version)"))

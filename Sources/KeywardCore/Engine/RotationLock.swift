@@ -52,9 +52,25 @@ public final class RotationLock: @unchecked Sendable {
 
 /// Debug builds' crash hook (DESIGN.md, "Rotation", item 8): `KEYWARD_CRASH_AT=<step>` kills
 /// the process with SIGKILL at that step, so tests can prove recovery. Release builds ignore it.
-enum CrashHook {
+public enum CrashHook {
     /// The steps, in the order a rotation passes them.
-    static let steps = ["before-journal", "after-journal", "after-reset-answer", "after-store", "after-token", "during-sinks"]
+    public static let steps = ["before-journal", "after-journal", "after-reset-answer", "after-store", "after-token", "during-sinks"]
+
+    /// What is wrong with the debug hooks' variables (DESIGN.md, "Rotation", item 8), for a
+    /// warning: an unknown step would silently disable a crash test. Release builds ignore
+    /// both variables and report nothing.
+    public static func problems(in environment: [String: String]) -> [String] {
+        var problems: [String] = []
+        #if DEBUG
+        if let step = environment["KEYWARD_CRASH_AT"], !step.isEmpty, !steps.contains(step) {
+            problems.append("KEYWARD_CRASH_AT: unknown step '\(step)' is ignored (steps: \(steps.joined(separator: ", ")))")
+        }
+        if let raw = environment["KEYWARD_CLOCK_OFFSET_SECONDS"], !raw.isEmpty, SystemClock.offset(raw) == nil {
+            problems.append("KEYWARD_CLOCK_OFFSET_SECONDS: '\(raw)' is ignored: expected a number of seconds within 100 years")
+        }
+        #endif
+        return problems
+    }
 
     static func at(_ step: String, environment: [String: String]) {
         #if DEBUG

@@ -99,7 +99,8 @@ public struct EntitySchedule: Sendable, Equatable {
 /// "when does it act next, and on what". Times are RFC 3339 UTC. Never a secret value.
 public struct ScheduleStatus: Sendable, Codable, Equatable {
     public var version = 1
-    /// `running`, or `stopped` once a shutdown was asked for and the last cycle finished.
+    /// `starting` (written before the first cycle), `running`, or `stopped` once a shutdown was
+    /// asked for and the last cycle finished.
     public var state: String
     /// The scheduler's process id.
     public var pid: Int32
@@ -115,17 +116,35 @@ public struct ScheduleStatus: Sendable, Codable, Equatable {
     /// The sinks written by the last cycle that wrote any.
     public var sinks: [SyncReport.SinkOutcome]
 
+    public init(state: String, pid: Int32, startedAt: Date, updatedAt: Date, cycles: Int, lastCycle: Cycle?, nextWakeAt: Date?,
+                entities: [Entity], sinks: [SyncReport.SinkOutcome]) {
+        self.state = state
+        self.pid = pid
+        self.startedAt = startedAt
+        self.updatedAt = updatedAt
+        self.cycles = cycles
+        self.lastCycle = lastCycle
+        self.nextWakeAt = nextWakeAt
+        self.entities = entities
+        self.sinks = sinks
+    }
+
     /// One cycle: what it rotated and synced, and how that went.
     public struct Cycle: Sendable, Codable, Equatable {
         public var number: Int
         public var startedAt: Date
         public var finishedAt: Date
-        /// `ok`, `idle` (nothing was due), `partial` or `failed`.
+        /// `idle` (nothing was due), `ok` (nothing failed), `partial` (something failed and
+        /// something worked) or `failed` (something failed and nothing worked).
         public var outcome: String
-        /// Entities whose rotation was attempted.
+        /// Entities whose secret was reset and the new one made current.
         public var rotated: [String]
         /// Entities synced (a first sync, a token refresh, or a retry).
         public var synced: [String]
+        /// Entities whose rotation or sync failed (each entity's `error` says why).
+        public var failed: [String]
+        /// Entities left alone because another job holds their rotation lock (not a failure).
+        public var skipped: [String]
         /// Entities whose interrupted rotation was finished first.
         public var recovered: [String]
     }
@@ -244,8 +263,8 @@ public struct RotationScheduler: Sendable {
         }
         context.logger.info("schedule: \(entities.count) entities; jitter up to \(DurationParser.format(seconds: Int64(options.maxJitterSeconds)))")
         while !isStopping() {
-            let schedules = try await computeSchedules(state: state, context: context)
-            let cycle = try await runCycle(number: status.cycles + 1, schedules: schedules, state: &state, context: context)
+            let before = try await computeSchedules(state: state, context: context)
+            let cycle = try await runCycle(number: status.cycles + 1, schedules: before.schedules, state: &state, context: context)
             status.cycles += 1
             if let sinks = cycle.sinks { status.sinks = sinks }
             status.lastCycle = cycle.summary
@@ -255,18 +274,18 @@ public struct RotationScheduler: Sendable {
             // An entity acted on that is still due (the service keeps answering with a secret
             // inside its window, say) waits like a failure would, instead of spinning.
             let stuck = Set(cycle.summary.rotated + cycle.summary.synced).compactMap { EntityID($0) }.filter {
-                state.retryAt[$0] == nil && (after[$0]?.nextRunAt.map { $0 <= now } ?? false)
+                state.retryAt[$0] == nil && (after.schedules[$0]?.nextRunAt.map { $0 <= now } ?? false)
             }
             if !stuck.isEmpty {
                 for id in stuck {
                     state.retryAt[id] = now.addingTimeInterval(options.retryBaseSeconds)
-                    context.logger.warning("\(id): still due after this cycle (\(after[id]?.nextAction ?? "run")); next try in \(DurationParser.format(seconds: Int64(options.retryBaseSeconds)))")
+                    context.logger.warning("\(id): still due after this cycle (\(after.schedules[id]?.nextAction ?? "run")); next try in \(DurationParser.format(seconds: Int64(options.retryBaseSeconds)))")
                 }
                 after = try await computeSchedules(state: state, context: context)
             }
-            let earliest = after.values.compactMap(\.nextRunAt).min()
+            let earliest = after.schedules.values.compactMap(\.nextRunAt).min()
             let wake = min(earliest ?? now.addingTimeInterval(options.maxSleepSeconds), now.addingTimeInterval(options.maxSleepSeconds))
-            status.entities = entities.map { state.statusEntity($0, schedule: after[$0] ?? EntitySchedule()) }
+            status.entities = entities.map { state.statusEntity($0, snapshot: after) }
             status.updatedAt = now
             status.nextWakeAt = max(wake, now)
             let stopping = isStopping()
@@ -275,7 +294,7 @@ public struct RotationScheduler: Sendable {
                 status.nextWakeAt = nil
             }
             await report(status)
-            log(cycle: cycle.summary, wake: stopping ? nil : (max(wake, now), nextEntity(after, at: wake)), context: context)
+            log(cycle: cycle.summary, wake: stopping ? nil : (max(wake, now), nextEntity(after.schedules, at: wake)), context: context)
             if stopping { break }
             let seconds = wake.timeIntervalSince(now)
             if seconds > 0 { await sleep(seconds) }
@@ -286,12 +305,26 @@ public struct RotationScheduler: Sendable {
             status.updatedAt = context.clock.now
             await report(status)
         }
-        context.logger.info("schedule: stopped after \(status.cycles) cycles")
+        context.logger.info("schedule: stopped after \(status.cycles) cycle\(status.cycles == 1 ? "" : "s")")
+    }
+
+    /// What the vault holds for an entity, for the status.
+    struct Held {
+        var secretVersion: Int?
+        var secretExpiresAt: Date?
+        var tokenExpiresAt: Date?
+    }
+
+    /// Every entity's schedule, and what the vault holds, at one moment.
+    struct Snapshot {
+        var schedules: [EntityID: EntitySchedule] = [:]
+        var held: [EntityID: Held] = [:]
     }
 
     /// What the loop remembers between cycles.
     struct LoopState {
         var jitter: [EntityID: Double]
+        var skips: [EntityID: Int] = [:]
         var last: [EntityID: SyncReport.EntityOutcome] = [:]
         var lastRunAt: [EntityID: Date] = [:]
         var lastSuccessAt: [EntityID: Date] = [:]
@@ -304,31 +337,39 @@ public struct RotationScheduler: Sendable {
             jitter = Dictionary(uniqueKeysWithValues: entities.map { ($0, Double.random(in: 0..<1)) })
         }
 
-        func statusEntity(_ id: EntityID, schedule: EntitySchedule) -> ScheduleStatus.Entity {
+        func statusEntity(_ id: EntityID, snapshot: Snapshot) -> ScheduleStatus.Entity {
             let last = last[id]
+            let schedule = snapshot.schedules[id] ?? EntitySchedule()
+            let held = snapshot.held[id]
+            var warnings = last?.warnings ?? []
+            if let skips = skips[id], skips >= 3 {
+                warnings.append("another job has held its rotation lock for \(skips) cycles in a row")
+            }
             return ScheduleStatus.Entity(
-                id: id.rawValue, outcome: last?.outcome, error: last?.error, warnings: last?.warnings ?? [], lastRunAt: lastRunAt[id],
-                lastSuccessAt: lastSuccessAt[id], consecutiveFailures: failures[id] ?? 0, secretVersion: last?.secretVersion,
-                secretExpiresAt: last?.secretExpiresAt, tokenExpiresAt: last?.tokenExpiresAt, rotationDueAt: schedule.rotationDueAt,
+                id: id.rawValue, outcome: last?.outcome, error: last?.error, warnings: warnings, lastRunAt: lastRunAt[id],
+                lastSuccessAt: lastSuccessAt[id], consecutiveFailures: failures[id] ?? 0, secretVersion: held?.secretVersion,
+                secretExpiresAt: held?.secretExpiresAt, tokenExpiresAt: held?.tokenExpiresAt, rotationDueAt: schedule.rotationDueAt,
                 tokenRefreshAt: schedule.tokenRefreshAt, nextRunAt: schedule.nextRunAt, nextAction: schedule.nextAction)
         }
     }
 
     /// Every entity's schedule from what the vault holds now.
-    func computeSchedules(state: LoopState, context: OperationContext) async throws -> [EntityID: EntitySchedule] {
+    func computeSchedules(state: LoopState, context: OperationContext) async throws -> Snapshot {
         let vault = try dispatcher.requireVault()
         let records = try await vault.read(entities.flatMap { [SecretName.entitySecret($0), .entityToken($0)] }, label: .current, context: context)
         let now = context.clock.now
-        var schedules: [EntityID: EntitySchedule] = [:]
+        var snapshot = Snapshot()
         for (index, id) in entities.enumerated() {
             guard let configuration = dispatcher.configuration.entities[id] else { continue }
             let provider = try dispatcher.provider(for: id)
-            schedules[id] = EntitySchedule.compute(
-                secret: records[2 * index], tokenExpiresAt: records[2 * index + 1]?.expiresAt, configuration: configuration,
+            let secret = records[2 * index], token = records[2 * index + 1]
+            snapshot.held[id] = Held(secretVersion: secret?.version, secretExpiresAt: secret?.expiresAt, tokenExpiresAt: token?.expiresAt)
+            snapshot.schedules[id] = EntitySchedule.compute(
+                secret: secret, tokenExpiresAt: token?.expiresAt, configuration: configuration,
                 rotates: !unrotatable.contains(id), issuesTokens: provider is any AccessTokenIssuer, now: now,
                 maxJitterSeconds: options.maxJitterSeconds, jitterFraction: state.jitter[id] ?? 0, retryAt: state.retryAt[id])
         }
-        return schedules
+        return snapshot
     }
 
     struct CycleResult {
@@ -341,29 +382,36 @@ public struct RotationScheduler: Sendable {
                   context: OperationContext) async throws -> CycleResult
     {
         let started = context.clock.now
-        let recovered = await dispatcher.recoverOpenRotations(for: entities, context: context)
+        let recovery = await dispatcher.recoverOpenRotationsReporting(for: entities, context: context)
         let due = { (date: Date?) in date.map { $0 <= started } ?? false }
         let retryAt = state.retryAt
         let waiting = { (id: EntityID) in retryAt[id].map { $0 > started } ?? false }
         let rotate = entities.filter { !waiting($0) && due(schedules[$0]?.rotationDueAt) }
         let sync = entities.filter { id in
             guard !rotate.contains(id) else { return false }
-            if recovered.contains(id) { return true }
+            if recovery.changed.contains(id) { return true }
             guard !waiting(id), let schedule = schedules[id] else { return false }
             return schedule.nextAction == "sync" || due(schedule.tokenRefreshAt) || (retryAt[id] != nil && due(schedule.nextRunAt))
         }
 
         var outcomes: [SyncReport.EntityOutcome] = []
         var sinks: [SyncReport.SinkOutcome] = []
+        var summary = ScheduleStatus.Cycle(number: number, startedAt: started, finishedAt: started, outcome: "idle", rotated: [], synced: [],
+                                           failed: [], skipped: [], recovered: recovery.changed.map(\.rawValue))
         if !rotate.isEmpty {
             let report = try await dispatcher.rotate(entities: rotate.map(\.rawValue), force: false, context: context)
             outcomes += report.entities
             sinks += report.sinks
+            // `unchanged`: rotate's own due check found it not due after all; nothing done.
+            summary.rotated += report.entities.filter {
+                $0.outcome == "ok" && ($0.changes.contains("secret") || $0.changes.contains("recovered"))
+            }.map(\.id)
         }
         if !sync.isEmpty {
             let report = try await dispatcher.sync(SyncRequest(entities: sync.map(\.rawValue)), context: context)
             outcomes += report.entities
             sinks += report.sinks
+            summary.synced += report.entities.filter { $0.outcome == "ok" || $0.outcome == "unchanged" }.map(\.id)
         }
 
         let finished = context.clock.now
@@ -375,33 +423,46 @@ public struct RotationScheduler: Sendable {
             case "skipped":
                 // Another job holds the entity's rotation lock: not a failure (DESIGN.md, "Exit
                 // codes"); look again after the first retry delay.
+                summary.skipped.append(outcome.id)
+                state.skips[id, default: 0] += 1
                 state.retryAt[id] = finished.addingTimeInterval(options.retryBaseSeconds)
                 context.logger.notice("\(id): another job holds its rotation lock; looking again in \(DurationParser.format(seconds: Int64(options.retryBaseSeconds)))")
             case "failed":
+                summary.failed.append(outcome.id)
+                state.skips[id] = nil
                 let failures = (state.failures[id] ?? 0) + 1
                 state.failures[id] = failures
-                let delay = min(options.maxRetrySeconds, options.retryBaseSeconds * pow(2, Double(min(failures - 1, 30))))
+                let backoff = min(options.maxRetrySeconds, options.retryBaseSeconds * pow(2, Double(min(failures - 1, 30))))
+                // The service's own Retry-After (a 429) is never cut short.
+                let delay = max(backoff, Double(outcome.error?.retryAfterSeconds ?? 0))
                 state.retryAt[id] = finished.addingTimeInterval(delay)
                 context.logger.error("\(id): \(outcome.error?.message ?? "failed"); retrying in \(DurationParser.format(seconds: Int64(delay)))")
             default:
+                state.skips[id] = nil
                 state.failures[id] = nil
                 state.retryAt[id] = nil
                 state.lastSuccessAt[id] = finished
             }
         }
+        // A rotation still open (its reset's outcome not known yet) is looked at again soon.
+        for id in recovery.open {
+            let soon = finished.addingTimeInterval(options.retryBaseSeconds)
+            if state.retryAt[id].map({ $0 > soon }) != false { state.retryAt[id] = soon }
+        }
         for sink in sinks where sink.outcome == "failed" {
             context.logger.error("sink \(sink.name): \(sink.error?.message ?? "failed")")
         }
 
-        let failed = outcomes.filter { $0.outcome == "failed" }.count + sinks.filter { $0.outcome == "failed" }.count
-        let succeeded = outcomes.count + sinks.count - failed
-        let outcome = outcomes.isEmpty && sinks.isEmpty && recovered.isEmpty ? "idle"
-            : failed == 0 ? "ok" : (succeeded > 0 ? "partial" : "failed")
-        return CycleResult(
-            summary: ScheduleStatus.Cycle(number: number, startedAt: started, finishedAt: finished, outcome: outcome,
-                                          rotated: rotate.map(\.rawValue), synced: sync.map(\.rawValue),
-                                          recovered: recovered.map(\.rawValue)),
-            sinks: sinks.isEmpty ? nil : sinks)
+        let failedSinks = sinks.filter { $0.outcome == "failed" }.count
+        let worked = outcomes.contains { $0.outcome == "ok" || $0.outcome == "unchanged" } || sinks.contains { $0.outcome == "written" }
+            || !recovery.changed.isEmpty
+        if summary.failed.isEmpty && failedSinks == 0 {
+            summary.outcome = outcomes.isEmpty && sinks.isEmpty && recovery.changed.isEmpty ? "idle" : "ok"
+        } else {
+            summary.outcome = worked ? "partial" : "failed"
+        }
+        summary.finishedAt = finished
+        return CycleResult(summary: summary, sinks: sinks.isEmpty ? nil : sinks)
     }
 
     private func nextEntity(_ schedules: [EntityID: EntitySchedule], at wake: Date) -> String? {
@@ -416,6 +477,8 @@ public struct RotationScheduler: Sendable {
         if !cycle.recovered.isEmpty { parts.append("recovered \(cycle.recovered.joined(separator: ", "))") }
         if !cycle.rotated.isEmpty { parts.append("rotated \(cycle.rotated.joined(separator: ", "))") }
         if !cycle.synced.isEmpty { parts.append("synced \(cycle.synced.joined(separator: ", "))") }
+        if !cycle.failed.isEmpty { parts.append("failed \(cycle.failed.joined(separator: ", "))") }
+        if !cycle.skipped.isEmpty { parts.append("skipped \(cycle.skipped.joined(separator: ", "))") }
         var line = "cycle \(cycle.number) \(cycle.outcome)" + (parts.isEmpty ? "" : ": " + parts.joined(separator: "; "))
         if let (date, what) = wake {
             line += "; next wake-up \(Timestamps.format(date))" + (what.map { " (\($0))" } ?? "")

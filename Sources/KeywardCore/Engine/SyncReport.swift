@@ -48,8 +48,11 @@ public struct SyncReport: Sendable, Codable, Equatable {
     public struct ErrorInfo: Sendable, Codable, Equatable {
         public var code: String
         public var message: String
+        /// The service's `Retry-After`, in seconds, when it sent one (429); absent otherwise.
+        public var retryAfterSeconds: Int?
 
         init(_ error: any Error) {
+            retryAfterSeconds = (error as? any RetryAfterReporting)?.retryAfterSeconds
             if let categorized = error as? any CategorizedError {
                 code = categorized.category.rawValue
                 message = categorized.description

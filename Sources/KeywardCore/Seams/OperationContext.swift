@@ -50,11 +50,17 @@ public struct SystemClock: KeywardClock {
     /// The clock for this process: in debug builds, shifted by `KEYWARD_CLOCK_OFFSET_SECONDS`.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> SystemClock {
         #if DEBUG
-        if let raw = environment["KEYWARD_CLOCK_OFFSET_SECONDS"], let offset = TimeInterval(raw) {
+        if let raw = environment["KEYWARD_CLOCK_OFFSET_SECONDS"], let offset = offset(raw) {
             return SystemClock(offsetSeconds: offset)
         }
         #endif
         return SystemClock()
+    }
+
+    /// A usable offset: a finite number of seconds within 100 years either way.
+    static func offset(_ raw: String) -> TimeInterval? {
+        guard let offset = TimeInterval(raw), offset.isFinite, abs(offset) <= 100 * 365 * 86_400 else { return nil }
+        return offset
     }
 }
 

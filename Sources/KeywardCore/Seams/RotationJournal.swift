@@ -81,3 +81,9 @@ extension RotationJournal {
 public protocol ServiceActionReporting: Error {
     var serviceDidNotAct: Bool { get }
 }
+
+/// An error that carries the service's own answer to "when may I try again" (HTTP
+/// `Retry-After`, RFC 9110 section 10.2.3), in seconds. Schedulers wait at least that long.
+public protocol RetryAfterReporting: Error {
+    var retryAfterSeconds: Int? { get }
+}

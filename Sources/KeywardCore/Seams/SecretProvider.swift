@@ -23,6 +23,18 @@ public protocol SecretRotator: SecretProvider {
     /// - Parameter validityDays: the validity asked for the new secret, in days; `nil` leaves the
     ///   service's default (180).
     func resetSecret(for entity: EntityID, validityDays: Int?, context: OperationContext) async throws -> ProvidedSecret
+
+    /// Gets ready for ``resetSecret(for:validityDays:context:)`` without acting on the entity:
+    /// the token service fetches a fresh user token here, since a reset's validity is capped by
+    /// the user token's remaining life (token-service-contract.md, "Reset semantics"). Rotation
+    /// calls it while its journal entry is still `pending`, so a failure here is known to have
+    /// changed nothing and the entry is closed `aborted`.
+    func prepareReset(for entity: EntityID, context: OperationContext) async throws
+}
+
+extension SecretRotator {
+    /// Nothing to prepare.
+    public func prepareReset(for entity: EntityID, context: OperationContext) async throws {}
 }
 
 /// A provider that mints entity access tokens from an entity secret (contract:

@@ -89,7 +89,17 @@ struct ScheduleCommand: AsyncParsableCommand {
                 StatusFileWriter(path: $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0)
             }
             // Fail now, not after the first cycle, when the status cannot be written.
-            try statusWriter?.probe()
+            if let statusWriter {
+                try statusWriter.probe()
+                let now = session.context.clock.now
+                do {
+                    try statusWriter.write(ScheduleStatus(state: "starting", pid: getpid(), startedAt: now, updatedAt: now, cycles: 0,
+                                                          lastCycle: nil, nextWakeAt: nil, entities: [], sinks: []))
+                } catch {
+                    let reason = (error as? any CategorizedError)?.description ?? "\(type(of: error))"
+                    throw KeywardError.usage("--status-file: cannot write \(statusWriter.path): \(reason)")
+                }
+            }
             let service = ScheduleService(scheduler: scheduler, context: session.context, statusFile: statusWriter)
             let group = ServiceGroup(configuration: .init(
                 services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
