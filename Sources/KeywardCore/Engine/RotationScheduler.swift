@@ -261,7 +261,7 @@ public struct RotationScheduler: Sendable {
         if !unrotatable.isEmpty {
             context.logger.warning("not rotated (their provider cannot reset secrets): \(unrotatable.sorted().map(\.rawValue).joined(separator: ", "))")
         }
-        context.logger.info("schedule: \(entities.count) entities; jitter up to \(DurationParser.format(seconds: Int64(options.maxJitterSeconds)))")
+        context.logger.info("schedule: \(entities.count) \(entities.count == 1 ? "entity" : "entities"); jitter up to \(DurationParser.format(seconds: Int64(options.maxJitterSeconds)))")
         while !isStopping() {
             let before = try await computeSchedules(state: state, context: context)
             let cycle = try await runCycle(number: status.cycles + 1, schedules: before.schedules, state: &state, context: context)
