@@ -113,13 +113,22 @@ struct ScheduleCommand: AsyncParsableCommand {
 
     struct Print: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print a schedule that runs `keyward rotate` then `keyward sync` daily with this configuration.",
+            abstract: "Print a schedule that runs `keyward rotate` then `keyward sync` hourly with this configuration.",
             discussion: """
-                --cron: one crontab line. --systemd: a oneshot service and a daily timer. \
-                --kubernetes: a batch/v1 CronJob (concurrencyPolicy: Forbid) that mounts \
-                keyward.yaml and vault.key from a Secret (--secret-name) and keeps the vault on the \
-                keyward-vault PersistentVolumeClaim. Nothing secret is printed: the key file \
-                appears as its path.
+                --cron: one crontab line (results to /dev/null, so cron mails only errors). \
+                --systemd: a oneshot service and an hourly timer. --kubernetes: a batch/v1 \
+                CronJob (concurrencyPolicy: Forbid) that mounts keyward.yaml and vault.key \
+                read-only from a Secret (--secret-name) at /etc/keyward and keeps the vault on \
+                the keyward-vault PersistentVolumeClaim; relative sink paths in that keyward.yaml \
+                resolve under the read-only /etc/keyward, so give sinks absolute paths on a \
+                writable volume. Sync runs even when rotate failed, and the job fails when \
+                either did. The cron and systemd jobs pass --vault when --vault or \
+                $KEYWARD_VAULT is given (or the configuration names no vault) and set \
+                KEYWARD_KEY_FILE when it is set; without it they cannot unlock the vault, which \
+                a warning says. Hourly, because an entity token (24 h) is only refreshed by a run \
+                within its tokenRefreshBefore of expiry: a warning names entities whose \
+                tokenRefreshBefore is under 90m. Nothing secret is printed: the key file appears \
+                as its path. Exit 2 for a usage or configuration error.
                 """
         )
 
@@ -130,30 +139,46 @@ struct ScheduleCommand: AsyncParsableCommand {
         @Flag(name: .long, help: "A Kubernetes CronJob.") var kubernetes = false
 
         @Option(name: .long, help: "--kubernetes: the image holding keyward.") var image = "keyward:latest"
-        @Option(name: .long, help: "--kubernetes: the Secret holding keyward.yaml and vault.key.") var secretName = "keyward"
-        @Option(name: .long, help: "--kubernetes: the namespace.") var namespace: String?
+        @Option(name: .long, help: "--kubernetes: the Secret holding keyward.yaml and vault.key (a DNS-1123 subdomain).") var secretName = "keyward"
+        @Option(name: .long, help: "--kubernetes: the namespace (a DNS-1123 label).") var namespace: String?
 
         func validate() throws {
             guard [cron, systemd, kubernetes].filter({ $0 }).count == 1 else {
                 throw ValidationError("give exactly one of --cron, --systemd, --kubernetes")
             }
+            guard KubernetesNames.isDNS1123Subdomain(secretName) else {
+                throw ValidationError("--secret-name: \(String(reflecting: secretName)) is not \(KubernetesNames.subdomainRule)")
+            }
+            if let namespace, !KubernetesNames.isDNS1123Label(namespace) {
+                throw ValidationError("--namespace: \(String(reflecting: namespace)) is not \(KubernetesNames.labelRule)")
+            }
+            guard !image.isEmpty else { throw ValidationError("--image: the image is empty") }
         }
 
         func run() async throws {
             let environment = ProcessInfo.processInfo.environment
-            // The configuration must load: a schedule for a broken file would fail every night.
+            // The configuration must load: a schedule for a broken file would fail every run.
             let path = ConfigurationLoader.locate(explicit: global.config, environment: environment)
             let loaded = try ConfigurationLoader(registry: BuiltInPlugins.registry()).load(path: path)
-            let config = URL(fileURLWithPath: loaded.file ?? path).standardizedFileURL.path
-            let keyward = Bundle.main.executableURL?.resolvingSymlinksInPath().path ?? CommandLine.arguments[0]
-            let keyFile = environment["KEYWARD_KEY_FILE"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0).standardizedFileURL.path }
-            if cron {
-                Output.print(ScheduleTemplates.cron(keyward: keyward, config: config, keyFile: keyFile))
-            } else if systemd {
-                Output.print(ScheduleTemplates.systemd(keyward: keyward, config: config, keyFile: keyFile))
-            } else {
-                Output.print(ScheduleTemplates.kubernetes(image: image, namespace: namespace, secretName: secretName))
+            if !global.quiet, let warning = ScheduleTemplates.tokenRefreshWarning(Array(loaded.entities.values)) {
+                Output.warn(warning)
             }
+            if kubernetes {
+                Output.print(ScheduleTemplates.kubernetes(image: image, namespace: namespace, secretName: secretName))
+                return
+            }
+            let absolute = { (path: String) in URL(fileURLWithPath: path).standardizedFileURL.path }
+            // The vault this command would open, pinned unless the configuration names it (a
+            // job started by cron or systemd has another environment, so another default).
+            let vaultGiven = [global.vault, environment["KEYWARD_VAULT"]].contains { !($0 ?? "").isEmpty }
+            let vault = vaultGiven || loaded.vault.path == nil
+                ? absolute(VaultLocation.resolve(flag: global.vault, configured: loaded.vault.path, environment: environment)) : nil
+            let job = ScheduleTemplates.Job(
+                keyward: Bundle.main.executableURL?.resolvingSymlinksInPath().path ?? CommandLine.arguments[0],
+                config: absolute(loaded.file ?? path), vault: vault,
+                keyFile: environment["KEYWARD_KEY_FILE"].flatMap { $0.isEmpty ? nil : absolute($0) })
+            if job.keyFile == nil && !global.quiet { Output.warn(ScheduleTemplates.unlockWarning) }
+            Output.print(cron ? try ScheduleTemplates.cron(job) : ScheduleTemplates.systemd(job))
         }
     }
 }
