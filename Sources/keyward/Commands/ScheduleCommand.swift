@@ -12,6 +12,7 @@ struct ScheduleCommand: AsyncParsableCommand {
 
     struct Print: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "print",
             abstract: "Print a schedule that runs `keyward rotate` then `keyward sync` daily with this configuration.",
             discussion: """
                 --cron: one crontab line. --systemd: a oneshot service and a daily timer. \

@@ -6,6 +6,7 @@ import KeywardVault
 extension VaultCommand {
     struct Init: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "init",
             abstract: "Create the vault (refuses to overwrite an existing one).",
             discussion: """
                 The first unlock slot comes from the usual sources ($KEYWARD_KEY_FILE, $KEYWARD_PASSPHRASE, \
@@ -57,6 +58,7 @@ extension VaultCommand {
 
     struct Put: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "put",
             abstract: "Store stdin, byte for byte, as a new version of NAME.",
             discussion: "The value is read from stdin, never from the command line. --trim drops one trailing newline.")
 
@@ -104,6 +106,7 @@ extension VaultCommand {
 
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "get",
             abstract: "Write the value of NAME to stdout: the exact bytes, nothing added.")
 
         @OptionGroup var global: GlobalOptions
@@ -140,7 +143,7 @@ extension VaultCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List entry names (never values).")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List entry names (never values).")
 
         @OptionGroup var global: GlobalOptions
 
@@ -165,6 +168,7 @@ extension VaultCommand {
 
     struct History: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "history",
             abstract: "Show the versions of NAME: labels, dates, source, fingerprints; never values.")
 
         @OptionGroup var global: GlobalOptions
