@@ -112,7 +112,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strictSwift
+            swiftSettings: strictSwift,
+            // The static Swift runtime links executables with --export-dynamic, which put
+            // ~54,000 symbols in keyward's dynamic symbol table. Nothing loads keyward as a
+            // library, and the loader and the runtime (dladdr at start-up) search that table on
+            // every run; release builds export nothing. Debug builds keep the default.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(configuration: .release))]
         ),
         // `swift package --allow-writing-to-package-directory keyward-export`: a service's
         // development .env or manifest from its own keyward.yaml, through the keyward tool.
