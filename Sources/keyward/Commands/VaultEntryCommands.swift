@@ -3,8 +3,12 @@ import Foundation
 import KeywardCore
 import KeywardVault
 
+// These commands call the vault synchronously and await nothing, so they are plain
+// `ParsableCommand`s: `KeywardCommand.main` runs them on the thread that parsed the arguments,
+// without handing the work to a thread of the concurrency pool (a wake-up that a loaded machine
+// makes a command as short as `vault get` wait for).
 extension VaultCommand {
-    struct Init: AsyncParsableCommand {
+    struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "init",
             abstract: "Create the vault (refuses to overwrite an existing one).",
@@ -22,7 +26,7 @@ extension VaultCommand {
         @Option(name: .long, help: "Versions kept per entry (labelled versions are never pruned).")
         var retention: Int = 10
 
-        func run() async throws {
+        func run() throws {
             let session = VaultSession(global)
             let source: VaultKeySource
             if let newKeyFile {
@@ -56,7 +60,7 @@ extension VaultCommand {
         }
     }
 
-    struct Put: AsyncParsableCommand {
+    struct Put: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "put",
             abstract: "Store stdin, byte for byte, as a new version of NAME.",
@@ -78,7 +82,7 @@ extension VaultCommand {
             guard VersionLabel(rawValue: label) != nil else { throw ValidationError("--label must be current, previous or pending") }
         }
 
-        func run() async throws {
+        func run() throws {
             let session = VaultSession(global)
             let entry = try VaultSession.parseName(name)
             var bytes = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
@@ -104,7 +108,7 @@ extension VaultCommand {
         }
     }
 
-    struct Get: AsyncParsableCommand {
+    struct Get: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
             abstract: "Write the value of NAME to stdout: the exact bytes, nothing added.")
@@ -125,7 +129,7 @@ extension VaultCommand {
             guard VersionLabel(rawValue: label) != nil else { throw ValidationError("--label must be current, previous or pending") }
         }
 
-        func run() async throws {
+        func run() throws {
             let session = VaultSession(global)
             let entry = try VaultSession.parseName(name)
             let vault = try session.open()
@@ -142,7 +146,7 @@ extension VaultCommand {
         }
     }
 
-    struct List: AsyncParsableCommand {
+    struct List: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List entry names (never values).")
 
         @OptionGroup var global: GlobalOptions
@@ -150,7 +154,7 @@ extension VaultCommand {
         @Option(name: .long, help: "Only names starting with this prefix.")
         var prefix: String = ""
 
-        func run() async throws {
+        func run() throws {
             let session = VaultSession(global)
             let vault = try session.open()
             let names = try vault.list(prefix: prefix)
@@ -166,7 +170,7 @@ extension VaultCommand {
         }
     }
 
-    struct History: AsyncParsableCommand {
+    struct History: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "history",
             abstract: "Show the versions of NAME: labels, dates, source, fingerprints; never values.")
@@ -178,7 +182,7 @@ extension VaultCommand {
 
         func validate() throws { _ = try VaultSession.parseName(name) }
 
-        func run() async throws {
+        func run() throws {
             let session = VaultSession(global)
             let entry = try VaultSession.parseName(name)
             let vault = try session.open()
@@ -219,7 +223,7 @@ extension VaultCommand {
         }
     }
 
-    struct Remove: AsyncParsableCommand {
+    struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove NAME and all its versions.")
 
         @OptionGroup var global: GlobalOptions
@@ -229,7 +233,7 @@ extension VaultCommand {
 
         func validate() throws { _ = try VaultSession.parseName(name) }
 
-        func run() async throws {
+        func run() throws {
             let session = VaultSession(global)
             let entry = try VaultSession.parseName(name)
             let vault = try session.open()
