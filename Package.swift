@@ -114,6 +114,12 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
+            // Release builds (make install, bench/) link with `-Xlinker --no-export-dynamic`, given
+            // on their command line: the static Swift runtime links executables with
+            // --export-dynamic, which put ~54,000 symbols in keyward's dynamic symbol table that
+            // the loader and the runtime (dladdr at start-up) search on every run. It is not an
+            // unsafeFlags setting here, since SwiftPM refuses those in a package that others
+            // depend on by version.
             swiftSettings: strictSwift
         ),
         // `swift package --allow-writing-to-package-directory keyward-export`: a service's

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CALLS=${CALLS:-1000}
 swift build -c release --product KeywardBenchmarks --static-swift-stdlib >/dev/null
-swift build -c release --product keyward --static-swift-stdlib >/dev/null
+swift build -c release --product keyward --static-swift-stdlib -Xlinker --no-export-dynamic >/dev/null
 BIN=.build/release
 
 echo "== in-process simulator, $CALLS calls each"

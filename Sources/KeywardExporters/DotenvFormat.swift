@@ -46,6 +46,7 @@ public enum DotenvFormat {
     ///   reason, never the value.
     public static func render(_ pairs: [SinkKeys.Pair], dialect: Dialect = .portable) throws -> [UInt8] {
         var output = Array("\(header)\n".utf8)
+        output.reserveCapacity(output.count + pairs.reduce(0) { $0 + $1.key.utf8.count + $1.value.count + 4 })
         for pair in pairs {
             guard isValidKey(pair.key) else {
                 throw KeywardError.usage("dotenv: key '\(pair.key)' is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)")
@@ -62,7 +63,7 @@ public enum DotenvFormat {
             case .failure(let refusal):
                 throw KeywardError.operationFailed("dotenv (\(dialect.rawValue)): refusing to write the value of \(pair.key): \(refusal.reason)")
             }
-            output += Array(pair.key.utf8)
+            output.append(contentsOf: pair.key.utf8)
             output.append(UInt8(ascii: "="))
             output += quoted
             output.append(UInt8(ascii: "\n"))
@@ -73,7 +74,7 @@ public enum DotenvFormat {
     /// `true` when `key` matches `[A-Za-z_][A-Za-z0-9_]*`, the variable names every dialect
     /// accepts (POSIX.1-2017, 8.1 and XCU 2.2 "Name").
     public static func isValidKey(_ key: String) -> Bool {
-        let bytes = Array(key.utf8)
+        let bytes = key.utf8
         guard let first = bytes.first, first.isASCIILetter || first == UInt8(ascii: "_") else { return false }
         return bytes.allSatisfy { $0.isASCIILetter || $0.isASCIIDigit || $0 == UInt8(ascii: "_") }
     }
@@ -89,6 +90,17 @@ struct Refusal: Error, Equatable {
 /// `--env-file`, bash 5.2 and dash 0.5 (see ``DotenvFormat/Dialect/portable``).
 enum PortableQuoting {
     static func quote(_ value: UnsafeRawBufferPointer) -> Result<[UInt8], Refusal> {
+        // The common case (printable ASCII without `'`, `\`, `$` or a carriage return: every
+        // base64 secret and JWT) passes every check below and is single-quoted; one pass
+        // decides it without the copies and the UTF-8 validation the full path makes.
+        if value.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "'") && $0 != UInt8(ascii: "\\") && $0 != UInt8(ascii: "$") }) {
+            var quoted: [UInt8] = []
+            quoted.reserveCapacity(value.count + 2)
+            quoted.append(UInt8(ascii: "'"))
+            quoted.append(contentsOf: value)
+            quoted.append(UInt8(ascii: "'"))
+            return .success(quoted)
+        }
         let bytes = Array(value.bindMemory(to: UInt8.self))
         if bytes.contains(0) {
             return .failure(Refusal(reason: "it contains a NUL byte, which no environment variable can hold"))

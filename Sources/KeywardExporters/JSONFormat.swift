@@ -16,6 +16,7 @@ public enum JSONFormat {
     public static func render(_ pairs: [SinkKeys.Pair], pretty: Bool) throws -> [UInt8] {
         guard !pairs.isEmpty else { return Array("{}\n".utf8) }
         var output: [UInt8] = [UInt8(ascii: "{")]
+        output.reserveCapacity(pairs.reduce(4) { $0 + $1.key.utf8.count + $1.value.count + 10 })
         for (index, pair) in pairs.enumerated() {
             if index > 0 { output.append(UInt8(ascii: ",")) }
             if pretty { output += Array("\n  ".utf8) }
@@ -23,7 +24,8 @@ public enum JSONFormat {
             output.append(UInt8(ascii: ":"))
             if pretty { output.append(UInt8(ascii: " ")) }
             let bytes = pair.value.revealBytes()
-            guard String(validating: bytes, as: UTF8.self) != nil else {
+            // ASCII is UTF-8; only other bytes need the full validation.
+            guard bytes.allSatisfy({ $0 < 0x80 }) || String(validating: bytes, as: UTF8.self) != nil else {
                 throw KeywardError.operationFailed("json: refusing to write the value of \(pair.key): it is not valid UTF-8, which a JSON string cannot carry")
             }
             appendString(bytes, to: &output)
@@ -35,8 +37,14 @@ public enum JSONFormat {
 
     /// Appends `utf8` (already valid UTF-8) as a quoted JSON string.
     static func appendString(_ utf8: [UInt8], to output: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
         output.append(UInt8(ascii: "\""))
+        // Nothing to escape (every byte printable ASCII but `"` and `\`): the bytes as they are.
+        if utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            output += utf8
+            output.append(UInt8(ascii: "\""))
+            return
+        }
+        let hex = Array("0123456789abcdef".utf8)
         var index = 0
         while index < utf8.count {
             let byte = utf8[index]

@@ -39,13 +39,13 @@ public enum KubernetesSecretFormat {
             guard names.insert("\(options.namespace ?? "")/\(options.name)").inserted else {
                 throw KeywardError.usage("kubernetes-secret: two manifests are named '\(options.name)'")
             }
-            output += Array("---\n".utf8)
-            output += try document(pairs, options: options)
+            output.append(contentsOf: "---\n".utf8)
+            try appendDocument(pairs, options: options, to: &output)
         }
         return output
     }
 
-    private static func document(_ pairs: [SinkKeys.Pair], options: KubernetesSecretOptions) throws -> [UInt8] {
+    private static func appendDocument(_ pairs: [SinkKeys.Pair], options: KubernetesSecretOptions, to output: inout [UInt8]) throws {
         try options.validate()
         var dataSize = 0
         for pair in pairs {
@@ -63,20 +63,28 @@ public enum KubernetesSecretFormat {
         guard dataSize <= maximumDataSize else {
             throw KeywardError.operationFailed("kubernetes-secret \(options.name): the data total \(dataSize) bytes (keys and values), more than Kubernetes allows in a Secret (\(maximumDataSize) bytes, 1 MiB)")
         }
-        var lines = ["apiVersion: v1", "kind: Secret", "metadata:", "  name: \(quoted(options.name))"]
-        if let namespace = options.namespace { lines.append("  namespace: \(quoted(namespace))") }
+        // Line by line straight into the output: a per-entity export writes thousands of these.
+        func line(_ text: String) {
+            output.append(contentsOf: text.utf8)
+            output.append(UInt8(ascii: "\n"))
+        }
+        line("apiVersion: v1\nkind: Secret\nmetadata:\n  name: \(quoted(options.name))")
+        if let namespace = options.namespace { line("  namespace: \(quoted(namespace))") }
         for (field, map) in [("labels", options.labels), ("annotations", options.annotations)] where !map.isEmpty {
-            lines.append("  \(field):")
+            line("  \(field):")
             for (key, value) in map.sorted(by: { $0.key < $1.key }) {
-                lines.append("    \(quoted(key)): \(quoted(value))")
+                line("    \(quoted(key)): \(quoted(value))")
             }
         }
-        lines.append("type: \(quoted(options.type))")
-        lines.append(pairs.isEmpty ? "data: {}" : "data:")
+        line("type: \(quoted(options.type))")
+        line(pairs.isEmpty ? "data: {}" : "data:")
         for pair in pairs {
-            lines.append("  \(quoted(pair.key)): \"\(pair.value.withRevealedBytes { base64($0) })\"")
+            output.append(contentsOf: "  ".utf8)
+            output.append(contentsOf: quoted(pair.key).utf8)
+            output.append(contentsOf: ": \"".utf8)
+            pair.value.withRevealedBytes { appendBase64($0, to: &output) }
+            output.append(contentsOf: "\"\n".utf8)
         }
-        return Array((lines.joined(separator: "\n") + "\n").utf8)
     }
 
     /// `IsConfigMapKey`, which Secret keys follow: at most 253 characters of `[-._a-zA-Z0-9]`,
@@ -104,6 +112,10 @@ public enum KubernetesSecretFormat {
     /// YAML 1.2's printable set (section 5.1) or that YAML treats as a line break (U+0085,
     /// U+2028, U+2029), as `\uXXXX`, which YAML and JSON read alike.
     static func quoted(_ text: String) -> String {
+        // Names, keys and base64 are printable ASCII with nothing to escape.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            return "\"" + text + "\""
+        }
         var output = "\""
         for scalar in text.unicodeScalars {
             switch scalar.value {
@@ -121,9 +133,17 @@ public enum KubernetesSecretFormat {
 
     /// Standard base64 with padding (RFC 4648, section 4), one line.
     static func base64(_ bytes: UnsafeRawBufferPointer) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
         var output: [UInt8] = []
-        output.reserveCapacity((bytes.count + 2) / 3 * 4)
+        appendBase64(bytes, to: &output)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    private static let base64Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    /// Appends ``base64(_:)`` of `bytes` to `output`.
+    static func appendBase64(_ bytes: UnsafeRawBufferPointer, to output: inout [UInt8]) {
+        let alphabet = base64Alphabet
+        output.reserveCapacity(output.count + (bytes.count + 2) / 3 * 4)
         var index = 0
         while index < bytes.count {
             let remaining = bytes.count - index
@@ -137,6 +157,5 @@ public enum KubernetesSecretFormat {
             output.append(remaining > 2 ? alphabet[Int(group & 0x3F)] : UInt8(ascii: "="))
             index += 3
         }
-        return String(decoding: output, as: UTF8.self)
     }
 }

@@ -18,6 +18,7 @@ public enum ShellFormat {
     ///   the value.
     public static func render(_ pairs: [SinkKeys.Pair]) throws -> [UInt8] {
         var output = Array("\(header)\n".utf8)
+        output.reserveCapacity(output.count + pairs.reduce(0) { $0 + $1.key.utf8.count + $1.value.count + 11 })
         for pair in pairs {
             guard DotenvFormat.isValidKey(pair.key) else {
                 throw KeywardError.usage("shell: key '\(pair.key)' is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)")
@@ -26,15 +27,21 @@ public enum ShellFormat {
             guard !bytes.contains(0) else {
                 throw KeywardError.operationFailed("shell: refusing to write the value of \(pair.key): it contains a NUL byte, which no shell variable can hold")
             }
-            output += Array("export \(pair.key)='".utf8)
-            for byte in bytes {
-                if byte == UInt8(ascii: "'") {
-                    output += Array(#"'\''"#.utf8)
-                } else {
-                    output.append(byte)
+            output.append(contentsOf: "export ".utf8)
+            output.append(contentsOf: pair.key.utf8)
+            output.append(contentsOf: "='".utf8)
+            if bytes.contains(UInt8(ascii: "'")) {
+                for byte in bytes {
+                    if byte == UInt8(ascii: "'") {
+                        output.append(contentsOf: #"'\''"#.utf8)
+                    } else {
+                        output.append(byte)
+                    }
                 }
+            } else {
+                output += bytes
             }
-            output += Array("'\n".utf8)
+            output.append(contentsOf: "'\n".utf8)
         }
         return output
     }

@@ -228,4 +228,37 @@ struct SinkCLITests {
         #expect(try await fixture.run(["export", "--format", "json"]).status == 2)
         #expect(try await fixture.run(["export", "FIU-NOPE", "--format", "json"]).status == 2)
     }
+
+    @Test("an export appends one audit row that names every entity it read, in order, and no value")
+    func exportAuditsOneRow() async throws {
+        let fixture = try await EngineFixture.start()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync"]).status == 0)
+        let two = try await fixture.run(["export", "FIU-BETA", "FIU-ALPHA", "--format", "json"])
+        #expect(two.status == 0, "\(two.all)")
+        let out = fixture.directory.appendingPathComponent("all.yaml")
+        let all = try await fixture.run(["export", "--all", "--format", "kubernetes-secret", "--per-entity", "--out", out.path, "--quiet"])
+        #expect(all.status == 0, "\(all.all)")
+        #expect(try await fixture.run(["exec", "FIU-GAMMA", "FIU-ALPHA", "--", "true"]).status == 0)
+
+        let text = try await fixture.run(["audit"])
+        #expect(text.status == 0)
+        let rows = text.stdout.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        let reads = rows.filter { $0.count == 5 && ($0[1] == "export" || $0[1] == "exec") }.map { [$0[1], $0[2], $0[3]] }
+        #expect(reads == [
+            ["export", "FIU-BETA,FIU-ALPHA", "ok"],
+            ["export", "FIU-ALPHA,FIU-BETA,FIU-GAMMA", "ok"],
+            ["exec", "FIU-GAMMA,FIU-ALPHA", "ok"],
+        ])
+
+        let json = try await fixture.run(["audit", "--output", "json"])
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let entries = try #require(document["entries"] as? [[String: Any]])
+        let exported = entries.filter { $0["operation"] as? String == "export" }
+        #expect(exported.map { $0["entity"] as? String } == ["FIU-BETA,FIU-ALPHA", "FIU-ALPHA,FIU-BETA,FIU-GAMMA"])
+        #expect(exported.map { $0["entities"] as? [String] } == [["FIU-BETA", "FIU-ALPHA"], ["FIU-ALPHA", "FIU-BETA", "FIU-GAMMA"]])
+        for secret in fixture.secrets() {
+            #expect(!text.stdout.contains(secret) && !json.stdout.contains(secret), "no secret in the audit log")
+        }
+    }
 }

@@ -75,7 +75,12 @@ private struct Reader {
     mutating func read(_ text: String) -> KeywardConfiguration? {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            // No tag resolution: the reader looks at each scalar's text and style itself
+            // (`integer`, `boolean`, `string`), never at a resolved tag. Yams' default resolver
+            // runs up to seven ICU regular expressions on every plain scalar (all of them on
+            // every mapping key, for its duplicate check), which for a configuration of
+            // thousands of entities cost more than the rest of loading it.
+            root = try Yams.compose(yaml: text, Resolver.basic)
         } catch let error as YamlError {
             problems.append(Self.problem(from: error))
             return nil

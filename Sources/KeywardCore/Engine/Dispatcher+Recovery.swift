@@ -115,11 +115,24 @@ extension Dispatcher {
 
     /// A sentence for `status` about `id`'s unfinished rotation, if any; `nil` without one.
     func openRotationSummary(_ id: EntityID, context: OperationContext) async throws -> String? {
-        guard let journal = vault as? any RotationJournal else { return nil }
-        guard let entry = try await journal.openRotations(context: context).last(where: { $0.entity == id }) else { return nil }
-        return "rotation \(entry.id) \(entry.state.rawValue) since \(Timestamps.format(entry.updatedAt))" + (entry.txnId.map { " [txnId \($0)]" } ?? "")
-            + ": the next sync, rotate or token finishes it"
-            + (entry.state == .sent ? " (if the service still shows the previous secret, not before \(Timestamps.format(RotationSettling.settlesAt(entry))))" : "")
+        try await openRotationSummaries([id], context: context).first?.summary
+    }
+
+    /// ``openRotationSummary(_:context:)`` for each of `ids` that has an unfinished rotation, in
+    /// the order of `ids`, from one read of the journal.
+    func openRotationSummaries(_ ids: [EntityID], context: OperationContext) async throws -> [(id: EntityID, summary: String)] {
+        guard let journal = vault as? any RotationJournal else { return [] }
+        let open = try await journal.openRotations(context: context)
+        guard !open.isEmpty else { return [] }
+        var latest: [EntityID: RotationJournalEntry] = [:]
+        for entry in open { latest[entry.entity] = entry }
+        return ids.compactMap { id in
+            guard let entry = latest[id] else { return nil }
+            let summary = "rotation \(entry.id) \(entry.state.rawValue) since \(Timestamps.format(entry.updatedAt))" + (entry.txnId.map { " [txnId \($0)]" } ?? "")
+                + ": the next sync, rotate or token finishes it"
+                + (entry.state == .sent ? " (if the service still shows the previous secret, not before \(Timestamps.format(RotationSettling.settlesAt(entry))))" : "")
+            return (id, summary)
+        }
     }
 }
 

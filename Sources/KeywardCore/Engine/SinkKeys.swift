@@ -34,6 +34,9 @@ public enum SinkKeys {
     public static func pairs(for material: [EntityMaterial], keys: [(key: String, template: KeyTemplate)]?) throws -> [Pair] {
         var result: [Pair] = []
         var seen: Set<String> = []
+        let perEntity = keys?.count ?? 5
+        result.reserveCapacity(material.count * perEntity)
+        seen.reserveCapacity(material.count * perEntity)
         for entity in material {
             for (key, template) in keys ?? defaultTemplates(for: entity.id) {
                 guard seen.insert(key).inserted else {
@@ -52,9 +55,9 @@ public enum SinkKeys {
         for part in template.parts {
             switch part {
             case .literal(let text):
-                bytes += Array(text.utf8)
+                bytes.append(contentsOf: text.utf8)
             case .placeholder(.id):
-                bytes += Array(entity.id.rawValue.utf8)
+                bytes.append(contentsOf: entity.id.rawValue.utf8)
             case .placeholder(.secret):
                 bytes += entity.secret.value.revealBytes()
             case .placeholder(.token):
@@ -63,12 +66,12 @@ public enum SinkKeys {
                 }
                 bytes += token.value.revealBytes()
             case .placeholder(.secretExpiresAt):
-                bytes += Array((entity.secret.expiresAt.map(Timestamps.format) ?? "").utf8)
+                bytes.append(contentsOf: (entity.secret.expiresAt.map(Timestamps.format) ?? "").utf8)
             case .placeholder(.tokenExpiresAt):
                 guard let token = entity.token else {
                     throw KeywardError.operationFailed("\(entity.id): no entity access token is held for \(key)")
                 }
-                bytes += Array((token.expiresAt.map(Timestamps.format) ?? "").utf8)
+                bytes.append(contentsOf: (token.expiresAt.map(Timestamps.format) ?? "").utf8)
             }
         }
         return SecretValue(bytes: bytes)

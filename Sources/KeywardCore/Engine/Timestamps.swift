@@ -67,8 +67,55 @@ package enum Timestamps {
         date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
     }
 
-    /// RFC 3339 in UTC to the second: `2026-11-30T09:35:42Z`, for output.
+    /// RFC 3339 in UTC to the second: `2026-11-30T09:35:42Z`, for output. The same text as
+    /// `date.formatted(.iso8601)` (fraction dropped), computed by arithmetic: an export formats
+    /// two of these per entity, and the format style's calendar machinery cost more than the
+    /// rest of the export's formatting together.
     package static func format(_ date: Date) -> String {
-        date.formatted(.iso8601)
+        let interval = date.timeIntervalSince1970
+        // From 1583 (after the Julian-to-Gregorian switch that Foundation's calendar observes)
+        // to 9999 (four-digit years); anything else, NaN included, is left to Foundation.
+        guard interval.isFinite, interval >= -12_212_553_600, interval < 253_402_300_800 else {
+            return date.formatted(.iso8601)
+        }
+        let seconds = Int64(interval.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = Int(seconds - days * 86_400)
+        let (year, month, day) = civil(daysSinceEpoch: days)
+        var bytes = [UInt8](repeating: 0, count: 20)
+        func put(_ value: Int, _ width: Int, at offset: Int) {
+            var value = value
+            for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                bytes[index] = UInt8(48 + value % 10)
+                value /= 10
+            }
+        }
+        put(year, 4, at: 0)
+        bytes[4] = UInt8(ascii: "-")
+        put(month, 2, at: 5)
+        bytes[7] = UInt8(ascii: "-")
+        put(day, 2, at: 8)
+        bytes[10] = UInt8(ascii: "T")
+        put(secondOfDay / 3600, 2, at: 11)
+        bytes[13] = UInt8(ascii: ":")
+        put(secondOfDay / 60 % 60, 2, at: 14)
+        bytes[16] = UInt8(ascii: ":")
+        put(secondOfDay % 60, 2, at: 17)
+        bytes[19] = UInt8(ascii: "Z")
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The proleptic Gregorian date `days` after 1970-01-01 (H. Hinnant's `civil_from_days`).
+    static func civil(daysSinceEpoch days: Int64) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shiftedMonth = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
+        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return (Int(year), Int(month), Int(day))
     }
 }

@@ -24,7 +24,8 @@ public struct AuditEntry: Sendable, Codable, Equatable {
     public var time: Date
     /// `sync`, `token`, `export`, `login`, `vault get`, …
     public var operation: String
-    /// The entity concerned, if any.
+    /// The entity concerned, if any. A row for an operation on several entities (`export`,
+    /// `exec`) lists them all, joined by ``entitySeparator``; ``entities`` splits them again.
     public var entity: String?
     /// `ok`, `unchanged`, `failed`, `skipped`, …
     public var outcome: String
@@ -37,6 +38,21 @@ public struct AuditEntry: Sendable, Codable, Equatable {
         self.entity = entity
         self.outcome = outcome
         self.txnId = txnId
+    }
+
+    /// One row for an operation on all of `entities` (in order): its entity field lists them.
+    public init(time: Date, operation: String, entities: [String], outcome: String, txnId: String? = nil) {
+        self.init(time: time, operation: operation, entity: entities.isEmpty ? nil : entities.joined(separator: AuditEntry.entitySeparator),
+                  outcome: outcome, txnId: txnId)
+    }
+
+    /// Joins the ids of a row for several entities; no entity id contains it (``EntityID``).
+    public static let entitySeparator = ","
+
+    /// The entities the row concerns: the one named, or each of a list; empty for none.
+    public var entities: [String] {
+        guard let entity else { return [] }
+        return entity.split(separator: Character(AuditEntry.entitySeparator), omittingEmptySubsequences: false).map(String.init)
     }
 }
 

@@ -25,8 +25,20 @@ struct AuditCommand: AsyncParsableCommand {
         let entries = try await session.dispatcher.auditLog(sinceSeconds: since.flatMap(DurationParser.seconds), context: session.context)
         switch global.output {
         case .json:
-            struct Document: Encodable { var version = 1; var entries: [AuditEntry] }
-            try Output.printJSON(Document(entries: entries))
+            // Each row as stored, plus `entities`: the row's entity field split into its ids (a
+            // row for an export or exec of several entities names them all in that field).
+            struct Row: Encodable {
+                var time: Date
+                var operation: String
+                var entity: String?
+                var entities: [String]
+                var outcome: String
+                var txnId: String?
+            }
+            struct Document: Encodable { var version = 1; var entries: [Row] }
+            try Output.printJSON(Document(entries: entries.map {
+                Row(time: $0.time, operation: $0.operation, entity: $0.entity, entities: $0.entities, outcome: $0.outcome, txnId: $0.txnId)
+            }))
         case .text:
             let lines = entries.map {
                 [Timestamps.format($0.time), $0.operation, $0.entity ?? "-", $0.outcome, $0.txnId ?? "-"].joined(separator: "\t")

@@ -11,6 +11,7 @@ struct ConfigCommand: AsyncParsableCommand {
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "check",
             abstract: "Validate keyward.yaml and summarise it (no network, no vault).",
             discussion: "Exits 0 when the configuration is valid, 2 with every problem named by key and line otherwise."
         )

@@ -17,6 +17,7 @@ struct ScheduleCommand: AsyncParsableCommand {
 
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "run",
             abstract: "Run the rotation and token refresh loop until SIGTERM or SIGINT.",
             discussion: """
                 Each cycle finishes interrupted rotations, rotates the secrets that fell due \
@@ -113,6 +114,7 @@ struct ScheduleCommand: AsyncParsableCommand {
 
     struct Print: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "print",
             abstract: "Print a schedule that runs `keyward rotate` then `keyward sync` hourly with this configuration.",
             discussion: """
                 --cron: one crontab line (results to /dev/null, so cron mails only errors). \

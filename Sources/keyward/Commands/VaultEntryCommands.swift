@@ -3,9 +3,14 @@ import Foundation
 import KeywardCore
 import KeywardVault
 
+// These commands call the vault synchronously and await nothing, so they are plain
+// `ParsableCommand`s: `KeywardCommand.main` runs them on the thread that parsed the arguments,
+// without handing the work to a thread of the concurrency pool (a wake-up that a loaded machine
+// makes a command as short as `vault get` wait for).
 extension VaultCommand {
-    struct Init: AsyncParsableCommand {
+    struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "init",
             abstract: "Create the vault (refuses to overwrite an existing one).",
             discussion: """
                 The first unlock slot comes from the usual sources ($KEYWARD_KEY_FILE, $KEYWARD_PASSPHRASE, \
@@ -21,7 +26,7 @@ extension VaultCommand {
         @Option(name: .long, help: "Versions kept per entry (labelled versions are never pruned).")
         var retention: Int = 10
 
-        func run() async throws {
+        func run() throws {
             let session = VaultSession(global)
             let source: VaultKeySource
             if let newKeyFile {
@@ -55,8 +60,9 @@ extension VaultCommand {
         }
     }
 
-    struct Put: AsyncParsableCommand {
+    struct Put: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "put",
             abstract: "Store stdin, byte for byte, as a new version of NAME.",
             discussion: "The value is read from stdin, never from the command line. --trim drops one trailing newline.")
 
@@ -76,7 +82,7 @@ extension VaultCommand {
             guard VersionLabel(rawValue: label) != nil else { throw ValidationError("--label must be current, previous or pending") }
         }
 
-        func run() async throws {
+        func run() throws {
             let session = VaultSession(global)
             let entry = try VaultSession.parseName(name)
             var bytes = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
@@ -102,8 +108,9 @@ extension VaultCommand {
         }
     }
 
-    struct Get: AsyncParsableCommand {
+    struct Get: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "get",
             abstract: "Write the value of NAME to stdout: the exact bytes, nothing added.")
 
         @OptionGroup var global: GlobalOptions
@@ -122,7 +129,7 @@ extension VaultCommand {
             guard VersionLabel(rawValue: label) != nil else { throw ValidationError("--label must be current, previous or pending") }
         }
 
-        func run() async throws {
+        func run() throws {
             let session = VaultSession(global)
             let entry = try VaultSession.parseName(name)
             let vault = try session.open()
@@ -139,15 +146,15 @@ extension VaultCommand {
         }
     }
 
-    struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List entry names (never values).")
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List entry names (never values).")
 
         @OptionGroup var global: GlobalOptions
 
         @Option(name: .long, help: "Only names starting with this prefix.")
         var prefix: String = ""
 
-        func run() async throws {
+        func run() throws {
             let session = VaultSession(global)
             let vault = try session.open()
             let names = try vault.list(prefix: prefix)
@@ -163,8 +170,9 @@ extension VaultCommand {
         }
     }
 
-    struct History: AsyncParsableCommand {
+    struct History: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "history",
             abstract: "Show the versions of NAME: labels, dates, source, fingerprints; never values.")
 
         @OptionGroup var global: GlobalOptions
@@ -174,7 +182,7 @@ extension VaultCommand {
 
         func validate() throws { _ = try VaultSession.parseName(name) }
 
-        func run() async throws {
+        func run() throws {
             let session = VaultSession(global)
             let entry = try VaultSession.parseName(name)
             let vault = try session.open()
@@ -215,7 +223,7 @@ extension VaultCommand {
         }
     }
 
-    struct Remove: AsyncParsableCommand {
+    struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove NAME and all its versions.")
 
         @OptionGroup var global: GlobalOptions
@@ -225,7 +233,7 @@ extension VaultCommand {
 
         func validate() throws { _ = try VaultSession.parseName(name) }
 
-        func run() async throws {
+        func run() throws {
             let session = VaultSession(global)
             let entry = try VaultSession.parseName(name)
             let vault = try session.open()

@@ -6,6 +6,7 @@ import KeywardVault
 extension VaultCommand {
     struct Passwd: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "passwd",
             abstract: "Change the passphrase (re-wraps the data key; entries are not touched).",
             discussion: "The new passphrase comes from $KEYWARD_NEW_PASSPHRASE, else it is typed twice on the terminal.")
 
@@ -23,6 +24,7 @@ extension VaultCommand {
 
     struct Rekey: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "rekey",
             abstract: "Re-encrypt every entry under a new random data key, in one transaction.",
             discussion: """
                 Every unlock slot must be re-wrapped: the one used to unlock is, and others need their key \
@@ -66,6 +68,7 @@ extension VaultCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Check every entry, the manifest, the journal and the audit log.",
             discussion: """
                 --accept-restore re-anchors a vault deliberately restored from a backup: it shows the \
@@ -130,11 +133,13 @@ extension VaultCommand {
 
     struct Key: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "key",
             abstract: "Manage unlock slots: several keys that open the same vault.",
             subcommands: [Add.self, List.self, Remove.self])
 
         struct Add: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "add",
                 abstract: "Add an unlock slot for a key file or a passphrase.",
                 discussion: "--passphrase reads the new passphrase from $KEYWARD_NEW_PASSPHRASE or a double prompt.")
 
@@ -174,7 +179,7 @@ extension VaultCommand {
         }
 
         struct List: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "List the unlock slots.")
+            static let configuration = CommandConfiguration(commandName: "list", abstract: "List the unlock slots.")
 
             @OptionGroup var global: GlobalOptions
 
