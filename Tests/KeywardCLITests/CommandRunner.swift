@@ -89,6 +89,20 @@ struct CommandRunner {
     }
 }
 
+extension CommandRunner {
+    /// Runs blocking work (waiting for a child process) on a Dispatch thread, never on Swift's
+    /// cooperative pool: that pool has one thread per core (two here), and the in-process
+    /// simulators answer requests on it. A test blocking it starves every other test's server
+    /// into timeouts.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
+            }
+        }
+    }
+}
+
 private typealias Result2 = Swift.Result<CommandRunner.Result, any Error>
 
 extension Swift.Result where Failure == any Error {

@@ -33,7 +33,7 @@ struct PluginTests {
 
         let result = try await runPlugin(["--config", config.path], environment: fixture.environment.merging(["KEYWARD_VAULT": vault]) { $1 })
         #expect(result.status == 0, "\(result.all)")
-        let written = try readWithPythonDotenv(fixture.directory.appendingPathComponent("dev.env").path)
+        let written = try await readWithPythonDotenv(fixture.directory.appendingPathComponent("dev.env").path)
         #expect(written["FIU_ALPHA_SECRET"] == fixture.simulator.currentSecret(for: "FIU-ALPHA"))
         #expect(fixture.secrets().filter { result.all.contains($0) }.isEmpty)
     }

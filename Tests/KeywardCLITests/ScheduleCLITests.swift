@@ -64,7 +64,7 @@ struct ScheduleCLITests {
             WantedBy=timers.target
 
             """)
-        try Self.verifySystemd(systemd.stdout, in: fixture.directory)
+        try await Self.verifySystemd(systemd.stdout, in: fixture.directory)
 
         let manifest = fixture.directory.appendingPathComponent("cronjob.yaml")
         let kubernetes = try await fixture.run(["schedule", "print", "--kubernetes", "--namespace", "payments", "--image", "registry.example.com/keyward:0.1.0"])
@@ -74,8 +74,8 @@ struct ScheduleCLITests {
         #expect(kubernetes.stdout.contains("schedule: \"17 * * * *\"\n"))
         #expect(kubernetes.stdout.contains("  namespace: \"payments\"\n"))
         try kubernetes.stdout.write(to: manifest, atomically: true, encoding: .utf8)
-        _ = try runTool(["kubernetes-validate", "--strict", manifest.path])
-        let container = try Self.yamlContainer(manifest)
+        _ = try await runTool(["kubernetes-validate", "--strict", manifest.path])
+        let container = try await Self.yamlContainer(manifest)
         #expect(container["image"] as? String == "registry.example.com/keyward:0.1.0")
         #expect(container["command"] as? [String] == ["/bin/sh", "-c", """
             keyward rotate --config /etc/keyward/keyward.yaml --quiet; r=$?; keyward sync --config /etc/keyward/keyward.yaml \
@@ -108,7 +108,7 @@ struct ScheduleCLITests {
         let (command, stdin) = Self.cronCommand(line.dropFirst("17 * * * * ".count))
         #expect(stdin == nil)
         let fake = try project.fakeKeyward()
-        let run = try Self.shell(command.replacingOccurrences(of: Self.keyward, with: fake.path),
+        let run = try await Self.shell(command.replacingOccurrences(of: Self.keyward, with: fake.path),
                                  environment: ["LOG": project.log.path, "ROTATE_STATUS": "\(rotate)", "SYNC_STATUS": "\(sync)"])
         #expect(run.status == job)
         // Results go to /dev/null (cron would mail them every hour); diagnostics stay on stderr.
@@ -143,7 +143,7 @@ struct ScheduleCLITests {
 
             """))
         #expect(!printed.stdout.contains("PrivateTmp"))
-        try Self.verifySystemd(printed.stdout, in: project.directory)
+        try await Self.verifySystemd(printed.stdout, in: project.directory)
     }
 
     @Test("a hostile --image stays one string: PyYAML reads it back exactly and kubernetes-validate --strict passes")
@@ -156,8 +156,8 @@ struct ScheduleCLITests {
         #expect(printed.status == 0, "\(printed.all)")
         let manifest = project.directory.appendingPathComponent("cronjob.yaml")
         try printed.stdout.write(to: manifest, atomically: true, encoding: .utf8)
-        _ = try runTool(["kubernetes-validate", "--strict", manifest.path])
-        let container = try Self.yamlContainer(manifest)
+        _ = try await runTool(["kubernetes-validate", "--strict", manifest.path])
+        let container = try await Self.yamlContainer(manifest)
         #expect(container["image"] as? String == image)
         #expect(printed.stdout.contains("  namespace: \"pay-ments\"\n"))
         #expect(printed.stdout.contains("secretName: \"keyward.config-1\"\n"))
@@ -218,7 +218,7 @@ struct ScheduleCLITests {
         let escaped = try await project.run(["schedule", "print", "--systemd", "--vault", "line\nbreak.db"])
         #expect(escaped.status == 0)
         #expect(escaped.stdout.contains(" --vault '\(project.directory.path)/line\\nbreak.db' --quiet; "))
-        try Self.verifySystemd(escaped.stdout, in: project.directory)
+        try await Self.verifySystemd(escaped.stdout, in: project.directory)
 
         let unnamed = try PrintProject(directoryName: "default vault", vaultPath: nil)
         defer { unnamed.remove() }
@@ -246,7 +246,7 @@ struct ScheduleCLITests {
 
     /// Writes the service and the timer to `directory/units` and runs `systemd-analyze verify`
     /// on them, where this machine has it (it needs no running systemd).
-    static func verifySystemd(_ text: String, in directory: URL) throws {
+    static func verifySystemd(_ text: String, in directory: URL) async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") else { return }
         let units = directory.appendingPathComponent("units")
         try FileManager.default.createDirectory(at: units, withIntermediateDirectories: true)
@@ -254,14 +254,14 @@ struct ScheduleCLITests {
         #expect(parts.count == 2)
         try parts[0].write(to: units.appendingPathComponent("keyward-rotate.service"), atomically: true, encoding: .utf8)
         try ("# timer" + parts[1]).write(to: units.appendingPathComponent("keyward-rotate.timer"), atomically: true, encoding: .utf8)
-        let verify = try shell(#"systemd-analyze verify "$1" "$2" 2>&1"#, arguments: [
+        let verify = try await shell(#"systemd-analyze verify "$1" "$2" 2>&1"#, arguments: [
             units.appendingPathComponent("keyward-rotate.service").path, units.appendingPathComponent("keyward-rotate.timer").path])
         #expect(verify.status == 0 && verify.stdout.isEmpty, "\(verify.stdout)")
     }
 
     /// The CronJob's container, read with PyYAML.
-    static func yamlContainer(_ manifest: URL) throws -> [String: Any] {
-        let json = try runTool(["python3", "-c", """
+    static func yamlContainer(_ manifest: URL) async throws -> [String: Any] {
+        let json = try await runTool(["python3", "-c", """
             import json, sys, yaml
             doc = yaml.safe_load(open(sys.argv[1], encoding="utf-8"))
             json.dump(doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0], sys.stdout)
@@ -292,7 +292,11 @@ struct ScheduleCLITests {
     }
 
     /// Runs `/bin/sh -c SCRIPT sh ARGS…` with a small environment, as cron would.
-    static func shell(_ script: String, arguments: [String] = [], environment: [String: String] = [:]) throws -> CommandRunner.Result {
+    static func shell(_ script: String, arguments: [String] = [], environment: [String: String] = [:]) async throws -> CommandRunner.Result {
+        try await CommandRunner.offPool { try shellBlocking(script, arguments: arguments, environment: environment) }
+    }
+
+    private static func shellBlocking(_ script: String, arguments: [String], environment: [String: String]) throws -> CommandRunner.Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", script, "sh"] + arguments

@@ -3,14 +3,14 @@ import KeywardSimulator
 import Testing
 
 /// Reads an env file with python-dotenv and returns its variables.
-func readWithPythonDotenv(_ path: String) throws -> [String: String] {
-    let output = try runTool(["python3", "-c", "import json,sys,dotenv; print(json.dumps(dotenv.dotenv_values(sys.argv[1])))", path])
+func readWithPythonDotenv(_ path: String) async throws -> [String: String] {
+    let output = try await runTool(["python3", "-c", "import json,sys,dotenv; print(json.dumps(dotenv.dotenv_values(sys.argv[1])))", path])
     return try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: String] ?? [:]
 }
 
 /// Reads an env file with `set -a; . FILE` in `shell` (bash or dash) and returns one variable's exact value.
-func readWithShell(_ shell: String, _ path: String, variable: String) throws -> String {
-    let output = try runTool([shell, "-c", "set -a; . \"$1\"; printf '%s' \"$(printenv \(variable) | od -An -tx1 | tr -d ' \\n')\"", "sh", path])
+func readWithShell(_ shell: String, _ path: String, variable: String) async throws -> String {
+    let output = try await runTool([shell, "-c", "set -a; . \"$1\"; printf '%s' \"$(printenv \(variable) | od -An -tx1 | tr -d ' \\n')\"", "sh", path])
     var bytes: [UInt8] = []
     var index = output.startIndex
     while index < output.endIndex {
@@ -23,17 +23,19 @@ func readWithShell(_ shell: String, _ path: String, variable: String) throws -> 
     return String(decoding: bytes, as: UTF8.self)
 }
 
-func runTool(_ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let out = Pipe()
-    process.standardOutput = out
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw CocoaError(.fileReadUnknown) }
-    return String(decoding: data, as: UTF8.self)
+func runTool(_ arguments: [String]) async throws -> String {
+    try await CommandRunner.offPool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw CocoaError(.fileReadUnknown) }
+        return String(decoding: data, as: UTF8.self)
+    }
 }
 
 @Suite("sinks and export, read back by other tools", .serialized)
@@ -73,13 +75,13 @@ struct SinkCLITests {
         let env = fixture.directory.appendingPathComponent("deploy/app.env").path
         let alpha = try #require(fixture.simulator.currentSecret(for: "FIU-ALPHA"))
         #expect(alpha.contains("\"") && alpha.contains("$"), "the seeded secret is hostile on purpose")
-        let parsed = try readWithPythonDotenv(env)
+        let parsed = try await readWithPythonDotenv(env)
         #expect(parsed["FIU_ALPHA_SECRET"] == alpha)
         #expect(parsed["FIU_BETA_SECRET"] == fixture.simulator.currentSecret(for: "FIU-BETA"))
         #expect(parsed["FIU_ALPHA_ENTITY_ID"] == "FIU-ALPHA")
         #expect(parsed["FIU_ALPHA_ACCESS_TOKEN"] == (try await fixture.vaultGet("entities/FIU-ALPHA/token")))
         for shell in ["bash", "dash"] {
-            #expect(try readWithShell(shell, env, variable: "FIU_ALPHA_SECRET") == alpha, "\(shell)")
+            #expect(try await readWithShell(shell, env, variable: "FIU_ALPHA_SECRET") == alpha, "\(shell)")
         }
         let attributes = try FileManager.default.attributesOfItem(atPath: env)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
@@ -154,14 +156,14 @@ struct SinkCLITests {
         let manifest = fixture.directory.appendingPathComponent("secret.yaml")
         let exported = try await fixture.run(["export", "FIU-ALPHA", "--format", "kubernetes-secret", "--namespace", "payments", "--out", manifest.path])
         #expect(exported.status == 0, "\(exported.all)")
-        _ = try runTool(["kubernetes-validate", "--strict", manifest.path])
+        _ = try await runTool(["kubernetes-validate", "--strict", manifest.path])
 
         let material = try await fixture.vaultGet("entities/FIU-ALPHA/secret")
         let token = try await fixture.vaultGet("entities/FIU-ALPHA/token")
         let listing = try await fixture.run(["export", "FIU-ALPHA", "--format", "json"])
         let pairs = try #require(try JSONSerialization.jsonObject(with: Data(listing.stdout.utf8)) as? [String: String])
         #expect(pairs["FIU_ALPHA_SECRET"] == material && pairs["FIU_ALPHA_ACCESS_TOKEN"] == token)
-        let kubectl = try runTool(["kubectl", "create", "secret", "generic", "fiu-alpha", "--namespace", "payments", "--dry-run=client", "-o", "json"]
+        let kubectl = try await runTool(["kubectl", "create", "secret", "generic", "fiu-alpha", "--namespace", "payments", "--dry-run=client", "-o", "json"]
             + pairs.keys.sorted().map { "--from-literal=\($0)=\(pairs[$0]!)" })
         let compare = """
             import json, sys, yaml
@@ -173,17 +175,21 @@ struct SinkCLITests {
             assert ours.get("type", "Opaque") == theirs.get("type", "Opaque")
             print("same")
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", compare, manifest.path]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        input.fileHandleForWriting.write(Data(kubectl.utf8))
-        try input.fileHandleForWriting.close()
-        let verdict = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let manifestPath = manifest.path
+        let verdict = try await CommandRunner.offPool {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", "-c", compare, manifestPath]
+            let input = Pipe(), output = Pipe()
+            process.standardInput = input
+            process.standardOutput = output
+            try process.run()
+            input.fileHandleForWriting.write(Data(kubectl.utf8))
+            try input.fileHandleForWriting.close()
+            let verdict = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return verdict
+        }
         #expect(verdict == "same\n")
 
         let bad = try await fixture.run(["export", "FIU-ALPHA", "--format", "kubernetes-secret", "--name", "Not_Valid"])
@@ -194,7 +200,7 @@ struct SinkCLITests {
         let script = fixture.directory.appendingPathComponent("env.sh")
         try shell.stdout.write(to: script, atomically: true, encoding: .utf8)
         for interpreter in ["bash", "dash"] {
-            let value = try runTool([interpreter, "-c", "eval \"$(cat \"$1\")\"; printf '%s' \"$FIU_ALPHA_SECRET\"", "sh", script.path])
+            let value = try await runTool([interpreter, "-c", "eval \"$(cat \"$1\")\"; printf '%s' \"$FIU_ALPHA_SECRET\"", "sh", script.path])
             #expect(value == material, "\(interpreter)")
         }
     }
@@ -213,9 +219,9 @@ struct SinkCLITests {
         let toFile = try await fixture.run(["export", "FIU-ALPHA", "FIU-BETA", "--format", "dotenv", "--out", out.path])
         #expect(toFile.status == 0, "\(toFile.all)")
         #expect(toFile.stdout.isEmpty)
-        let parsed = try readWithPythonDotenv(out.path)
+        let parsed = try await readWithPythonDotenv(out.path)
         #expect(parsed["FIU_ALPHA_SECRET"] == fixture.simulator.currentSecret(for: "FIU-ALPHA"))
-        #expect(try readWithShell("bash", out.path, variable: "FIU_BETA_SECRET") == fixture.simulator.currentSecret(for: "FIU-BETA"))
+        #expect(try await readWithShell("bash", out.path, variable: "FIU_BETA_SECRET") == fixture.simulator.currentSecret(for: "FIU-BETA"))
 
         let json = try await fixture.run(["export", "FIU-GAMMA", "--format", "json", "--pretty"])
         #expect(json.status == 0)
