@@ -32,7 +32,7 @@ struct EngineFixture {
               sim:
                 baseURL: \(baseURL.absoluteString)
                 username: ops@example.com
-                timeout: 10s
+                timeout: 30s
             entities:
               FIU-ALPHA:
                 secretExpiryDays: 90

@@ -210,7 +210,7 @@ struct RotateCLITests {
         let fixture = try await Self.withSinks()
         defer { Task { await fixture.stop() } }
         let config = fixture.directory.appendingPathComponent("keyward.yaml")
-        try (try String(contentsOf: config, encoding: .utf8)).replacingOccurrences(of: "timeout: 10s", with: "timeout: 1s")
+        try (try String(contentsOf: config, encoding: .utf8)).replacingOccurrences(of: "timeout: 30s", with: "timeout: 1s")
             .write(to: config, atomically: true, encoding: .utf8)
         #expect(try await fixture.run(["sync"]).status == 0)
         fixture.simulator.inject(.latency(milliseconds: 3_000), endpoint: .secretReset)

@@ -82,6 +82,10 @@ struct SyncCLITests {
         let fixture = try await EngineFixture.start()
         await fixture.simulator.stop()
         defer { Task { await fixture.stop() } }
+        // AsyncHTTPClient retries a refused connection until the deadline: keep it short.
+        let config = fixture.directory.appendingPathComponent("keyward.yaml")
+        try (try String(contentsOf: config, encoding: .utf8)).replacingOccurrences(of: "timeout: 30s", with: "timeout: 2s")
+            .write(to: config, atomically: true, encoding: .utf8)
         let result = try await fixture.run(["sync", "FIU-ALPHA"])
         #expect(result.status == 1, "\(result.all)")
         #expect(result.stderr.contains("connection failed"))

@@ -25,7 +25,7 @@ import Testing
             let exp = try #require(Harness.integer(claims["exp"]), "exp is a whole number of seconds")
             let iat = try #require(Harness.integer(claims["iat"]))
             #expect(exp - iat == 180 * 86_400)
-            #expect(abs(Double(iat) - harness.simulator.now.timeIntervalSince1970) < 5)
+            #expect(abs(Double(iat) - harness.simulator.now.timeIntervalSince1970) < 60, "issued now (a loaded machine may take seconds to get here)")
             #expect(claims["sub"] as? String == Harness.username)
         }
     }
