@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@Suite("keyward schedule print")
+@Suite("keyward schedule print", .serialized)
 struct ScheduleCLITests {
     /// The binary the printed schedules run.
     static let keyward = CommandRunner.binary.resolvingSymlinksInPath().path
