@@ -111,6 +111,7 @@ struct RotateCLITests {
         let token = try await fixture.run(["token", "FIU-ALPHA"])
         #expect(token.status == 0, "\(token.all)")
         #expect(try await fixture.vaultGet("entities/FIU-ALPHA/secret") == fixture.simulator.currentSecret(for: "FIU-ALPHA"))
+        #expect(try Self.sinkSecret(fixture) == fixture.simulator.currentSecret(for: "FIU-ALPHA"), "finishing a rotation writes its sinks")
         #expect(fixture.counter(.secretReset) == 1)
 
         let again = try await fixture.run(["rotate", "--force", "FIU-ALPHA"], extraEnvironment: ["KEYWARD_CRASH_AT": "after-token"])

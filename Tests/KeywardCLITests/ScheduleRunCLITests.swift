@@ -233,6 +233,40 @@ struct ScheduleRunCLITests {
         try await RotateCLITests.expectConverged(fixture, "after the lock was freed")
     }
 
+    @Test("a rotation left open by a killed job is finished on a later cycle: sinks rewritten, no second reset")
+    func finishesOnRetry() async throws {
+        let fixture = try await Self.synced()
+        defer { Task { await fixture.stop() } }
+        let environment = Self.moveClocks(fixture, bySeconds: 80 * 86_400)
+        // A cron `rotate` killed after the service answered: the reset happened, the vault and
+        // the sinks still hold the old secret.
+        let crashed = try await fixture.run(["rotate", "FIU-ALPHA"], extraEnvironment: environment.merging(["KEYWARD_CRASH_AT": "after-reset-answer"]) { $1 })
+        #expect(RotateCLITests.killed.contains(crashed.status), "\(crashed.all)")
+        #expect(fixture.counter(.secretReset) == 1)
+        // Its lock is still held (by this test) when the scheduler starts.
+        let lockPath = fixture.directory.appendingPathComponent("state/vault.db.locks/FIU-ALPHA.lock").path
+        let descriptor = open(lockPath, O_RDWR | O_CREAT, 0o600)
+        #expect(flock(descriptor, LOCK_EX | LOCK_NB) == 0)
+        var held = true
+        defer { if held { close(descriptor) } }
+        let statusFile = fixture.directory.appendingPathComponent("schedule.json")
+        let process = try Self.launch(["schedule", "run", "FIU-ALPHA", "--status-file", statusFile.path, "--retry-delay", "1s", "--jitter", "0"],
+                                      fixture: fixture, environment: environment, stderr: Pipe())
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        #expect(try await Self.waitFor(30) { Self.entity(Self.status(statusFile), "FIU-ALPHA")?["outcome"] as? String == "skipped" })
+        close(descriptor)
+        held = false
+        let server = try #require(fixture.simulator.currentSecret(for: "FIU-ALPHA"))
+        #expect(try await Self.waitFor(30) { (try? RotateCLITests.sinkSecret(fixture)) == server }, "the sinks get the recovered secret")
+        #expect(try await Self.waitFor(10) { Self.entity(Self.status(statusFile), "FIU-ALPHA")?["outcome"] as? String == "ok" })
+        let status = Self.status(statusFile)
+        #expect(Self.entity(status, "FIU-ALPHA")?["secretVersion"] as? Int == 2, "\(String(describing: status))")
+        kill(process.processIdentifier, SIGTERM)
+        #expect(await RotateCLITests.wait(process) == 0)
+        #expect(fixture.counter(.secretReset) == 1, "finished, never reset again")
+        try await RotateCLITests.expectConverged(fixture, "finished on a retry cycle")
+    }
+
     @Test("bad input: unknown entity, bad durations, unusable status file (exit 2), locked vault (exit 4); nothing reset")
     func badInput() async throws {
         let fixture = try await Self.synced()

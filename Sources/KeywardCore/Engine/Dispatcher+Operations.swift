@@ -142,7 +142,9 @@ extension Dispatcher {
                 entry.secret = .init(version: secret.version, label: VersionLabel.current.rawValue, expiresAt: secret.expiresAt,
                                      expiresInSeconds: secret.expiresAt.map { Self.wholeSeconds($0.timeIntervalSince(now)) },
                                      fingerprint: vault.fingerprint(secret.value), rotationDueAt: rotationDueAt)
-                if let rotationDueAt, rotationDueAt <= now, let expiresAt = secret.expiresAt, expiresAt > now {
+                if let rotationDueAt, rotationDueAt <= now, let expiresAt = secret.expiresAt, expiresAt > now,
+                    try await openRotationSummary(id, context: context) == nil
+                {
                     entry.warnings.append("rotation due since \(Timestamps.format(rotationDueAt)): run `keyward rotate \(id)` (the secret expires \(Timestamps.format(expiresAt)))")
                 }
                 entry.warnings += Self.expiryWarnings(secret.expiresAt, now: now)

@@ -43,7 +43,10 @@ extension Dispatcher {
                 }
                 let result = try await finishOpenRotations(id, provider: try provider(for: id), vault: vault, journal: journal, context: context)
                 if result.changed { recovery.changed.append(id) }
-                if result.unresolved != nil { recovery.open.append(id) }
+                if let unresolved = result.unresolved {
+                    recovery.open.append(id)
+                    context.logger.warning("\(id): \(RotationSettling.unknownOutcome(unresolved, now: context.clock.now))")
+                }
                 withExtendedLifetime(lock) {}
             } catch {
                 recovery.open.append(id)
@@ -90,7 +93,8 @@ extension Dispatcher {
             {
                 let now = context.clock.now
                 if now < RotationSettling.settlesAt(entry) {
-                    context.logger.warning("\(id): \(RotationSettling.unknownOutcome(entry, now: now))")
+                    // The caller reports it (a warning, or the entity's error).
+                    context.logger.debug("\(id): \(RotationSettling.unknownOutcome(entry, now: now))")
                     result.unresolved = entry
                     continue
                 }
@@ -102,6 +106,18 @@ extension Dispatcher {
             }
             let settled = try await settle(entry, answer: read.record, id: id, provider: provider, vault: vault, journal: journal, context: context)
             result.changed = result.changed || settled.changed
+            if settled.changed {
+                // The fan-out is part of the rotation (DESIGN.md, "Rotation", item 6): every sink
+                // naming the entity gets the new secret before the entry is closed, whichever
+                // command finishes it. A sink that fails is reported; the others still get it.
+                CrashHook.at("during-sinks", environment: environment)
+                for name in try selectSinks([], entities: [id]) {
+                    let (outcome, _) = await writeSink(name, vault: vault, context: context)
+                    if outcome.outcome == "failed" {
+                        context.logger.error("\(id): sink \(name) could not take the recovered secret: \(outcome.error?.message ?? "failed")")
+                    }
+                }
+            }
             _ = try await journal.advanceRotation(id: entry.id, to: .done, txnId: read.record.txnId, context: context)
             if let tokenError = settled.tokenError {
                 context.logger.warning("\(id): the recovered secret failed its test: \(SyncReport.ErrorInfo(tokenError).message)")

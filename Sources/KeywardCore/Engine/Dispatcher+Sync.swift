@@ -66,6 +66,7 @@ extension Dispatcher {
             guard var outcome = outcomes[id] else { continue }
             outcome.changes.insert("recovered", at: 0)
             outcome.warnings.append("finished an interrupted rotation first")
+            context.logger.warning("\(id): finished an interrupted rotation first")
             if outcome.outcome == "unchanged" { outcome.outcome = "ok" }
             outcomes[id] = outcome
         }

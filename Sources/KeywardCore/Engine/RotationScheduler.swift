@@ -386,7 +386,9 @@ public struct RotationScheduler: Sendable {
         let due = { (date: Date?) in date.map { $0 <= started } ?? false }
         let retryAt = state.retryAt
         let waiting = { (id: EntityID) in retryAt[id].map { $0 > started } ?? false }
-        let rotate = entities.filter { !waiting($0) && due(schedules[$0]?.rotationDueAt) }
+        // An entity whose interrupted rotation was just finished has a new secret (and its sinks
+        // were written): it is synced, not rotated again on the old secret's due date.
+        let rotate = entities.filter { !waiting($0) && due(schedules[$0]?.rotationDueAt) && !recovery.changed.contains($0) }
         let sync = entities.filter { id in
             guard !rotate.contains(id) else { return false }
             if recovery.changed.contains(id) { return true }
@@ -412,6 +414,10 @@ public struct RotationScheduler: Sendable {
             outcomes += report.entities
             sinks += report.sinks
             summary.synced += report.entities.filter { $0.outcome == "ok" || $0.outcome == "unchanged" }.map(\.id)
+        }
+        for index in outcomes.indices where recovery.changed.contains(where: { $0.rawValue == outcomes[index].id }) {
+            if !outcomes[index].changes.contains("recovered") { outcomes[index].changes.insert("recovered", at: 0) }
+            if outcomes[index].outcome == "unchanged" { outcomes[index].outcome = "ok" }
         }
 
         let finished = context.clock.now
@@ -444,10 +450,10 @@ public struct RotationScheduler: Sendable {
                 state.lastSuccessAt[id] = finished
             }
         }
-        // A rotation still open (its reset's outcome not known yet) is looked at again soon.
-        for id in recovery.open {
-            let soon = finished.addingTimeInterval(options.retryBaseSeconds)
-            if state.retryAt[id].map({ $0 > soon }) != false { state.retryAt[id] = soon }
+        // A rotation still open (its reset's outcome not known yet) is looked at again after
+        // the retry delay, unless a failure already set a (doubling) delay.
+        for id in recovery.open where state.retryAt[id] == nil {
+            state.retryAt[id] = finished.addingTimeInterval(options.retryBaseSeconds)
         }
         for sink in sinks where sink.outcome == "failed" {
             context.logger.error("sink \(sink.name): \(sink.error?.message ?? "failed")")

@@ -44,9 +44,7 @@ struct SyncCommand: AsyncParsableCommand {
         case .json: try Output.printJSON(report)
         case .text: Output.print(Self.render(report))
         }
-        for entity in report.entities where !global.quiet {
-            for warning in entity.warnings { Output.warn("\(entity.id): \(warning)") }
-        }
+        // Each entity's warnings were logged on stderr as they happened.
         if let category = report.failureCategory {
             let failures = report.entities.filter { $0.outcome == "failed" }.map { "entity \($0.id): \($0.error?.message ?? "failed")" }
                 + report.sinks.filter { $0.outcome == "failed" }.map { "sink \($0.name): \($0.error?.message ?? "failed")" }
