@@ -89,8 +89,8 @@ extension Vault {
             let id = max(last, maxID) + 1
             let nameBox = try keys.names.seal(Array(name.rawValue.utf8), aad: nameAAD(keys: keys, entryID: id, keyID: keys.keyID, nameIndex: index))
             let insert = try RawStatement(db, """
-                INSERT INTO entries(entry_id, name_index, bucket, key_id, name_nonce, name_ciphertext, name_tag, next_version, digest)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 1, X'')
+                INSERT INTO entries(entry_id, name_index, bucket, key_id, name_nonce, name_ciphertext, name_tag, next_version)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 1)
                 """)
             try insert.bind(1, id)
             try insert.bind(2, index)
@@ -100,10 +100,9 @@ extension Vault {
             try insert.bind(6, nameBox.ciphertext)
             try insert.bind(7, nameBox.tag)
             try insert.run()
-            // The row as just inserted (its digest is computed before the commit).
             entry = EntryRow(
                 id: id, nameIndex: index, bucket: id & 0xFF, keyID: keys.keyID, nameBox: nameBox, current: nil, previous: nil, pending: nil,
-                nextVersion: 1, digest: [])
+                nextVersion: 1)
         }
         let version = entry.nextVersion
         var plaintext = RecordPlaintext.encode(
@@ -134,7 +133,6 @@ extension Vault {
         try saveLabels(db, entry: entry)
         try prune(db, entry: entry, retention: mutation.retention)
         mutation.entries.insert(entry.id)
-        mutation.entryRows[entry.id] = entry
         return SecretRecord(
             value: value, version: Int(version), createdAt: date(milliseconds: milliseconds(createdAt)), expiresAt: metadata.expiresAt,
             source: metadata.source, txnId: metadata.txnId, label: label)

@@ -43,7 +43,6 @@ struct EntryRow {
     var previous: Int64?
     var pending: Int64?
     var nextVersion: Int64
-    var digest: [UInt8]
 
     func version(labelled label: VersionLabel) -> Int64? {
         switch label {
@@ -57,10 +56,10 @@ struct EntryRow {
         VersionLabel.allCases.filter { self.version(labelled: $0) == version }
     }
 
-    static let columns = "entry_id, name_index, bucket, key_id, name_nonce, name_ciphertext, name_tag, current_version, previous_version, pending_version, next_version, digest"
+    static let columns = "entry_id, name_index, bucket, key_id, name_nonce, name_ciphertext, name_tag, current_version, previous_version, pending_version, next_version"
 
     init(id: Int64, nameIndex: [UInt8], bucket: Int64, keyID: UInt32, nameBox: SealedBox, current: Int64?, previous: Int64?,
-         pending: Int64?, nextVersion: Int64, digest: [UInt8]) {
+         pending: Int64?, nextVersion: Int64) {
         self.id = id
         self.nameIndex = nameIndex
         self.bucket = bucket
@@ -70,7 +69,6 @@ struct EntryRow {
         self.previous = previous
         self.pending = pending
         self.nextVersion = nextVersion
-        self.digest = digest
     }
 
     /// Reads the columns of ``columns`` starting at `offset`.
@@ -84,7 +82,6 @@ struct EntryRow {
         previous = row[o + 8]
         pending = row[o + 9]
         nextVersion = row[o + 10]
-        digest = bytes(row, o + 11)
     }
 }
 
