@@ -79,18 +79,25 @@ extension Vault {
         label: VersionLabel, mutation: inout Mutation
     ) throws -> SecretRecord {
         let index = try keys.index(of: name.rawValue)
-        var entry: EntryRow
-        if let existing = try readEntryRaw(db, nameIndex: index) {
-            entry = existing
+        // One statement finds the entry, takes its next version number and moves `label` to it
+        // (the look-up and the label update were two, each searching the name index and the
+        // table); a new entry is inserted with its labels already set.
+        let claimed: ClaimedVersion
+        if let existing = try claimVersion(db, nameIndex: index, label: label) {
+            claimed = existing
         } else {
             // Choose the id first: it is bound into the name's and the records' AAD.
             let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'entries'")) ?? 0
             let maxID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(entry_id) FROM entries")) ?? 0
             let id = max(last, maxID) + 1
             let nameBox = try keys.names.seal(Array(name.rawValue.utf8), aad: nameAAD(keys: keys, entryID: id, keyID: keys.keyID, nameIndex: index))
+            claimed = ClaimedVersion(
+                entryID: id, version: 1, current: label == .current ? 1 : nil, previous: label == .previous ? 1 : nil,
+                pending: label == .pending ? 1 : nil, nextVersion: 2)
             let insert = try RawStatement(db, """
-                INSERT INTO entries(entry_id, name_index, bucket, key_id, name_nonce, name_ciphertext, name_tag, next_version)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 1)
+                INSERT INTO entries(entry_id, name_index, bucket, key_id, name_nonce, name_ciphertext, name_tag,
+                                    current_version, previous_version, pending_version, next_version)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             try insert.bind(1, id)
             try insert.bind(2, index)
@@ -99,20 +106,21 @@ extension Vault {
             try insert.bind(5, nameBox.nonce)
             try insert.bind(6, nameBox.ciphertext)
             try insert.bind(7, nameBox.tag)
+            try insert.bind(8, claimed.current)
+            try insert.bind(9, claimed.previous)
+            try insert.bind(10, claimed.pending)
+            try insert.bind(11, claimed.nextVersion)
             try insert.run()
-            entry = EntryRow(
-                id: id, nameIndex: index, bucket: id & 0xFF, keyID: keys.keyID, nameBox: nameBox, current: nil, previous: nil, pending: nil,
-                nextVersion: 1)
         }
-        let version = entry.nextVersion
+        let version = claimed.version
         var plaintext = RecordPlaintext.encode(
             value: value, createdAt: milliseconds(createdAt), expiresAt: metadata.expiresAt.map(milliseconds), source: metadata.source,
             txnId: metadata.txnId)
         defer { SecureBytes.wipe(&plaintext) }
         let box = try keys.records.seal(
-            plaintext, aad: recordAAD(keys: keys, entryID: entry.id, version: version, keyID: keys.keyID, alg: algorithmAES256GCM, nameIndex: index))
+            plaintext, aad: recordAAD(keys: keys, entryID: claimed.entryID, version: version, keyID: keys.keyID, alg: algorithmAES256GCM, nameIndex: index))
         let insert = try RawStatement(db, "INSERT INTO versions(entry_id, version, key_id, alg, nonce, ciphertext, tag) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        try insert.bind(1, entry.id)
+        try insert.bind(1, claimed.entryID)
         try insert.bind(2, version)
         try insert.bind(3, Int64(keys.keyID))
         try insert.bind(4, algorithmAES256GCM)
@@ -120,22 +128,59 @@ extension Vault {
         try insert.bind(6, box.ciphertext)
         try insert.bind(7, box.tag)
         try insert.run()
-        switch label {
-        case .current:
-            entry.previous = entry.current
-            entry.current = version
-        case .previous:
-            entry.previous = version
-        case .pending:
-            entry.pending = version
-        }
-        entry.nextVersion = version + 1
-        try saveLabels(db, entry: entry)
-        try prune(db, entry: entry, retention: mutation.retention)
-        mutation.entries.insert(entry.id)
+        try prune(
+            db, entryID: claimed.entryID, labelled: [claimed.current, claimed.previous, claimed.pending], nextVersion: claimed.nextVersion,
+            retention: mutation.retention)
+        mutation.entries.insert(claimed.entryID)
         return SecretRecord(
             value: value, version: Int(version), createdAt: date(milliseconds: milliseconds(createdAt)), expiresAt: metadata.expiresAt,
             source: metadata.source, txnId: metadata.txnId, label: label)
+    }
+
+    /// An existing entry after ``claimVersion(_:nameIndex:label:)``.
+    struct ClaimedVersion {
+        var entryID: Int64
+        /// The version number taken for the new version.
+        var version: Int64
+        var current: Int64?
+        var previous: Int64?
+        var pending: Int64?
+        var nextVersion: Int64
+    }
+
+    private static func claimStatement(_ moveLabel: String) -> String {
+        """
+        UPDATE entries SET \(moveLabel), next_version = next_version + 1 WHERE name_index = ?
+        RETURNING entry_id, next_version - 1, current_version, previous_version, pending_version, next_version
+        """
+    }
+
+    /// Built once: GRDB finds a cached statement by its SQL text.
+    private static let claimSQL = (
+        current: claimStatement("previous_version = current_version, current_version = next_version"),
+        previous: claimStatement("previous_version = next_version"),
+        pending: claimStatement("pending_version = next_version"))
+
+    /// For the entry at `nameIndex`, if there is one: takes `next_version` as the new version,
+    /// moves `label` to it (for `.current`, the old current becomes `.previous`) and advances
+    /// `next_version`, in one UPDATE that returns the entry's id and labels as updated.
+    static func claimVersion(_ db: Database, nameIndex: [UInt8], label: VersionLabel) throws -> ClaimedVersion? {
+        let sql = switch label {
+        case .current: claimSQL.current
+        case .previous: claimSQL.previous
+        case .pending: claimSQL.pending
+        }
+        let update = try RawStatement(db, sql)
+        defer { update.reset() }
+        try update.bind(1, nameIndex)
+        guard try update.step() else { return nil }
+        let s = update.raw
+        let claimed = ClaimedVersion(
+            entryID: sqlite3_column_int64(s, 0), version: sqlite3_column_int64(s, 1), current: optionalInt(s, 2),
+            previous: optionalInt(s, 3), pending: optionalInt(s, 4), nextVersion: sqlite3_column_int64(s, 5))
+        // name_index is UNIQUE: one row at most; step to the end so the statement completes.
+        while try update.step() {}
+        return claimed
     }
 
     static func saveLabels(_ db: Database, entry: EntryRow) throws {
@@ -149,16 +194,16 @@ extension Vault {
         try update.run()
     }
 
-    /// Deletes the oldest unlabelled versions beyond the retention.
-    static func prune(_ db: Database, entry: EntryRow, retention: Int) throws {
+    /// Deletes the oldest unlabelled versions beyond the retention (never the newest).
+    static func prune(_ db: Database, entryID: Int64, labelled: [Int64?], nextVersion: Int64, retention: Int) throws {
         // An entry cannot hold more versions than were ever written to it.
-        guard entry.nextVersion - 1 > Int64(retention) else { return }
-        let versions = try Int64.fetchAll(db.cachedStatement(sql: "SELECT version FROM versions WHERE entry_id = ? ORDER BY version"), arguments: [entry.id])
+        guard nextVersion - 1 > Int64(retention) else { return }
+        let versions = try Int64.fetchAll(db.cachedStatement(sql: "SELECT version FROM versions WHERE entry_id = ? ORDER BY version"), arguments: [entryID])
         var excess = versions.count - retention
         guard excess > 0 else { return }
-        let labelled = Set([entry.current, entry.previous, entry.pending].compactMap { $0 })
-        for version in versions where excess > 0 && !labelled.contains(version) && version != entry.nextVersion - 1 {
-            try db.cachedStatement(sql: "DELETE FROM versions WHERE entry_id = ? AND version = ?").execute(arguments: [entry.id, version])
+        let labelled = Set(labelled.compactMap { $0 })
+        for version in versions where excess > 0 && !labelled.contains(version) && version != nextVersion - 1 {
+            try db.cachedStatement(sql: "DELETE FROM versions WHERE entry_id = ? AND version = ?").execute(arguments: [entryID, version])
             excess -= 1
         }
     }

@@ -162,14 +162,6 @@ extension Vault {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT \(EntryRow.columns) FROM entries WHERE name_index = ?"), arguments: [Data(nameIndex)]).map { EntryRow(row: $0) }
     }
 
-    /// ``readEntry(_:nameIndex:)`` on the raw statement: the write path's lookup.
-    static func readEntryRaw(_ db: Database, nameIndex: [UInt8]) throws -> EntryRow? {
-        let select = try RawStatement(db, "SELECT \(EntryRow.columns) FROM entries WHERE name_index = ?")
-        defer { select.reset() }
-        try select.bind(1, nameIndex)
-        return try select.step() ? EntryRow(statement: select.raw, offset: 0) : nil
-    }
-
     static func readEntry(_ db: Database, id: Int64) throws -> EntryRow? {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT \(EntryRow.columns) FROM entries WHERE entry_id = ?"), arguments: [id]).map { EntryRow(row: $0) }
     }
