@@ -72,9 +72,13 @@ extension Vault {
         let versions = try db.makeStatement(sql: "SELECT entry_id, \(manifestVersionColumns) FROM versions ORDER BY entry_id, version")
         let e = entries.sqliteStatement
         let v = versions.sqliteStatement
+        // Sized up front for an entry row and two versions per id (about 250 bytes): growing
+        // 256 buffers by doubling copied most of what they held.
+        let maxID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(entry_id) FROM entries")) ?? 0
+        let capacity = Int(min(max(maxID, 0), 1 << 24) / Int64(VaultSchema.entryBuckets) + 1) * 256
         var members = [ScratchBuffer]()
         members.reserveCapacity(VaultSchema.entryBuckets)
-        for _ in 0..<VaultSchema.entryBuckets { members.append(ScratchBuffer(capacity: 1024)) }
+        for _ in 0..<VaultSchema.entryBuckets { members.append(ScratchBuffer(capacity: capacity)) }
         var counts = [Int64](repeating: 0, count: VaultSchema.entryBuckets)
         var versionRow = try step(v)
         while try step(e) {
@@ -175,21 +179,6 @@ extension Vault {
     static func keyID(_ statement: OpaquePointer?, _ column: Int32) -> UInt32 {
         let value = sqlite3_column_int64(statement, column)
         return (0...Int64(UInt32.max)).contains(value) ? UInt32(value) : UInt32.max
-    }
-}
-
-extension EntryRow {
-    /// Reads ``columns`` from the current row of a raw statement, starting at `offset`.
-    init(statement s: OpaquePointer?, offset o: Int32) {
-        id = sqlite3_column_int64(s, o)
-        nameIndex = Vault.blob(s, o + 1)
-        bucket = sqlite3_column_int64(s, o + 2)
-        keyID = Vault.keyID(s, o + 3)
-        nameBox = SealedBox(nonce: Vault.blob(s, o + 4), ciphertext: Vault.blob(s, o + 5), tag: Vault.blob(s, o + 6))
-        current = Vault.optionalInt(s, o + 7)
-        previous = Vault.optionalInt(s, o + 8)
-        pending = Vault.optionalInt(s, o + 9)
-        nextVersion = sqlite3_column_int64(s, o + 10)
     }
 }
 

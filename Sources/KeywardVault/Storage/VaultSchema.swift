@@ -116,6 +116,12 @@ enum VaultSchema {
         return migrator
     }
 
+    /// Reads of the file's first this many bytes go through a memory map rather than a `pread`
+    /// per 4 KiB page into SQLite's cache: the unlock's full check reads every page of both
+    /// tables once (35 MB at 100,000 entries), and a copy and a system call per page were a
+    /// quarter of its time. (Writes still go to the WAL with `pwrite`.)
+    static let mmapBytes = 256 * 1024 * 1024
+
     /// Connection settings: WAL, synchronous=FULL (a commit survives power loss),
     /// secure_delete=ON (freed pages are zeroed), a busy timeout for concurrent processes.
     static func configuration(busyTimeout: TimeInterval) -> Configuration {
@@ -138,6 +144,7 @@ enum VaultSchema {
                 PRAGMA temp_store = MEMORY;
                 PRAGMA trusted_schema = OFF;
                 PRAGMA cell_size_check = ON;
+                PRAGMA mmap_size = \(mmapBytes);
                 """)
         }
         return configuration
