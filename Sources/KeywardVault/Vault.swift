@@ -146,6 +146,7 @@ public final class Vault: @unchecked Sendable {
             }
             let vault = Vault(path: path, queue: queue, options: options, policy: policy, keys: keys, generation: 0,
                               unlockSlotID: 1, kek: slot.kek)
+            try queue.inDatabase { db in try db.execute(sql: "PRAGMA cache_size = -\(VaultSchema.openCacheKiB)") }
             // The first manifest: every slot computed from scratch.
             try vault.mutate(recomputeEverything: true, initial: true) { _, _ in }
             options.logger.info("created vault", metadata: ["path": "\(path)", "vault-id": "\(vault.vaultID)"])
@@ -221,6 +222,7 @@ public final class Vault: @unchecked Sendable {
             let vault = Vault(path: path, queue: queue, options: options, policy: policy, keys: keys,
                               generation: meta.generation, unlockSlotID: slotID, kek: kek, unlockKDFSeconds: kdfSeconds)
             try vault.queue.read { db in try vault.verifyManifest(db, full: true, format: format) }
+            try vault.queue.inDatabase { db in try db.execute(sql: "PRAGMA cache_size = -\(VaultSchema.openCacheKiB)") }
             return (vault, meta, format)
         } catch {
             throw mapped(error)
