@@ -55,13 +55,14 @@ extension Vault {
 
     /// The digest of `bucket` whose members were appended to `members` (which this ends).
     static func finishBucket(keys: VaultKeys, bucket: Int, members: ScratchBuffer, count: Int64, head: ScratchBuffer,
-                             into digest: UnsafeMutableRawBufferPointer) throws {
+                             into digest: UnsafeMutableRawBufferPointer, mac: HMACSHA256? = nil) throws {
         members.u8(0)
         members.i64(count)
         head.reset()
         head.bytes("KWV2-bucket\0")
         head.u32(UInt32(bucket))
-        try head.withBytes { h in try members.withBytes { m in try keys.manifest.authenticate(h, m, into: digest) } }
+        let mac = mac ?? keys.manifest
+        try head.withBytes { h in try members.withBytes { m in try mac.authenticate(h, m, into: digest) } }
     }
 
     /// All 256 bucket digests from one pass over both tables in entry order (two sequential
@@ -102,14 +103,33 @@ extension Vault {
         if versionRow {
             throw VaultError.integrity("a version row belongs to no entry (entry \(sqlite3_column_int64(v, 0)))")
         }
-        let head = ScratchBuffer(capacity: 64)
-        let digest = UnsafeMutableRawBufferPointer.allocate(byteCount: HMACSHA256.tagLength, alignment: 8)
-        defer { digest.deallocate() }
+        // The 256 MACs (about 20 MB of input at 100,000 entries) on two cores, half each, each
+        // with its own handle, buffers and output slots.
+        let all = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: VaultSchema.entryBuckets * HMACSHA256.tagLength, alignment: 8)
+        defer { all.deallocate() }
+        let failures = LockedValue<[String]>([])
+        let half = VaultSchema.entryBuckets / 2
+        let work = BucketWork(members: members, counts: counts, out: all)
+        DispatchQueue.concurrentPerform(iterations: 2) { part in
+            let head = ScratchBuffer(capacity: 64)
+            let mac = part == 0 ? keys.manifest : keys.manifestSecondCore
+            do {
+                for bucket in (part * half)..<((part + 1) * half) {
+                    let slot = UnsafeMutableRawBufferPointer(
+                        rebasing: work.out[(bucket * HMACSHA256.tagLength)..<((bucket + 1) * HMACSHA256.tagLength)])
+                    try finishBucket(
+                        keys: keys, bucket: bucket, members: work.members[bucket], count: work.counts[bucket], head: head, into: slot, mac: mac)
+                }
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        if let failure = failures.withLock({ $0.first }) { throw CryptoError(.library, "manifest MAC failed: \(failure)") }
         var digests = [[UInt8]]()
         digests.reserveCapacity(VaultSchema.entryBuckets)
         for bucket in 0..<VaultSchema.entryBuckets {
-            try finishBucket(keys: keys, bucket: bucket, members: members[bucket], count: counts[bucket], head: head, into: digest)
-            digests.append(Array(digest))
+            digests.append(Array(all[(bucket * HMACSHA256.tagLength)..<((bucket + 1) * HMACSHA256.tagLength)]))
         }
         return digests
     }
@@ -189,6 +209,14 @@ extension VersionRow {
             alg: sqlite3_column_int64(s, o + 3),
             box: SealedBox(nonce: Vault.blob(s, o + 4), ciphertext: Vault.blob(s, o + 5), tag: Vault.blob(s, o + 6)))
     }
+}
+
+/// What the two threads of the bucket MACs share: each touches only its own half of the
+/// buckets and of the output slots, and the scan that filled them has finished.
+private struct BucketWork: @unchecked Sendable {
+    let members: [ScratchBuffer]
+    let counts: [Int64]
+    let out: UnsafeMutableRawBufferPointer
 }
 
 /// SQLite copies a blob bound with this destructor before `bind` returns.
