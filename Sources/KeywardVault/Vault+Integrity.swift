@@ -9,9 +9,8 @@ struct Mutation {
     var keys: VaultKeys
     /// Versions kept per entry, from the header read at the start of the transaction.
     var retention: Int
+    /// Entries written or removed: their buckets are recomputed.
     var entries: Set<Int64> = []
-    /// Entry rows as the transaction left them, so their digests need not read them back.
-    var entryRows: [Int64: EntryRow] = [:]
     var buckets: Set<Int> = []
     var header = false
     var journal = false
@@ -73,51 +72,6 @@ extension Vault {
         return writer.take()
     }
 
-    /// The entry part of an entry digest. Both ways of computing a digest (from rows, and from a
-    /// raw scan of the versions) must hash the same bytes: this is that one definition.
-    static func entryDigestHeader(_ writer: inout ByteWriter, entry: EntryRow, versionCount: Int64) {
-        writer.raw("KWV1-entry\0")
-        writer.i64(entry.id)
-        writer.field(entry.nameIndex)
-        writer.i64(entry.bucket)
-        writer.u32(entry.keyID)
-        writer.field(entry.nameBox.nonce)
-        writer.field(entry.nameBox.tag)
-        writer.i64(Int64(entry.nameBox.ciphertext.count))
-        for label in [entry.current, entry.previous, entry.pending] { writer.optionalI64(label) }
-        writer.i64(entry.nextVersion)
-        writer.i64(versionCount)
-    }
-
-    /// One buffer, one MAC call: a full check runs this for every entry.
-    static func entryDigest(keys: VaultKeys, entry: EntryRow, versions: [VersionRow]) throws -> [UInt8] {
-        var writer = ByteWriter(capacity: 160 + versions.count * 64)
-        entryDigestHeader(&writer, entry: entry, versionCount: Int64(versions.count))
-        for version in versions {
-            writer.i64(version.version)
-            writer.u32(version.keyID)
-            writer.i64(version.alg)
-            writer.field(version.box.nonce)
-            writer.field(version.box.tag)
-            writer.i64(Int64(version.box.ciphertext.count))
-        }
-        let bytes = writer.take()
-        return try keys.manifest.authenticate(bytes)
-    }
-
-    static func bucketDigest(keys: VaultKeys, bucket: Int, members: [(id: Int64, digest: [UInt8])]) throws -> [UInt8] {
-        var writer = ByteWriter(capacity: 32 + members.count * 44)
-        writer.raw("KWV1-bucket\0")
-        writer.u32(UInt32(bucket))
-        writer.i64(Int64(members.count))
-        for member in members {
-            writer.i64(member.id)
-            writer.field(member.digest)
-        }
-        let bytes = writer.take()
-        return try keys.manifest.authenticate(bytes)
-    }
-
     static func headerDigest(keys: VaultKeys, meta: MetaRow, slots: [SlotRow]) throws -> [UInt8] {
         try keys.manifest.authenticate { input in
             input.write("KWV1-header\0")
@@ -156,9 +110,9 @@ extension Vault {
         }
     }
 
-    /// The audit log is a chain (each row's AAD holds the previous row's tag), so the manifest
-    /// only needs its length and head.
-    static func auditDigest(keys: VaultKeys, count: Int64, lastID: Int64, lastTag: [UInt8]) throws -> [UInt8] {
+    /// Format 1's audit slot: the log's length and head. Its count grew with the log at every
+    /// unlock; kept only to check a format-1 file before it is upgraded.
+    static func auditDigestFormat1(keys: VaultKeys, count: Int64, lastID: Int64, lastTag: [UInt8]) throws -> [UInt8] {
         try keys.manifest.authenticate { input in
             input.write("KWV1-audit\0")
             input.write(count)
@@ -167,9 +121,28 @@ extension Vault {
         }
     }
 
-    static func topMAC(keys: VaultKeys, generation: Int64, updatedAt: Int64, digests: [[UInt8]]) throws -> [UInt8] {
+    /// The audit slot: the chain's head (last id and tag). The audit log is a chain (each row's
+    /// AAD holds the previous row's tag), so the head pins every row before it: the unlock opens
+    /// the rows after the last checkpoint (``auditCheckpointInterval``), `vault verify` the
+    /// whole chain.
+    static func auditDigest(keys: VaultKeys, lastID: Int64, lastTag: [UInt8]) throws -> [UInt8] {
         try keys.manifest.authenticate { input in
-            input.write("KWV1-manifest\0")
+            input.write("KWV2-audit\0")
+            input.write(lastID)
+            input.writeField(lastTag)
+        }
+    }
+
+    /// The MAC over the generation and every manifest digest, stored in `vault_meta.top_mac`.
+    /// Its domain names the manifest format (1: per-entry digests; 2: version rows MACed straight
+    /// into the buckets), so a file cannot be passed off as the other format.
+    static func topMAC(keys: VaultKeys, generation: Int64, updatedAt: Int64, digests: [[UInt8]],
+                       format: ManifestFormat = .current) throws -> [UInt8] {
+        try keys.manifest.authenticate { input in
+            switch format {
+            case .entryDigests: input.write("KWV1-manifest\0")
+            case .versionRows: input.write("KWV2-manifest\0")
+            }
             input.write(keys.vaultID)
             input.write(keys.keyID)
             input.write(generation)
@@ -179,57 +152,6 @@ extension Vault {
     }
 
     // MARK: Computing digests from the database
-
-    /// ``entryDigest(keys:entry:versions:)`` with the versions read on a raw statement, without
-    /// their ciphertexts (the digest covers only their lengths): the same bytes are MACed.
-    static func computeEntryDigest(_ db: Database, keys: VaultKeys, entry: EntryRow) throws -> [UInt8] {
-        let select = try RawStatement(
-            db, "SELECT version, key_id, alg, nonce, length(ciphertext), tag FROM versions WHERE entry_id = ? ORDER BY version")
-        defer { select.reset() }
-        try select.bind(1, entry.id)
-        var body = ByteWriter(capacity: 128)
-        var count: Int64 = 0
-        let v = select.raw
-        while try select.step() {
-            body.i64(sqlite3_column_int64(v, 0))
-            body.u32(keyID(v, 1))
-            body.i64(sqlite3_column_int64(v, 2))
-            body.field(blob(v, 3))
-            body.field(blob(v, 5))
-            body.i64(sqlite3_column_int64(v, 4))
-            count += 1
-        }
-        var writer = ByteWriter(capacity: 256)
-        entryDigestHeader(&writer, entry: entry, versionCount: count)
-        writer.raw(body.take())
-        return try keys.manifest.authenticate(writer.take())
-    }
-
-    /// ``bucketDigest(keys:bucket:members:)`` over the stored entry digests of `bucket`, read on
-    /// a raw statement (the `entries_by_bucket` index covers it): the same bytes are MACed.
-    static func computeBucket(_ db: Database, keys: VaultKeys, bucket: Int) throws -> [UInt8] {
-        let select = try RawStatement(db, "SELECT entry_id, digest FROM entries WHERE bucket = ? ORDER BY entry_id")
-        defer { select.reset() }
-        try select.bind(1, Int64(bucket))
-        let s = select.raw
-        var body = ByteWriter(capacity: 4096)
-        var members: Int64 = 0
-        while try select.step() {
-            body.i64(sqlite3_column_int64(s, 0))
-            body.field(blob(s, 1))
-            members += 1
-        }
-        var head = ByteWriter(capacity: 32)
-        head.raw("KWV1-bucket\0")
-        head.u32(UInt32(bucket))
-        head.i64(members)
-        let prefix = head.take()
-        let rest = body.take()
-        return try keys.manifest.authenticate { input in
-            input.write(prefix)
-            input.write(rest)
-        }
-    }
 
     static func computeHeader(_ db: Database, keys: VaultKeys) throws -> [UInt8] {
         try headerDigest(keys: keys, meta: readMeta(db), slots: readSlots(db))
@@ -243,10 +165,62 @@ extension Vault {
         try journalDigest(keys: keys, rows: readJournalRows(db))
     }
 
-    static func computeAudit(_ db: Database, keys: VaultKeys) throws -> [UInt8] {
-        let count = try Int64.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM audit")) ?? 0
-        let last = try Row.fetchOne(db.cachedStatement(sql: "SELECT audit_id, tag FROM audit ORDER BY audit_id DESC LIMIT 1"))
-        return try auditDigest(keys: keys, count: count, lastID: last.map { $0[0] } ?? 0, lastTag: last.map { bytes($0, 1) } ?? [])
+    static func lastAuditRow(_ db: Database) throws -> (id: Int64, tag: [UInt8])? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT audit_id, tag FROM audit ORDER BY audit_id DESC LIMIT 1")).map { ($0[0], bytes($0, 1)) }
+    }
+
+    static func computeAudit(_ db: Database, keys: VaultKeys, format: ManifestFormat = .current) throws -> [UInt8] {
+        let last = try lastAuditRow(db)
+        switch format {
+        case .versionRows:
+            return try auditDigest(keys: keys, lastID: last?.id ?? 0, lastTag: last?.tag ?? [])
+        case .entryDigests:
+            let count = try Int64.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM audit")) ?? 0
+            return try auditDigestFormat1(keys: keys, count: count, lastID: last?.id ?? 0, lastTag: last?.tag ?? [])
+        }
+    }
+
+    /// Audit rows are checkpointed every this many ids: the unlock opens only the rows after
+    /// the last checkpoint below the head (1 to 64 of them), so its cost does not grow with the
+    /// log; `vault verify` and `keyward audit` open the whole chain.
+    static let auditCheckpointInterval: Int64 = 64
+
+    /// The unlock's check of the audit chain's tail: ids after the checkpoint contiguous up to
+    /// the head, each row opened (AEAD) under the tag of the row before it, starting from the
+    /// checkpoint row's tag. Together with the manifest's audit slot (the head's id and tag),
+    /// an edited, deleted, added or reordered row in the tail fails here; one before the
+    /// checkpoint fails `vault verify`.
+    static func verifyAuditTail(_ db: Database, keys: VaultKeys) throws {
+        guard let last = try lastAuditRow(db) else { return }
+        let checkpoint = last.id > 0 ? ((last.id - 1) / auditCheckpointInterval) * auditCheckpointInterval : 0
+        var previousTag: [UInt8] = []
+        if checkpoint > 0 {
+            guard let tag = try Data.fetchOne(db.cachedStatement(sql: "SELECT tag FROM audit WHERE audit_id = ?"), arguments: [checkpoint]) else {
+                throw VaultError.integrity("audit row \(checkpoint) is missing (rows changed, removed or reordered)")
+            }
+            previousTag = Array(tag)
+        }
+        var expected = checkpoint + 1
+        let rows = try Row.fetchCursor(
+            db.cachedStatement(sql: "SELECT audit_id, key_id, nonce, ciphertext, tag FROM audit WHERE audit_id > ? ORDER BY audit_id"),
+            arguments: [checkpoint])
+        while let next = try rows.next() {
+            let row = LogRow(row: next)
+            guard row.id == expected else {
+                throw VaultError.integrity("audit row \(expected) is missing (rows changed, removed or reordered)")
+            }
+            guard row.keyID == keys.keyID,
+                var plaintext = try? keys.log.open(row.box, aad: logAAD(keys: keys, table: "audit", id: row.id, keyID: row.keyID, previousTag: previousTag))
+            else {
+                throw VaultError.integrity("audit row \(row.id) failed authentication (changed, removed or reordered rows)")
+            }
+            SecureBytes.wipe(&plaintext)
+            previousTag = row.box.tag
+            expected += 1
+        }
+        guard expected == last.id + 1 else {
+            throw VaultError.integrity("the audit log's last rows do not chain up to its head (row \(last.id))")
+        }
     }
 
     // MARK: Write transactions
@@ -289,49 +263,16 @@ extension Vault {
                     try db.cachedStatement(sql: "UPDATE vault_meta SET key_id = ? WHERE id = 1").execute(arguments: [Int64(effective.keyID)])
                 }
                 if recomputeEverything {
-                    let entries = try Row.fetchAll(db.cachedStatement(sql: "SELECT \(EntryRow.columns) FROM entries")).map { EntryRow(row: $0) }
-                    for entry in entries {
-                        let digest = try Vault.computeEntryDigest(db, keys: effective, entry: entry)
-                        try db.cachedStatement(sql: "UPDATE entries SET digest = ? WHERE entry_id = ?").execute(arguments: [Data(digest), entry.id])
-                    }
                     mutation.buckets = Set(0..<VaultSchema.entryBuckets)
                     mutation.header = true
                     mutation.journal = true
                     mutation.audit = true
                 } else {
-                    for entryID in mutation.entries {
-                        if let entry = try mutation.entryRows[entryID] ?? Vault.readEntry(db, id: entryID) {
-                            let digest = try Vault.computeEntryDigest(db, keys: effective, entry: entry)
-                            let update = try RawStatement(db, "UPDATE entries SET digest = ? WHERE entry_id = ?")
-                            try update.bind(1, digest)
-                            try update.bind(2, entryID)
-                            try update.run()
-                        }
-                        mutation.buckets.insert(Int(entryID & 0xFF))
-                    }
+                    for entryID in mutation.entries { mutation.buckets.insert(Int(entryID & 0xFF)) }
                 }
-                for bucket in mutation.buckets {
-                    digests[bucket] = try Vault.computeBucket(db, keys: effective, bucket: bucket)
-                }
-                if mutation.header { digests[VaultSchema.headerSlot] = try Vault.computeHeader(db, keys: effective) }
-                if mutation.journal { digests[VaultSchema.journalSlot] = try Vault.computeJournal(db, keys: effective) }
-                if mutation.audit { digests[VaultSchema.auditSlot] = try Vault.computeAudit(db, keys: effective) }
-                var changed = mutation.buckets
-                if mutation.header { changed.insert(VaultSchema.headerSlot) }
-                if mutation.journal { changed.insert(VaultSchema.journalSlot) }
-                if mutation.audit { changed.insert(VaultSchema.auditSlot) }
-                let updateSlot = try RawStatement(db, "UPDATE manifest SET digest = ? WHERE slot = ?")
-                for slot in changed {
-                    try updateSlot.bind(1, digests[slot])
-                    try updateSlot.bind(2, Int64(slot))
-                    try updateSlot.run()
-                }
-                let generation = meta.generation + 1
-                let updatedAt = max(milliseconds(options.clock.now), meta.updatedAt)
-                let top = try Vault.topMAC(keys: effective, generation: generation, updatedAt: updatedAt, digests: digests)
-                try db.execute(
-                    sql: "UPDATE vault_meta SET generation = ?, updated_at = ?, top_mac = ?, key_id = ? WHERE id = 1",
-                    arguments: [generation, updatedAt, Data(top), Int64(effective.keyID)])
+                let stored = try Vault.storeManifest(
+                    db, keys: effective, meta: meta, digests: &digests, mutation: mutation, now: milliseconds(options.clock.now))
+                let (generation, updatedAt, top) = stored
                 try self.checkpoint("commit")
                 committed = (generation, updatedAt, top, effective, digests)
                 return .commit
@@ -340,22 +281,65 @@ extension Vault {
             throw Vault.mapped(error)
         }
         if let committed {
-            knownGeneration = committed.generation
-            manifestCache = (committed.generation, committed.top, committed.digests)
-            do {
-                // After SQLite's commit (synchronous=FULL: the WAL is on disk), so the anchor can
-                // lag the file after power loss but never be ahead of it; synced at most once a
-                // second, which bounds that lag (docs/vault.md, "Rollback anchor").
-                let sync = anchorSyncDue()
-                try writeAnchor(
-                    generation: committed.generation, updatedAt: committed.updatedAt, top: committed.top, keys: committed.keys,
-                    durability: sync ? .synced : .written)
-                if sync { anchorSynced() }
-            } catch {
-                options.logger.warning("the change is committed but the rollback anchor could not be written", metadata: ["error": "\(error)"])
-            }
+            didCommit(generation: committed.generation, updatedAt: committed.updatedAt, top: committed.top, keys: committed.keys,
+                      digests: committed.digests)
         }
         return result!
+    }
+
+    /// After a commit: remember the manifest, then move the rollback anchor. After SQLite's commit
+    /// (synchronous=FULL: the WAL is on disk), so the anchor can lag the file after power loss but
+    /// never be ahead of it; synced at most once a second (or always, with `forceSync`), which
+    /// bounds that lag (docs/vault.md, "Rollback anchor").
+    func didCommit(generation: Int64, updatedAt: Int64, top: [UInt8], keys: VaultKeys, digests: [[UInt8]], forceSync: Bool = false) {
+        knownGeneration = generation
+        manifestCache = (generation, top, digests)
+        do {
+            let sync = forceSync || anchorSyncDue()
+            try writeAnchor(generation: generation, updatedAt: updatedAt, top: top, keys: keys, durability: sync ? .synced : .written)
+            if sync { anchorSynced() }
+        } catch {
+            options.logger.warning("the change is committed but the rollback anchor could not be written", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Above this many touched buckets, one pass over both tables (as the unlock does) is
+    /// cheaper than a look-up per bucket: a batch of puts touches every bucket.
+    static let bucketsForFullScan = 32
+
+    /// Recomputes the manifest slots `mutation` touched into `digests`, stores them, bumps the
+    /// generation and stores the new top MAC; in the caller's transaction.
+    static func storeManifest(_ db: Database, keys: VaultKeys, meta: MetaRow, digests: inout [[UInt8]], mutation: Mutation,
+                              now: Int64) throws -> (generation: Int64, updatedAt: Int64, top: [UInt8]) {
+        if mutation.buckets.count > bucketsForFullScan {
+            let all = try scanBuckets(db, keys: keys)
+            for bucket in mutation.buckets { digests[bucket] = all[bucket] }
+        } else {
+            for bucket in mutation.buckets { digests[bucket] = try computeBucket(db, keys: keys, bucket: bucket) }
+        }
+        if mutation.header { digests[VaultSchema.headerSlot] = try computeHeader(db, keys: keys) }
+        if mutation.journal { digests[VaultSchema.journalSlot] = try computeJournal(db, keys: keys) }
+        if mutation.audit { digests[VaultSchema.auditSlot] = try computeAudit(db, keys: keys) }
+        var changed = mutation.buckets
+        if mutation.header { changed.insert(VaultSchema.headerSlot) }
+        if mutation.journal { changed.insert(VaultSchema.journalSlot) }
+        if mutation.audit { changed.insert(VaultSchema.auditSlot) }
+        let updateSlot = try RawStatement(db, "UPDATE manifest SET digest = ? WHERE slot = ?")
+        for slot in changed.sorted() {
+            try updateSlot.bind(1, digests[slot])
+            try updateSlot.bind(2, Int64(slot))
+            try updateSlot.run()
+        }
+        let generation = meta.generation + 1
+        let updatedAt = max(now, meta.updatedAt)
+        let top = try topMAC(keys: keys, generation: generation, updatedAt: updatedAt, digests: digests)
+        let update = try RawStatement(db, "UPDATE vault_meta SET generation = ?, updated_at = ?, top_mac = ?, key_id = ? WHERE id = 1")
+        try update.bind(1, generation)
+        try update.bind(2, updatedAt)
+        try update.bind(3, top)
+        try update.bind(4, Int64(keys.keyID))
+        try update.run()
+        return (generation, updatedAt, top)
     }
 
     // MARK: Reads
@@ -387,27 +371,31 @@ extension Vault {
 
     // MARK: Verification
 
-    /// Checks the manifest. `full`: recompute every entry digest, bucket digest, the header,
-    /// journal and audit slots from the rows (unlock, verify); otherwise only check the top
-    /// MAC over the stored digests (after another process wrote).
-    func verifyManifest(_ db: Database, full: Bool) throws {
+    /// Checks the manifest. `full`: recompute every bucket digest, the header, journal and audit
+    /// slots from the rows (unlock, verify); otherwise only check the top MAC over the stored
+    /// digests (after another process wrote). `format`: how the file's manifest is built (1 only
+    /// for a vault opened before its `v2-manifest-over-version-rows` migration).
+    func verifyManifest(_ db: Database, full: Bool, format: ManifestFormat = .current) throws {
         let keys = self.keys
         let meta = try Vault.readMeta(db)
         guard ConstantTime.equals(meta.vaultID, keys.vaultID), meta.keyID == keys.keyID else {
             throw VaultError.integrity("the vault header does not match the unlocked key")
         }
         let stored = try Vault.readManifest(db)
-        let expectedTop = try Vault.topMAC(keys: keys, generation: meta.generation, updatedAt: meta.updatedAt, digests: stored)
+        let expectedTop = try Vault.topMAC(keys: keys, generation: meta.generation, updatedAt: meta.updatedAt, digests: stored, format: format)
         guard ConstantTime.equals(expectedTop, meta.topMAC) else {
             throw VaultError.integrity("the manifest MAC does not match (generation \(meta.generation))")
         }
         guard full else { return }
         guard (1...10_000).contains(meta.retention) else { throw VaultError.integrity("the vault header holds an invalid retention") }
         // Entries and their versions, merged in entry order.
-        let buckets = try Vault.scanBucketDigests(db, keys: keys)
+        let buckets = switch format {
+        case .versionRows: try Vault.scanBuckets(db, keys: keys)
+        case .entryDigests: try Vault.scanBucketDigestsFormat1(db, keys: keys)
+        }
         for bucket in 0..<VaultSchema.entryBuckets {
             guard ConstantTime.equals(buckets[bucket], stored[bucket]) else {
-                throw VaultError.integrity("manifest bucket \(bucket) does not match its entries (an entry was changed, added or deleted)")
+                throw VaultError.integrity("manifest bucket \(bucket) does not match its entries (an entry or version row was changed, added or deleted)")
             }
         }
         guard ConstantTime.equals(try Vault.computeHeader(db, keys: keys), stored[VaultSchema.headerSlot]) else {
@@ -416,9 +404,10 @@ extension Vault {
         guard ConstantTime.equals(try Vault.computeJournal(db, keys: keys), stored[VaultSchema.journalSlot]) else {
             throw VaultError.integrity("the rotation journal was changed")
         }
-        guard ConstantTime.equals(try Vault.computeAudit(db, keys: keys), stored[VaultSchema.auditSlot]) else {
-            throw VaultError.integrity("the audit log was changed (rows added or deleted)")
+        guard ConstantTime.equals(try Vault.computeAudit(db, keys: keys, format: format), stored[VaultSchema.auditSlot]) else {
+            throw VaultError.integrity("the audit log was changed (rows added or deleted at its end)")
         }
+        if format == .versionRows { try Vault.verifyAuditTail(db, keys: keys) }
     }
 
     // MARK: Crash points

@@ -132,7 +132,7 @@ public final class Vault: @unchecked Sendable {
         try SafeFiles.createExclusive(path: path, contents: [])
         do {
             let queue = try DatabaseQueue(path: path, configuration: VaultSchema.configuration(busyTimeout: options.busyTimeout))
-            try VaultSchema.migrator.migrate(queue)
+            try VaultSchema.migrator().migrate(queue)
             let keys = try VaultKeys(vaultID: vaultIDBytes, keyID: 1, dataKey: dataKey)
             try queue.inTransaction(.immediate) { db in
                 try db.execute(
@@ -146,6 +146,7 @@ public final class Vault: @unchecked Sendable {
             }
             let vault = Vault(path: path, queue: queue, options: options, policy: policy, keys: keys, generation: 0,
                               unlockSlotID: 1, kek: slot.kek)
+            try queue.inDatabase { db in try db.execute(sql: "PRAGMA cache_size = -\(VaultSchema.openCacheKiB)") }
             // The first manifest: every slot computed from scratch.
             try vault.mutate(recomputeEverything: true, initial: true) { _, _ in }
             options.logger.info("created vault", metadata: ["path": "\(path)", "vault-id": "\(vault.vaultID)"])
@@ -172,8 +173,10 @@ public final class Vault: @unchecked Sendable {
 
     /// For this module's tests: `.testingOnly` accepts cheap Argon2id parameters on unlock.
     package static func open(at path: String, keySource: VaultKeySource, options: VaultOptions, policy: KDFPolicy) throws -> Vault {
-        let (vault, _) = try openUnchecked(at: path, keySource: keySource, options: options, policy: policy)
+        let (vault, _, format) = try openUnchecked(at: path, keySource: keySource, options: options, policy: policy)
+        // The anchor is checked against the file as found, before an upgrade writes to it.
         try vault.checkAnchor(accept: false)
+        if format != .current { try vault.upgradeFormat() }
         return vault
     }
 
@@ -185,9 +188,10 @@ public final class Vault: @unchecked Sendable {
     }
 
     package static func acceptRestore(at path: String, keySource: VaultKeySource, options: VaultOptions, policy: KDFPolicy) throws -> (Vault, VaultRestoreInfo) {
-        let (vault, meta) = try openUnchecked(at: path, keySource: keySource, options: options, policy: policy)
+        let (vault, meta, format) = try openUnchecked(at: path, keySource: keySource, options: options, policy: policy)
         let anchor = (try? vault.readAnchor()) ?? nil
         try vault.writeAnchor(generation: meta.generation, updatedAt: meta.updatedAt, top: meta.topMAC, replacingAll: true)
+        if format != .current { try vault.upgradeFormat() }
         let info = VaultRestoreInfo(
             fileGeneration: meta.generation, fileUpdatedAt: date(milliseconds: meta.updatedAt),
             anchorGeneration: anchor?.generation, anchorUpdatedAt: (anchor?.updatedAt).map(date(milliseconds:)))
@@ -195,7 +199,9 @@ public final class Vault: @unchecked Sendable {
         return (vault, info)
     }
 
-    private static func openUnchecked(at path: String, keySource: VaultKeySource, options: VaultOptions, policy: KDFPolicy) throws -> (Vault, MetaRow) {
+    private static func openUnchecked(at path: String, keySource: VaultKeySource, options: VaultOptions, policy: KDFPolicy)
+        throws -> (Vault, MetaRow, ManifestFormat)
+    {
         do {
             try Gcrypt.ensureInitialized()
             guard let identity = try SafeFiles.checkPrivateFile(path) else {
@@ -209,17 +215,50 @@ public final class Vault: @unchecked Sendable {
             guard try SafeFiles.checkPrivateFile(path) == identity else {
                 throw VaultError(.unsafeFile, "the vault file \(path) changed while it was being opened")
             }
-            try VaultSchema.checkAndMigrate(queue, path: path)
+            let format = try VaultSchema.check(queue, path: path)
             let (meta, slots) = try queue.read { db in (try readMeta(db), try readSlots(db)) }
             let (slotID, kek, dataKey, kdfSeconds) = try unlock(slots: slots, keySource: keySource, meta: meta, policy: policy)
             let keys = try VaultKeys(vaultID: meta.vaultID, keyID: meta.keyID, dataKey: dataKey)
             let vault = Vault(path: path, queue: queue, options: options, policy: policy, keys: keys,
                               generation: meta.generation, unlockSlotID: slotID, kek: kek, unlockKDFSeconds: kdfSeconds)
-            try vault.queue.read { db in try vault.verifyManifest(db, full: true) }
-            return (vault, meta)
+            try vault.queue.read { db in try vault.verifyManifest(db, full: true, format: format) }
+            try vault.queue.inDatabase { db in try db.execute(sql: "PRAGMA cache_size = -\(VaultSchema.openCacheKiB)") }
+            return (vault, meta, format)
         } catch {
             throw mapped(error)
         }
+    }
+
+    /// Runs the pending `v2-manifest-over-version-rows` migration on a vault opened (and fully
+    /// checked) in manifest format 1, in one transaction: the stored format-1 manifest is
+    /// checked again under the write lock (another process may have written since), the
+    /// per-entry digests are dropped, every slot of format 2 is computed and the generation
+    /// bumped; then the new generation is anchored (synced).
+    func upgradeFormat() throws {
+        let keys = self.keys
+        let now = milliseconds(options.clock.now)
+        let committed = LockedValue<(generation: Int64, updatedAt: Int64, top: [UInt8], digests: [[UInt8]])?>(nil)
+        let migrator = VaultSchema.migrator { db in
+            try self.verifyManifest(db, full: false, format: .entryDigests)
+            let meta = try Vault.readMeta(db)
+            var digests = try Vault.readManifest(db)
+            var mutation = Mutation(keys: keys, retention: meta.retention)
+            mutation.buckets = Set(0..<VaultSchema.entryBuckets)
+            mutation.header = true
+            mutation.journal = true
+            mutation.audit = true
+            let stored = try Vault.storeManifest(db, keys: keys, meta: meta, digests: &digests, mutation: mutation, now: now)
+            committed.withLock { $0 = (stored.generation, stored.updatedAt, stored.top, digests) }
+        }
+        do {
+            try migrator.migrate(queue)
+        } catch {
+            throw Vault.mapped(error)
+        }
+        // Nothing committed: another process upgraded the file first (`read` notices its generation).
+        guard let done = committed.withLock({ $0 }) else { return }
+        didCommit(generation: done.generation, updatedAt: done.updatedAt, top: done.top, keys: keys, digests: done.digests, forceSync: true)
+        options.logger.notice("upgraded the vault's manifest to version rows", metadata: ["generation": "\(done.generation)"])
     }
 
     private static func unlock(slots: [SlotRow], keySource: VaultKeySource, meta: MetaRow, policy: KDFPolicy)

@@ -13,6 +13,9 @@ final class VaultKeys: Sendable {
     let log: AESGCM
     let nameIndex: HMACSHA256
     let manifest: HMACSHA256
+    /// A second handle under the manifest key, so the unlock can MAC half of the buckets on
+    /// another core (a handle is used under its own lock, one call at a time).
+    let manifestSecondCore: HMACSHA256
     let fingerprints: HMACSHA256
     let anchor: HMACSHA256
 
@@ -27,7 +30,9 @@ final class VaultKeys: Sendable {
         names = try AESGCM(key: subkey("name-encryption"))
         log = try AESGCM(key: subkey("journal-audit-encryption"))
         nameIndex = try HMACSHA256(key: subkey("name-index"))
-        manifest = try HMACSHA256(key: subkey("manifest-mac"))
+        let manifestKey = try subkey("manifest-mac")
+        manifest = try HMACSHA256(key: manifestKey)
+        manifestSecondCore = try HMACSHA256(key: manifestKey)
         fingerprints = try HMACSHA256(key: subkey("fingerprint"))
         anchor = try HMACSHA256(key: subkey("rollback-anchor"))
     }

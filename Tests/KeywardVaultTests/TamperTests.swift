@@ -45,7 +45,7 @@ struct TamperTests {
         ("key_slots", "wrapped_key", "slot_id = 2"), ("key_slots", "wrap_tag", "slot_id = 2"),
         ("key_slots", "salt", "slot_id = 1"), ("key_slots", "wrapped_key", "slot_id = 1"), ("key_slots", "wrap_tag", "slot_id = 1"),
         ("entries", "name_index", "entry_id = 3"), ("entries", "name_nonce", "entry_id = 3"),
-        ("entries", "name_ciphertext", "entry_id = 3"), ("entries", "name_tag", "entry_id = 3"), ("entries", "digest", "entry_id = 3"),
+        ("entries", "name_ciphertext", "entry_id = 3"), ("entries", "name_tag", "entry_id = 3"),
         ("versions", "nonce", "entry_id = 3 AND version = 2"), ("versions", "ciphertext", "entry_id = 3 AND version = 2"),
         ("versions", "tag", "entry_id = 3 AND version = 2"), ("versions", "ciphertext", "entry_id = 3 AND version = 1"),
         ("manifest", "digest", "slot = 3"), ("manifest", "digest", "slot = 7"), ("manifest", "digest", "slot = 256"),
@@ -85,7 +85,8 @@ struct TamperTests {
         ("manifest", "slot = 1000", "slot = 5"),
         ("journal", "key_id = key_id + 1", "journal_id = 1"), ("journal", "journal_id = 7", "journal_id = 1"),
         ("audit", "key_id = key_id + 1", "audit_id = 2"), ("audit", "audit_id = 9", "audit_id = 2"),
-        ("grdb_migrations", "identifier = 'v1-vault-tables-from-the-future'", "1"),
+        ("grdb_migrations", "identifier = 'v1-vault-tables-from-the-future'", "identifier = 'v1-vault-tables'"),
+        ("grdb_migrations", "identifier = 'v2-manifest-over-version-rows-from-the-future'", "identifier = 'v2-manifest-over-version-rows'"),
     ]
 
     @Test("changing any other column (ids, labels, counters, parameters) is detected", arguments: otherColumns)
@@ -102,7 +103,7 @@ struct TamperTests {
         ("vault_meta", "id = 1"), ("key_slots", "slot_id = 2"), ("key_slots", "slot_id = 1"), ("entries", "entry_id = 3"),
         ("versions", "entry_id = 3 AND version = 1"), ("versions", "entry_id = 3 AND version = 3"), ("manifest", "slot = 0"),
         ("journal", "journal_id = 1"), ("audit", "audit_id = 1"), ("audit", "audit_id = 2"), ("audit", "audit_id = 3"),
-        ("grdb_migrations", "1"),
+        ("grdb_migrations", "1"), ("grdb_migrations", "identifier = 'v2-manifest-over-version-rows'"),
     ]
 
     @Test("deleting a row of any table is detected", arguments: deletions)
@@ -128,7 +129,7 @@ struct TamperTests {
         ("versions", "entry_id = 3 AND version = 1", "entry_id = 3 AND version = 2", "ciphertext"),
         ("versions", "entry_id = 3 AND version = 1", "entry_id = 3 AND version = 2", "nonce, ciphertext, tag"),
         ("entries", "entry_id = 3", "entry_id = 4", "name_nonce, name_ciphertext, name_tag"),
-        ("entries", "entry_id = 3", "entry_id = 4", "name_index, name_nonce, name_ciphertext, name_tag, digest"),
+        ("entries", "entry_id = 3", "entry_id = 4", "name_index, name_nonce, name_ciphertext, name_tag"),
         ("audit", "audit_id = 1", "audit_id = 2", "nonce, ciphertext, tag"),
     ])
     func swap(table: String, first: String, second: String, columns: String) throws {
@@ -171,6 +172,42 @@ struct TamperTests {
                            arguments: [copy[0] as DatabaseValue, copy[1] as DatabaseValue, copy[2] as DatabaseValue])
         }
         Self.expectDetected(box, source, "older row copied over newer version")
+    }
+
+    /// 150 audit rows: the last checkpoint below the head is row 128, so every unlock opens rows
+    /// 129 to 150; `vault verify` (and `keyward audit`) open all of them.
+    static let auditEdits: [(sql: String, atUnlock: Bool)] = [
+        ("UPDATE audit SET ciphertext = zeroblob(length(ciphertext)) WHERE audit_id = 10", false),
+        ("DELETE FROM audit WHERE audit_id = 10", false),
+        ("UPDATE audit SET tag = zeroblob(16) WHERE audit_id = 127", false),
+        ("DELETE FROM audit WHERE audit_id = 128", true),
+        ("UPDATE audit SET ciphertext = zeroblob(length(ciphertext)) WHERE audit_id = 140", true),
+        ("DELETE FROM audit WHERE audit_id = 140", true),
+        ("UPDATE audit SET ciphertext = zeroblob(length(ciphertext)) WHERE audit_id = 150", true),
+        ("UPDATE audit SET nonce = zeroblob(12) WHERE audit_id = 150", true),
+        ("DELETE FROM audit WHERE audit_id = 150", true),
+    ]
+
+    @Test("an edited or deleted audit row fails the unlock after the last checkpoint and vault verify anywhere", arguments: auditEdits)
+    func auditChain(edit: (sql: String, atUnlock: Bool)) throws {
+        let box = try Sandbox()
+        let (vault, source) = try box.makeVault()
+        try vault.appendAudit((0..<150).map { VaultAuditEvent(time: Date(), operation: "op-\($0)", entity: "FIU-1", outcome: "ok") })
+        try box.tamper { db in
+            try db.execute(sql: edit.sql)
+            #expect(db.changesCount == 1)
+        }
+        if edit.atUnlock {
+            let error = expectVaultFailure(Comment(rawValue: edit.sql)) { _ = try box.open(source) }
+            #expect(error?.message.contains("audit") == true, "\(error?.message ?? "")")
+        } else {
+            // Before the checkpoint the unlock does not look (its cost must not grow with the log)...
+            let reopened = try box.open(source)
+            // ...but vault verify and reading the log do.
+            let error = expectVaultFailure(Comment(rawValue: edit.sql)) { _ = try reopened.verify() }
+            #expect(error?.message.contains("audit") == true, "\(error?.message ?? "")")
+            expectVaultFailure(Comment(rawValue: edit.sql)) { _ = try reopened.auditEvents() }
+        }
     }
 
     @Test("an older copy of the whole file is reported as a rollback; --accept-restore re-anchors it")

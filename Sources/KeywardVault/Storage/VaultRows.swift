@@ -43,7 +43,6 @@ struct EntryRow {
     var previous: Int64?
     var pending: Int64?
     var nextVersion: Int64
-    var digest: [UInt8]
 
     func version(labelled label: VersionLabel) -> Int64? {
         switch label {
@@ -57,10 +56,10 @@ struct EntryRow {
         VersionLabel.allCases.filter { self.version(labelled: $0) == version }
     }
 
-    static let columns = "entry_id, name_index, bucket, key_id, name_nonce, name_ciphertext, name_tag, current_version, previous_version, pending_version, next_version, digest"
+    static let columns = "entry_id, name_index, bucket, key_id, name_nonce, name_ciphertext, name_tag, current_version, previous_version, pending_version, next_version"
 
     init(id: Int64, nameIndex: [UInt8], bucket: Int64, keyID: UInt32, nameBox: SealedBox, current: Int64?, previous: Int64?,
-         pending: Int64?, nextVersion: Int64, digest: [UInt8]) {
+         pending: Int64?, nextVersion: Int64) {
         self.id = id
         self.nameIndex = nameIndex
         self.bucket = bucket
@@ -70,7 +69,6 @@ struct EntryRow {
         self.previous = previous
         self.pending = pending
         self.nextVersion = nextVersion
-        self.digest = digest
     }
 
     /// Reads the columns of ``columns`` starting at `offset`.
@@ -84,7 +82,6 @@ struct EntryRow {
         previous = row[o + 8]
         pending = row[o + 9]
         nextVersion = row[o + 10]
-        digest = bytes(row, o + 11)
     }
 }
 
@@ -163,14 +160,6 @@ extension Vault {
 
     static func readEntry(_ db: Database, nameIndex: [UInt8]) throws -> EntryRow? {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT \(EntryRow.columns) FROM entries WHERE name_index = ?"), arguments: [Data(nameIndex)]).map { EntryRow(row: $0) }
-    }
-
-    /// ``readEntry(_:nameIndex:)`` on the raw statement: the write path's lookup.
-    static func readEntryRaw(_ db: Database, nameIndex: [UInt8]) throws -> EntryRow? {
-        let select = try RawStatement(db, "SELECT \(EntryRow.columns) FROM entries WHERE name_index = ?")
-        defer { select.reset() }
-        try select.bind(1, nameIndex)
-        return try select.step() ? EntryRow(statement: select.raw, offset: 0) : nil
     }
 
     static func readEntry(_ db: Database, id: Int64) throws -> EntryRow? {

@@ -17,7 +17,14 @@ enum VaultSchema {
     static let auditSlot = 258
     static let manifestSlots = 259
 
-    static var migrator: DatabaseMigrator {
+    /// The migration that replaced per-entry digests with version rows MACed straight into the
+    /// manifest buckets (format 2 of the manifest).
+    static let versionRowsMigration = "v2-manifest-over-version-rows"
+
+    /// The migrations, in order. `rewriteManifest` runs inside the `v2-manifest-over-version-rows`
+    /// migration's transaction when the file already holds a vault (it needs the unlocked
+    /// keys, so that migration runs after the unlock); a new file has nothing to rewrite.
+    static func migrator(rewriteManifest: (@Sendable (Database) throws -> Void)? = nil) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-vault-tables") { db in
             try db.execute(sql: """
@@ -90,8 +97,33 @@ enum VaultSchema {
                 ) STRICT;
                 """)
         }
+        // Format 2: no per-entry digest (its column and its place in the bucket index go); the
+        // buckets MAC entry and version rows directly, so the unlock scans each table once and
+        // computes 256 MACs instead of one per entry, and a put runs no digest statements.
+        migrator.registerMigration(versionRowsMigration) { db in
+            try db.execute(sql: """
+                DROP INDEX entries_by_bucket;
+                ALTER TABLE entries DROP COLUMN digest;
+                CREATE INDEX entries_by_bucket ON entries(bucket, entry_id);
+                """)
+            if try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM vault_meta") != 0 {
+                guard let rewriteManifest else {
+                    throw VaultError(.notAVault, "the vault's manifest must be rewritten after it is unlocked")
+                }
+                try rewriteManifest(db)
+            }
+        }
         return migrator
     }
+
+    /// SQLite's page cache once the vault is open, in KiB (it fills only as pages are read).
+    /// The default 2 MiB held a few hundred pages: at 100,000 entries each durable put's bucket
+    /// recomputation (an entry and its versions for every 256th id, about 800 pages) re-read
+    /// its pages with `pread` every time. Raised after the unlock, not before: the unlock reads
+    /// every page once, in order, and filling a large cache with them cost more than recycling
+    /// a small one. (A memory map was tried instead: with `cell_size_check` every page fetched
+    /// through the map is checked again, which made random reads three times slower.)
+    static let openCacheKiB = 64 * 1024
 
     /// Connection settings: WAL, synchronous=FULL (a commit survives power loss),
     /// secure_delete=ON (freed pages are zeroed), a busy timeout for concurrent processes.
@@ -120,11 +152,12 @@ enum VaultSchema {
         return configuration
     }
 
-    /// Refuses a foreign file, a newer format, or unknown migrations; applies known pending
-    /// ones (none yet in format 1).
-    static func checkAndMigrate(_ queue: DatabaseQueue, path: String) throws {
-        let migrator = self.migrator
-        let pending = try queue.writeWithoutTransaction { db -> Bool in
+    /// Refuses a foreign file, a newer format, or unknown migrations; returns the manifest
+    /// format of the file. Pending migrations run after the unlock (``Vault`` `upgradeFormat`):
+    /// the only one there is rewrites the manifest, which needs the keys.
+    static func check(_ queue: DatabaseQueue, path: String) throws -> ManifestFormat {
+        let migrator = self.migrator()
+        return try queue.writeWithoutTransaction { db -> ManifestFormat in
             let applicationID = try Int32.fetchOne(db.cachedStatement(sql: "PRAGMA application_id")) ?? 0
             guard applicationID == self.applicationID else {
                 throw VaultError(.notAVault, "\(path) is not a Keyward vault (SQLite application_id \(applicationID))")
@@ -150,10 +183,19 @@ enum VaultSchema {
             if !applied.isSubset(of: known) {
                 throw VaultError(.notAVault, "\(path) has schema migrations this build does not know; upgrade Keyward")
             }
-            return applied != known
+            // Every open of an up-to-date file (every CLI command) skips the migrator's own checks
+            // and its CREATE TABLE IF NOT EXISTS, which wrote and synced the WAL before the unlock.
+            return applied.contains(versionRowsMigration) ? .versionRows : .entryDigests
         }
-        // Every open of an up-to-date file (every CLI command) skips the migrator's own checks
-        // and its CREATE TABLE IF NOT EXISTS, which wrote and synced the WAL before the unlock.
-        if pending { try migrator.migrate(queue) }
     }
+}
+
+/// How the manifest's entry buckets are computed.
+enum ManifestFormat: Sendable {
+    /// Migration `v1-vault-tables`: a digest per entry, buckets over the digests.
+    case entryDigests
+    /// Migration `v2-manifest-over-version-rows`: buckets over the entry and version rows.
+    case versionRows
+
+    static let current = ManifestFormat.versionRows
 }
