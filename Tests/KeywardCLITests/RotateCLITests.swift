@@ -329,8 +329,8 @@ struct RotateCLITests {
         #expect(fixture.counter(.secretReset) == 1, "\(again.stdout)")
         try await Self.expectConverged(fixture, "after --force")
 
-        // FIU-BETA expires in 40 days: its window is 13 days (a third of 40, under the 15 days of
-        // rotateBefore). 30 days on, it is due; rotated once, it is not due again.
+        // FIU-BETA expires in 40 days (adopted by the sync: the full 15-day window applies). 30
+        // days on, it is due; rotated once, it is not due again.
         fixture.simulator.advanceClock(bySeconds: 30 * 86_400)
         let clock = ["KEYWARD_CLOCK_OFFSET_SECONDS": "\(30 * 86_400)"]
         let due = try await fixture.run(["rotate", "FIU-BETA"], extraEnvironment: clock)

@@ -156,6 +156,12 @@ struct SyncCLITests {
         let expires = try #require((alpha["expiresAt"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
         #expect(abs(expires.timeIntervalSince(due) - 15 * 86_400) < 2, "\(alpha)")
         #expect(text.stdout.contains("FIU-ALPHA: secret v1") && text.stdout.contains(", rotation due "), "\(text.stdout)")
+        // FIU-BETA was adopted with 40 days left: the full 15-day window applies (not a third of
+        // the 40 days Keyward has known it).
+        let beta = try #require(entities.first { $0["id"] as? String == "FIU-BETA" }?["secret"] as? [String: Any])
+        let betaDue = try #require((beta["rotationDueAt"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
+        let betaExpires = try #require((beta["expiresAt"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
+        #expect(abs(betaExpires.timeIntervalSince(betaDue) - 15 * 86_400) < 2, "\(beta)")
         #expect(gamma.keys.sorted() == ["id", "lastRotation", "lastSync", "openJournal", "secret", "token", "warnings"])
         let soon = try await fixture.run(["status", "--fail-within", "45d"])
         #expect(soon.status == 6)

@@ -37,6 +37,24 @@ struct RotationTests {
         #expect(!decision.reason.isEmpty)
     }
 
+    @Test("an adopted secret (first seen by a sync) is judged by the validity the service grants, not by how long Keyward has known it")
+    func adopted() {
+        // Adopted with 10 days left: its record spans 10 days, its real lifetime is 90.
+        let expiresAt = Self.now.addingTimeInterval(10 * Self.day)
+        let adopted = RotationDecision.decide(expiresAt: expiresAt, createdAt: Self.now, secretExpiryDays: 90, rotateBeforeSeconds: 15 * 86_400,
+                                              now: Self.now, force: false, createdByReset: false)
+        #expect(adopted.due, "inside the 15-day window: \(adopted.reason)")
+        // The same span from Keyward's own reset is exact (the service granted 10 days): a third.
+        let reset = RotationDecision.decide(expiresAt: expiresAt, createdAt: Self.now, secretExpiryDays: 90, rotateBeforeSeconds: 15 * 86_400,
+                                            now: Self.now, force: false, createdByReset: true)
+        #expect(!reset.due, "window capped at 10 d / 3, no loop: \(reset.reason)")
+        var record = SecretRecord(value: SecretValue(utf8: "x"), createdAt: Self.now, source: "uat")
+        #expect(!record.createdByReset)
+        record.markCreatedByReset()
+        record.markCreatedByReset()
+        #expect(record.createdByReset && record.source == "uat (reset)")
+    }
+
     @Test("a lifetime the record cannot tell (created at or after expiry) falls back to secretExpiryDays")
     func lifetimeFallback() {
         let expiresAt = Self.now.addingTimeInterval(5 * Self.day)

@@ -13,7 +13,7 @@ struct ScheduleTests {
 
     static func secret(expiresIn: TimeInterval?, age: TimeInterval) -> SecretRecord {
         SecretRecord(value: SecretValue(utf8: "unused"), version: 1, createdAt: now.addingTimeInterval(-age),
-                     expiresAt: expiresIn.map { now.addingTimeInterval($0) }, source: "test")
+                     expiresAt: expiresIn.map { now.addingTimeInterval($0) }, source: "test" + SecretRecord.resetSourceSuffix)
     }
 
     static func compute(secret: SecretRecord?, tokenExpiresIn: TimeInterval?, jitter: Double = 300, fraction: Double = 0,
@@ -49,7 +49,7 @@ struct ScheduleTests {
 
     @Test("the window is capped at a third of the lifetime, as rotate decides")
     func cappedWindow() {
-        // A 3-day secret with 15 days of rotateBefore: due one day before expiry, not at once.
+        // A 3-day secret from a reset, with 15 days of rotateBefore: due one day before expiry, not at once.
         let schedule = Self.compute(secret: Self.secret(expiresIn: 3 * Self.day, age: 0), tokenExpiresIn: nil, issuesTokens: false)
         #expect(schedule.rotationDueAt == Self.now.addingTimeInterval(2 * Self.day))
         #expect(schedule.tokenRefreshAt == nil)

@@ -136,7 +136,7 @@ extension Dispatcher {
                     entityConfiguration.map { entity in
                         expiresAt.addingTimeInterval(-RotationDecision.window(
                             expiresAt: expiresAt, createdAt: secret.createdAt, secretExpiryDays: entity.secretExpiryDays,
-                            rotateBeforeSeconds: entity.rotateBeforeSeconds))
+                            rotateBeforeSeconds: entity.rotateBeforeSeconds, createdByReset: secret.createdByReset))
                     }
                 }
                 entry.secret = .init(version: secret.version, label: VersionLabel.current.rawValue, expiresAt: secret.expiresAt,

@@ -8,16 +8,16 @@ public struct RotationDecision: Sendable, Equatable {
     public var reason: String
 
     /// A secret is due when `expiresAt - now <= rotateBefore`, where `rotateBefore` is capped at
-    /// a third of the secret's lifetime (`expiresAt - createdAt`, else `secretExpiryDays`, else
-    /// the service's default of 180 days), so a short-lived secret cannot cause a rotation loop.
-    /// A secret without expiry is never due unless forced; an expired one (inside its grace
-    /// period or past it) always is.
+    /// a third of the secret's lifetime (see ``window(expiresAt:createdAt:secretExpiryDays:rotateBeforeSeconds:createdByReset:)``),
+    /// so a short-lived secret cannot cause a rotation loop. A secret without expiry is never due
+    /// unless forced; an expired one (inside its grace period or past it) always is.
     public static func decide(expiresAt: Date?, createdAt: Date, secretExpiryDays: Int?, rotateBeforeSeconds: Int64,
-                              now: Date, force: Bool) -> RotationDecision
+                              now: Date, force: Bool, createdByReset: Bool = true) -> RotationDecision
     {
         if force { return RotationDecision(due: true, reason: "--force") }
         guard let expiresAt else { return RotationDecision(due: false, reason: "the secret has no expiry: rotated only with --force") }
-        let window = window(expiresAt: expiresAt, createdAt: createdAt, secretExpiryDays: secretExpiryDays, rotateBeforeSeconds: rotateBeforeSeconds)
+        let window = window(expiresAt: expiresAt, createdAt: createdAt, secretExpiryDays: secretExpiryDays, rotateBeforeSeconds: rotateBeforeSeconds,
+                            createdByReset: createdByReset)
         let left = expiresAt.timeIntervalSince(now)
         let windowText = DurationParser.format(seconds: Int64(window))
         if left <= 0 {
@@ -31,12 +31,24 @@ public struct RotationDecision: Sendable, Equatable {
             reason: "the secret expires \(Timestamps.format(expiresAt)); due from \(Timestamps.format(expiresAt.addingTimeInterval(-window))) (window \(windowText))")
     }
 
-    /// The rotation window in seconds: `rotateBefore`, capped at a third of the secret's lifetime
-    /// (`expiresAt - createdAt`, else `secretExpiryDays`, else the service's default of 180 days).
+    /// The rotation window in seconds: `rotateBefore`, capped at a third of the secret's lifetime.
     /// A secret is due from `expiresAt - window` on.
-    public static func window(expiresAt: Date, createdAt: Date, secretExpiryDays: Int?, rotateBeforeSeconds: Int64) -> TimeInterval {
+    ///
+    /// The lifetime of a secret Keyward's own reset created is exact: `expiresAt - createdAt`
+    /// (what the service granted, perhaps less than asked, so the cap prevents a loop). A secret
+    /// first seen by a sync (adopted mid-life, or reset elsewhere) is older than its record, so
+    /// its lifetime is taken as the validity the service grants (`secretExpiryDays`, at most
+    /// the service's maximum of 180 days), or the record's span when that is longer: a secret
+    /// adopted with 10 days left and a 15-day `rotateBefore` is due at once, not 3 days before
+    /// expiry. At worst that rotates an adopted secret once early; the reset's own record is then
+    /// exact.
+    public static func window(expiresAt: Date, createdAt: Date, secretExpiryDays: Int?, rotateBeforeSeconds: Int64,
+                              createdByReset: Bool = true) -> TimeInterval
+    {
+        let granted = Double(min(secretExpiryDays ?? 180, 180)) * 86_400
         var lifetime = expiresAt.timeIntervalSince(createdAt)
-        if lifetime <= 0 { lifetime = Double(secretExpiryDays ?? 180) * 86_400 }
+        if lifetime <= 0 { lifetime = granted }
+        if !createdByReset { lifetime = max(lifetime, granted) }
         return min(Double(rotateBeforeSeconds), lifetime / 3)
     }
 }
@@ -166,7 +178,8 @@ extension Dispatcher {
             rotation.outcome.secretExpiresAt = known.expiresAt
             let decision = RotationDecision.decide(
                 expiresAt: known.expiresAt, createdAt: known.createdAt, secretExpiryDays: entityConfiguration.secretExpiryDays,
-                rotateBeforeSeconds: entityConfiguration.rotateBeforeSeconds, now: context.clock.now, force: force)
+                rotateBeforeSeconds: entityConfiguration.rotateBeforeSeconds, now: context.clock.now, force: force,
+                createdByReset: known.createdByReset)
             guard decision.due else {
                 rotation.plan.append(.init(action: "keep", target: name.rawValue, oldFingerprint: rotation.outcome.secretFingerprint,
                                            newFingerprint: nil, detail: "not due: \(decision.reason)"))
@@ -215,7 +228,8 @@ extension Dispatcher {
             if let again, !force {
                 let recheck = RotationDecision.decide(
                     expiresAt: again.expiresAt, createdAt: again.createdAt, secretExpiryDays: entityConfiguration.secretExpiryDays,
-                    rotateBeforeSeconds: entityConfiguration.rotateBeforeSeconds, now: context.clock.now, force: false)
+                    rotateBeforeSeconds: entityConfiguration.rotateBeforeSeconds, now: context.clock.now, force: false,
+                    createdByReset: again.createdByReset)
                 guard recheck.due else { return rotation }
             }
 
@@ -307,6 +321,9 @@ extension Dispatcher {
     func settle(_ entry: RotationJournalEntry, answer: SecretRecord, id: EntityID, provider: any SecretProvider,
                 vault: any VaultServices, journal: any RotationJournal, context: OperationContext) async throws -> Settled
     {
+        // This secret's lifetime is known exactly: it was created by this rotation's reset.
+        var answer = answer
+        answer.markCreatedByReset()
         let name = SecretName.entitySecret(id)
         let current = try await vault.read(name, label: .current, context: context)
         if let current, current.value == answer.value {

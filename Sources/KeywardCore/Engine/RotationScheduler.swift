@@ -68,7 +68,8 @@ public struct EntitySchedule: Sendable, Equatable {
         if rotates, let expiresAt = secret.expiresAt {
             let window = RotationDecision.window(expiresAt: expiresAt, createdAt: secret.createdAt,
                                                  secretExpiryDays: configuration.secretExpiryDays,
-                                                 rotateBeforeSeconds: configuration.rotateBeforeSeconds)
+                                                 rotateBeforeSeconds: configuration.rotateBeforeSeconds,
+                                                 createdByReset: secret.createdByReset)
             schedule.rotationDueAt = expiresAt.addingTimeInterval(-window + jitter(window))
         }
         if issuesTokens {

@@ -31,6 +31,18 @@ public struct SecretRecord: Sendable, Equatable, CustomStringConvertible {
         self.label = label
     }
 
+    /// Appended to ``source`` for a secret that a reset by Keyward created, whose lifetime
+    /// (`expiresAt - createdAt`) is therefore exact (see ``RotationDecision``).
+    public static let resetSourceSuffix = " (reset)"
+
+    /// Whether a reset by Keyward created this secret.
+    public var createdByReset: Bool { source.hasSuffix(Self.resetSourceSuffix) }
+
+    /// Marks the record as created by a reset by Keyward.
+    public mutating func markCreatedByReset() {
+        if !createdByReset { source += Self.resetSourceSuffix }
+    }
+
     public var description: String {
         "SecretRecord(version: \(version), label: \(label?.rawValue ?? "none"), source: \(source), value: <redacted>)"
     }
