@@ -123,6 +123,22 @@ struct RotateCLITests {
         try await Self.expectConverged(fixture, "rotate recovers and writes the sinks")
     }
 
+    @Test("killed while writing the sinks: `token` alone finishes the fan-out before closing the rotation")
+    func tokenFinishesFanOut() async throws {
+        let fixture = try await Self.withSinks()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync"]).status == 0)
+        let crashed = try await fixture.run(["rotate", "--force", "FIU-ALPHA"], extraEnvironment: ["KEYWARD_CRASH_AT": "during-sinks"])
+        #expect(Self.killed.contains(crashed.status), "\(crashed.all)")
+        let token = try await fixture.run(["token", "FIU-ALPHA"])
+        #expect(token.status == 0, "\(token.all)")
+        #expect(fixture.counter(.secretReset) == 1)
+        try await Self.expectConverged(fixture, "token after a crash during the sinks")
+        // The sink the crash came before (sinks are written in name order: alpha-json, both-json).
+        let both = try JSONSerialization.jsonObject(with: Data(contentsOf: fixture.directory.appendingPathComponent("deploy/both.json"))) as? [String: Any]
+        #expect(both?["FIU_ALPHA_SECRET"] as? String == fixture.simulator.currentSecret(for: "FIU-ALPHA"))
+    }
+
     @Test("a new secret whose test fails (no entity token) still becomes current and reaches the sinks; exit 1")
     func failedTest() async throws {
         let fixture = try await Self.withSinks()

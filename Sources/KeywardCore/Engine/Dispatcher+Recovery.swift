@@ -106,7 +106,9 @@ extension Dispatcher {
             }
             let settled = try await settle(entry, answer: read.record, id: id, provider: provider, vault: vault, journal: journal, context: context)
             result.changed = result.changed || settled.changed
-            if settled.changed {
+            // A `stored` entry may have been stopped during its fan-out, after making the new
+            // secret current (so nothing looks changed now): its sinks are written too.
+            if settled.changed || entry.state == .stored {
                 // The fan-out is part of the rotation (DESIGN.md, "Rotation", item 6): every sink
                 // naming the entity gets the new secret before the entry is closed, whichever
                 // command finishes it. A sink that fails is reported; the others still get it.
