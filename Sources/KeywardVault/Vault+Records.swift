@@ -172,25 +172,26 @@ extension Vault {
         case .previous: claimed.previous = claimed.version
         case .pending: claimed.pending = claimed.version
         }
-        let update = try RawStatement(
-            db, "UPDATE entries SET current_version = ?, previous_version = ?, pending_version = ?, next_version = ? WHERE entry_id = ?")
-        try update.bind(1, claimed.current)
-        try update.bind(2, claimed.previous)
-        try update.bind(3, claimed.pending)
-        try update.bind(4, claimed.nextVersion)
-        try update.bind(5, claimed.entryID)
-        try update.run()
+        try writeLabels(db, entryID: claimed.entryID, current: claimed.current, previous: claimed.previous, pending: claimed.pending,
+                        nextVersion: claimed.nextVersion)
         return claimed
     }
 
     static func saveLabels(_ db: Database, entry: EntryRow) throws {
+        try writeLabels(db, entryID: entry.id, current: entry.current, previous: entry.previous, pending: entry.pending,
+                        nextVersion: entry.nextVersion)
+    }
+
+    /// The one statement that stores an entry's labels and next version number.
+    private static func writeLabels(_ db: Database, entryID: Int64, current: Int64?, previous: Int64?, pending: Int64?,
+                                    nextVersion: Int64) throws {
         let update = try RawStatement(
             db, "UPDATE entries SET current_version = ?, previous_version = ?, pending_version = ?, next_version = ? WHERE entry_id = ?")
-        try update.bind(1, entry.current)
-        try update.bind(2, entry.previous)
-        try update.bind(3, entry.pending)
-        try update.bind(4, entry.nextVersion)
-        try update.bind(5, entry.id)
+        try update.bind(1, current)
+        try update.bind(2, previous)
+        try update.bind(3, pending)
+        try update.bind(4, nextVersion)
+        try update.bind(5, entryID)
         try update.run()
     }
 
