@@ -126,10 +126,12 @@ extension Dispatcher {
         let ids = try selectEntities(names)
         let audit = try await vault.entries(since: nil)
         let journalEntries = try await (vault as? any RotationJournal)?.rotationEntries(context: context) ?? []
+        let openSummaries = Dictionary(try await openRotationSummaries(ids, context: context).map { ($0.id, $0.summary) }) { first, _ in first }
         let now = context.clock.now
         var report = StatusReport(generatedAt: now, entities: [])
         for id in ids {
-            var entry = StatusReport.Entity(id: id.rawValue, secret: nil, token: nil, lastSync: nil, lastRotation: nil, warnings: [], openJournal: nil)
+            var entry = StatusReport.Entity(id: id.rawValue, secret: nil, token: nil, lastSync: nil, lastRotation: nil, warnings: [],
+                                            openJournal: openSummaries[id])
             if let secret = try await vault.read(.entitySecret(id), label: .current, context: context) {
                 let entityConfiguration = configuration.entities[id]
                 let rotationDueAt = secret.expiresAt.flatMap { expiresAt in
@@ -142,9 +144,7 @@ extension Dispatcher {
                 entry.secret = .init(version: secret.version, label: VersionLabel.current.rawValue, expiresAt: secret.expiresAt,
                                      expiresInSeconds: secret.expiresAt.map { Self.wholeSeconds($0.timeIntervalSince(now)) },
                                      fingerprint: vault.fingerprint(secret.value), rotationDueAt: rotationDueAt)
-                if let rotationDueAt, rotationDueAt <= now, let expiresAt = secret.expiresAt, expiresAt > now,
-                    try await openRotationSummary(id, context: context) == nil
-                {
+                if let rotationDueAt, rotationDueAt <= now, let expiresAt = secret.expiresAt, expiresAt > now, entry.openJournal == nil {
                     entry.warnings.append("rotation due since \(Timestamps.format(rotationDueAt)): run `keyward rotate \(id)` (the secret expires \(Timestamps.format(expiresAt)))")
                 }
                 entry.warnings += Self.expiryWarnings(secret.expiresAt, now: now)
@@ -158,7 +158,6 @@ extension Dispatcher {
                 entry.token = .init(expiresAt: token.expiresAt)
             }
             entry.lastSync = audit.last { $0.entity == id.rawValue && $0.operation == "sync" && $0.outcome != "failed" }?.time
-            entry.openJournal = try await openRotationSummary(id, context: context)
             if let open = entry.openJournal { entry.warnings.append(open) }
             // The journal knows every rotation that finished, including those finished by
             // recovery and those whose new secret failed its test.

@@ -20,6 +20,8 @@ extension Dispatcher {
         /// Entities with a rotation still open afterwards (its reset's outcome not known yet,
         /// the service unreachable, or another job holding the lock).
         public var open: [EntityID] = []
+        /// Of ``open``: those whose reset's outcome is not known yet (see ``RotationSettling``).
+        public var unresolved: [EntityID] = []
     }
 
     /// ``recoverOpenRotations(for:context:)``, also naming the entities whose rotation is still
@@ -45,6 +47,7 @@ extension Dispatcher {
                 if result.changed { recovery.changed.append(id) }
                 if let unresolved = result.unresolved {
                     recovery.open.append(id)
+                    recovery.unresolved.append(id)
                     context.logger.warning("\(id): \(RotationSettling.unknownOutcome(unresolved, now: context.clock.now))")
                 }
                 withExtendedLifetime(lock) {}
@@ -131,13 +134,8 @@ extension Dispatcher {
         return result
     }
 
-    /// A sentence for `status` about `id`'s unfinished rotation, if any; `nil` without one.
-    func openRotationSummary(_ id: EntityID, context: OperationContext) async throws -> String? {
-        try await openRotationSummaries([id], context: context).first?.summary
-    }
-
-    /// ``openRotationSummary(_:context:)`` for each of `ids` that has an unfinished rotation, in
-    /// the order of `ids`, from one read of the journal.
+    /// A sentence for `status` and `export` about each of `ids` that has an unfinished rotation,
+    /// in the order of `ids`, from one read of the journal.
     func openRotationSummaries(_ ids: [EntityID], context: OperationContext) async throws -> [(id: EntityID, summary: String)] {
         guard let journal = vault as? any RotationJournal else { return [] }
         let open = try await journal.openRotations(context: context)
