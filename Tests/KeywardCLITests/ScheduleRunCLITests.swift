@@ -267,6 +267,32 @@ struct ScheduleRunCLITests {
         try await RotateCLITests.expectConverged(fixture, "finished on a retry cycle")
     }
 
+    @Test("a reset with no known outcome (500) is retried as a failure, never reset again, and left open for settling")
+    func unresolvedReset() async throws {
+        let fixture = try await Self.synced()
+        defer { Task { await fixture.stop() } }
+        let environment = Self.moveClocks(fixture, bySeconds: 80 * 86_400)
+        fixture.simulator.inject(.status500, endpoint: .secretReset)
+        let statusFile = fixture.directory.appendingPathComponent("schedule.json")
+        let stderr = Pipe()
+        let process = try Self.launch(["schedule", "run", "FIU-ALPHA", "--status-file", statusFile.path, "--retry-delay", "1s", "--jitter", "0"],
+                                      fixture: fixture, environment: environment, stderr: stderr)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let stderrText = Task { String(decoding: await RotateCLITests.readAll(stderr), as: UTF8.self) }
+        #expect(try await Self.waitFor(60) { Self.entity(Self.status(statusFile), "FIU-ALPHA")?["consecutiveFailures"] as? Int ?? 0 >= 3 })
+        let alpha = Self.entity(Self.status(statusFile), "FIU-ALPHA")
+        #expect(alpha?["outcome"] as? String == "failed")
+        #expect(((alpha?["error"] as? [String: Any])?["message"] as? String)?.contains("no known outcome") == true, "\(String(describing: alpha))")
+        #expect(alpha?["nextAction"] as? String == "retry")
+        kill(process.processIdentifier, SIGTERM)
+        #expect(await RotateCLITests.wait(process) == 0)
+        #expect(fixture.counter(.secretReset) == 1, "never a second reset while the first may still be applied")
+        let log = await stderrText.value
+        #expect(log.contains("retrying in 2s") || log.contains("retrying in 4s"), "the retries double: \(log)")
+        let status = try await fixture.run(["status", "--output", "json", "FIU-ALPHA"], extraEnvironment: environment)
+        #expect(status.stdout.contains("rotation 1 sent"), "left open for settling: \(status.stdout)")
+    }
+
     @Test("bad input: unknown entity, bad durations, unusable status file (exit 2), locked vault (exit 4); nothing reset")
     func badInput() async throws {
         let fixture = try await Self.synced()

@@ -389,7 +389,12 @@ public struct RotationScheduler: Sendable {
         let waiting = { (id: EntityID) in retryAt[id].map { $0 > started } ?? false }
         // An entity whose interrupted rotation was just finished has a new secret (and its sinks
         // were written): it is synced, not rotated again on the old secret's due date.
-        let rotate = entities.filter { !waiting($0) && due(schedules[$0]?.rotationDueAt) && !recovery.changed.contains($0) }
+        // One whose reset's outcome is not known yet is not handed to rotate, which would only
+        // read the service twice more to refuse it: it is reported failed here.
+        let unresolved = Set(recovery.unresolved)
+        let rotate = entities.filter {
+            !waiting($0) && due(schedules[$0]?.rotationDueAt) && !recovery.changed.contains($0) && !unresolved.contains($0)
+        }
         let sync = entities.filter { id in
             guard !rotate.contains(id) else { return false }
             if recovery.changed.contains(id) { return true }
@@ -415,6 +420,20 @@ public struct RotationScheduler: Sendable {
             outcomes += report.entities
             sinks += report.sinks
             summary.synced += report.entities.filter { $0.outcome == "ok" || $0.outcome == "unchanged" }.map(\.id)
+        }
+        // An open rotation is this entity's outcome, even when a token refresh worked beside it:
+        // it is retried with the doubling delay until the reset is settled.
+        let unknown = SyncReport.ErrorInfo(KeywardError.operationFailed("a reset has no known outcome yet: the rotation stays open; not reset again"))
+        for id in recovery.unresolved where !waiting(id) {
+            if let index = outcomes.firstIndex(where: { $0.id == id.rawValue }) {
+                outcomes[index].outcome = "failed"
+                outcomes[index].error = unknown
+                summary.synced.removeAll { $0 == id.rawValue }
+            } else {
+                outcomes.append(SyncReport.EntityOutcome(
+                    id: id.rawValue, outcome: "failed", error: unknown, warnings: [], secretVersion: nil, secretFingerprint: nil,
+                    secretExpiresAt: nil, tokenExpiresAt: nil, changes: []))
+            }
         }
         for index in outcomes.indices where recovery.changed.contains(where: { $0.rawValue == outcomes[index].id }) {
             if !outcomes[index].changes.contains("recovered") { outcomes[index].changes.insert("recovered", at: 0) }
