@@ -72,9 +72,16 @@ extension Vault {
         return writer.take()
     }
 
-    static func headerDigest(keys: VaultKeys, meta: MetaRow, slots: [SlotRow]) throws -> [UInt8] {
+    /// The header slot: `vault_meta` (but its generation, time and top MAC, which the top MAC
+    /// covers) and every key slot. Format 3 adds `last_entry_id`, under its own domain.
+    static func headerDigest(keys: VaultKeys, meta: MetaRow, lastEntryID: Int64?, slots: [SlotRow]) throws -> [UInt8] {
         try keys.manifest.authenticate { input in
-            input.write("KWV1-header\0")
+            if let lastEntryID {
+                input.write("KWV3-header\0")
+                input.write(lastEntryID)
+            } else {
+                input.write("KWV1-header\0")
+            }
             input.writeField(meta.vaultID)
             input.write(meta.keyID)
             input.write(Int64(meta.retention))
@@ -135,13 +142,15 @@ extension Vault {
 
     /// The MAC over the generation and every manifest digest, stored in `vault_meta.top_mac`.
     /// Its domain names the manifest format (1: per-entry digests; 2: version rows MACed straight
-    /// into the buckets), so a file cannot be passed off as the other format.
+    /// into the buckets; 3: the same, rows clustered by bucket), so a file cannot be passed off
+    /// as another format.
     static func topMAC(keys: VaultKeys, generation: Int64, updatedAt: Int64, digests: [[UInt8]],
                        format: ManifestFormat = .current) throws -> [UInt8] {
         try keys.manifest.authenticate { input in
             switch format {
             case .entryDigests: input.write("KWV1-manifest\0")
             case .versionRows: input.write("KWV2-manifest\0")
+            case .clusteredRows: input.write("KWV3-manifest\0")
             }
             input.write(keys.vaultID)
             input.write(keys.keyID)
@@ -153,8 +162,17 @@ extension Vault {
 
     // MARK: Computing digests from the database
 
-    static func computeHeader(_ db: Database, keys: VaultKeys) throws -> [UInt8] {
-        try headerDigest(keys: keys, meta: readMeta(db), slots: readSlots(db))
+    static func computeHeader(_ db: Database, keys: VaultKeys, format: ManifestFormat = .current) throws -> [UInt8] {
+        let lastEntryID = format == .clusteredRows ? try readLastEntryID(db) : nil
+        return try headerDigest(keys: keys, meta: readMeta(db), lastEntryID: lastEntryID, slots: readSlots(db))
+    }
+
+    /// `vault_meta.last_entry_id` (format 3): the highest entry id ever given out.
+    static func readLastEntryID(_ db: Database) throws -> Int64 {
+        guard let value = try Int64.fetchOne(db.cachedStatement(sql: "SELECT last_entry_id FROM vault_meta WHERE id = 1")) else {
+            throw VaultError.integrity("the vault header row is missing")
+        }
+        return value
     }
 
     static func readJournalRows(_ db: Database) throws -> [LogRow] {
@@ -172,7 +190,7 @@ extension Vault {
     static func computeAudit(_ db: Database, keys: VaultKeys, format: ManifestFormat = .current) throws -> [UInt8] {
         let last = try lastAuditRow(db)
         switch format {
-        case .versionRows:
+        case .versionRows, .clusteredRows:
             return try auditDigest(keys: keys, lastID: last?.id ?? 0, lastTag: last?.tag ?? [])
         case .entryDigests:
             let count = try Int64.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM audit")) ?? 0
@@ -310,16 +328,16 @@ extension Vault {
     /// Recomputes the manifest slots `mutation` touched into `digests`, stores them, bumps the
     /// generation and stores the new top MAC; in the caller's transaction.
     static func storeManifest(_ db: Database, keys: VaultKeys, meta: MetaRow, digests: inout [[UInt8]], mutation: Mutation,
-                              now: Int64) throws -> (generation: Int64, updatedAt: Int64, top: [UInt8]) {
-        if mutation.buckets.count > bucketsForFullScan {
-            let all = try scanBuckets(db, keys: keys)
+                              now: Int64, format: ManifestFormat = .current) throws -> (generation: Int64, updatedAt: Int64, top: [UInt8]) {
+        if mutation.buckets.count > bucketsForFullScan || format != .current {
+            let all = try scanBuckets(db, keys: keys, format: format)
             for bucket in mutation.buckets { digests[bucket] = all[bucket] }
         } else {
             for bucket in mutation.buckets { digests[bucket] = try computeBucket(db, keys: keys, bucket: bucket) }
         }
-        if mutation.header { digests[VaultSchema.headerSlot] = try computeHeader(db, keys: keys) }
+        if mutation.header { digests[VaultSchema.headerSlot] = try computeHeader(db, keys: keys, format: format) }
         if mutation.journal { digests[VaultSchema.journalSlot] = try computeJournal(db, keys: keys) }
-        if mutation.audit { digests[VaultSchema.auditSlot] = try computeAudit(db, keys: keys) }
+        if mutation.audit { digests[VaultSchema.auditSlot] = try computeAudit(db, keys: keys, format: format) }
         var changed = mutation.buckets
         if mutation.header { changed.insert(VaultSchema.headerSlot) }
         if mutation.journal { changed.insert(VaultSchema.journalSlot) }
@@ -332,7 +350,7 @@ extension Vault {
         }
         let generation = meta.generation + 1
         let updatedAt = max(now, meta.updatedAt)
-        let top = try topMAC(keys: keys, generation: generation, updatedAt: updatedAt, digests: digests)
+        let top = try topMAC(keys: keys, generation: generation, updatedAt: updatedAt, digests: digests, format: format)
         let update = try RawStatement(db, "UPDATE vault_meta SET generation = ?, updated_at = ?, top_mac = ?, key_id = ? WHERE id = 1")
         try update.bind(1, generation)
         try update.bind(2, updatedAt)
@@ -390,7 +408,7 @@ extension Vault {
         guard (1...10_000).contains(meta.retention) else { throw VaultError.integrity("the vault header holds an invalid retention") }
         // Entries and their versions, merged in entry order.
         let buckets = switch format {
-        case .versionRows: try Vault.scanBuckets(db, keys: keys)
+        case .versionRows, .clusteredRows: try Vault.scanBuckets(db, keys: keys, format: format)
         case .entryDigests: try Vault.scanBucketDigestsFormat1(db, keys: keys)
         }
         for bucket in 0..<VaultSchema.entryBuckets {
@@ -398,7 +416,7 @@ extension Vault {
                 throw VaultError.integrity("manifest bucket \(bucket) does not match its entries (an entry or version row was changed, added or deleted)")
             }
         }
-        guard ConstantTime.equals(try Vault.computeHeader(db, keys: keys), stored[VaultSchema.headerSlot]) else {
+        guard ConstantTime.equals(try Vault.computeHeader(db, keys: keys, format: format), stored[VaultSchema.headerSlot]) else {
             throw VaultError.integrity("the vault header or key slots were changed")
         }
         guard ConstantTime.equals(try Vault.computeJournal(db, keys: keys), stored[VaultSchema.journalSlot]) else {
@@ -407,7 +425,7 @@ extension Vault {
         guard ConstantTime.equals(try Vault.computeAudit(db, keys: keys, format: format), stored[VaultSchema.auditSlot]) else {
             throw VaultError.integrity("the audit log was changed (rows added or deleted at its end)")
         }
-        if format == .versionRows { try Vault.verifyAuditTail(db, keys: keys) }
+        if format != .entryDigests { try Vault.verifyAuditTail(db, keys: keys) }
     }
 
     // MARK: Crash points

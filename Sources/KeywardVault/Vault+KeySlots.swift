@@ -174,15 +174,16 @@ extension Vault {
                 try Vault.insertSlot(db, id: slot.id, material: material, keys: newKeys, createdAt: date(milliseconds: slot.createdAt), replace: true)
             }
             // Entries: new name index, name and every version re-sealed.
-            let entries = try Row.fetchAll(db.cachedStatement(sql: "SELECT \(EntryRow.columns) FROM entries ORDER BY entry_id")).map { EntryRow(row: $0) }
+            let entries = try Row.fetchAll(db.cachedStatement(sql: "SELECT \(EntryRow.columns) FROM entries ORDER BY bucket, entry_id")).map { EntryRow(row: $0) }
             var half = entries.count / 2
             for entry in entries {
                 let name = try Vault.openName(entry: entry, keys: oldKeys)
                 let newIndex = try newKeys.index(of: name)
                 let nameBox = try newKeys.names.seal(Array(name.utf8), aad: Vault.nameAAD(keys: newKeys, entryID: entry.id, keyID: newKeys.keyID, nameIndex: newIndex))
                 try db.execute(
-                    sql: "UPDATE entries SET name_index = ?, key_id = ?, name_nonce = ?, name_ciphertext = ?, name_tag = ? WHERE entry_id = ?",
-                    arguments: [Data(newIndex), Int64(newKeys.keyID), Data(nameBox.nonce), Data(nameBox.ciphertext), Data(nameBox.tag), entry.id])
+                    sql: "UPDATE entries SET name_index = ?, key_id = ?, name_nonce = ?, name_ciphertext = ?, name_tag = ? WHERE bucket = ? AND entry_id = ?",
+                    arguments: [Data(newIndex), Int64(newKeys.keyID), Data(nameBox.nonce), Data(nameBox.ciphertext), Data(nameBox.tag),
+                                Vault.bucket(of: entry.id), entry.id])
                 for version in try Vault.readVersions(db, entryID: entry.id) {
                     var plaintext = try oldKeys.records.open(
                         version.box,
@@ -192,8 +193,9 @@ extension Vault {
                         plaintext,
                         aad: Vault.recordAAD(keys: newKeys, entryID: entry.id, version: version.version, keyID: newKeys.keyID, alg: Vault.algorithmAES256GCM, nameIndex: newIndex))
                     try db.execute(
-                        sql: "UPDATE versions SET key_id = ?, alg = ?, nonce = ?, ciphertext = ?, tag = ? WHERE entry_id = ? AND version = ?",
-                        arguments: [Int64(newKeys.keyID), Vault.algorithmAES256GCM, Data(box.nonce), Data(box.ciphertext), Data(box.tag), entry.id, version.version])
+                        sql: "UPDATE versions SET key_id = ?, alg = ?, nonce = ?, ciphertext = ?, tag = ? WHERE bucket = ? AND entry_id = ? AND version = ?",
+                        arguments: [Int64(newKeys.keyID), Vault.algorithmAES256GCM, Data(box.nonce), Data(box.ciphertext), Data(box.tag),
+                                    Vault.bucket(of: entry.id), entry.id, version.version])
                     resealed += 1
                 }
                 half -= 1

@@ -86,10 +86,14 @@ extension Vault {
         if let existing = try claimVersion(db, nameIndex: index, label: label) {
             claimed = existing
         } else {
-            // Choose the id first: it is bound into the name's and the records' AAD.
-            let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'entries'")) ?? 0
-            let maxID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(entry_id) FROM entries")) ?? 0
-            let id = max(last, maxID) + 1
+            // Choose the id first: it is bound into the name's and the records' AAD. Never one
+            // given out before (a removed entry's id included): the high-water mark is in the
+            // header, so the header slot is recomputed.
+            let id = try readLastEntryID(db) + 1
+            let advance = try RawStatement(db, "UPDATE vault_meta SET last_entry_id = ? WHERE id = 1")
+            try advance.bind(1, id)
+            try advance.run()
+            mutation.header = true
             let nameBox = try keys.names.seal(Array(name.rawValue.utf8), aad: nameAAD(keys: keys, entryID: id, keyID: keys.keyID, nameIndex: index))
             claimed = ClaimedVersion(
                 entryID: id, version: 1, current: label == .current ? 1 : nil, previous: label == .previous ? 1 : nil,
@@ -101,7 +105,7 @@ extension Vault {
                 """)
             try insert.bind(1, id)
             try insert.bind(2, index)
-            try insert.bind(3, id & 0xFF)
+            try insert.bind(3, bucket(of: id))
             try insert.bind(4, Int64(keys.keyID))
             try insert.bind(5, nameBox.nonce)
             try insert.bind(6, nameBox.ciphertext)
@@ -119,14 +123,16 @@ extension Vault {
         defer { SecureBytes.wipe(&plaintext) }
         let box = try keys.records.seal(
             plaintext, aad: recordAAD(keys: keys, entryID: claimed.entryID, version: version, keyID: keys.keyID, alg: algorithmAES256GCM, nameIndex: index))
-        let insert = try RawStatement(db, "INSERT INTO versions(entry_id, version, key_id, alg, nonce, ciphertext, tag) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        try insert.bind(1, claimed.entryID)
-        try insert.bind(2, version)
-        try insert.bind(3, Int64(keys.keyID))
-        try insert.bind(4, algorithmAES256GCM)
-        try insert.bind(5, box.nonce)
-        try insert.bind(6, box.ciphertext)
-        try insert.bind(7, box.tag)
+        let insert = try RawStatement(
+            db, "INSERT INTO versions(bucket, entry_id, version, key_id, alg, nonce, ciphertext, tag) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        try insert.bind(1, bucket(of: claimed.entryID))
+        try insert.bind(2, claimed.entryID)
+        try insert.bind(3, version)
+        try insert.bind(4, Int64(keys.keyID))
+        try insert.bind(5, algorithmAES256GCM)
+        try insert.bind(6, box.nonce)
+        try insert.bind(7, box.ciphertext)
+        try insert.bind(8, box.tag)
         try insert.run()
         try prune(
             db, entryID: claimed.entryID, labelled: [claimed.current, claimed.previous, claimed.pending], nextVersion: claimed.nextVersion,
@@ -185,13 +191,16 @@ extension Vault {
     /// The one statement that stores an entry's labels and next version number.
     private static func writeLabels(_ db: Database, entryID: Int64, current: Int64?, previous: Int64?, pending: Int64?,
                                     nextVersion: Int64) throws {
-        let update = try RawStatement(
-            db, "UPDATE entries SET current_version = ?, previous_version = ?, pending_version = ?, next_version = ? WHERE entry_id = ?")
+        let update = try RawStatement(db, """
+            UPDATE entries SET current_version = ?, previous_version = ?, pending_version = ?, next_version = ?
+            WHERE bucket = ? AND entry_id = ?
+            """)
         try update.bind(1, current)
         try update.bind(2, previous)
         try update.bind(3, pending)
         try update.bind(4, nextVersion)
-        try update.bind(5, entryID)
+        try update.bind(5, bucket(of: entryID))
+        try update.bind(6, entryID)
         try update.run()
     }
 
@@ -199,12 +208,15 @@ extension Vault {
     static func prune(_ db: Database, entryID: Int64, labelled: [Int64?], nextVersion: Int64, retention: Int) throws {
         // An entry cannot hold more versions than were ever written to it.
         guard nextVersion - 1 > Int64(retention) else { return }
-        let versions = try Int64.fetchAll(db.cachedStatement(sql: "SELECT version FROM versions WHERE entry_id = ? ORDER BY version"), arguments: [entryID])
+        let versions = try Int64.fetchAll(
+            db.cachedStatement(sql: "SELECT version FROM versions WHERE bucket = ? AND entry_id = ? ORDER BY version"),
+            arguments: [bucket(of: entryID), entryID])
         var excess = versions.count - retention
         guard excess > 0 else { return }
         let labelled = Set(labelled.compactMap { $0 })
         for version in versions where excess > 0 && !labelled.contains(version) && version != nextVersion - 1 {
-            try db.cachedStatement(sql: "DELETE FROM versions WHERE entry_id = ? AND version = ?").execute(arguments: [entryID, version])
+            try db.cachedStatement(sql: "DELETE FROM versions WHERE bucket = ? AND entry_id = ? AND version = ?")
+                .execute(arguments: [bucket(of: entryID), entryID, version])
             excess -= 1
         }
     }
@@ -267,8 +279,8 @@ extension Vault {
     public func remove(_ name: SecretName) throws {
         try mutate { db, mutation in
             guard let entry = try Vault.readEntry(db, nameIndex: try mutation.keys.index(of: name.rawValue)) else { throw Vault.notFound(name) }
-            try db.cachedStatement(sql: "DELETE FROM versions WHERE entry_id = ?").execute(arguments: [entry.id])
-            try db.cachedStatement(sql: "DELETE FROM entries WHERE entry_id = ?").execute(arguments: [entry.id])
+            try db.cachedStatement(sql: "DELETE FROM versions WHERE bucket = ? AND entry_id = ?").execute(arguments: [Vault.bucket(of: entry.id), entry.id])
+            try db.cachedStatement(sql: "DELETE FROM entries WHERE bucket = ? AND entry_id = ?").execute(arguments: [Vault.bucket(of: entry.id), entry.id])
             mutation.entries.insert(entry.id)
         }
     }
@@ -368,7 +380,7 @@ extension Vault {
             SELECT m.generation, m.key_id, e.entry_id, e.\(column), \(versionColumns.joined(separator: ", "))
             FROM vault_meta m
             LEFT JOIN entries e ON e.name_index = ?
-            LEFT JOIN versions v ON v.entry_id = e.entry_id AND v.version = e.\(column)
+            LEFT JOIN versions v ON v.bucket = e.bucket AND v.entry_id = e.entry_id AND v.version = e.\(column)
             WHERE m.id = 1
             """
     }
@@ -460,7 +472,7 @@ extension Vault {
             let meta = try Vault.readMeta(db)
             var entries = 0
             var versions = 0
-            let cursor = try Row.fetchCursor(db, sql: "SELECT \(EntryRow.columns) FROM entries ORDER BY entry_id")
+            let cursor = try Row.fetchCursor(db, sql: "SELECT \(EntryRow.columns) FROM entries ORDER BY bucket, entry_id")
             while let row = try cursor.next() {
                 let entry = EntryRow(row: row)
                 let text = try Vault.openName(entry: entry, keys: keys)

@@ -229,17 +229,18 @@ public final class Vault: @unchecked Sendable {
         }
     }
 
-    /// Runs the pending `v2-manifest-over-version-rows` migration on a vault opened (and fully
-    /// checked) in manifest format 1, in one transaction: the stored format-1 manifest is
-    /// checked again under the write lock (another process may have written since), the
-    /// per-entry digests are dropped, every slot of format 2 is computed and the generation
-    /// bumped; then the new generation is anchored (synced).
+    /// Runs the pending migrations on a vault opened (and fully checked) in an older manifest
+    /// format, each in its own transaction: in each that changes what the manifest covers, the
+    /// stored manifest is checked again in the old format under the write lock (another process
+    /// may have written since), the tables are changed, every slot is computed in the new
+    /// format and the generation bumped; then the last new generation is anchored (synced).
+    /// A crash between two migrations leaves a consistent file of the format in between.
     func upgradeFormat() throws {
         let keys = self.keys
         let now = milliseconds(options.clock.now)
         let committed = LockedValue<(generation: Int64, updatedAt: Int64, top: [UInt8], digests: [[UInt8]])?>(nil)
-        let migrator = VaultSchema.migrator { db in
-            try self.verifyManifest(db, full: false, format: .entryDigests)
+        let migrator = VaultSchema.migrator { db, from, to in
+            try self.verifyManifest(db, full: false, format: from)
             let meta = try Vault.readMeta(db)
             var digests = try Vault.readManifest(db)
             var mutation = Mutation(keys: keys, retention: meta.retention)
@@ -247,7 +248,7 @@ public final class Vault: @unchecked Sendable {
             mutation.header = true
             mutation.journal = true
             mutation.audit = true
-            let stored = try Vault.storeManifest(db, keys: keys, meta: meta, digests: &digests, mutation: mutation, now: now)
+            let stored = try Vault.storeManifest(db, keys: keys, meta: meta, digests: &digests, mutation: mutation, now: now, format: to)
             committed.withLock { $0 = (stored.generation, stored.updatedAt, stored.top, digests) }
         }
         do {
@@ -258,7 +259,7 @@ public final class Vault: @unchecked Sendable {
         // Nothing committed: another process upgraded the file first (`read` notices its generation).
         guard let done = committed.withLock({ $0 }) else { return }
         didCommit(generation: done.generation, updatedAt: done.updatedAt, top: done.top, keys: keys, digests: done.digests, forceSync: true)
-        options.logger.notice("upgraded the vault's manifest to version rows", metadata: ["generation": "\(done.generation)"])
+        options.logger.notice("upgraded the vault's file format", metadata: ["generation": "\(done.generation)"])
     }
 
     private static func unlock(slots: [SlotRow], keySource: VaultKeySource, meta: MetaRow, policy: KDFPolicy)

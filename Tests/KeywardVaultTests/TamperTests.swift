@@ -71,7 +71,8 @@ struct TamperTests {
     static let otherColumns: [(table: String, assignment: String, key: String)] = [
         ("vault_meta", "key_id = key_id + 1", "id = 1"), ("vault_meta", "retention = retention + 1", "id = 1"),
         ("vault_meta", "generation = generation + 1", "id = 1"), ("vault_meta", "generation = generation - 1", "id = 1"),
-        ("vault_meta", "updated_at = updated_at + 1", "id = 1"),
+        ("vault_meta", "updated_at = updated_at + 1", "id = 1"), ("vault_meta", "last_entry_id = last_entry_id + 1", "id = 1"),
+        ("vault_meta", "last_entry_id = 1", "id = 1"),
         ("key_slots", "kind = 'passphrase'", "slot_id = 2"), ("key_slots", "key_id = key_id + 1", "slot_id = 2"),
         ("key_slots", "kdf_t = kdf_t + 1", "slot_id = 2"), ("key_slots", "kdf_m_kib = kdf_m_kib + 1", "slot_id = 2"),
         ("key_slots", "kdf_p = kdf_p + 1", "slot_id = 2"), ("key_slots", "created_at = created_at + 1", "slot_id = 2"),
@@ -82,11 +83,14 @@ struct TamperTests {
         ("entries", "next_version = next_version + 1", "entry_id = 3"), ("entries", "entry_id = 300", "entry_id = 3"),
         ("versions", "key_id = key_id + 1", "entry_id = 3 AND version = 2"), ("versions", "alg = 2", "entry_id = 3 AND version = 2"),
         ("versions", "version = 9", "entry_id = 3 AND version = 1"), ("versions", "entry_id = 4, version = 99", "entry_id = 3 AND version = 1"),
+        ("versions", "bucket = bucket + 1", "entry_id = 3 AND version = 2"), ("versions", "bucket = 4, entry_id = 4, version = 99", "entry_id = 3 AND version = 3"),
+        ("entries", "bucket = 44, entry_id = 300", "entry_id = 3"),
         ("manifest", "slot = 1000", "slot = 5"),
         ("journal", "key_id = key_id + 1", "journal_id = 1"), ("journal", "journal_id = 7", "journal_id = 1"),
         ("audit", "key_id = key_id + 1", "audit_id = 2"), ("audit", "audit_id = 9", "audit_id = 2"),
         ("grdb_migrations", "identifier = 'v1-vault-tables-from-the-future'", "identifier = 'v1-vault-tables'"),
         ("grdb_migrations", "identifier = 'v2-manifest-over-version-rows-from-the-future'", "identifier = 'v2-manifest-over-version-rows'"),
+        ("grdb_migrations", "identifier = 'v3-rows-clustered-by-bucket-from-the-future'", "identifier = 'v3-rows-clustered-by-bucket'"),
     ]
 
     @Test("changing any other column (ids, labels, counters, parameters) is detected", arguments: otherColumns)
@@ -104,6 +108,7 @@ struct TamperTests {
         ("versions", "entry_id = 3 AND version = 1"), ("versions", "entry_id = 3 AND version = 3"), ("manifest", "slot = 0"),
         ("journal", "journal_id = 1"), ("audit", "audit_id = 1"), ("audit", "audit_id = 2"), ("audit", "audit_id = 3"),
         ("grdb_migrations", "1"), ("grdb_migrations", "identifier = 'v2-manifest-over-version-rows'"),
+        ("grdb_migrations", "identifier = 'v3-rows-clustered-by-bucket'"),
     ]
 
     @Test("deleting a row of any table is detected", arguments: deletions)

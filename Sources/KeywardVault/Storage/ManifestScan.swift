@@ -65,14 +65,17 @@ extension Vault {
         try head.withBytes { h in try members.withBytes { m in try mac.authenticate(h, m, into: digest) } }
     }
 
-    /// All 256 bucket digests from one pass over both tables in entry order (two sequential
-    /// scans merged; the unlock's full check, and writes that touched many buckets). Throws when
-    /// an entry is filed in the wrong bucket or a version belongs to no entry.
-    static func scanBuckets(_ db: Database, keys: VaultKeys) throws -> [[UInt8]] {
-        let entries = try db.makeStatement(sql: "SELECT \(manifestEntryColumns) FROM entries ORDER BY entry_id")
-        let versions = try db.makeStatement(sql: "SELECT entry_id, \(manifestVersionColumns) FROM versions ORDER BY entry_id, version")
-        let e = entries.sqliteStatement
-        let v = versions.sqliteStatement
+    /// All 256 bucket digests from one pass over both tables (two sequential scans merged; the
+    /// unlock's full check, and writes that touched many buckets). In format 3 both tables are
+    /// read in their stored order, bucket first; in format 2 in entry order. Throws when an
+    /// entry or version is filed in the wrong bucket or a version belongs to no entry.
+    static func scanBuckets(_ db: Database, keys: VaultKeys, format: ManifestFormat = .current) throws -> [[UInt8]] {
+        let clustered = format == .clusteredRows
+        let entries = try db.makeStatement(
+            sql: "SELECT \(manifestEntryColumns) FROM entries ORDER BY \(clustered ? "bucket, entry_id" : "entry_id")")
+        let versions = try db.makeStatement(sql: clustered
+            ? "SELECT bucket, entry_id, \(manifestVersionColumns) FROM versions ORDER BY bucket, entry_id, version"
+            : "SELECT entry_id & 255, entry_id, \(manifestVersionColumns) FROM versions ORDER BY entry_id, version")
         // Sized up front for an entry row and two versions per id (about 250 bytes): growing
         // 256 buffers by doubling copied most of what they held.
         let maxID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(entry_id) FROM entries")) ?? 0
@@ -81,27 +84,9 @@ extension Vault {
         members.reserveCapacity(VaultSchema.entryBuckets)
         for _ in 0..<VaultSchema.entryBuckets { members.append(ScratchBuffer(capacity: capacity)) }
         var counts = [Int64](repeating: 0, count: VaultSchema.entryBuckets)
-        var versionRow = try step(v)
-        while try step(e) {
-            let id = sqlite3_column_int64(e, 0)
-            let bucket = sqlite3_column_int64(e, 2)
-            guard bucket == id & 0xFF else {
-                throw VaultError.integrity("entry \(id) is filed in the wrong manifest bucket")
-            }
-            if versionRow, sqlite3_column_int64(v, 0) < id {
-                throw VaultError.integrity("a version row belongs to no entry (entry \(sqlite3_column_int64(v, 0)))")
-            }
-            let out = members[Int(bucket)]
-            appendManifestEntry(out, e, 0)
-            while versionRow, sqlite3_column_int64(v, 0) == id {
-                appendManifestVersion(out, v, 1)
-                versionRow = try step(v)
-            }
-            out.u8(0)
-            counts[Int(bucket)] += 1
-        }
-        if versionRow {
-            throw VaultError.integrity("a version row belongs to no entry (entry \(sqlite3_column_int64(v, 0)))")
+        try mergeRows(entries: entries.sqliteStatement, versions: versions.sqliteStatement, clustered: clustered) { bucket in
+            counts[bucket] += 1
+            return members[bucket]
         }
         // The 256 MACs (about 20 MB of input at 100,000 entries) on two cores, half each, each
         // with its own handle, buffers and output slots.
@@ -134,34 +119,63 @@ extension Vault {
         return digests
     }
 
-    /// One bucket's digest from its own rows (the `entries_by_bucket` index, then each entry's
-    /// versions by primary key): what a write that touched a few buckets recomputes, O(N/256).
-    /// The same bytes as ``scanBuckets(_:keys:)`` MACs for that bucket.
+    /// Merges entry rows (``manifestEntryColumns``) with version rows (`bucket, entry_id`, then
+    /// ``manifestVersionColumns``), both stepped in the same order (by bucket then entry id when
+    /// `clustered`, else by entry id), appending each entry and its versions to the buffer
+    /// `member(bucket)` returns. Throws when a row is filed in the wrong bucket or a version
+    /// belongs to no entry.
+    private static func mergeRows(entries e: OpaquePointer?, versions v: OpaquePointer?, clustered: Bool,
+                                  member: (Int) -> ScratchBuffer) throws {
+        var versionRow = try step(v)
+        /// The merge order of a row: (bucket, id) in format 3, (0, id) in format 2.
+        func key(_ bucket: Int64, _ id: Int64) -> (Int64, Int64) { (clustered ? bucket : 0, id) }
+        func versionKey() throws -> (Int64, Int64) {
+            let bucket = sqlite3_column_int64(v, 0)
+            let id = sqlite3_column_int64(v, 1)
+            guard bucket == id & 0xFF else { throw VaultError.integrity("a version of entry \(id) is filed in the wrong manifest bucket") }
+            return key(bucket, id)
+        }
+        while try step(e) {
+            let id = sqlite3_column_int64(e, 0)
+            let bucket = sqlite3_column_int64(e, 2)
+            guard bucket == id & 0xFF else {
+                throw VaultError.integrity("entry \(id) is filed in the wrong manifest bucket")
+            }
+            let entryKey = key(bucket, id)
+            if versionRow, try versionKey() < entryKey {
+                throw VaultError.integrity("a version row belongs to no entry (entry \(sqlite3_column_int64(v, 1)))")
+            }
+            let out = member(Int(bucket))
+            appendManifestEntry(out, e, 0)
+            while versionRow, try versionKey() == entryKey {
+                appendManifestVersion(out, v, 2)
+                versionRow = try step(v)
+            }
+            out.u8(0)
+        }
+        if versionRow {
+            throw VaultError.integrity("a version row belongs to no entry (entry \(sqlite3_column_int64(v, 1)))")
+        }
+    }
+
+    /// One bucket's digest from its own rows: what a write that touched a few buckets
+    /// recomputes, O(N/256). Both tables are keyed by bucket first (format 3), so this is two
+    /// range scans over contiguous pages, merged. The same bytes as
+    /// ``scanBuckets(_:keys:format:)`` MACs for that bucket.
     static func computeBucket(_ db: Database, keys: VaultKeys, bucket: Int) throws -> [UInt8] {
-        let select = try RawStatement(db, """
-            SELECT e.entry_id, e.name_index, e.bucket, e.key_id, e.name_nonce, length(e.name_ciphertext), e.name_tag,
-                   e.current_version, e.previous_version, e.pending_version, e.next_version,
-                   v.version, v.key_id, v.alg, v.nonce, length(v.ciphertext), v.tag
-            FROM entries e LEFT JOIN versions v ON v.entry_id = e.entry_id
-            WHERE e.bucket = ? ORDER BY e.entry_id, v.version
-            """)
-        defer { select.reset() }
-        try select.bind(1, Int64(bucket))
-        let s = select.raw
+        let entries = try RawStatement(db, "SELECT \(manifestEntryColumns) FROM entries WHERE bucket = ? ORDER BY entry_id")
+        defer { entries.reset() }
+        let versions = try RawStatement(
+            db, "SELECT bucket, entry_id, \(manifestVersionColumns) FROM versions WHERE bucket = ? ORDER BY entry_id, version")
+        defer { versions.reset() }
+        try entries.bind(1, Int64(bucket))
+        try versions.bind(1, Int64(bucket))
         let members = ScratchBuffer(capacity: 4096)
         var count: Int64 = 0
-        var current: Int64?
-        while try select.step() {
-            let id = sqlite3_column_int64(s, 0)
-            if id != current {
-                if current != nil { members.u8(0) }
-                appendManifestEntry(members, s, 0)
-                current = id
-                count += 1
-            }
-            if sqlite3_column_type(s, 11) != SQLITE_NULL { appendManifestVersion(members, s, 11) }
+        try mergeRows(entries: entries.raw, versions: versions.raw, clustered: true) { _ in
+            count += 1
+            return members
         }
-        if current != nil { members.u8(0) }
         let digest = UnsafeMutableRawBufferPointer.allocate(byteCount: HMACSHA256.tagLength, alignment: 8)
         defer { digest.deallocate() }
         try finishBucket(keys: keys, bucket: bucket, members: members, count: count, head: ScratchBuffer(capacity: 64), into: digest)

@@ -138,6 +138,9 @@ private func keyIDValue(_ row: Row, _ index: Int) -> UInt32 {
 }
 
 extension Vault {
+    /// The manifest bucket of an entry, and the first column of both tables' keys (format 3).
+    static func bucket(of entryID: Int64) -> Int64 { entryID & 0xFF }
+
     static func readMeta(_ db: Database) throws -> MetaRow {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT vault_id, key_id, retention, generation, updated_at, top_mac FROM vault_meta WHERE id = 1")) else {
             throw VaultError.integrity("the vault header row is missing")
@@ -167,12 +170,16 @@ extension Vault {
     }
 
     static func readVersions(_ db: Database, entryID: Int64) throws -> [VersionRow] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT \(VersionRow.columns) FROM versions WHERE entry_id = ? ORDER BY version"), arguments: [entryID])
+        try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT \(VersionRow.columns) FROM versions WHERE bucket = ? AND entry_id = ? ORDER BY version"),
+            arguments: [bucket(of: entryID), entryID])
             .map { VersionRow(row: $0) }
     }
 
     static func readVersion(_ db: Database, entryID: Int64, version: Int64) throws -> VersionRow? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(VersionRow.columns) FROM versions WHERE entry_id = ? AND version = ?"), arguments: [entryID, version])
+        try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT \(VersionRow.columns) FROM versions WHERE bucket = ? AND entry_id = ? AND version = ?"),
+            arguments: [bucket(of: entryID), entryID, version])
             .map { VersionRow(row: $0) }
     }
 
