@@ -11,10 +11,67 @@ struct Mutation {
     var retention: Int
     /// Entries written or removed: their buckets are recomputed.
     var entries: Set<Int64> = []
+    /// For entries changed only by storing versions: what changed in their rows, so that
+    /// ``BucketMembers`` can update their bytes without reading them back.
+    var edits: [Int64: EntryEdit] = [:]
     var buckets: Set<Int> = []
     var header = false
     var journal = false
     var audit = false
+
+    /// Entry `entryID` changed in a way only its rows tell (a label moved, the entry removed).
+    mutating func changed(_ entryID: Int64) {
+        entries.insert(entryID)
+        edits[entryID] = nil
+        reread.insert(entryID)
+    }
+
+    /// Entries whose bytes must be read back from their rows.
+    private(set) var reread: Set<Int64> = []
+
+    /// A version was stored for `entryID` (``Vault/storeVersion``): its labels, the new
+    /// version's row, the versions pruned, and for an entry this transaction created, its row.
+    mutating func storedVersion(entryID: Int64, created: (nameIndex: [UInt8], keyID: UInt32, name: SealedBox)?, labels: EntryLabels,
+                                version: VersionFields, pruned: [Int64]) {
+        entries.insert(entryID)
+        guard !reread.contains(entryID) else { return }
+        var edit = edits[entryID] ?? EntryEdit(created: created, labels: labels)
+        edit.labels = labels
+        edit.added.append(version)
+        for old in pruned {
+            if let index = edit.added.firstIndex(where: { $0.version == old }) { edit.added.remove(at: index) } else { edit.pruned.insert(old) }
+        }
+        edits[entryID] = edit
+    }
+}
+
+/// An entry row's label columns and next version number.
+struct EntryLabels {
+    var current: Int64?
+    var previous: Int64?
+    var pending: Int64?
+    var nextVersion: Int64
+}
+
+/// The columns of a version row the manifest covers.
+struct VersionFields {
+    var version: Int64
+    var keyID: UInt32
+    var alg: Int64
+    var nonce: [UInt8]
+    var tag: [UInt8]
+    var ciphertextLength: Int64
+}
+
+/// What one transaction's stored versions did to an entry's rows.
+struct EntryEdit {
+    /// The entry's row when this transaction created it: name index, data key id, sealed name.
+    var created: (nameIndex: [UInt8], keyID: UInt32, name: SealedBox)?
+    var labels: EntryLabels
+    /// Versions added, in order (numbers ascending, above every older one).
+    var added: [VersionFields] = []
+    /// Versions that existed before this transaction and were pruned.
+    var pruned: Set<Int64> = []
 }
 
 // MARK: Associated data and digests: every field a reader relies on is bound somewhere.
@@ -251,7 +308,7 @@ extension Vault {
     func mutate<T>(recomputeEverything: Bool = false, initial: Bool = false,
                    _ body: (Database, inout Mutation) throws -> T) throws -> T {
         var result: T?
-        var committed: (generation: Int64, updatedAt: Int64, top: [UInt8], keys: VaultKeys, digests: [[UInt8]])?
+        var committed: (generation: Int64, updatedAt: Int64, top: [UInt8], keys: VaultKeys, digests: [[UInt8]], members: BucketMembers?)?
         do {
             try queue.inTransaction(.immediate) { db in
                 let keys = self.keys
@@ -288,11 +345,15 @@ extension Vault {
                 } else {
                     for entryID in mutation.entries { mutation.buckets.insert(Int(entryID & 0xFF)) }
                 }
+                // Held by this write until the commit; a write that fails drops them.
+                var members = recomputeEverything || initial || effective.keyID != meta.keyID
+                    ? nil : takeBucketMembers(generation: meta.generation, keyID: meta.keyID)
                 let stored = try Vault.storeManifest(
-                    db, keys: effective, meta: meta, digests: &digests, mutation: mutation, now: milliseconds(options.clock.now))
+                    db, keys: effective, meta: meta, digests: &digests, members: &members, mutation: mutation,
+                    now: milliseconds(options.clock.now))
                 let (generation, updatedAt, top) = stored
                 try self.checkpoint("commit")
-                committed = (generation, updatedAt, top, effective, digests)
+                committed = (generation, updatedAt, top, effective, digests, members)
                 return .commit
             }
         } catch {
@@ -300,7 +361,7 @@ extension Vault {
         }
         if let committed {
             didCommit(generation: committed.generation, updatedAt: committed.updatedAt, top: committed.top, keys: committed.keys,
-                      digests: committed.digests)
+                      digests: committed.digests, members: committed.members)
         }
         return result!
     }
@@ -309,9 +370,11 @@ extension Vault {
     /// (synchronous=FULL: the WAL is on disk), so the anchor can lag the file after power loss but
     /// never be ahead of it; synced at most once a second (or always, with `forceSync`), which
     /// bounds that lag (docs/vault.md, "Rollback anchor").
-    func didCommit(generation: Int64, updatedAt: Int64, top: [UInt8], keys: VaultKeys, digests: [[UInt8]], forceSync: Bool = false) {
+    func didCommit(generation: Int64, updatedAt: Int64, top: [UInt8], keys: VaultKeys, digests: [[UInt8]], members: BucketMembers?,
+                   forceSync: Bool = false) {
         knownGeneration = generation
         manifestCache = (generation, top, digests)
+        keepBucketMembers(members, generation: generation, keyID: keys.keyID)
         do {
             let sync = forceSync || anchorSyncDue()
             try writeAnchor(generation: generation, updatedAt: updatedAt, top: top, keys: keys, durability: sync ? .synced : .written)
@@ -321,18 +384,33 @@ extension Vault {
         }
     }
 
-    /// Above this many touched buckets, one pass over both tables (as the unlock does) is
-    /// cheaper than a look-up per bucket: a batch of puts touches every bucket.
+    /// Without ``BucketMembers``: above this many touched buckets, one pass over both tables (as
+    /// the unlock does) is cheaper than two range scans per bucket: a batch of puts touches
+    /// every bucket.
     static let bucketsForFullScan = 32
 
     /// Recomputes the manifest slots `mutation` touched into `digests`, stores them, bumps the
-    /// generation and stores the new top MAC; in the caller's transaction.
-    static func storeManifest(_ db: Database, keys: VaultKeys, meta: MetaRow, digests: inout [[UInt8]], mutation: Mutation,
-                              now: Int64, format: ManifestFormat = .current) throws -> (generation: Int64, updatedAt: Int64, top: [UInt8]) {
-        if mutation.buckets.count > bucketsForFullScan || format != .current {
-            let all = try scanBuckets(db, keys: keys, format: format)
-            for bucket in mutation.buckets { digests[bucket] = all[bucket] }
+    /// generation and stores the new top MAC; in the caller's transaction. With `members` (the
+    /// file's bucket members before this transaction), the touched entries are re-read and
+    /// spliced in and the buckets MACed from memory; without, the buckets are read back from
+    /// their rows, and a full pass leaves fresh `members`. Either way `members` describes the
+    /// file as this transaction leaves it (or is nil).
+    static func storeManifest(_ db: Database, keys: VaultKeys, meta: MetaRow, digests: inout [[UInt8]], members: inout BucketMembers?,
+                              mutation: Mutation, now: Int64, format: ManifestFormat = .current)
+        throws -> (generation: Int64, updatedAt: Int64, top: [UInt8])
+    {
+        if format == .current, let kept = members {
+            for entryID in mutation.entries.sorted() {
+                if let edit = mutation.edits[entryID], kept.apply(edit, entryID: entryID) { continue }
+                try kept.refresh(db, entryID: entryID)
+            }
+            try macBuckets(keys: keys, mutation.buckets.sorted(), of: kept, into: &digests)
+        } else if mutation.buckets.count > bucketsForFullScan || format != .current {
+            let scan = try scanBuckets(db, keys: keys, format: format)
+            for bucket in mutation.buckets { digests[bucket] = scan.digests[bucket] }
+            members = format == .current ? scan.members : nil
         } else {
+            members = nil
             for bucket in mutation.buckets { digests[bucket] = try computeBucket(db, keys: keys, bucket: bucket) }
         }
         if mutation.header { digests[VaultSchema.headerSlot] = try computeHeader(db, keys: keys, format: format) }
@@ -407,9 +485,15 @@ extension Vault {
         guard full else { return }
         guard (1...10_000).contains(meta.retention) else { throw VaultError.integrity("the vault header holds an invalid retention") }
         // Entries and their versions, merged in entry order.
-        let buckets = switch format {
-        case .versionRows, .clusteredRows: try Vault.scanBuckets(db, keys: keys, format: format)
-        case .entryDigests: try Vault.scanBucketDigestsFormat1(db, keys: keys)
+        var members: BucketMembers?
+        let buckets: [[UInt8]]
+        switch format {
+        case .versionRows, .clusteredRows:
+            let scan = try Vault.scanBuckets(db, keys: keys, format: format)
+            buckets = scan.digests
+            if format == .current { members = scan.members }
+        case .entryDigests:
+            buckets = try Vault.scanBucketDigestsFormat1(db, keys: keys)
         }
         for bucket in 0..<VaultSchema.entryBuckets {
             guard ConstantTime.equals(buckets[bucket], stored[bucket]) else {
@@ -426,6 +510,7 @@ extension Vault {
             throw VaultError.integrity("the audit log was changed (rows added or deleted at its end)")
         }
         if format != .entryDigests { try Vault.verifyAuditTail(db, keys: keys) }
+        keepBucketMembers(members, generation: meta.generation, keyID: meta.keyID)
     }
 
     // MARK: Crash points

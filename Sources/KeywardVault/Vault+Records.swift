@@ -83,6 +83,7 @@ extension Vault {
         // read the whole row, four blobs copied into arrays); the label update goes by rowid. A
         // new entry is inserted with its labels already set, so it needs no update.
         let claimed: ClaimedVersion
+        var createdName: SealedBox?
         if let existing = try claimVersion(db, nameIndex: index, label: label) {
             claimed = existing
         } else {
@@ -115,6 +116,7 @@ extension Vault {
             try insert.bind(10, claimed.pending)
             try insert.bind(11, claimed.nextVersion)
             try insert.run()
+            createdName = nameBox
         }
         let version = claimed.version
         var plaintext = RecordPlaintext.encode(
@@ -134,10 +136,15 @@ extension Vault {
         try insert.bind(7, box.ciphertext)
         try insert.bind(8, box.tag)
         try insert.run()
-        try prune(
+        let pruned = try prune(
             db, entryID: claimed.entryID, labelled: [claimed.current, claimed.previous, claimed.pending], nextVersion: claimed.nextVersion,
             retention: mutation.retention)
-        mutation.entries.insert(claimed.entryID)
+        mutation.storedVersion(
+            entryID: claimed.entryID, created: createdName.map { (nameIndex: index, keyID: keys.keyID, name: $0) },
+            labels: EntryLabels(current: claimed.current, previous: claimed.previous, pending: claimed.pending, nextVersion: claimed.nextVersion),
+            version: VersionFields(version: version, keyID: keys.keyID, alg: algorithmAES256GCM, nonce: box.nonce, tag: box.tag,
+                                   ciphertextLength: Int64(box.ciphertext.count)),
+            pruned: pruned)
         return SecretRecord(
             value: value, version: Int(version), createdAt: date(milliseconds: milliseconds(createdAt)), expiresAt: metadata.expiresAt,
             source: metadata.source, txnId: metadata.txnId, label: label)
@@ -204,21 +211,26 @@ extension Vault {
         try update.run()
     }
 
-    /// Deletes the oldest unlabelled versions beyond the retention (never the newest).
-    static func prune(_ db: Database, entryID: Int64, labelled: [Int64?], nextVersion: Int64, retention: Int) throws {
+    /// Deletes the oldest unlabelled versions beyond the retention (never the newest); returns
+    /// the versions it deleted.
+    @discardableResult
+    static func prune(_ db: Database, entryID: Int64, labelled: [Int64?], nextVersion: Int64, retention: Int) throws -> [Int64] {
         // An entry cannot hold more versions than were ever written to it.
-        guard nextVersion - 1 > Int64(retention) else { return }
+        guard nextVersion - 1 > Int64(retention) else { return [] }
         let versions = try Int64.fetchAll(
             db.cachedStatement(sql: "SELECT version FROM versions WHERE bucket = ? AND entry_id = ? ORDER BY version"),
             arguments: [bucket(of: entryID), entryID])
         var excess = versions.count - retention
-        guard excess > 0 else { return }
+        guard excess > 0 else { return [] }
         let labelled = Set(labelled.compactMap { $0 })
+        var pruned = [Int64]()
         for version in versions where excess > 0 && !labelled.contains(version) && version != nextVersion - 1 {
             try db.cachedStatement(sql: "DELETE FROM versions WHERE bucket = ? AND entry_id = ? AND version = ?")
                 .execute(arguments: [bucket(of: entryID), entryID, version])
+            pruned.append(version)
             excess -= 1
         }
+        return pruned
     }
 
     /// Moves `label` of `name` to an existing `version` (for `.current`, the old current
@@ -240,7 +252,7 @@ extension Vault {
             case .pending: entry.pending = target
             }
             try Vault.saveLabels(db, entry: entry)
-            mutation.entries.insert(entry.id)
+            mutation.changed(entry.id)
         }
     }
 
@@ -270,7 +282,7 @@ extension Vault {
             case .pending: entry.pending = nil
             }
             try Vault.saveLabels(db, entry: entry)
-            mutation.entries.insert(entry.id)
+            mutation.changed(entry.id)
         }
     }
 
@@ -281,7 +293,7 @@ extension Vault {
             guard let entry = try Vault.readEntry(db, nameIndex: try mutation.keys.index(of: name.rawValue)) else { throw Vault.notFound(name) }
             try db.cachedStatement(sql: "DELETE FROM versions WHERE bucket = ? AND entry_id = ?").execute(arguments: [Vault.bucket(of: entry.id), entry.id])
             try db.cachedStatement(sql: "DELETE FROM entries WHERE bucket = ? AND entry_id = ?").execute(arguments: [Vault.bucket(of: entry.id), entry.id])
-            mutation.entries.insert(entry.id)
+            mutation.changed(entry.id)
         }
     }
 

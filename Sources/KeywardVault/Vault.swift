@@ -37,6 +37,32 @@ public final class Vault: @unchecked Sendable {
         set { lock.withLock { _manifestCache = newValue } }
     }
 
+    /// The manifest buckets' MAC input as this process last committed or fully checked it
+    /// (``BucketMembers``); nil while a write holds it, after a failed write, or when too large.
+    private var _bucketMembers: BucketMembers?
+
+    /// Takes the bucket members out for a write, if they still describe the file (its
+    /// `generation` and data key id); stale ones are dropped.
+    func takeBucketMembers(generation: Int64, keyID: UInt32) -> BucketMembers? {
+        lock.withLock {
+            defer { _bucketMembers = nil }
+            guard let members = _bucketMembers, members.generation == generation, members.keyID == keyID else { return nil }
+            return members
+        }
+    }
+
+    /// Keeps `members` as the file's at `generation` (nothing when nil or too large).
+    func keepBucketMembers(_ members: BucketMembers?, generation: Int64, keyID: UInt32) {
+        guard let members, members.byteCount <= BucketMembers.maxBytes else { return }
+        members.generation = generation
+        members.keyID = keyID
+        lock.withLock {
+            // Never replace a newer generation's (another thread's read may finish late).
+            if let current = _bucketMembers, current.generation > generation { return }
+            _bucketMembers = members
+        }
+    }
+
     /// When this process last synced the rollback anchor (monotonic nanoseconds; 0: never).
     private var _anchorSyncedAt: UInt64 = 0
     /// The longest a committed generation's anchor stays unsynced after a later commit.
@@ -238,7 +264,7 @@ public final class Vault: @unchecked Sendable {
     func upgradeFormat() throws {
         let keys = self.keys
         let now = milliseconds(options.clock.now)
-        let committed = LockedValue<(generation: Int64, updatedAt: Int64, top: [UInt8], digests: [[UInt8]])?>(nil)
+        let committed = LockedValue<(generation: Int64, updatedAt: Int64, top: [UInt8], digests: [[UInt8]], members: BucketMembers?)?>(nil)
         let migrator = VaultSchema.migrator { db, from, to in
             try self.verifyManifest(db, full: false, format: from)
             let meta = try Vault.readMeta(db)
@@ -248,8 +274,10 @@ public final class Vault: @unchecked Sendable {
             mutation.header = true
             mutation.journal = true
             mutation.audit = true
-            let stored = try Vault.storeManifest(db, keys: keys, meta: meta, digests: &digests, mutation: mutation, now: now, format: to)
-            committed.withLock { $0 = (stored.generation, stored.updatedAt, stored.top, digests) }
+            var members: BucketMembers?
+            let stored = try Vault.storeManifest(
+                db, keys: keys, meta: meta, digests: &digests, members: &members, mutation: mutation, now: now, format: to)
+            committed.withLock { $0 = (stored.generation, stored.updatedAt, stored.top, digests, members) }
         }
         do {
             try migrator.migrate(queue)
@@ -258,7 +286,8 @@ public final class Vault: @unchecked Sendable {
         }
         // Nothing committed: another process upgraded the file first (`read` notices its generation).
         guard let done = committed.withLock({ $0 }) else { return }
-        didCommit(generation: done.generation, updatedAt: done.updatedAt, top: done.top, keys: keys, digests: done.digests, forceSync: true)
+        didCommit(generation: done.generation, updatedAt: done.updatedAt, top: done.top, keys: keys, digests: done.digests,
+                  members: done.members, forceSync: true)
         options.logger.notice("upgraded the vault's file format", metadata: ["generation": "\(done.generation)"])
     }
 

@@ -53,9 +53,48 @@ extension Vault {
         out.i64(sqlite3_column_int64(s, o + 4))
     }
 
-    /// The digest of `bucket` whose members were appended to `members` (which this ends).
+    /// Appends an entry row from its values, as ``appendManifestEntry(_:_:_:)`` from its columns
+    /// (`nameCiphertextLength` is `length(name_ciphertext)`).
+    static func appendManifestEntry(_ out: ScratchBuffer, entryID: Int64, nameIndex: [UInt8], keyID: UInt32, nameNonce: [UInt8],
+                                    nameTag: [UInt8], nameCiphertextLength: Int64, labels: EntryLabels) {
+        out.u8(1)
+        out.i64(entryID)
+        out.field(nameIndex)
+        out.i64(bucket(of: entryID))
+        out.u32(keyID)
+        out.field(nameNonce)
+        out.field(nameTag)
+        out.i64(nameCiphertextLength)
+        appendManifestLabels(out, labels)
+    }
+
+    /// The part of an entry row after `length(name_ciphertext)`: labels, next version.
+    static func appendManifestLabels(_ out: ScratchBuffer, _ labels: EntryLabels) {
+        out.optionalI64(labels.current)
+        out.optionalI64(labels.previous)
+        out.optionalI64(labels.pending)
+        out.i64(labels.nextVersion)
+    }
+
+    /// Appends a version row from its values, as ``appendManifestVersion(_:_:_:)`` from its
+    /// columns.
+    static func appendManifestVersion(_ out: ScratchBuffer, _ version: VersionFields) {
+        out.u8(1)
+        out.i64(version.version)
+        out.u32(version.keyID)
+        out.i64(version.alg)
+        out.field(version.nonce)
+        out.field(version.tag)
+        out.i64(version.ciphertextLength)
+    }
+
+    /// The digest of `bucket` whose `count` members were appended to `members`: the bucket's
+    /// closing `u8 0, i64 count` is appended for the MAC and taken off again, so `members`
+    /// is left as it was.
     static func finishBucket(keys: VaultKeys, bucket: Int, members: ScratchBuffer, count: Int64, head: ScratchBuffer,
                              into digest: UnsafeMutableRawBufferPointer, mac: HMACSHA256? = nil) throws {
+        let length = members.count
+        defer { members.truncate(to: length) }
         members.u8(0)
         members.i64(count)
         head.reset()
@@ -66,10 +105,13 @@ extension Vault {
     }
 
     /// All 256 bucket digests from one pass over both tables (two sequential scans merged; the
-    /// unlock's full check, and writes that touched many buckets). In format 3 both tables are
-    /// read in their stored order, bucket first; in format 2 in entry order. Throws when an
-    /// entry or version is filed in the wrong bucket or a version belongs to no entry.
-    static func scanBuckets(_ db: Database, keys: VaultKeys, format: ManifestFormat = .current) throws -> [[UInt8]] {
+    /// unlock's full check, and writes that touched many buckets without ``BucketMembers``),
+    /// with the MAC input they were computed from. In format 3 both tables are read in their
+    /// stored order, bucket first; in format 2 in entry order. Throws when an entry or version
+    /// is filed in the wrong bucket or a version belongs to no entry.
+    static func scanBuckets(_ db: Database, keys: VaultKeys, format: ManifestFormat = .current)
+        throws -> (digests: [[UInt8]], members: BucketMembers)
+    {
         let clustered = format == .clusteredRows
         let entries = try db.makeStatement(
             sql: "SELECT \(manifestEntryColumns) FROM entries ORDER BY \(clustered ? "bucket, entry_id" : "entry_id")")
@@ -79,53 +121,66 @@ extension Vault {
         // Sized up front for an entry row and two versions per id (about 250 bytes): growing
         // 256 buffers by doubling copied most of what they held.
         let maxID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(entry_id) FROM entries")) ?? 0
-        let capacity = Int(min(max(maxID, 0), 1 << 24) / Int64(VaultSchema.entryBuckets) + 1) * 256
-        var members = [ScratchBuffer]()
-        members.reserveCapacity(VaultSchema.entryBuckets)
-        for _ in 0..<VaultSchema.entryBuckets { members.append(ScratchBuffer(capacity: capacity)) }
-        var counts = [Int64](repeating: 0, count: VaultSchema.entryBuckets)
+        let perBucket = Int(min(max(maxID, 0), 1 << 24) / Int64(VaultSchema.entryBuckets) + 1)
+        let members = BucketMembers(capacity: perBucket * 256, entries: perBucket)
         try mergeRows(entries: entries.sqliteStatement, versions: versions.sqliteStatement, clustered: clustered) { bucket in
-            counts[bucket] += 1
-            return members[bucket]
+            members.buffers[bucket]
+        } ended: { bucket, id, end in
+            members.ids[bucket].append(id)
+            members.ends[bucket].append(end)
         }
-        // The 256 MACs (about 20 MB of input at 100,000 entries) on two cores, half each, each
-        // with its own handle, buffers and output slots.
-        let all = UnsafeMutableRawBufferPointer.allocate(
-            byteCount: VaultSchema.entryBuckets * HMACSHA256.tagLength, alignment: 8)
+        var digests = [[UInt8]](repeating: [], count: VaultSchema.entryBuckets)
+        try macBuckets(keys: keys, Array(0..<VaultSchema.entryBuckets), of: members, into: &digests)
+        return (digests, members)
+    }
+
+    /// The digests of `buckets` from `members` into `digests`: on two cores, half each, each
+    /// with its own libgcrypt handle and head buffer, when there are many (a full pass: about
+    /// 20 MB of input at 100,000 entries); on this thread when there are a few.
+    static func macBuckets(keys: VaultKeys, _ buckets: [Int], of members: BucketMembers, into digests: inout [[UInt8]]) throws {
+        let all = UnsafeMutableRawBufferPointer.allocate(byteCount: buckets.count * HMACSHA256.tagLength, alignment: 8)
         defer { all.deallocate() }
-        let failures = LockedValue<[String]>([])
-        let half = VaultSchema.entryBuckets / 2
-        let work = BucketWork(members: members, counts: counts, out: all)
-        DispatchQueue.concurrentPerform(iterations: 2) { part in
+        func slot(_ index: Int) -> UnsafeMutableRawBufferPointer {
+            UnsafeMutableRawBufferPointer(rebasing: all[(index * HMACSHA256.tagLength)..<((index + 1) * HMACSHA256.tagLength)])
+        }
+        if buckets.count <= 8 {
             let head = ScratchBuffer(capacity: 64)
-            let mac = part == 0 ? keys.manifest : keys.manifestSecondCore
-            do {
-                for bucket in (part * half)..<((part + 1) * half) {
-                    let slot = UnsafeMutableRawBufferPointer(
-                        rebasing: work.out[(bucket * HMACSHA256.tagLength)..<((bucket + 1) * HMACSHA256.tagLength)])
-                    try finishBucket(
-                        keys: keys, bucket: bucket, members: work.members[bucket], count: work.counts[bucket], head: head, into: slot, mac: mac)
-                }
-            } catch {
-                failures.withLock { $0.append("\(error)") }
+            for (index, bucket) in buckets.enumerated() {
+                try finishBucket(keys: keys, bucket: bucket, members: members.buffers[bucket], count: members.count(bucket), head: head,
+                                 into: slot(index))
             }
+        } else {
+            let failures = LockedValue<[String]>([])
+            let half = (buckets.count + 1) / 2
+            let work = BucketWork(members: members, buckets: buckets, out: all)
+            DispatchQueue.concurrentPerform(iterations: 2) { part in
+                let head = ScratchBuffer(capacity: 64)
+                let mac = part == 0 ? keys.manifest : keys.manifestSecondCore
+                do {
+                    for index in (part * half)..<min((part + 1) * half, work.buckets.count) {
+                        let bucket = work.buckets[index]
+                        let slot = UnsafeMutableRawBufferPointer(
+                            rebasing: work.out[(index * HMACSHA256.tagLength)..<((index + 1) * HMACSHA256.tagLength)])
+                        try finishBucket(keys: keys, bucket: bucket, members: work.members.buffers[bucket], count: work.members.count(bucket),
+                                         head: head, into: slot, mac: mac)
+                    }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+            if let failure = failures.withLock({ $0.first }) { throw CryptoError(.library, "manifest MAC failed: \(failure)") }
         }
-        if let failure = failures.withLock({ $0.first }) { throw CryptoError(.library, "manifest MAC failed: \(failure)") }
-        var digests = [[UInt8]]()
-        digests.reserveCapacity(VaultSchema.entryBuckets)
-        for bucket in 0..<VaultSchema.entryBuckets {
-            digests.append(Array(all[(bucket * HMACSHA256.tagLength)..<((bucket + 1) * HMACSHA256.tagLength)]))
-        }
-        return digests
+        for (index, bucket) in buckets.enumerated() { digests[bucket] = Array(slot(index)) }
     }
 
     /// Merges entry rows (``manifestEntryColumns``) with version rows (`bucket, entry_id`, then
     /// ``manifestVersionColumns``), both stepped in the same order (by bucket then entry id when
     /// `clustered`, else by entry id), appending each entry and its versions to the buffer
-    /// `member(bucket)` returns. Throws when a row is filed in the wrong bucket or a version
+    /// `member(bucket)` returns, then calling `ended(bucket, entryID, end)` with the buffer's
+    /// length after the entry. Throws when a row is filed in the wrong bucket or a version
     /// belongs to no entry.
     private static func mergeRows(entries e: OpaquePointer?, versions v: OpaquePointer?, clustered: Bool,
-                                  member: (Int) -> ScratchBuffer) throws {
+                                  member: (Int) -> ScratchBuffer, ended: (Int, Int64, Int) -> Void = { _, _, _ in }) throws {
         var versionRow = try step(v)
         /// The merge order of a row: (bucket, id) in format 3, (0, id) in format 2.
         func key(_ bucket: Int64, _ id: Int64) -> (Int64, Int64) { (clustered ? bucket : 0, id) }
@@ -152,6 +207,7 @@ extension Vault {
                 versionRow = try step(v)
             }
             out.u8(0)
+            ended(Int(bucket), id, out.count)
         }
         if versionRow {
             throw VaultError.integrity("a version row belongs to no entry (entry \(sqlite3_column_int64(v, 1)))")
@@ -226,10 +282,10 @@ extension VersionRow {
 }
 
 /// What the two threads of the bucket MACs share: each touches only its own half of the
-/// buckets and of the output slots, and the scan that filled them has finished.
+/// buckets and of the output slots, and nothing changes the members meanwhile.
 private struct BucketWork: @unchecked Sendable {
-    let members: [ScratchBuffer]
-    let counts: [Int64]
+    let members: BucketMembers
+    let buckets: [Int]
     let out: UnsafeMutableRawBufferPointer
 }
 
@@ -252,6 +308,23 @@ final class ScratchBuffer {
     deinit { base.deallocate() }
 
     func reset() { count = 0 }
+
+    /// Drops everything after the first `length` bytes.
+    func truncate(to length: Int) {
+        precondition((0...count).contains(length))
+        count = length
+    }
+
+    /// Replaces the bytes in `range` with those of `other` (shifting what follows).
+    func replace(_ range: Range<Int>, with other: ScratchBuffer) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count)
+        let delta = other.count - range.count
+        if delta > 0 { reserve(delta) }
+        let tail = count - range.upperBound
+        if tail > 0, delta != 0 { (base + range.upperBound + delta).copyMemory(from: base + range.upperBound, byteCount: tail) }
+        if other.count > 0 { (base + range.lowerBound).copyMemory(from: other.base, byteCount: other.count) }
+        count += delta
+    }
 
     private func reserve(_ extra: Int) {
         guard count + extra > capacity else { return }
@@ -310,6 +383,33 @@ final class ScratchBuffer {
         u32(UInt32(blob.count))
         bytes(blob)
     }
+
+    /// A value as ``ByteWriter/optionalI64(_:)`` encodes it: 0 for nil, else 1 and the value.
+    func optionalI64(_ value: Int64?) {
+        if let value {
+            u8(1)
+            i64(value)
+        } else {
+            u8(0)
+        }
+    }
+
+    /// Bytes as ``ByteWriter/field(_:)-([UInt8])`` encodes them: u32 length, then the bytes.
+    func field(_ value: [UInt8]) {
+        u32(UInt32(value.count))
+        value.withUnsafeBytes { bytes($0) }
+    }
+
+    /// Appends `range` of `other`'s bytes.
+    func append(_ other: ScratchBuffer, _ range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= other.count)
+        bytes(UnsafeRawBufferPointer(start: other.base + range.lowerBound, count: range.count))
+    }
+
+    /// The big-endian integers at `offset` (the caller has checked the length).
+    func readU32(at offset: Int) -> UInt32 { UInt32(bigEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
+    func readI64(at offset: Int) -> Int64 { Int64(bigEndian: base.loadUnaligned(fromByteOffset: offset, as: Int64.self)) }
+    func readU8(at offset: Int) -> UInt8 { base.load(fromByteOffset: offset, as: UInt8.self) }
 
     func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try body(UnsafeRawBufferPointer(start: base, count: count))
