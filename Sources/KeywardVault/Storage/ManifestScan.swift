@@ -181,15 +181,17 @@ extension Vault {
     /// belongs to no entry.
     private static func mergeRows(entries e: OpaquePointer?, versions v: OpaquePointer?, clustered: Bool,
                                   member: (Int) -> ScratchBuffer, ended: (Int, Int64, Int) -> Void = { _, _, _ in }) throws {
-        var versionRow = try step(v)
         /// The merge order of a row: (bucket, id) in format 3, (0, id) in format 2.
         func key(_ bucket: Int64, _ id: Int64) -> (Int64, Int64) { (clustered ? bucket : 0, id) }
-        func versionKey() throws -> (Int64, Int64) {
+        /// The current version row's key, read once per row; nil after the last.
+        func nextVersion() throws -> (Int64, Int64)? {
+            guard try step(v) else { return nil }
             let bucket = sqlite3_column_int64(v, 0)
             let id = sqlite3_column_int64(v, 1)
             guard bucket == id & 0xFF else { throw VaultError.integrity("a version of entry \(id) is filed in the wrong manifest bucket") }
             return key(bucket, id)
         }
+        var versionKey = try nextVersion()
         while try step(e) {
             let id = sqlite3_column_int64(e, 0)
             let bucket = sqlite3_column_int64(e, 2)
@@ -197,20 +199,20 @@ extension Vault {
                 throw VaultError.integrity("entry \(id) is filed in the wrong manifest bucket")
             }
             let entryKey = key(bucket, id)
-            if versionRow, try versionKey() < entryKey {
-                throw VaultError.integrity("a version row belongs to no entry (entry \(sqlite3_column_int64(v, 1)))")
+            if let orphan = versionKey, orphan < entryKey {
+                throw VaultError.integrity("a version row belongs to no entry (entry \(orphan.1))")
             }
             let out = member(Int(bucket))
             appendManifestEntry(out, e, 0)
-            while versionRow, try versionKey() == entryKey {
+            while let current = versionKey, current == entryKey {
                 appendManifestVersion(out, v, 2)
-                versionRow = try step(v)
+                versionKey = try nextVersion()
             }
             out.u8(0)
             ended(Int(bucket), id, out.count)
         }
-        if versionRow {
-            throw VaultError.integrity("a version row belongs to no entry (entry \(sqlite3_column_int64(v, 1)))")
+        if let orphan = versionKey {
+            throw VaultError.integrity("a version row belongs to no entry (entry \(orphan.1))")
         }
     }
 
@@ -326,8 +328,14 @@ final class ScratchBuffer {
         count += delta
     }
 
+    /// Room for `extra` more bytes: the check inlined into every append, the growth not.
+    @inline(__always)
     private func reserve(_ extra: Int) {
-        guard count + extra > capacity else { return }
+        if count + extra > capacity { grow(extra) }
+    }
+
+    @inline(never)
+    private func grow(_ extra: Int) {
         var grown = capacity * 2
         while grown < count + extra { grown *= 2 }
         let next = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 8)
