@@ -481,32 +481,50 @@ extension Vault {
     public func verify() throws -> VaultVerifyReport {
         try read { db, keys in
             try verifyManifest(db, full: true)
-            let meta = try Vault.readMeta(db)
-            var entries = 0
-            var versions = 0
-            let cursor = try Row.fetchCursor(db, sql: "SELECT \(EntryRow.columns) FROM entries ORDER BY bucket, entry_id")
-            while let row = try cursor.next() {
-                let entry = EntryRow(row: row)
-                let text = try Vault.openName(entry: entry, keys: keys)
-                guard let name = SecretName(text) else { throw VaultError.integrity("a stored name breaks the naming rule") }
-                for version in try Vault.readVersions(db, entryID: entry.id) {
-                    _ = try Vault.openRecord(version, entry: entry, keys: keys, name: name)
-                    versions += 1
-                }
-                for label in VersionLabel.allCases {
-                    if let version = entry.version(labelled: label), try Vault.readVersion(db, entryID: entry.id, version: version) == nil {
-                        throw VaultError.integrity("\(name): the \(label.rawValue) label points at a missing version")
-                    }
-                }
-                entries += 1
-            }
-            let journal = try Vault.readJournal(db, keys: keys).count
-            let audit = try Vault.readAudit(db, keys: keys, since: nil).count
-            let slots = try Vault.readSlots(db).count
-            return VaultVerifyReport(
-                generation: meta.generation, updatedAt: date(milliseconds: meta.updatedAt), entries: entries, versions: versions,
-                keySlots: slots, journalEntries: journal, auditEvents: audit)
+            return try Vault.verifyContents(db, keys: keys, format: .current)
         }
+    }
+
+    /// Everything `vault verify` checks beyond the manifest, on a file of manifest `format`:
+    /// every name and every version opened (AEAD), every label pointing at a version, the
+    /// journal and the whole audit chain opened. Also run before a vault is upgraded to a
+    /// newer format and before a restored copy is re-anchored, so neither goes ahead on a
+    /// file with a damaged record.
+    /// - Throws: ``VaultError`` `.integrity` naming the first failure.
+    static func verifyContents(_ db: Database, keys: VaultKeys, format: ManifestFormat) throws -> VaultVerifyReport {
+        let meta = try Vault.readMeta(db)
+        // Format 3 keys both tables by bucket first; the older ones by entry id.
+        let clustered = format == .clusteredRows
+        let versionsOf = try db.makeStatement(sql: clustered
+            ? "SELECT \(VersionRow.columns) FROM versions WHERE bucket = ? AND entry_id = ? ORDER BY version"
+            : "SELECT \(VersionRow.columns) FROM versions WHERE entry_id = ? ORDER BY version")
+        var entries = 0
+        var versions = 0
+        let cursor = try Row.fetchCursor(db, sql: "SELECT \(EntryRow.columns) FROM entries ORDER BY \(clustered ? "bucket, entry_id" : "entry_id")")
+        while let row = try cursor.next() {
+            let entry = EntryRow(row: row)
+            let text = try Vault.openName(entry: entry, keys: keys)
+            guard let name = SecretName(text) else { throw VaultError.integrity("a stored name breaks the naming rule") }
+            var present = Set<Int64>()
+            let key: StatementArguments = clustered ? [Vault.bucket(of: entry.id), entry.id] : [entry.id]
+            for version in try Row.fetchAll(versionsOf, arguments: key).map({ VersionRow(row: $0) }) {
+                _ = try Vault.openRecord(version, entry: entry, keys: keys, name: name)
+                present.insert(version.version)
+                versions += 1
+            }
+            for label in VersionLabel.allCases {
+                if let version = entry.version(labelled: label), !present.contains(version) {
+                    throw VaultError.integrity("\(name): the \(label.rawValue) label points at a missing version")
+                }
+            }
+            entries += 1
+        }
+        let journal = try Vault.readJournal(db, keys: keys).count
+        let audit = try Vault.readAudit(db, keys: keys, since: nil).count
+        let slots = try Vault.readSlots(db).count
+        return VaultVerifyReport(
+            generation: meta.generation, updatedAt: date(milliseconds: meta.updatedAt), entries: entries, versions: versions,
+            keySlots: slots, journalEntries: journal, auditEvents: audit)
     }
 }
 

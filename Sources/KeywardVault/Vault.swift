@@ -202,7 +202,11 @@ public final class Vault: @unchecked Sendable {
         let (vault, _, format) = try openUnchecked(at: path, keySource: keySource, options: options, policy: policy)
         // The anchor is checked against the file as found, before an upgrade writes to it.
         try vault.checkAnchor(accept: false)
-        if format != .current { try vault.upgradeFormat() }
+        if format != .current {
+            // An upgrade rewrites the manifest: only over a file whose every record opens.
+            try vault.verifyContents(format: format)
+            try vault.upgradeFormat()
+        }
         return vault
     }
 
@@ -215,6 +219,9 @@ public final class Vault: @unchecked Sendable {
 
     package static func acceptRestore(at path: String, keySource: VaultKeySource, options: VaultOptions, policy: KDFPolicy) throws -> (Vault, VaultRestoreInfo) {
         let (vault, meta, format) = try openUnchecked(at: path, keySource: keySource, options: options, policy: policy)
+        // Every record, name, the journal and the audit chain must open before the restored
+        // copy is accepted: a failed check must not leave it anchored.
+        try vault.verifyContents(format: format)
         let anchor = (try? vault.readAnchor()) ?? nil
         try vault.writeAnchor(generation: meta.generation, updatedAt: meta.updatedAt, top: meta.topMAC, replacingAll: true)
         if format != .current { try vault.upgradeFormat() }
@@ -282,6 +289,13 @@ public final class Vault: @unchecked Sendable {
         do {
             try migrator.migrate(queue)
         } catch {
+            // The migrator picks its pending migrations before it takes the write lock: another
+            // process upgrading the same file at the same time makes this one's rerun fail (and
+            // roll back). The file is then upgraded; later reads notice the new generation.
+            if (try? VaultSchema.check(queue, path: path)) == .current {
+                options.logger.debug("another process upgraded the vault's file format first")
+                return
+            }
             throw Vault.mapped(error)
         }
         // Nothing committed: another process upgraded the file first (`read` notices its generation).
@@ -289,6 +303,15 @@ public final class Vault: @unchecked Sendable {
         didCommit(generation: done.generation, updatedAt: done.updatedAt, top: done.top, keys: keys, digests: done.digests,
                   members: done.members, forceSync: true)
         options.logger.notice("upgraded the vault's file format", metadata: ["generation": "\(done.generation)"])
+    }
+
+    /// ``verifyContents(_:keys:format:)`` on the file as it is, in its own format.
+    func verifyContents(format: ManifestFormat) throws {
+        do {
+            _ = try queue.read { db in try Vault.verifyContents(db, keys: keys, format: format) }
+        } catch {
+            throw Vault.mapped(error)
+        }
     }
 
     private static func unlock(slots: [SlotRow], keySource: VaultKeySource, meta: MetaRow, policy: KDFPolicy)

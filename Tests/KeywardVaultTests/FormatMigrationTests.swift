@@ -180,6 +180,12 @@ struct FormatMigrationTests {
         "UPDATE versions SET tag = zeroblob(16) WHERE entry_id = 1 AND version = 2",
         "DELETE FROM entries WHERE entry_id = 257",
         "UPDATE vault_meta SET generation = generation + 1",
+        // What the manifest covers only through AEAD tags: every record is opened before the
+        // upgrade, not only the ones a command reads.
+        "UPDATE versions SET ciphertext = randomblob(length(ciphertext)) WHERE entry_id = 5",
+        "UPDATE entries SET name_ciphertext = randomblob(length(name_ciphertext)) WHERE entry_id = 2",
+        "UPDATE audit SET ciphertext = randomblob(length(ciphertext)) WHERE audit_id = 10",
+        "DELETE FROM audit WHERE audit_id = 10",
     ])
     func tamperedFormat2(sql: String) throws {
         let box = try Sandbox()
@@ -191,6 +197,29 @@ struct FormatMigrationTests {
         #expect(try Self.layout(box).lastEntryID == nil)
     }
 
+    @Test("several processes opening a format-2 vault at once: one upgrades it, every one opens and writes")
+    func concurrentUpgrade() async throws {
+        let box = try Sandbox()
+        try Self.copyFixture2(box)
+        let options = box.options
+        let path = box.vaultPath
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<4 {
+                group.addTask {
+                    try await CommandRunnerFree.offPool {
+                        let vault = try Vault.open(at: path, keySource: Self.keyFile2, options: options)
+                        try vault.put(name("concurrent/\(index)"), secret("value-\(index)"))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let vault = try box.open(Self.keyFile2)
+        #expect(try Self.inspect(box).migrations == Self.allMigrations)
+        #expect(try vault.verify().entries == 304)
+        #expect(try vault.list(prefix: "concurrent/").count == 4)
+    }
+
     @Test("a format-3 vault passed off as format 2 (its migration record deleted) is refused")
     func downgradeRecord3() throws {
         let box = try Sandbox()
@@ -198,5 +227,14 @@ struct FormatMigrationTests {
         try vault.put(name("a"), secret("value-a"))
         try box.tamper { db in try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v3-rows-clustered-by-bucket'") }
         expectVaultFailure { _ = try box.open(source) }
+    }
+}
+
+/// Runs blocking work on its own thread, off the test's cooperative pool.
+enum CommandRunnerFree {
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
     }
 }

@@ -236,6 +236,17 @@ struct TamperTests {
         #expect(error?.code == .rollback)
         #expect(error?.message.contains("generation") == true)
         #expect(error?.message.contains("--accept-restore") == true)
+        // A restored copy with a damaged record is not accepted, and stays behind its anchor.
+        let intact = box.fileBytes(box.vaultPath)
+        try box.tamper { db in
+            try db.execute(sql: "UPDATE versions SET ciphertext = randomblob(length(ciphertext)) WHERE entry_id = 1")
+            _ = try db.checkpoint(.truncate)
+        }
+        let damaged = expectVaultFailure { _ = try Vault.acceptRestore(at: box.vaultPath, keySource: source, options: box.options) }
+        #expect(damaged?.code == .integrity)
+        try Data(intact).write(to: URL(fileURLWithPath: box.vaultPath))
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: box.vaultPath + suffix) }
+        #expect(expectVaultFailure { _ = try box.open(source) }?.code == .rollback)
         let (restored, info) = try Vault.acceptRestore(at: box.vaultPath, keySource: source, options: box.options)
         #expect(info.fileGeneration < (info.anchorGeneration ?? 0))
         #expect(try restored.get(name("e/0")).value == secret("value-old"))
