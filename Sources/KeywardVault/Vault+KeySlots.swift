@@ -185,9 +185,15 @@ extension Vault {
                     arguments: [Data(newIndex), Int64(newKeys.keyID), Data(nameBox.nonce), Data(nameBox.ciphertext), Data(nameBox.tag),
                                 Vault.bucket(of: entry.id), entry.id])
                 for version in try Vault.readVersions(db, entryID: entry.id) {
-                    var plaintext = try oldKeys.records.open(
-                        version.box,
-                        aad: Vault.recordAAD(keys: oldKeys, entryID: entry.id, version: version.version, keyID: version.keyID, alg: version.alg, nameIndex: entry.nameIndex))
+                    var plaintext: [UInt8]
+                    do {
+                        plaintext = try oldKeys.records.open(
+                            version.box,
+                            aad: Vault.recordAAD(keys: oldKeys, entryID: entry.id, version: version.version, keyID: version.keyID, alg: version.alg,
+                                                 nameIndex: entry.nameIndex))
+                    } catch {
+                        throw VaultError.integrity("\(name) version \(version.version) failed authentication; the vault was not re-keyed")
+                    }
                     defer { SecureBytes.wipe(&plaintext) }
                     let box = try newKeys.records.seal(
                         plaintext,

@@ -121,4 +121,37 @@ struct VaultCommandTests {
         #expect(try keyward(["vault", "rekey"], environment: env, box: box).status == 0)
         #expect(try keyward(["vault", "verify"], environment: env, box: box).status == 0)
     }
+
+    @Test("passwd: the new passphrase from KEYWARD_NEW_PASSPHRASE opens, the old does not; a missing or empty one is a usage error")
+    func passwd() throws {
+        let box = try Sandbox()
+        let vault = ["KEYWARD_VAULT": box.vaultPath]
+        let old = vault.merging(["KEYWARD_PASSPHRASE": "old-passphrase-1"]) { $1 }
+        var runs = [Run]()
+        func run(_ arguments: [String], _ environment: [String: String], stdin: [UInt8] = []) throws -> Run {
+            let result = try keyward(arguments, environment: environment, stdin: stdin, box: box)
+            runs.append(result)
+            return result
+        }
+        #expect(try run(["vault", "init"], old).status == 0)
+        #expect(try run(["vault", "put", "a/b"], old, stdin: Array("value-kept".utf8)).status == 0)
+
+        let empty = try run(["vault", "passwd"], old.merging(["KEYWARD_NEW_PASSPHRASE": ""]) { $1 })
+        #expect(empty.status == 2)
+        #expect(empty.stderr.contains("KEYWARD_NEW_PASSPHRASE is set but empty"), "\(empty.stderr)")
+        let none = try run(["vault", "passwd"], old)
+        #expect(none.status == 2)
+        #expect(none.stderr.contains("no new passphrase"), "\(none.stderr)")
+        #expect(try run(["vault", "get", "a/b"], old).stdout == Array("value-kept".utf8))
+
+        #expect(try run(["vault", "passwd"], old.merging(["KEYWARD_NEW_PASSPHRASE": "new-passphrase-2"]) { $1 }).status == 0)
+        #expect(try run(["vault", "get", "a/b"], old).status == 4)
+        let new = vault.merging(["KEYWARD_PASSPHRASE": "new-passphrase-2"]) { $1 }
+        #expect(try run(["vault", "get", "a/b"], new).stdout == Array("value-kept".utf8))
+        #expect(try run(["vault", "verify"], new).status == 0)
+        for result in runs {
+            #expect(!result.stderr.contains("old-passphrase-1") && !result.stderr.contains("new-passphrase-2"))
+            #expect(!String(decoding: result.stdout, as: UTF8.self).contains("passphrase-"))
+        }
+    }
 }

@@ -51,12 +51,16 @@ struct VaultSession {
 
     /// A new passphrase: $KEYWARD_NEW_PASSPHRASE, else typed twice on the terminal.
     func newPassphrase(variable: String = "KEYWARD_NEW_PASSPHRASE") throws -> SecretValue {
-        if let value = environment[variable], !value.isEmpty { return SecretValue(utf8: value) }
+        // A missing or empty new passphrase is a usage error (exit 2), not a locked vault.
+        if let value = environment[variable] {
+            guard !value.isEmpty else { throw VaultError(.invalidInput, "\(variable) is set but empty; nothing changed") }
+            return SecretValue(utf8: value)
+        }
         guard let first = try Terminal.readSecret(prompt: "New passphrase: ") else {
-            throw VaultError(.locked, "no new passphrase: set \(variable) or run on a terminal to be prompted")
+            throw VaultError(.invalidInput, "no new passphrase: set \(variable) or run on a terminal to be prompted")
         }
         guard let second = try Terminal.readSecret(prompt: "Repeat the new passphrase: ") else {
-            throw VaultError(.locked, "no terminal to confirm the new passphrase")
+            throw VaultError(.invalidInput, "no terminal to confirm the new passphrase")
         }
         guard first == second else { throw VaultError(.invalidInput, "the two passphrases differ; nothing changed") }
         guard !first.isEmpty else { throw VaultError(.invalidInput, "the passphrase is empty; nothing changed") }
