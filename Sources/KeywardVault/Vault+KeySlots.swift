@@ -97,12 +97,15 @@ extension Vault {
     /// `vault passwd`: sets a new passphrase by re-wrapping the data key only, in one
     /// transaction. Replaces the passphrase slot this session unlocked with; after a key-file
     /// unlock, the vault's only passphrase slot (or adds one when there is none).
+    /// - Returns: the slot re-wrapped, or the one added.
     /// - Throws: ``VaultError`` `.invalidInput` when several passphrase slots make the choice
     ///   ambiguous.
-    public func changePassphrase(to passphrase: SecretValue) throws {
+    @discardableResult
+    public func changePassphrase(to passphrase: SecretValue) throws -> PassphraseChange {
         let keys = self.keys
         let material = try SlotMaterial.make(for: .passphrase(passphrase), vaultID: keys.vaultID, policy: policy)
         let unlocked = unlockSlot.id
+        var added = false
         let target: Int = try mutate { db, mutation in
             let slots = try Vault.readSlots(db)
             let passphraseSlots = slots.filter { $0.kind == SlotKind.passphrase.rawValue }
@@ -113,6 +116,7 @@ extension Vault {
                 target = passphraseSlots[0].id
             } else if passphraseSlots.isEmpty {
                 target = (slots.map(\.id).max() ?? 0) + 1
+                added = true
             } else {
                 throw VaultError.invalid("the vault has several passphrase slots; unlock with the one to change")
             }
@@ -121,6 +125,15 @@ extension Vault {
             return target
         }
         if target == unlocked { replaceUnlock(slotID: target, kek: material.kek) }
+        return added ? .added(slotID: target) : .changed(slotID: target)
+    }
+
+    /// What ``changePassphrase(to:)`` did.
+    public enum PassphraseChange: Sendable, Equatable {
+        /// The passphrase slot `slotID` was re-wrapped under the new passphrase.
+        case changed(slotID: Int)
+        /// The vault had no passphrase slot (only key files): slot `slotID` was added.
+        case added(slotID: Int)
     }
 
     /// `vault rekey`: a new random data key; every slot re-wrapped, every name, version,

@@ -154,4 +154,19 @@ struct VaultCommandTests {
             #expect(!String(decoding: result.stdout, as: UTF8.self).contains("passphrase-"))
         }
     }
+
+    @Test("passwd on a vault with only a key file says it added a passphrase slot; both then open it")
+    func passwdAddsSlot() throws {
+        let box = try Sandbox()
+        let key = box.root + "/cli.key"
+        let env = ["KEYWARD_VAULT": box.vaultPath, "KEYWARD_KEY_FILE": key]
+        #expect(try keyward(["vault", "init", "--new-key-file", key], environment: env, box: box).status == 0)
+        #expect(try keyward(["vault", "put", "a/b"], environment: env, stdin: Array("value-kept".utf8), box: box).status == 0)
+        let added = try keyward(["vault", "passwd"], environment: env.merging(["KEYWARD_NEW_PASSPHRASE": "added-passphrase"]) { $1 }, box: box)
+        #expect(added.status == 0)
+        #expect(String(decoding: added.stdout, as: UTF8.self).contains("added one in slot 2"), "\(added.stdout)")
+        let byPassphrase = ["KEYWARD_VAULT": box.vaultPath, "KEYWARD_PASSPHRASE": "added-passphrase"]
+        #expect(try keyward(["vault", "get", "a/b"], environment: byPassphrase, box: box).stdout == Array("value-kept".utf8))
+        #expect(try keyward(["vault", "get", "a/b"], environment: env, box: box).stdout == Array("value-kept".utf8))
+    }
 }

@@ -16,9 +16,15 @@ extension VaultCommand {
             let session = VaultSession(global)
             let vault = try session.open()
             let passphrase = try session.newPassphrase()
-            try vault.changePassphrase(to: passphrase)
+            let change = try vault.changePassphrase(to: passphrase)
             session.audit(vault, operation: "vault passwd", entry: nil)
-            if !global.quiet && global.output == .text { Output.print("passphrase changed") }
+            if !global.quiet && global.output == .text {
+                switch change {
+                case .changed: Output.print("passphrase changed")
+                case .added(let slot):
+                    Output.print("the vault had no passphrase: added one in slot \(slot); its key files still open it (keyward vault key list)")
+                }
+            }
         }
     }
 
