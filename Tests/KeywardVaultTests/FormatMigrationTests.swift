@@ -18,8 +18,9 @@ struct FormatMigrationTests {
     static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/vault-format1.db").path
     static let passphrase = VaultKeySource.passphrase(SecretValue(utf8: "correct horse battery staple"))
 
-    /// The fixture copied to the sandbox's vault path, mode 0600 in a 0700 directory.
-    static func copyFixture(_ box: Sandbox) throws {
+    /// A fixture (format 1 unless told) copied to the sandbox's vault path, mode 0600 in a 0700
+    /// directory.
+    static func copyFixture(_ box: Sandbox, from fixture: String = fixture) throws {
         try FileManager.default.createDirectory(
             atPath: box.root + "/data", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try FileManager.default.copyItem(atPath: fixture, toPath: box.vaultPath)
@@ -112,13 +113,6 @@ struct FormatMigrationTests {
     static let keyFile2 = VaultKeySource.keyFile(
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/vault-format2.key").path)
 
-    static func copyFixture2(_ box: Sandbox) throws {
-        try FileManager.default.createDirectory(
-            atPath: box.root + "/data", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        try FileManager.default.copyItem(atPath: fixture2, toPath: box.vaultPath)
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: box.vaultPath)
-    }
-
     /// The CREATE statements of `entries` and `versions`, and `vault_meta.last_entry_id` (nil
     /// before format 3).
     static func layout(_ box: Sandbox) throws -> (entries: String, versions: String, lastEntryID: Int64?) {
@@ -135,7 +129,7 @@ struct FormatMigrationTests {
     @Test("a format-2 vault is upgraded once to rows clustered by bucket, keeping every value, label and the entry-id high-water mark")
     func upgradesFormat2() throws {
         let box = try Sandbox()
-        try Self.copyFixture2(box)
+        try Self.copyFixture(box, from: Self.fixture2)
         let before = try Self.inspect(box)
         #expect(before.migrations == ["v1-vault-tables", "v2-manifest-over-version-rows"])
         #expect(try Self.layout(box).lastEntryID == nil)
@@ -189,7 +183,7 @@ struct FormatMigrationTests {
     ])
     func tamperedFormat2(sql: String) throws {
         let box = try Sandbox()
-        try Self.copyFixture2(box)
+        try Self.copyFixture(box, from: Self.fixture2)
         try box.tamper { db in try db.execute(sql: sql) }
         let error = expectVaultFailure(Comment(rawValue: sql)) { _ = try box.open(Self.keyFile2) }
         #expect(error?.code == .integrity)
@@ -200,7 +194,7 @@ struct FormatMigrationTests {
     @Test("several processes opening a format-2 vault at once: one upgrades it, every one opens and writes")
     func concurrentUpgrade() async throws {
         let box = try Sandbox()
-        try Self.copyFixture2(box)
+        try Self.copyFixture(box, from: Self.fixture2)
         let options = box.options
         let path = box.vaultPath
         try await withThrowingTaskGroup(of: Void.self) { group in
