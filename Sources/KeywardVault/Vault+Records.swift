@@ -80,7 +80,7 @@ extension Vault {
     ) throws -> SecretRecord {
         let index = try keys.index(of: name.rawValue)
         // The entry's id, labels and next version come from a SELECT of only those columns (it
-        // read the whole row, four blobs copied into arrays); the label update goes by rowid. A
+        // read the whole row, four blobs copied into arrays); the label update goes by primary key. A
         // new entry is inserted with its labels already set, so it needs no update.
         let claimed: ClaimedVersion
         var createdName: SealedBox?

@@ -4,10 +4,11 @@ import GRDBSQLite
 /// The MAC input of the 256 manifest buckets (``Vault/scanBuckets(_:keys:format:)``'s bytes,
 /// without each bucket's closing count), as the file held it at ``generation``: kept after a
 /// full pass (the unlock's check, `vault verify`, a write that touched many buckets) so that a
-/// later write by this process recomputes a bucket from memory. A write re-reads only the
-/// entries it changed (one statement each), splices their bytes in, and MACs the touched
-/// buckets; it no longer reads a bucket's other rows back (about 800 at 100,000 entries, or
-/// every row when a batch touched every bucket).
+/// later write by this process recomputes a bucket from memory. A write updates the bytes of
+/// the entries it changed, from what it wrote when it stored versions (``apply(_:entryID:)``)
+/// or by reading that one entry back otherwise (``refresh(_:entryID:)``), and MACs the
+/// touched buckets; it no longer reads a bucket's other rows back (about 800 at 100,000
+/// entries, or every row when a batch touched every bucket).
 ///
 /// Valid only while nobody else wrote: ``Vault`` takes it out for a write only when the
 /// file's generation and key id are still the ones it describes, and puts it back only after
