@@ -107,7 +107,9 @@ extension Vault {
         if sawRecord {
             throw VaultError.integrity("the rollback anchor \(anchorPath) is damaged or does not match this vault's key (replaced)")
         }
-        return nil
+        // Keyward creates an anchor file whole, with a record (atomically): one that exists with
+        // no record at all (emptied, say) is damaged, not absent.
+        throw VaultError.integrity("the rollback anchor \(anchorPath) exists but holds no record (emptied or truncated)")
     }
 
     private func parseAnchor(_ bytes: ArraySlice<UInt8>) -> Anchor? {

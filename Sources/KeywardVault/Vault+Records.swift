@@ -90,7 +90,11 @@ extension Vault {
             // Choose the id first: it is bound into the name's and the records' AAD. Never one
             // given out before (a removed entry's id included): the high-water mark is in the
             // header, so the header slot is recomputed.
-            let id = try readLastEntryID(db) + 1
+            let last = try readLastEntryID(db)
+            guard (0..<VaultSchema.maxEntryID).contains(last) else {
+                throw VaultError.integrity("the vault's entry-id mark (\(last)) is out of range; no entry can be added")
+            }
+            let id = last + 1
             let advance = try RawStatement(db, "UPDATE vault_meta SET last_entry_id = ? WHERE id = 1")
             try advance.bind(1, id)
             try advance.run()

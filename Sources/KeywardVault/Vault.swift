@@ -204,7 +204,7 @@ public final class Vault: @unchecked Sendable {
         try vault.checkAnchor(accept: false)
         if format != .current {
             // An upgrade rewrites the manifest: only over a file whose every record opens.
-            try vault.verifyContents(format: format)
+            try vault.verifyContents()
             try vault.upgradeFormat()
         }
         return vault
@@ -221,7 +221,7 @@ public final class Vault: @unchecked Sendable {
         let (vault, meta, format) = try openUnchecked(at: path, keySource: keySource, options: options, policy: policy)
         // Every record, name, the journal and the audit chain must open before the restored
         // copy is accepted: a failed check must not leave it anchored.
-        try vault.verifyContents(format: format)
+        try vault.verifyContents()
         let anchor = (try? vault.readAnchor()) ?? nil
         try vault.writeAnchor(generation: meta.generation, updatedAt: meta.updatedAt, top: meta.topMAC, replacingAll: true)
         if format != .current { try vault.upgradeFormat() }
@@ -254,9 +254,15 @@ public final class Vault: @unchecked Sendable {
             let keys = try VaultKeys(vaultID: meta.vaultID, keyID: meta.keyID, dataKey: dataKey)
             let vault = Vault(path: path, queue: queue, options: options, policy: policy, keys: keys,
                               generation: meta.generation, unlockSlotID: slotID, kek: kek, unlockKDFSeconds: kdfSeconds)
-            try vault.queue.read { db in try vault.verifyManifest(db, full: true, format: format) }
+            // The format again, in the check's own transaction: another process may have
+            // upgraded the file during the unlock.
+            let verified = try vault.queue.read { db in
+                let format = try VaultSchema.format(db)
+                try vault.verifyManifest(db, full: true, format: format)
+                return format
+            }
             try vault.queue.inDatabase { db in try db.execute(sql: "PRAGMA cache_size = -\(VaultSchema.openCacheKiB)") }
-            return (vault, meta, format)
+            return (vault, meta, verified)
         } catch {
             throw mapped(error)
         }
@@ -305,10 +311,11 @@ public final class Vault: @unchecked Sendable {
         options.logger.notice("upgraded the vault's file format", metadata: ["generation": "\(done.generation)"])
     }
 
-    /// ``verifyContents(_:keys:format:)`` on the file as it is, in its own format.
-    func verifyContents(format: ManifestFormat) throws {
+    /// ``verifyContents(_:keys:format:)`` on the file as it is now, in its format now (another
+    /// process may have upgraded it since it was opened).
+    func verifyContents() throws {
         do {
-            _ = try queue.read { db in try Vault.verifyContents(db, keys: keys, format: format) }
+            _ = try queue.read { db in try Vault.verifyContents(db, keys: keys, format: VaultSchema.format(db)) }
         } catch {
             throw Vault.mapped(error)
         }

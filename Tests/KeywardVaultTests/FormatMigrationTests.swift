@@ -110,8 +110,8 @@ struct FormatMigrationTests {
     /// previous), and had `app/zzz-removed` (entry id 301) stored and removed: its id survives
     /// only in `sqlite_sequence`.
     static let fixture2 = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/vault-format2.db").path
-    static let keyFile2 = VaultKeySource.keyFile(
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/vault-format2.key").path)
+    static let keyFile2Path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/vault-format2.key").path
+    static let keyFile2 = VaultKeySource.keyFile(keyFile2Path)
 
     /// The CREATE statements of `entries` and `versions`, and `vault_meta.last_entry_id` (nil
     /// before format 3).
@@ -180,6 +180,11 @@ struct FormatMigrationTests {
         "UPDATE entries SET name_ciphertext = randomblob(length(name_ciphertext)) WHERE entry_id = 2",
         "UPDATE audit SET ciphertext = randomblob(length(ciphertext)) WHERE audit_id = 10",
         "DELETE FROM audit WHERE audit_id = 10",
+        // No MAC covers format 2's entry-id mark: an implausible one is not sealed into format 3.
+        "UPDATE sqlite_sequence SET seq = 9223372036854775807 WHERE name = 'entries'",
+        "UPDATE sqlite_sequence SET seq = -1 WHERE name = 'entries'",
+        "UPDATE sqlite_sequence SET seq = 'abc' WHERE name = 'entries'",
+        "CREATE TRIGGER planted AFTER INSERT ON audit BEGIN DELETE FROM audit WHERE audit_id = 1; END",
     ])
     func tamperedFormat2(sql: String) throws {
         let box = try Sandbox()
@@ -191,18 +196,25 @@ struct FormatMigrationTests {
         #expect(try Self.layout(box).lastEntryID == nil)
     }
 
-    @Test("several processes opening a format-2 vault at once: one upgrades it, every one opens and writes")
-    func concurrentUpgrade() async throws {
+    @Test("several processes opening a format-2 vault at once: one upgrades it, every one opens, reads and writes",
+          arguments: 0..<4)
+    func concurrentUpgrade(round: Int) async throws {
         let box = try Sandbox()
         try Self.copyFixture(box, from: Self.fixture2)
         let options = box.options
         let path = box.vaultPath
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for index in 0..<4 {
+            for index in 0..<8 {
                 group.addTask {
                     try await CommandRunnerFree.offPool {
+                        // Staggered, so that some open while another one is upgrading.
+                        usleep(UInt32(index) * 4_000)
                         let vault = try Vault.open(at: path, keySource: Self.keyFile2, options: options)
-                        try vault.put(name("concurrent/\(index)"), secret("value-\(index)"))
+                        if index % 4 == 3 {
+                            _ = try vault.get(name("app/150"))
+                        } else {
+                            try vault.put(name("concurrent/\(index)"), secret("value-\(index)"))
+                        }
                     }
                 }
             }
@@ -210,8 +222,8 @@ struct FormatMigrationTests {
         }
         let vault = try box.open(Self.keyFile2)
         #expect(try Self.inspect(box).migrations == Self.allMigrations)
-        #expect(try vault.verify().entries == 304)
-        #expect(try vault.list(prefix: "concurrent/").count == 4)
+        #expect(try vault.verify().entries == 306)
+        #expect(try vault.list(prefix: "concurrent/").count == 6)
     }
 
     @Test("a format-3 vault passed off as format 2 (its migration record deleted) is refused")

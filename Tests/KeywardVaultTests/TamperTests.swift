@@ -253,16 +253,36 @@ struct TamperTests {
         #expect(try box.open(source).get(name("e/0")).value == secret("value-old"))
     }
 
-    @Test("a damaged anchor is reported, not silently replaced")
-    func damagedAnchor() throws {
+    @Test("a damaged anchor is reported, not silently replaced", arguments: ["edited", "emptied", "newlines only"])
+    func damagedAnchor(damage: String) throws {
         let box = try Sandbox()
         let (vault, source) = try box.makeVault()
         try vault.put(name("a"), secret("x"))
         let anchor = vault.anchorPath
         var text = try String(contentsOfFile: anchor, encoding: .utf8)
-        text = text.replacingOccurrences(of: "generation ", with: "generation 9")
+        switch damage {
+        case "edited": text = text.replacingOccurrences(of: "generation ", with: "generation 9")
+        case "emptied": text = ""
+        default: text = String(repeating: "\n", count: text.utf8.count)
+        }
         try text.write(toFile: anchor, atomically: true, encoding: .utf8)
-        expectVaultFailure { _ = try box.open(source) }
+        let error = expectVaultFailure { _ = try box.open(source) }
+        #expect(error?.message.contains("anchor") == true, "\(error?.message ?? "")")
+    }
+
+    @Test("a schema object Keyward does not create (a trigger, a view, a table, an index) is refused at unlock", arguments: [
+        "CREATE TRIGGER planted AFTER INSERT ON versions BEGIN UPDATE versions SET ciphertext = randomblob(length(new.ciphertext)) "
+            + "WHERE bucket = new.bucket AND entry_id = new.entry_id AND version = new.version; END",
+        "CREATE VIEW planted AS SELECT * FROM entries",
+        "CREATE TABLE planted(x)",
+        "CREATE INDEX planted ON versions(nonce)",
+    ])
+    func plantedSchema(sql: String) throws {
+        let (box, source) = try Self.populated()
+        try box.tamper { db in try db.execute(sql: sql) }
+        let error = expectVaultFailure(Comment(rawValue: sql)) { _ = try box.open(source) }
+        #expect(error?.code == .integrity)
+        #expect(error?.message.contains("`planted`") == true, "\(error?.message ?? "")")
     }
 
     @Test("a rekey after a backup does not let the old copy pass as new")

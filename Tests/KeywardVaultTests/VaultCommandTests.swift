@@ -169,4 +169,32 @@ struct VaultCommandTests {
         #expect(try keyward(["vault", "get", "a/b"], environment: byPassphrase, box: box).stdout == Array("value-kept".utf8))
         #expect(try keyward(["vault", "get", "a/b"], environment: env, box: box).stdout == Array("value-kept".utf8))
     }
+
+    @Test("processes opening a format-2 vault at once (puts and gets) all succeed; the file ends upgraded and verifiable",
+          arguments: 0..<3)
+    func concurrentUpgradeProcesses(round: Int) async throws {
+        let box = try Sandbox()
+        try FormatMigrationTests.copyFixture(box, from: FormatMigrationTests.fixture2)
+        let key = box.root + "/fixture.key"
+        try FileManager.default.copyItem(atPath: FormatMigrationTests.keyFile2Path, toPath: key)
+        let env = ["KEYWARD_VAULT": box.vaultPath, "KEYWARD_KEY_FILE": key]
+        let runs = try await withThrowingTaskGroup(of: (String, Run).self) { group in
+            for index in 0..<12 {
+                group.addTask {
+                    try await CommandRunnerFree.offPool {
+                        let arguments = index % 6 == 5 ? ["vault", "get", "app/150"] : ["vault", "put", "concurrent/\(index)"]
+                        return (arguments.joined(separator: " "), try keyward(arguments, environment: env, stdin: Array("v\(index)".utf8), box: box))
+                    }
+                }
+            }
+            var runs = [(String, Run)]()
+            for try await run in group { runs.append(run) }
+            return runs
+        }
+        for (command, run) in runs {
+            #expect(run.status == 0, "\(command): \(run.stderr)")
+        }
+        let vault = try box.open(.keyFile(key))
+        #expect(try vault.verify().entries == 310)
+    }
 }

@@ -10,6 +10,10 @@ enum VaultSchema {
     /// `PRAGMA user_version`: the file format this build writes.
     static let formatVersion: Int32 = 1
 
+    /// The highest entry id the vault gives out (2^48, far beyond any real vault): a higher
+    /// high-water mark is refused.
+    static let maxEntryID: Int64 = 1 << 48
+
     /// Manifest slots 0...255 hold the entry buckets; the others cover the rest of the file.
     static let entryBuckets = 256
     static let headerSlot = 256
@@ -126,6 +130,13 @@ enum VaultSchema {
         // loses its foreign key: it had no index that starts with `entry_id` any more, and
         // the vault deletes an entry's versions itself (an orphan fails the manifest check).
         migrator.registerMigration(clusteredRowsMigration) { db in
+            // No MAC covered sqlite_sequence: only a plausible mark is carried over (and sealed).
+            if let mark = try Row.fetchOne(db, sql: "SELECT seq, typeof(seq) FROM sqlite_sequence WHERE name = 'entries'") {
+                let seq: Int64? = mark[1] == "integer" ? mark[0] : nil
+                guard let seq, (0...maxEntryID).contains(seq) else {
+                    throw VaultError.integrity("the entry-id mark in sqlite_sequence is not a plausible entry id; refusing to upgrade the vault")
+                }
+            }
             try db.execute(sql: """
                 CREATE TABLE entries_clustered(
                     bucket INTEGER NOT NULL,
@@ -260,10 +271,48 @@ enum VaultSchema {
                     .integrity,
                     "\(path): the record of schema migration \(missing.joined(separator: ", ")) is missing before later ones; refusing it")
             }
+            try checkObjects(db, path: path)
             // Every open of an up-to-date file (every CLI command) skips the migrator's own checks
             // and its CREATE TABLE IF NOT EXISTS, which wrote and synced the WAL before the unlock.
-            if applied.contains(clusteredRowsMigration) { return .clusteredRows }
-            return applied.contains(versionRowsMigration) ? .versionRows : .entryDigests
+            return format(applied: applied)
+        }
+    }
+
+    /// The manifest format of the file as `db` sees it now: another process may have upgraded
+    /// it since ``check(_:path:)`` (the unlock's full check reads it again in its own
+    /// transaction).
+    static func format(_ db: Database) throws -> ManifestFormat {
+        format(applied: Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")))
+    }
+
+    private static func format(applied: Set<String>) -> ManifestFormat {
+        if applied.contains(clusteredRowsMigration) { return .clusteredRows }
+        return applied.contains(versionRowsMigration) ? .versionRows : .entryDigests
+    }
+
+    /// The tables a vault file holds (every format), and the one index of formats 1 and 2
+    /// beside SQLite's own `sqlite_autoindex_…` ones.
+    static let knownTables: Set<String> = [
+        "grdb_migrations", "vault_meta", "key_slots", "sqlite_sequence", "entries", "versions", "manifest", "journal", "audit",
+    ]
+    static let knownIndexes: Set<String> = ["entries_by_bucket"]
+
+    /// Refuses a file holding a schema object Keyward never creates: a trigger (which could
+    /// rewrite rows as Keyward writes them), a view, or another table or index. No MAC covers
+    /// the schema, so it is compared with what the migrations create.
+    static func checkObjects(_ db: Database, path: String) throws {
+        for row in try Row.fetchAll(db, sql: "SELECT type, name, tbl_name FROM sqlite_master") {
+            let type: String = row[0] ?? ""
+            let name: String = row[1] ?? ""
+            let table: String = row[2] ?? ""
+            let known = switch type {
+            case "table": knownTables.contains(name)
+            case "index": knownTables.contains(table) && (name.hasPrefix("sqlite_autoindex_\(table)_") || knownIndexes.contains(name))
+            default: false
+            }
+            guard known else {
+                throw VaultError.integrity("\(path) holds a \(type) `\(name)` that Keyward does not create; refusing the file")
+            }
         }
     }
 }
