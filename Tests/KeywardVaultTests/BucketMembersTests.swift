@@ -24,7 +24,8 @@ struct BucketMembersTests {
     func matchesFullPass() throws {
         let box = try Sandbox()
         let (vault, source) = try box.makeVault(retention: 3)
-        var generator = SystemRandomNumberGenerator()
+        // Seeded, so that a failure replays the same writes.
+        var generator = SplitMix64(seed: 0x5EED_2026_1130)
         var live = Set<Int>()
         // 600 entries span every bucket two or three times; retention 3 makes puts prune.
         for round in 0..<12 {
@@ -116,5 +117,20 @@ struct BucketMembersTests {
         try vault.put(name("e/258"), secret("after-tamper"))
         let error = expectVaultFailure { _ = try box.open(source) }
         #expect(error?.message.contains("bucket 3") == true, "\(error?.message ?? "")")
+    }
+}
+
+/// A small seeded generator (SplitMix64), for reproducible random write sequences.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
