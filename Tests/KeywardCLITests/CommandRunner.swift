@@ -1,4 +1,5 @@
 import Foundation
+import KeywardTesting
 
 /// Runs the built `keyward` binary the way a user's shell would, and captures what it printed.
 struct CommandRunner {
@@ -90,16 +91,9 @@ struct CommandRunner {
 }
 
 extension CommandRunner {
-    /// Runs blocking work (waiting for a child process) on a Dispatch thread, never on Swift's
-    /// cooperative pool: that pool has one thread per core (two here), and the in-process
-    /// simulators answer requests on it. A test blocking it starves every other test's server
-    /// into timeouts.
+    /// ``KeywardTesting/offPool(_:)``: blocking work off Swift's cooperative pool.
     static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
-            }
-        }
+        try await KeywardTesting.offPool(body)
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import KeywardCore
+import KeywardTesting
 import Testing
 
 @testable import KeywardVault
@@ -206,7 +207,7 @@ struct FormatMigrationTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<8 {
                 group.addTask {
-                    try await CommandRunnerFree.offPool {
+                    try await offPool {
                         // Staggered, so that some open while another one is upgrading.
                         usleep(UInt32(index) * 4_000)
                         let vault = try Vault.open(at: path, keySource: Self.keyFile2, options: options)
@@ -233,14 +234,5 @@ struct FormatMigrationTests {
         try vault.put(name("a"), secret("value-a"))
         try box.tamper { db in try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v3-rows-clustered-by-bucket'") }
         expectVaultFailure { _ = try box.open(source) }
-    }
-}
-
-/// Runs blocking work on its own thread, off the test's cooperative pool.
-enum CommandRunnerFree {
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try body() }) }.start()
-        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import KeywardCore
+import KeywardTesting
 import Testing
 
 @testable import KeywardVault
@@ -181,7 +182,7 @@ struct VaultCommandTests {
         let runs = try await withThrowingTaskGroup(of: (String, Run).self) { group in
             for index in 0..<12 {
                 group.addTask {
-                    try await CommandRunnerFree.offPool {
+                    try await offPool {
                         let arguments = index % 6 == 5 ? ["vault", "get", "app/150"] : ["vault", "put", "concurrent/\(index)"]
                         return (arguments.joined(separator: " "), try keyward(arguments, environment: env, stdin: Array("v\(index)".utf8), box: box))
                     }
