@@ -30,6 +30,29 @@ struct RotateCLITests {
     }
 
     /// The secret the `alpha-json` sink holds.
+    /// Another job's hold on `entity`'s rotation lock beside the fixture's vault, taken by the
+    /// test itself (an exclusive `flock`); released by ``RotationLockHold/release()`` or at the
+    /// end of the test.
+    final class RotationLockHold {
+        private var descriptor: Int32
+
+        init(_ fixture: EngineFixture, entity: String = "FIU-ALPHA", sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let path = fixture.directory.appendingPathComponent("state/vault.db.locks/\(entity).lock").path
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            descriptor = open(path, O_RDWR | O_CREAT, 0o600)
+            #expect(descriptor >= 0, sourceLocation: sourceLocation)
+            #expect(flock(descriptor, LOCK_EX | LOCK_NB) == 0, sourceLocation: sourceLocation)
+        }
+
+        func release() {
+            guard descriptor >= 0 else { return }
+            close(descriptor)
+            descriptor = -1
+        }
+
+        deinit { release() }
+    }
+
     static func sinkSecret(_ fixture: EngineFixture) throws -> String? {
         let data = try Data(contentsOf: fixture.directory.appendingPathComponent("deploy/alpha.json"))
         return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["AA_CLIENT_SECRET"] as? String
@@ -271,11 +294,8 @@ struct RotateCLITests {
         let fixture = try await Self.withSinks()
         defer { Task { await fixture.stop() } }
         #expect(try await fixture.run(["sync"]).status == 0)
-        let lockPath = fixture.directory.appendingPathComponent("state/vault.db.locks/FIU-ALPHA.lock").path
-        try FileManager.default.createDirectory(atPath: (lockPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let descriptor = open(lockPath, O_RDWR | O_CREAT, 0o600)
-        defer { close(descriptor) }
-        #expect(flock(descriptor, LOCK_EX | LOCK_NB) == 0)
+        let lock = try RotationLockHold(fixture)
+        defer { lock.release() }
         fixture.simulator.setSecret("rotated-elsewhere-secret", for: "FIU-ALPHA", expiresIn: 90 * 86_400)
         let sync = try await fixture.run(["sync", "--output", "json"])
         #expect(sync.status == 0, "a skip is not a failure: \(sync.all)")

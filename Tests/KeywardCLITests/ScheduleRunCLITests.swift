@@ -204,13 +204,8 @@ struct ScheduleRunCLITests {
         defer { Task { await fixture.stop() } }
         let environment = Self.moveClocks(fixture, bySeconds: 80 * 86_400)
         // Another job (here: this test) holds FIU-ALPHA's lock beside the vault.
-        let lockPath = fixture.directory.appendingPathComponent("state/vault.db.locks/FIU-ALPHA.lock").path
-        try FileManager.default.createDirectory(atPath: (lockPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let descriptor = open(lockPath, O_RDWR | O_CREAT, 0o600)
-        #expect(descriptor >= 0)
-        #expect(flock(descriptor, LOCK_EX | LOCK_NB) == 0)
-        var held = true
-        defer { if held { close(descriptor) } }
+        let lock = try RotateCLITests.RotationLockHold(fixture)
+        defer { lock.release() }
         let statusFile = fixture.directory.appendingPathComponent("schedule.json")
         let stderr = Pipe()
         let process = try Self.launch(["schedule", "run", "FIU-ALPHA", "--status-file", statusFile.path, "--retry-delay", "1s", "--jitter", "0"],
@@ -222,8 +217,7 @@ struct ScheduleRunCLITests {
         #expect(Self.entity(skipped, "FIU-ALPHA")?["consecutiveFailures"] as? Int == 0, "a skip is not a failure")
         #expect((skipped?["lastCycle"] as? [String: Any])?["outcome"] as? String == "ok")
         #expect(fixture.counter(.secretReset) == 0)
-        close(descriptor)
-        held = false
+        lock.release()
         #expect(try await Self.waitFor(30) { fixture.counter(.secretReset) == 1 })
         #expect(try await Self.waitFor(10) { Self.entity(Self.status(statusFile), "FIU-ALPHA")?["outcome"] as? String == "ok" })
         kill(process.processIdentifier, SIGTERM)
@@ -244,18 +238,14 @@ struct ScheduleRunCLITests {
         #expect(RotateCLITests.killed.contains(crashed.status), "\(crashed.all)")
         #expect(fixture.counter(.secretReset) == 1)
         // Its lock is still held (by this test) when the scheduler starts.
-        let lockPath = fixture.directory.appendingPathComponent("state/vault.db.locks/FIU-ALPHA.lock").path
-        let descriptor = open(lockPath, O_RDWR | O_CREAT, 0o600)
-        #expect(flock(descriptor, LOCK_EX | LOCK_NB) == 0)
-        var held = true
-        defer { if held { close(descriptor) } }
+        let lock = try RotateCLITests.RotationLockHold(fixture)
+        defer { lock.release() }
         let statusFile = fixture.directory.appendingPathComponent("schedule.json")
         let process = try Self.launch(["schedule", "run", "FIU-ALPHA", "--status-file", statusFile.path, "--retry-delay", "1s", "--jitter", "0"],
                                       fixture: fixture, environment: environment, stderr: Pipe())
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         #expect(try await Self.waitFor(30) { Self.entity(Self.status(statusFile), "FIU-ALPHA")?["outcome"] as? String == "skipped" })
-        close(descriptor)
-        held = false
+        lock.release()
         let server = try #require(fixture.simulator.currentSecret(for: "FIU-ALPHA"))
         #expect(try await Self.waitFor(30) { (try? RotateCLITests.sinkSecret(fixture)) == server }, "the sinks get the recovered secret")
         #expect(try await Self.waitFor(10) { Self.entity(Self.status(statusFile), "FIU-ALPHA")?["outcome"] as? String == "ok" })
