@@ -109,7 +109,7 @@ struct ConfigurationCLITests {
         let check = try await CommandRunner.run(["config", "check"], directory: directory)
         #expect(check.status == 2, "\(check.all)")
         #expect(check.stderr.contains("line 16, column 7: sinks.app-env.keys.A=B: 'A=B' is not a valid key name"), "\(check.stderr)")
-        #expect(check.stderr.contains("line 17, column 7: sinks.app-env.keys.: an empty key is not a valid key name"), "\(check.stderr)")
+        #expect(check.stderr.contains("line 17, column 7: sinks.app-env.keys.\"\": an empty key is not a valid key name"), "\(check.stderr)")
         #expect(check.stderr.contains("line 18, column 7: sinks.app-env.keys.1ABC: '1ABC' is not a valid key name"), "\(check.stderr)")
         #expect(check.stderr.contains("line 22, column 27: sinks.app-sh.entities: the default key names of '1ABC' (1ABC_ENTITY_ID …)"), "\(check.stderr)")
         #expect(!check.stderr.contains("GOOD_KEY"))

@@ -450,7 +450,7 @@ private struct Reader {
                 }
                 fail("\(path).\(key)", node ?? keyNode, problem.message)
             case .outputKey(let key):
-                fail("\(path).keys.\(key)", keyNodes[key] ?? map["keys"] ?? keyNode, problem.message)
+                fail("\(path).keys.\(key.isEmpty ? "\"\"" : key)", keyNodes[key] ?? map["keys"] ?? keyNode, problem.message)
             case .entity(let id):
                 fail("\(path).entities", entityNodes[id] ?? map["entities"] ?? keyNode, problem.message)
             case .section:

@@ -184,12 +184,14 @@ enum Terminal {
         var silent = original
         silent.c_lflag &= ~tcflag_t(ECHO | ECHONL)
         silent.c_lflag |= tcflag_t(ICANON)
-        _ = prompt.withCString { write(fd, $0, strlen($0)) }
+        // Echo off before the prompt shows: what is typed once it is visible is neither echoed
+        // nor discarded by the flush (as readpassphrase(3) orders it).
         guard tcsetattr(fd, TCSAFLUSH, &silent) == 0 else { return nil }
         defer {
             _ = tcsetattr(fd, TCSAFLUSH, &original)
             _ = write(fd, "\n", 1)
         }
+        _ = prompt.withCString { write(fd, $0, strlen($0)) }
         var bytes: [UInt8] = []
         var byte: UInt8 = 0
         while true {
