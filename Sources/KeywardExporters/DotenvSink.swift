@@ -13,10 +13,11 @@ import Logging
 /// ```
 public struct DotenvSink: SecretSink {
     /// The registry entry: type `dotenv`, a file sink, option `dialect` (`portable`, `docker`,
-    /// `systemd`; see ``DotenvFormat/Dialect``).
+    /// `systemd`; see ``DotenvFormat/Dialect``); every key must be a variable name.
     public static let descriptor = SinkTypeDescriptor(
         type: "dotenv", writesFile: true,
-        options: ["dialect": .choice(DotenvFormat.Dialect.allCases.map(\.rawValue))])
+        options: ["dialect": .choice(DotenvFormat.Dialect.allCases.map(\.rawValue))],
+        validate: SinkValidation.variableNames)
 
     public let name: String
     /// The file written (resolved).

@@ -51,35 +51,44 @@ public struct KubernetesSecretOptions: Sendable, Equatable {
     /// - annotation keys: as label keys, checked lower-cased (as the API server does);
     ///   annotations in all (keys plus values, in bytes) at most 256 KiB.
     ///
-    /// - Throws: ``KeywardError`` (usage) naming the field and the rule broken.
+    /// - Throws: ``KeywardError`` (usage) naming the field and the rule broken (the first of
+    ///   ``problems()``).
     public func validate() throws {
-        guard Self.isDNS1123Subdomain(name) else {
-            throw KeywardError.usage("kubernetes-secret: name '\(name)' is not a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', at most 253, starting and ending with a letter or digit)")
+        if let first = problems().first { throw KeywardError.usage("kubernetes-secret: \(first.message)") }
+    }
+
+    /// Every rule of ``validate()`` that a field breaks, in field order, each with the
+    /// configuration key it comes from (`name`, `namespace`, `secretType`, `labels.KEY`,
+    /// `annotations.KEY`, `annotations`), so the configuration loader can name its line.
+    public func problems() -> [(field: String, message: String)] {
+        var found: [(field: String, message: String)] = []
+        if !Self.isDNS1123Subdomain(name) {
+            found.append(("name", "name '\(name)' is not a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', at most 253, starting and ending with a letter or digit)"))
         }
         if let namespace, !Self.isDNS1123Label(namespace) {
-            throw KeywardError.usage("kubernetes-secret: namespace '\(namespace)' is not a DNS-1123 label (lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit)")
+            found.append(("namespace", "namespace '\(namespace)' is not a DNS-1123 label (lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit)"))
         }
-        guard Self.isQualifiedName(type) else {
-            throw KeywardError.usage("kubernetes-secret: type '\(type)' is not of the form [prefix/]name (e.g. Opaque, kubernetes.io/basic-auth)")
+        if !Self.isQualifiedName(type) {
+            found.append(("secretType", "type '\(type)' is not of the form [prefix/]name (e.g. Opaque, kubernetes.io/basic-auth)"))
         }
         for (key, value) in labels.sorted(by: { $0.key < $1.key }) {
-            guard Self.isQualifiedName(key) else {
-                throw KeywardError.usage("kubernetes-secret: label key '\(key)' is not of the form [prefix/]name (name at most 63 of [-A-Za-z0-9_.], starting and ending alphanumeric; prefix a DNS-1123 subdomain)")
-            }
-            guard Self.isLabelValue(value) else {
-                throw KeywardError.usage("kubernetes-secret: the value of label '\(key)' is not a valid label value (empty, or at most 63 of [-A-Za-z0-9_.], starting and ending alphanumeric)")
+            if !Self.isQualifiedName(key) {
+                found.append(("labels.\(key)", "label key '\(key)' is not of the form [prefix/]name (name at most 63 of [-A-Za-z0-9_.], starting and ending alphanumeric; prefix a DNS-1123 subdomain)"))
+            } else if !Self.isLabelValue(value) {
+                found.append(("labels.\(key)", "the value of label '\(key)' is not a valid label value (empty, or at most 63 of [-A-Za-z0-9_.], starting and ending alphanumeric)"))
             }
         }
         var annotationBytes = 0
         for (key, value) in annotations.sorted(by: { $0.key < $1.key }) {
-            guard Self.isQualifiedName(key.lowercased()) else {
-                throw KeywardError.usage("kubernetes-secret: annotation key '\(key)' is not of the form [prefix/]name (name at most 63 of [-A-Za-z0-9_.], starting and ending alphanumeric; prefix a DNS-1123 subdomain)")
+            if !Self.isQualifiedName(key.lowercased()) {
+                found.append(("annotations.\(key)", "annotation key '\(key)' is not of the form [prefix/]name (name at most 63 of [-A-Za-z0-9_.], starting and ending alphanumeric; prefix a DNS-1123 subdomain)"))
             }
             annotationBytes += key.utf8.count + value.utf8.count
         }
-        guard annotationBytes <= Self.maximumAnnotationsSize else {
-            throw KeywardError.usage("kubernetes-secret: annotations total \(annotationBytes) bytes; Kubernetes allows at most \(Self.maximumAnnotationsSize) (256 KiB)")
+        if annotationBytes > Self.maximumAnnotationsSize {
+            found.append(("annotations", "annotations total \(annotationBytes) bytes; Kubernetes allows at most \(Self.maximumAnnotationsSize) (256 KiB)"))
         }
+        return found
     }
 
     /// Kubernetes' `TotalAnnotationSizeLimitB`.

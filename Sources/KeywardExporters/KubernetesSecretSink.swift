@@ -19,11 +19,13 @@ import Logging
 /// ```
 public struct KubernetesSecretSink: SecretSink {
     /// The registry entry: type `kubernetes-secret`, a file sink, with options `name`,
-    /// `namespace`, `secretType`, `labels`, `annotations` and `perEntity`.
+    /// `namespace`, `secretType`, `labels`, `annotations` and `perEntity`, checked against
+    /// Kubernetes' rules when the configuration is loaded (``SinkValidation/kubernetes(_:)``).
     public static let descriptor = SinkTypeDescriptor(
         type: "kubernetes-secret", writesFile: true,
         options: ["name": .string, "namespace": .string, "secretType": .string,
-                  "labels": .stringMap, "annotations": .stringMap, "perEntity": .boolean])
+                  "labels": .stringMap, "annotations": .stringMap, "perEntity": .boolean],
+        validate: SinkValidation.kubernetes)
 
     public let name: String
     /// The file written (resolved).

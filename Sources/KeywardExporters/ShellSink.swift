@@ -12,8 +12,9 @@ import Logging
 ///     entities: [FIU-EXAMPLE-1]
 /// ```
 public struct ShellSink: SecretSink {
-    /// The registry entry: type `shell`, a file sink, no options of its own.
-    public static let descriptor = SinkTypeDescriptor(type: "shell", writesFile: true)
+    /// The registry entry: type `shell`, a file sink, no options of its own; every key must be
+    /// a variable name.
+    public static let descriptor = SinkTypeDescriptor(type: "shell", writesFile: true, validate: SinkValidation.variableNames)
 
     public let name: String
     /// The file written (resolved).

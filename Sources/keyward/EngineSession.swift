@@ -24,9 +24,7 @@ struct EngineSession {
             for warning in loaded.configuration.warnings { Output.warn(warning.description) }
         }
         let path = VaultLocation.resolve(flag: global.vault, configured: loaded.configuration.vault.path, environment: environment)
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw VaultError(.locked, "no vault at \(path): create one with `keyward vault init` (with --vault or vault.path to choose where)")
-        }
+        try VaultLocation.requireVault(at: path)
         let session = VaultSession(global)
         let vault = try Vault.open(at: path, keySource: session.keySource(), options: VaultOptions(logger: context.logger, clock: context.clock))
         if !dryRun, try vault.retention() != loaded.configuration.vault.retention {
@@ -48,29 +46,40 @@ enum VaultLocation {
         return raw.hasPrefix("/") ? raw : FileManager.default.currentDirectoryPath + "/" + raw
     }
 
-    /// The configuration's `vault.path`, when a configuration file exists. A broken file is not
-    /// an error here (vault commands work without one), but it is named in a warning: its
-    /// `vault.path` is not used, so the vault is looked for at the default place instead.
-    static func configured(_ global: GlobalOptions, environment: [String: String]) -> String? {
+    /// The configuration's `vault.path`, for the vault commands, which also work without a
+    /// configuration: none is used when none was named and `./keyward.yaml` does not exist.
+    /// One that was named (`--config`, `$KEYWARD_CONFIG`) must exist, and one that is used is
+    /// validated whole, as every command does (issue 12, items 3 and 9): a broken or missing
+    /// one never sends the command to the default vault instead.
+    ///
+    /// - Throws: ``ConfigurationError`` (exit 2).
+    static func configured(_ global: GlobalOptions, environment: [String: String]) throws -> String? {
+        let named = [global.config, environment["KEYWARD_CONFIG"]].contains { !($0 ?? "").isEmpty }
         let path = ConfigurationLoader.locate(explicit: global.config, environment: environment)
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        do {
-            return try ConfigurationLoader(registry: BuiltInPlugins.registry()).load(path: path).vault.path
-        } catch {
-            let explicit = [global.vault, environment["KEYWARD_VAULT"]].contains { !($0 ?? "").isEmpty }
-            if !explicit && !global.quiet {
-                brokenConfigurationWarning.withLock { warned in
-                    guard !warned else { return }
-                    warned = true
-                    let reason = (error as? any CategorizedError)?.description.split(separator: "\n").first.map(String.init) ?? "unreadable"
-                    Output.warn("\(path) cannot be loaded, so its vault.path is not used and the vault is looked for at the default place: \(reason)")
-                }
+        guard named || FileManager.default.fileExists(atPath: path) else { return nil }
+        let configuration = try ConfigurationLoader(registry: BuiltInPlugins.registry(), environment: environment).load(path: path)
+        if !global.quiet {
+            configurationWarnings.withLock { shown in
+                guard !shown else { return }
+                shown = true
+                for warning in configuration.warnings { Output.warn(warning.description) }
             }
-            return nil
         }
+        return configuration.vault.path
     }
 
-    private static let brokenConfigurationWarning = Mutex(false)
+    /// Configuration warnings are shown once per process.
+    private static let configurationWarnings = Mutex(false)
+
+    /// Refuses a vault that does not exist: exit 4 for every command (DESIGN.md, "Exit codes":
+    /// the vault cannot be unlocked), before any key is asked for.
+    ///
+    /// - Throws: ``VaultError`` `.locked`.
+    static func requireVault(at path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw VaultError(.locked, "no vault at \(path): create one with `keyward vault init` (with --vault or vault.path to choose where)")
+        }
+    }
 }
 
 /// A progress line on stderr, only on a terminal and never with NO_COLOR or --quiet.

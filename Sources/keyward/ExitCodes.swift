@@ -42,6 +42,15 @@ enum ExitCodes {
         if let categorized = error as? any CategorizedError { return categorized.description }
         return "unexpected error: \(type(of: error))"
     }
+
+    /// `exec`'s line for its own failure before CMD ran (exit 125): the message, naming the
+    /// code the table would give (DESIGN.md, "Exit codes"), e.g. `… (code 4: vault)`.
+    static func execMessage(for error: any Error) -> String {
+        let text = message(for: error)
+        guard let code = code(for: error) else { return text }
+        let meaning = [1: "operation failed", 2: "usage or configuration", 3: "authentication", 4: "vault", 5: "partial"][code]
+        return text + " (code \(code)" + (meaning.map { ": \($0)" } ?? "") + ")"
+    }
 }
 
 /// Ends a command with a given exit code after it printed its own results (partial success,

@@ -60,6 +60,13 @@ struct KeywardCommand: AsyncParsableCommand {
             }
             Foundation.exit(code)
         }
+        // A mistyped command: say which one was meant (issue 12, item 10).
+        if let unknown = CommandSuggestion.unknownSubcommand(in: Array(CommandLine.arguments.dropFirst())) {
+            let hint = unknown.suggestion.map { "; did you mean '\($0)'?" } ?? ""
+            let available = unknown.suggestion == nil ? " (commands: \(unknown.available.joined(separator: ", ")))" : ""
+            FileHandle.standardError.write(Data("keyward: unknown command '\(unknown.path.joined(separator: " "))'\(hint)\(available)\n".utf8))
+            Foundation.exit(ExitCodes.usage)
+        }
         // Help, version and usage errors: ArgumentParser prints them; we choose the code.
         let code = Self.exitCode(for: error)
         let text = Self.fullMessage(for: error)

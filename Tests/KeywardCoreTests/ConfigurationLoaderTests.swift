@@ -243,3 +243,86 @@ struct DurationAndTemplateTests {
         #expect(EntityID(stringLiteral: "aa.sim--2").environmentPrefix == "AA_SIM_2")
     }
 }
+
+@Suite("keyward.yaml loading: sink types' own rules, modes, ~ (issue 12, items 3, 7, 9)")
+struct ConfigurationSinkRuleTests {
+    /// A `checked` sink type whose rule refuses the option `name: bad`, output keys with `=`,
+    /// and entities whose id ends in `-X`.
+    static let registry: PluginRegistry = {
+        var registry = PluginRegistry()
+        registry.registerProvider(type: "token-service") { configuration, _ in StaticProvider(name: configuration.name, secrets: [:]) }
+        RecordingSink.register(in: &registry)
+        registry.registerSink(SinkTypeDescriptor(type: "checked", writesFile: true, options: ["name": .string], validate: { sink in
+            var problems: [SinkConfigurationProblem] = []
+            if sink.options["name"]?.stringValue == "bad" { problems.append(.init(.option("name"), "name is bad")) }
+            for key in sink.keys ?? [] where key.key.contains("=") { problems.append(.init(.outputKey(key.key), "no '=' in keys")) }
+            for id in sink.entities where id.rawValue.hasSuffix("-X") { problems.append(.init(.entity(id), "\(id) is refused")) }
+            return problems
+        })) { configuration, _ in RecordingSink(name: configuration.name) }
+        return registry
+    }()
+
+    static let head = """
+        version: 1
+        providers:
+          uat:
+            baseURL: uat
+            username: ops@example.com
+        entities:
+          FIU-1: {}
+          FIU-X: {}
+        sinks:
+
+        """
+
+    func problems(_ sinks: String) -> [ConfigurationError.Problem] {
+        do {
+            _ = try ConfigurationLoader(registry: Self.registry, environment: [:]).parse(yaml: Self.head + sinks, file: "k.yaml", directory: "/srv")
+            return []
+        } catch let error as ConfigurationError {
+            return error.problems
+        } catch {
+            return [.init(keyPath: "", line: nil, column: nil, message: "\(error)")]
+        }
+    }
+
+    @Test("a sink type's rule is reported with the sink, the key and the key's own line")
+    func typeRuleProblems() {
+        let found = problems("""
+              one:
+                type: checked
+                path: one.env
+                name: bad
+                entities: [FIU-1]
+                keys:
+                  GOOD: "{entity.id}"
+                  A=B: "{entity.secret}"
+              two:
+                type: checked
+                path: two.env
+                entities:
+                  - FIU-1
+                  - FIU-X
+            """)
+        #expect(found.map(\.keyPath) == ["sinks.one.name", "sinks.one.keys.A=B", "sinks.two.entities"])
+        #expect(found.map(\.line) == [13, 17, 23])
+        #expect(found.map(\.message) == ["name is bad", "no '=' in keys", "FIU-X is refused"])
+    }
+
+    @Test("mode: group or others may read only with allowGroupRead; never write", arguments: [
+        ("\"0600\"", "", true), ("\"0640\"", "", false), ("\"0644\"", "", false), ("\"0640\"", "\n    allowGroupRead: true", true),
+        ("\"0644\"", "\n    allowGroupRead: true", true), ("\"0660\"", "\n    allowGroupRead: true", false), ("\"0602\"", "", false),
+    ])
+    func modes(mode: String, extra: String, accepted: Bool) {
+        let found = problems("  s:\n    type: recording\n    path: s.env\n    entities: [FIU-1]\n    mode: \(mode)\(extra)\n")
+        #expect(found.isEmpty == accepted, "\(found)")
+        if !accepted { #expect(found.map(\.keyPath) == ["sinks.s.mode"]) }
+    }
+
+    @Test("~ expands from $HOME, not from the user database")
+    func tilde() throws {
+        let loader = ConfigurationLoader(registry: Self.registry, environment: ["HOME": "/home/someone"])
+        let configuration = try loader.parse(yaml: "version: 1\nvault:\n  path: ~/data/vault.db\n", directory: "/srv")
+        #expect(configuration.vault.path == "/home/someone/data/vault.db")
+    }
+}

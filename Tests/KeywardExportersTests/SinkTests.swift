@@ -100,7 +100,7 @@ struct SinkTests {
         #expect(try directory.contents() == ["app.env"])
     }
 
-    @Test("a json sink with custom keys, pretty and mode 0640 writes what json.load reads, in key order")
+    @Test("a json sink with custom keys, pretty and mode 0640 (allowGroupRead) writes what json.load reads, in key order")
     func jsonCustomKeys() async throws {
         let directory = try TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: directory.file("deploy"), withIntermediateDirectories: false)
@@ -111,6 +111,7 @@ struct SinkTests {
                 entities: [FIU-EXAMPLE-1]
                 pretty: true
                 mode: "0640"
+                allowGroupRead: true
                 keys:
                   Z_CLIENT_ID: "{entity.id}"
                   AUTH: "Bearer {entity.token}"

@@ -178,6 +178,8 @@ struct VaultCommandTests {
         try FormatMigrationTests.copyFixture(box, from: FormatMigrationTests.fixture2)
         let key = box.root + "/fixture.key"
         try FileManager.default.copyItem(atPath: FormatMigrationTests.keyFile2Path, toPath: key)
+        // git keeps the fixture 0644; the CLI refuses a key file others can read (DESIGN.md, "Files and defaults").
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: key)
         let env = ["KEYWARD_VAULT": box.vaultPath, "KEYWARD_KEY_FILE": key]
         let runs = try await withThrowingTaskGroup(of: (String, Run).self) { group in
             for index in 0..<12 {

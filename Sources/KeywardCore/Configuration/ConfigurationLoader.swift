@@ -10,9 +10,12 @@ import Yams
 public struct ConfigurationLoader: Sendable {
     /// The plugin types this build provides; a sink `type` outside it is an error.
     public var registry: PluginRegistry
+    /// The process environment: `$HOME` for a leading `~` in configured paths.
+    public var environment: [String: String]
 
-    public init(registry: PluginRegistry) {
+    public init(registry: PluginRegistry, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.registry = registry
+        self.environment = environment
     }
 
     /// Where the configuration is looked for: `--config PATH`, else `$KEYWARD_CONFIG`, else
@@ -44,7 +47,7 @@ public struct ConfigurationLoader: Sendable {
     ///
     /// - Throws: ``ConfigurationError``.
     public func parse(yaml text: String, file: String? = nil, directory: String) throws -> KeywardConfiguration {
-        var reader = Reader(file: file, directory: directory, registry: registry)
+        var reader = Reader(file: file, directory: directory, registry: registry, home: environment["HOME"])
         let configuration = reader.read(text)
         guard reader.problems.isEmpty, let configuration else {
             throw ConfigurationError(file: file, problems: reader.problems.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
@@ -59,13 +62,16 @@ private struct Reader {
     let file: String?
     let directory: String
     let registry: PluginRegistry
+    /// `$HOME`, for a leading `~`; `nil` falls back to the user database.
+    let home: String?
     var problems: [ConfigurationError.Problem] = []
     var warnings: [ConfigurationWarning] = []
 
-    init(file: String?, directory: String, registry: PluginRegistry) {
+    init(file: String?, directory: String, registry: PluginRegistry, home: String?) {
         self.file = file
         self.directory = directory
         self.registry = registry
+        self.home = home
     }
 
     mutating func fail(_ path: String, _ node: Node?, _ message: String) {
@@ -318,7 +324,7 @@ private struct Reader {
             fail("\(path).type", typeNode, "sink type '\(type)' is not provided by this build (available: \(available))")
             return nil
         }
-        let shared = ["type", "path", "entities", "onChange", "keys", "mode"]
+        let shared = ["type", "path", "entities", "onChange", "keys", "mode", "allowGroupRead"]
         checkKeys(map, known: shared + descriptor.options.keys.sorted(), path: path)
 
         var filePath: String?
@@ -335,8 +341,13 @@ private struct Reader {
         }
 
         var sinkEntities: [EntityID] = []
+        // Where each entity is listed, for its line; also the duplicate check, in constant
+        // time per item (a sink may list tens of thousands).
+        var entityNodes: [EntityID: Node] = [:]
         if let node = map["entities"] {
             if case .sequence(let sequence) = node {
+                sinkEntities.reserveCapacity(sequence.count)
+                entityNodes.reserveCapacity(sequence.count)
                 for item in sequence {
                     guard let text = string(item, "\(path).entities") else { continue }
                     guard let id = EntityID(text), entities[id] != nil else {
@@ -344,7 +355,12 @@ private struct Reader {
                         if !entityNames.contains(text) { fail("\(path).entities", item, "unknown entity '\(text)' (not under `entities:`)") }
                         continue
                     }
-                    if sinkEntities.contains(id) { fail("\(path).entities", item, "'\(text)' is listed twice") } else { sinkEntities.append(id) }
+                    if entityNodes[id] != nil {
+                        fail("\(path).entities", item, "'\(text)' is listed twice")
+                    } else {
+                        entityNodes[id] = item
+                        sinkEntities.append(id)
+                    }
                 }
                 if sequence.isEmpty { fail("\(path).entities", node, "must list at least one entity") }
             } else {
@@ -364,16 +380,17 @@ private struct Reader {
         }
 
         var keys: [(key: String, template: KeyTemplate)]?
+        var keyNodes: [String: Node] = [:]
         if let node = map["keys"], let keyMap = mapping(node, "\(path).keys") {
             var parsed: [(key: String, template: KeyTemplate)] = []
             for (key, (keyNode, value)) in keyMap.ordered {
+                keyNodes[key] = keyNode
                 guard let text = string(value, "\(path).keys.\(key)") else { continue }
                 do {
                     parsed.append((key, try KeyTemplate(parsing: text)))
                 } catch {
                     fail("\(path).keys.\(key)", value, error.message)
                 }
-                _ = keyNode
             }
             if parsed.isEmpty && keyMap.ordered.isEmpty { fail("\(path).keys", node, "must name at least one key") }
             if sinkEntities.count > 1 {
@@ -391,10 +408,22 @@ private struct Reader {
             }
         }
 
+        // DESIGN.md, "Files and defaults": written secret files are 0600; a mode that lets group
+        // or others read needs `allowGroupRead: true`, and none may let them write.
+        var allowGroupRead = false
+        if let node = map["allowGroupRead"] {
+            if case .boolean(let value)? = option(node, kind: .boolean, path: "\(path).allowGroupRead") { allowGroupRead = value }
+        }
         var mode: UInt16 = 0o600
         if let node = map["mode"], let text = string(node, "\(path).mode") {
             if let value = UInt16(text, radix: 8), text.count <= 4, value & ~0o666 == 0, value & 0o600 == 0o600 {
-                mode = value
+                if value & 0o022 != 0 {
+                    fail("\(path).mode", node, "\"\(text)\" lets group or others write the secret file; use \"0600\" (or \"0640\" with allowGroupRead: true)")
+                } else if value & 0o044 != 0 && !allowGroupRead {
+                    fail("\(path).mode", node, "\"\(text)\" lets group or others read the secret file; use \"0600\", or add `allowGroupRead: true` to this sink if that is meant")
+                } else {
+                    mode = value
+                }
             } else {
                 fail("\(path).mode", node, "expected an octal file mode such as \"0600\" or \"0640\" (owner read+write, no execute bits)")
             }
@@ -406,8 +435,30 @@ private struct Reader {
             if let value = option(node, kind: kind, path: "\(path).\(key)") { options[key] = value }
         }
         guard problems.count == start else { return nil }
-        return SinkConfiguration(name: name, type: type, path: filePath, entities: sinkEntities, onChange: onChange,
-                                 keys: keys, mode: mode, options: options, line: keyNode.mark?.line)
+        let sink = SinkConfiguration(name: name, type: type, path: filePath, entities: sinkEntities, onChange: onChange,
+                                     keys: keys, mode: mode, allowGroupRead: allowGroupRead, options: options, line: keyNode.mark?.line)
+        // The type's own rules (Kubernetes names, the key names a format can carry): checked
+        // here, so every command refuses the section before it unlocks or calls anything.
+        for problem in descriptor.validate(sink) {
+            switch problem.place {
+            case .option(let key):
+                let top = key.split(separator: ".", maxSplits: 1).first.map(String.init) ?? key
+                var node = map[top]
+                if top != key, let parent = node, case .mapping(let entries) = parent {
+                    let rest = String(key.dropFirst(top.count + 1))
+                    node = entries.first { if case .scalar(let scalar) = $0.key { scalar.string == rest } else { false } }?.key ?? parent
+                }
+                fail("\(path).\(key)", node ?? keyNode, problem.message)
+            case .outputKey(let key):
+                fail("\(path).keys.\(key.isEmpty ? "\"\"" : key)", keyNodes[key] ?? map["keys"] ?? keyNode, problem.message)
+            case .entity(let id):
+                fail("\(path).entities", entityNodes[id] ?? map["entities"] ?? keyNode, problem.message)
+            case .section:
+                fail(path, keyNode, problem.message)
+            }
+        }
+        guard problems.count == start else { return nil }
+        return sink
     }
 
     mutating func option(_ node: Node, kind: SinkTypeDescriptor.OptionKind, path: String) -> ConfigurationValue? {
@@ -519,7 +570,13 @@ private struct Reader {
                 fail(path, node, "file: needs a path")
                 return nil
             }
-            return .file(resolvePath(file))
+            let resolved = resolvePath(file)
+            // DESIGN.md, "Files and defaults": a file holding a secret must be private.
+            if let problem = SecretFileRule.problem(path: resolved, what: "the file") {
+                fail(path, node, problem)
+                return nil
+            }
+            return .file(resolved)
         }
         if text.hasPrefix("vault:") {
             guard let name = SecretName(String(text.dropFirst(6))) else {
@@ -536,7 +593,9 @@ private struct Reader {
     func resolvePath(_ path: String) -> String {
         if path.hasPrefix("/") { return path }
         if path == "~" || path.hasPrefix("~/") {
-            return FileManager.default.homeDirectoryForCurrentUser.path + path.dropFirst()
+            // `$HOME`, as a shell expands `~`; the user database only when it is unset.
+            let home = self.home.flatMap { $0.isEmpty ? nil : $0 } ?? FileManager.default.homeDirectoryForCurrentUser.path
+            return URL(fileURLWithPath: home + path.dropFirst()).standardizedFileURL.path
         }
         return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: directory, isDirectory: true)).standardizedFileURL.path
     }

@@ -128,8 +128,11 @@ public struct SinkConfiguration: Sendable {
     public var onChange: [String]?
     /// Output key to template, in configuration order; `nil` for the default names.
     public var keys: [(key: String, template: KeyTemplate)]?
-    /// The file mode for written files (default 0600).
+    /// The file mode for written files (default 0600). One that lets group or others read is
+    /// accepted only with ``allowGroupRead`` (DESIGN.md, "Files and defaults").
     public var mode: UInt16
+    /// `allowGroupRead: true`: the sink's `mode` may let group or others read the file.
+    public var allowGroupRead: Bool = false
     /// Type-specific options, validated against the type's descriptor.
     public var options: [String: ConfigurationValue]
     /// Line of the sink's name in the file, for errors found later.

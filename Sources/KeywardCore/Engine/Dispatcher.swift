@@ -31,7 +31,7 @@ public struct Dispatcher: Sendable {
     public static func load(configPath: String?, registry: PluginRegistry,
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Dispatcher {
         let path = ConfigurationLoader.locate(explicit: configPath, environment: environment)
-        let configuration = try ConfigurationLoader(registry: registry).load(path: path)
+        let configuration = try ConfigurationLoader(registry: registry, environment: environment).load(path: path)
         return Dispatcher(configuration: configuration, registry: registry, environment: environment)
     }
 

@@ -71,11 +71,44 @@ public struct SinkTypeDescriptor: Sendable {
     /// `true` when the sink writes a file and so needs `path`.
     public var writesFile: Bool
     public var options: [String: OptionKind]
+    /// The type's own rules for a section that already has the right keys and kinds (a
+    /// Kubernetes name, the output key names a format can carry): every problem found, each
+    /// naming the key it is about. The configuration loader runs it, so `config check` and every
+    /// command refuse such a section before the vault is unlocked or the network called
+    /// (DESIGN.md, "Configuration"; issue 12, item 3).
+    public var validate: @Sendable (SinkConfiguration) -> [SinkConfigurationProblem]
 
-    public init(type: String, writesFile: Bool, options: [String: OptionKind] = [:]) {
+    public init(type: String, writesFile: Bool, options: [String: OptionKind] = [:],
+                validate: @escaping @Sendable (SinkConfiguration) -> [SinkConfigurationProblem] = { _ in [] }) {
         self.type = type
         self.writesFile = writesFile
         self.options = options
+        self.validate = validate
+    }
+}
+
+/// A problem a sink type finds in its section (``SinkTypeDescriptor/validate``). The loader
+/// turns it into a ``ConfigurationError/Problem`` with the sink's name, the key and its line.
+public struct SinkConfigurationProblem: Sendable, Equatable {
+    /// What the problem is about, so the loader can point at its line.
+    public enum Place: Sendable, Equatable {
+        /// A key of the section, e.g. `name` or `namespace`; `labels.app` for one entry of a map.
+        case option(String)
+        /// One output key under `keys:`.
+        case outputKey(String)
+        /// One entity of `entities:` (e.g. the default key names made from its id).
+        case entity(EntityID)
+        /// The section as a whole.
+        case section
+    }
+
+    public var place: Place
+    /// What is wrong and what is expected; never a secret (sections hold none).
+    public var message: String
+
+    public init(_ place: Place, _ message: String) {
+        self.place = place
+        self.message = message
     }
 }
 

@@ -57,7 +57,7 @@ struct ExecCommand: AsyncParsableCommand {
         } catch let exit as CommandExit {
             throw exit
         } catch {
-            throw CommandExit(code: ExitCodes.execOwnFailure, message: ExitCodes.message(for: error))
+            throw CommandExit(code: ExitCodes.execOwnFailure, message: ExitCodes.execMessage(for: error))
         }
 
         let path = try Self.resolve(program, searchPath: environment["PATH"] ?? "/usr/bin:/bin")

@@ -28,25 +28,26 @@ extension VaultCommand {
 
         func run() throws {
             let session = VaultSession(global)
+            // The configuration first (exit 2), before a key file is made or a passphrase asked.
+            let path = try session.vaultPath()
             let source: VaultKeySource
             if let newKeyFile {
                 try VaultKeySource.createKeyFile(at: newKeyFile)
                 source = .keyFile(newKeyFile)
-            } else if let file = session.environment["KEYWARD_KEY_FILE"], !file.isEmpty {
-                guard FileManager.default.fileExists(atPath: file) else {
-                    throw VaultError(.invalidInput, "KEYWARD_KEY_FILE names \(file), which does not exist; create it with `keyward vault init --new-key-file \(file)`")
-                }
-                source = .keyFile(file)
-            } else if session.environment["KEYWARD_PASSPHRASE"].map({ !$0.isEmpty }) == true
+            } else if session.environment["KEYWARD_KEY_FILE"].map({ !$0.isEmpty }) == true
+                || session.environment["KEYWARD_PASSPHRASE"] != nil
                 || session.environment["KEYWARD_PASSPHRASE_FILE"].map({ !$0.isEmpty }) == true
             {
+                // The unlock sources, with their rules: a missing or open key file, an empty passphrase: exit 4.
                 source = try session.keySource()
             } else {
-                source = .passphrase(try session.newPassphrase(variable: "KEYWARD_PASSPHRASE"))
+                let typed = try session.newPassphrase(variable: "KEYWARD_PASSPHRASE")
+                source = .passphrase(typed)
             }
+            if case .passphrase(let passphrase) = source { session.warnIfShort(passphrase) }
             var options = session.options
             options.retention = retention
-            let vault = try Vault.create(at: session.vaultPath, keySource: source, options: options)
+            let vault = try Vault.create(at: path, keySource: source, options: options)
             switch global.output {
             case .json: try Output.printJSON(InitResult(version: 1, path: vault.path, vaultID: vault.vaultID))
             case .text: if !global.quiet { Output.print("created vault \(vault.path) (id \(vault.vaultID))") }
@@ -64,7 +65,11 @@ extension VaultCommand {
         static let configuration = CommandConfiguration(
             commandName: "put",
             abstract: "Store stdin, byte for byte, as a new version of NAME.",
-            discussion: "The value is read from stdin, never from the command line. --trim drops one trailing newline.")
+            discussion: """
+                The value is read from stdin, never from the command line; --trim drops one trailing newline. \
+                When stdin is a terminal, it is typed at a prompt without echo and the newline that ends it is \
+                not stored (as `keyward login` does).
+                """)
 
         @OptionGroup var global: GlobalOptions
 
@@ -85,11 +90,23 @@ extension VaultCommand {
         func run() throws {
             let session = VaultSession(global)
             let entry = try VaultSession.parseName(name)
-            var bytes = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
-            if trim { bytes = VaultSession.droppingOneNewline(bytes) }
-            let value = SecretValue(bytes: bytes)
-            for index in bytes.indices { bytes[index] = 0 }
-            let vault = try session.open()
+            let value: SecretValue
+            let vault: Vault
+            if isatty(STDIN_FILENO) == 1 {
+                // Typed: unlock first (its prompt, if any, comes before this one), then read the
+                // value without echo; the Enter that ends it is not part of it.
+                vault = try session.open()
+                guard let typed = try Terminal.readSecret(prompt: "Value for \(entry): ") else {
+                    throw VaultError(.invalidInput, "cannot read the value from the terminal; pipe it on stdin instead")
+                }
+                value = typed
+            } else {
+                var bytes = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
+                if trim { bytes = VaultSession.droppingOneNewline(bytes) }
+                value = SecretValue(bytes: bytes)
+                for index in bytes.indices { bytes[index] = 0 }
+                vault = try session.open()
+            }
             let record = try vault.put(entry, value, metadata: VaultRecordMetadata(source: "user"), label: VersionLabel(rawValue: label) ?? .current)
             session.audit(vault, operation: "vault put", entry: entry)
             switch global.output {
@@ -121,7 +138,10 @@ extension VaultCommand {
         @Option(name: .long, help: "Which labelled version: current (default), previous or pending.")
         var label: String = "current"
 
-        @Option(name: .long, help: "A specific version number instead of a label.")
+        /// Not `--version`: ArgumentParser takes `--version` anywhere on the line as the
+        /// program's version flag (the root command has a version), so that spelling never
+        /// reached this option and `--help` listed `--version` twice (issue 12, item 10).
+        @Option(name: .customLong("entry-version"), help: ArgumentHelp("A specific version number (see `vault history`) instead of a label.", valueName: "n"))
         var version: Int?
 
         func validate() throws {

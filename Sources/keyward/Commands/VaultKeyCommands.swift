@@ -16,6 +16,7 @@ extension VaultCommand {
             let session = VaultSession(global)
             let vault = try session.open()
             let passphrase = try session.newPassphrase()
+            session.warnIfShort(passphrase)
             let change = try vault.changePassphrase(to: passphrase)
             session.audit(vault, operation: "vault passwd", entry: nil)
             if !global.quiet && global.output == .text {
@@ -48,6 +49,7 @@ extension VaultCommand {
         func run() async throws {
             let session = VaultSession(global)
             let vault = try session.open()
+            for file in alsoKeyFile { try VaultSession.checkUnlockFile(file, variable: "--also-key-file") }
             let report = try vault.rekey(additionalKeySources: alsoKeyFile.map { .keyFile($0) }, dropUnmatchedSlots: dropOtherSlots)
             session.audit(vault, operation: "vault rekey", entry: nil)
             switch global.output {
@@ -88,16 +90,17 @@ extension VaultCommand {
 
         func run() async throws {
             let session = VaultSession(global)
+            let path = try session.existingVaultPath()
             let source = try session.keySource()
             let vault: Vault
             if acceptRestore {
                 do {
-                    vault = try Vault.open(at: session.vaultPath, keySource: source, options: session.options)
+                    vault = try Vault.open(at: path, keySource: source, options: session.options)
                     if !global.quiet { Output.warn("the vault is not behind its anchor; nothing to re-anchor") }
                 } catch let error as VaultError where error.code == .rollback {
                     // Show what is being accepted (both generations and dates) before re-anchoring.
                     if !global.quiet { Output.warn(error.message) }
-                    let (restored, info) = try Vault.acceptRestore(at: session.vaultPath, keySource: source, options: session.options)
+                    let (restored, info) = try Vault.acceptRestore(at: path, keySource: source, options: session.options)
                     if !global.quiet {
                         let seen = info.anchorGeneration.map { "generation \($0) written \(info.anchorUpdatedAt.map(VaultSession.timestamp) ?? "?")" } ?? "nothing"
                         Output.warn("accepted the restored file: generation \(info.fileGeneration) written \(VaultSession.timestamp(info.fileUpdatedAt)) "
@@ -107,7 +110,7 @@ extension VaultCommand {
                     vault = restored
                 }
             } else {
-                vault = try Vault.open(at: session.vaultPath, keySource: source, options: session.options)
+                vault = try Vault.open(at: path, keySource: source, options: session.options)
             }
             let report = try vault.verify()
             switch global.output {
@@ -170,12 +173,15 @@ extension VaultCommand {
                 let vault = try session.open()
                 let source: VaultKeySource
                 if let keyFile {
+                    try VaultSession.checkUnlockFile(keyFile, variable: "--key-file")
                     source = .keyFile(keyFile)
                 } else if let newKeyFile {
                     try VaultKeySource.createKeyFile(at: newKeyFile)
                     source = .keyFile(newKeyFile)
                 } else {
-                    source = .passphrase(try session.newPassphrase())
+                    let passphrase = try session.newPassphrase()
+                    session.warnIfShort(passphrase)
+                    source = .passphrase(passphrase)
                 }
                 let slot = try vault.addKeySlot(source)
                 session.audit(vault, operation: "vault key add", entry: nil)

@@ -23,8 +23,19 @@ struct VaultSession {
     }
 
     /// --vault, else $KEYWARD_VAULT, else the configuration's vault.path, else $XDG_DATA_HOME/keyward/vault.db.
-    var vaultPath: String {
-        VaultLocation.resolve(flag: global.vault, configured: VaultLocation.configured(global, environment: environment), environment: environment)
+    ///
+    /// - Throws: ``ConfigurationError`` (exit 2) when a configuration was named (`--config`,
+    ///   `$KEYWARD_CONFIG`) but is missing, or one was found and is invalid: the vault
+    ///   commands validate it as every command does, before anything is unlocked.
+    func vaultPath() throws -> String {
+        VaultLocation.resolve(flag: global.vault, configured: try VaultLocation.configured(global, environment: environment), environment: environment)
+    }
+
+    /// ``vaultPath()``, refusing a vault that does not exist (exit 4, like every command).
+    func existingVaultPath() throws -> String {
+        let path = try vaultPath()
+        try VaultLocation.requireVault(at: path)
+        return path
     }
 
     var options: VaultOptions {
@@ -32,21 +43,68 @@ struct VaultSession {
     }
 
     /// The unlock order of DESIGN.md: key file, passphrase, passphrase file, terminal prompt.
+    ///
+    /// Every way of failing here is exit 4 (DESIGN.md, "Unlocking the vault"; issue 12, items 3
+    /// and 7): a key or passphrase file that is missing, unreadable, or open to group or others
+    /// (naming the `chmod` that fixes it); an empty passphrase, however it came.
     /// - Throws: ``VaultError`` `.locked` (exit 4) listing the sources when none is available.
     func keySource() throws -> VaultKeySource {
-        if let file = environment["KEYWARD_KEY_FILE"], !file.isEmpty { return .keyFile(file) }
-        if let passphrase = environment["KEYWARD_PASSPHRASE"], !passphrase.isEmpty { return .passphrase(SecretValue(utf8: passphrase)) }
-        if let file = environment["KEYWARD_PASSPHRASE_FILE"], !file.isEmpty {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw VaultError(.invalidInput, "cannot read KEYWARD_PASSPHRASE_FILE \(file)")
-            }
-            return .passphrase(SecretValue(bytes: Self.droppingOneNewline(Array(data))))
+        if let file = environment["KEYWARD_KEY_FILE"], !file.isEmpty {
+            try Self.checkUnlockFile(file, variable: "KEYWARD_KEY_FILE")
+            return .keyFile(file)
         }
-        if let typed = try Terminal.readSecret(prompt: "Vault passphrase: ") { return .passphrase(typed) }
+        if let passphrase = environment["KEYWARD_PASSPHRASE"] {
+            guard !passphrase.isEmpty else { throw Self.emptyPassphrase("KEYWARD_PASSPHRASE is set but empty") }
+            return .passphrase(SecretValue(utf8: passphrase))
+        }
+        if let file = environment["KEYWARD_PASSPHRASE_FILE"], !file.isEmpty {
+            try Self.checkUnlockFile(file, variable: "KEYWARD_PASSPHRASE_FILE")
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw VaultError(.locked, "KEYWARD_PASSPHRASE_FILE \(file) cannot be read")
+            }
+            let bytes = Self.droppingOneNewline(Array(data))
+            guard !bytes.isEmpty else { throw Self.emptyPassphrase("the file \(file) (KEYWARD_PASSPHRASE_FILE) is empty") }
+            return .passphrase(SecretValue(bytes: bytes))
+        }
+        if let typed = try Terminal.readSecret(prompt: "Vault passphrase: ") {
+            guard !typed.isEmpty else { throw Self.emptyPassphrase("nothing was typed at the prompt") }
+            return .passphrase(typed)
+        }
         throw VaultError(
             .locked,
             "the vault is locked and there is no way to unlock it: set KEYWARD_KEY_FILE (a key file), KEYWARD_PASSPHRASE, "
                 + "or KEYWARD_PASSPHRASE_FILE, or run on a terminal to be prompted")
+    }
+
+    /// Refuses an unlock file (`KEYWARD_KEY_FILE`, `KEYWARD_PASSPHRASE_FILE`) that does not
+    /// exist or breaks DESIGN.md's rule for files holding a secret (``SecretFileRule``).
+    /// - Throws: ``VaultError`` `.locked` (missing) or `.unsafeFile` (open to others): exit 4.
+    static func checkUnlockFile(_ path: String, variable: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw VaultError(.locked, "\(variable) names \(path), which does not exist"
+                + (variable == "KEYWARD_KEY_FILE" ? "; create one with `keyward vault init --new-key-file \(path)` (a new vault) or `keyward vault key add --new-key-file \(path)`" : ""))
+        }
+        if let problem = SecretFileRule.problem(path: path, what: variable) {
+            throw VaultError(.unsafeFile, problem)
+        }
+    }
+
+    /// An empty passphrase never unlocks or creates anything: exit 4, whatever gave it.
+    static func emptyPassphrase(_ how: String) -> VaultError {
+        VaultError(.locked, "empty passphrase: \(how); nothing was unlocked")
+    }
+
+    /// The shortest passphrase `vault init` (and `passwd`, `key add --passphrase`) takes
+    /// without a warning, in characters.
+    static let recommendedPassphraseLength = 12
+
+    /// Warns on stderr when a new passphrase is shorter than ``recommendedPassphraseLength``.
+    func warnIfShort(_ passphrase: SecretValue) {
+        guard !global.quiet else { return }
+        let length = passphrase.withRevealedBytes { bytes in String(validating: Array(bytes), as: UTF8.self)?.count ?? bytes.count }
+        if length < Self.recommendedPassphraseLength {
+            Output.warn("the passphrase is \(length) characters long; use at least \(Self.recommendedPassphraseLength) (a guessable passphrase is the weakest part of the vault)")
+        }
     }
 
     /// A new passphrase: $KEYWARD_NEW_PASSPHRASE, else typed twice on the terminal.
@@ -63,12 +121,19 @@ struct VaultSession {
             throw VaultError(.invalidInput, "no terminal to confirm the new passphrase")
         }
         guard first == second else { throw VaultError(.invalidInput, "the two passphrases differ; nothing changed") }
-        guard !first.isEmpty else { throw VaultError(.invalidInput, "the passphrase is empty; nothing changed") }
+        guard !first.isEmpty else {
+            // `vault init`'s first passphrase unlocks the vault: empty is exit 4 as at unlock.
+            if variable == "KEYWARD_PASSPHRASE" { throw Self.emptyPassphrase("nothing was typed at the prompt") }
+            throw VaultError(.invalidInput, "the passphrase is empty; nothing changed")
+        }
         return first
     }
 
+    /// Validates the configuration, finds the vault (exit 4 when it is missing), then unlocks
+    /// it, in that order: nothing is asked for or read before the configuration passed.
     func open() throws -> Vault {
-        try Vault.open(at: vaultPath, keySource: keySource(), options: options)
+        let path = try existingVaultPath()
+        return try Vault.open(at: path, keySource: keySource(), options: options)
     }
 
     /// Reports open rotation journal entries on stderr (read-only commands change nothing).
@@ -119,12 +184,14 @@ enum Terminal {
         var silent = original
         silent.c_lflag &= ~tcflag_t(ECHO | ECHONL)
         silent.c_lflag |= tcflag_t(ICANON)
-        _ = prompt.withCString { write(fd, $0, strlen($0)) }
+        // Echo off before the prompt shows: what is typed once it is visible is neither echoed
+        // nor discarded by the flush (as readpassphrase(3) orders it).
         guard tcsetattr(fd, TCSAFLUSH, &silent) == 0 else { return nil }
         defer {
             _ = tcsetattr(fd, TCSAFLUSH, &original)
             _ = write(fd, "\n", 1)
         }
+        _ = prompt.withCString { write(fd, $0, strlen($0)) }
         var bytes: [UInt8] = []
         var byte: UInt8 = 0
         while true {
