@@ -329,6 +329,7 @@ struct DeliveryCLITests {
         #expect(sync.status == 1, "\(sync.all)")
         #expect(sync.stderr.contains("has no known outcome yet"), "\(sync.stderr)")
         #expect(sync.stderr.contains("dead secret"), "\(sync.stderr)")
+        #expect(try await fixture.run(["audit"]).stdout.contains("\tsync\tFIU-ALPHA\tfailed"), "audited as failed too")
         let all = try await fixture.run(["sync", "--output", "json"])
         #expect(all.status == 5, "the others synced: partial: \(all.all)")
         #expect(fixture.counter(.secretReset) == 1)

@@ -58,7 +58,8 @@ extension Dispatcher {
             var pending = ids.makeIterator()
             for _ in 0..<min(limit, ids.count) {
                 if let id = pending.next() {
-                    group.addTask { await self.syncEntity(id, rotationOpen: openRotations.contains(id), vault: vault, context: context) }
+                    group.addTask { await self.syncEntity(id, rotationOpen: openRotations.contains(id) ? recovery.reasons[id] ?? "its rotation is still open" : nil,
+                                                         vault: vault, context: context) }
                 }
             }
             var done = 0
@@ -68,23 +69,12 @@ extension Dispatcher {
                 done += 1
                 request.progress?(done, ids.count)
                 if let id = pending.next() {
-                    group.addTask { await self.syncEntity(id, rotationOpen: openRotations.contains(id), vault: vault, context: context) }
+                    group.addTask { await self.syncEntity(id, rotationOpen: openRotations.contains(id) ? recovery.reasons[id] ?? "its rotation is still open" : nil,
+                                                         vault: vault, context: context) }
                 }
             }
         }
 
-        // A rotation still open is a failure of this run, even when the rest of the entity's sync
-        // worked (issue 12, item 9): the vault's secret, and so every sink's, may be dead by now
-        // (a reset whose outcome is unknown may still be applied). Another job holding the lock
-        // is not: the entity is `skipped`, and that job finishes the rotation.
-        for id in recovery.open {
-            guard var outcome = outcomes[id], outcome.outcome == "ok" || outcome.outcome == "unchanged" else { continue }
-            outcome.outcome = "failed"
-            outcome.error = SyncReport.ErrorInfo(KeywardError.operationFailed(
-                "\(recovery.reasons[id] ?? "its rotation is still open"); the service may already have replaced the vault's secret, "
-                    + "so every sink written from it may hold a dead secret: run `keyward sync` again"))
-            outcomes[id] = outcome
-        }
         if context.dryRun, let open = try? await openRotationSummaries(ids, context: context) {
             // A real run finishes these first (recovery runs only in real runs).
             for (id, summary) in open {
@@ -132,10 +122,13 @@ extension Dispatcher {
         return Array(Set(names)).sorted()
     }
 
-    /// - Parameter rotationOpen: the entity has a rotation still open after recovery: its secret
-    ///   is left to that rotation (a new one seen now may be its reset's answer, which recovery
-    ///   stores as such), and only a token is minted when due.
-    private func syncEntity(_ id: EntityID, rotationOpen: Bool, vault: any VaultServices, context: OperationContext) async
+    /// - Parameter rotationOpen: why the entity's rotation is still open after recovery, if it
+    ///   is: its secret is left to that rotation (a new one seen now may be its reset's answer,
+    ///   which recovery stores as such), only a token is minted when due, and the entity fails
+    ///   (issue 12, item 9: the vault's secret, and every sink's, may be dead by now, e.g. a
+    ///   reset whose outcome is unknown may still be applied). Another job holding the lock is
+    ///   no failure: the entity is `skipped`, and that job finishes the rotation.
+    private func syncEntity(_ id: EntityID, rotationOpen openReason: String?, vault: any VaultServices, context: OperationContext) async
         -> (EntityID, SyncReport.EntityOutcome, [SyncReport.PlanAction])
     {
         var outcome = SyncReport.EntityOutcome(id: id.rawValue, outcome: "unchanged", error: nil, warnings: [], secretVersion: nil,
@@ -165,6 +158,7 @@ extension Dispatcher {
             let existing = try await vault.read(secretName, label: .current, context: context)
             let newFingerprint = vault.fingerprint(read.record.value)
             let current: SecretRecord
+            let rotationOpen = openReason != nil
             if let existing, rotationOpen, existing.value != read.record.value {
                 current = existing
                 outcome.warnings.append("a rotation is still open: the service's secret is left to it, the vault keeps version \(existing.version)")
@@ -225,6 +219,11 @@ extension Dispatcher {
                 }
             }
             outcome.outcome = outcome.changes.isEmpty ? "unchanged" : "ok"
+            if let openReason, !context.dryRun {
+                throw KeywardError.operationFailed(
+                    "\(openReason); the service may already have replaced the vault's secret, "
+                        + "so every sink written from it may hold a dead secret: run `keyward sync` again")
+            }
         } catch {
             outcome.outcome = "failed"
             outcome.error = SyncReport.ErrorInfo(error)
