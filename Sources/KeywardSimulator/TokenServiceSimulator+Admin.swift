@@ -16,6 +16,7 @@ import NIOCore
 /// | `POST /_sim/faults` `{"endpoint", "kind", "ms", "count", "retryAfter"}` | queues a fault |
 /// | `DELETE /_sim/faults` | forgets queued faults |
 /// | `POST /_sim/config` `{"expiresOnUnit": "s"\|"ms"}` | the unit of `expiresOn` |
+/// | `POST /_sim/entities/<ID>/expiry` `{"expiresInSeconds": N\|null}` | the entity's secret now expires N seconds from the simulator's now (`null`: never); its bytes stay |
 ///
 /// Bad input answers 400 with `{"error": "…"}`.
 extension TokenServiceSimulator {
@@ -62,6 +63,26 @@ extension TokenServiceSimulator {
             self.clearFaults()
             return Response(status: .noContent)
         }
+        router.post("_sim/entities/:id/expiry") { request, context in
+            let id = context.parameters.get("id") ?? ""
+            return try await self.admin(request, allowed: ["expiresInSeconds"]) { fields in
+                guard let value = fields["expiresInSeconds"] else {
+                    throw AdminError(message: "expiresInSeconds is required (a number of seconds, or null for no expiry)")
+                }
+                let seconds: Double?
+                switch value {
+                case .null: seconds = nil
+                case .integer(let whole): seconds = Double(whole)
+                case .number(let fraction) where fraction.isFinite: seconds = fraction
+                default: throw AdminError(message: "expiresInSeconds must be a number of seconds, or null for no expiry")
+                }
+                guard self.setSecretExpiry(for: id, expiresIn: seconds) else {
+                    return Self.json(.notFound, ["error": "no entity \(id)"])
+                }
+                let expiresAt = self.secretExpiry(for: id).map { WireFormat.timestamp($0, fractionDigits: 3) }
+                return Self.json(.ok, ExpiryDocument(entity: id, expiresAt: expiresAt))
+            }
+        }
         router.post("_sim/config") { request, _ in
             try await self.admin(request, allowed: ["expiresOnUnit"]) { fields in
                 guard let value = fields["expiresOnUnit"] else { throw AdminError(message: "expiresOnUnit is required") }
@@ -77,6 +98,20 @@ extension TokenServiceSimulator {
     private struct ClockDocument: Encodable {
         var now: String
         var offsetSeconds: Double
+    }
+
+    private struct ExpiryDocument: Encodable {
+        var entity: String
+        /// `nil` (encoded `null`): the secret never expires.
+        var expiresAt: String?
+
+        private enum CodingKeys: String, CodingKey { case entity, expiresAt }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(entity, forKey: .entity)
+            try container.encode(expiresAt, forKey: .expiresAt)
+        }
     }
 
     private struct FaultDocument: Encodable {

@@ -264,6 +264,20 @@ public final class TokenServiceSimulator: Sendable {
         }
     }
 
+    /// Changes when the current secret of `entityId` expires, keeping its bytes: `expiresIn`
+    /// seconds from now on the simulator's clock, or never when `nil` (a legacy secret). The
+    /// service's records can change this way without a reset (an operator extends a secret).
+    /// - Returns: `false` for an unknown entity (nothing changed).
+    @discardableResult
+    public func setSecretExpiry(for entityId: String, expiresIn: TimeInterval?) -> Bool {
+        state.withLockedValue { state in
+            guard state.entities[entityId] != nil else { return false }
+            let now = state.now()
+            state.entities[entityId]?.expiresAt = expiresIn.map { now.addingTimeInterval($0) }
+            return true
+        }
+    }
+
     /// Adds (or replaces) a user allowed to read and reset the secrets of `entities`.
     public func addUser(username: String, password: String, entities: [String]) {
         state.withLockedValue { $0.users[username] = .init(password: password, entities: Set(entities)) }

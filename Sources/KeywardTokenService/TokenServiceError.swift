@@ -115,3 +115,6 @@ public enum TokenServiceEndpoint: String, Sendable, CaseIterable {
 extension TokenServiceError: ServiceActionReporting {}
 
 extension TokenServiceError: RetryAfterReporting {}
+
+/// A failed operation's audit row names the call's `txnId`.
+extension TokenServiceError: TransactionReporting {}

@@ -111,8 +111,10 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
         var warnings = secret.message.map { ["token service: \($0)"] } ?? []
         let asked = Double(validityDays ?? 180) * 86_400
         if let expiresAt = secret.expiresAt, expiresAt.timeIntervalSince(context.clock.now) < asked - 3_600 {
-            let days = Int(expiresAt.timeIntervalSince(context.clock.now) / 86_400)
-            warnings.append("the new secret is valid for \(days) days, shorter than the \(Int(asked / 86_400)) asked for")
+            // Rounded to the nearest day (issue 12, item 10), so 89.9 days reads "90 days".
+            let days = Int((expiresAt.timeIntervalSince(context.clock.now) / 86_400).rounded())
+            let askedDays = Int(asked / 86_400)
+            warnings.append("the new secret is valid for \(days >= askedDays ? "just under \(askedDays)" : "\(days)") days, shorter than the \(askedDays) asked for")
         }
         return provided(secret, context: context, warnings: warnings)
     }

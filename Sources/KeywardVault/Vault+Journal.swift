@@ -24,7 +24,8 @@ extension Vault {
     }
 
     /// Moves a journal entry to `state` (optionally recording the `txnId` now known).
-    /// - Throws: ``VaultError`` `.invalidInput` for a transition the state machine forbids,
+    /// - Throws: ``VaultError`` `.conflict` for a transition the state machine forbids (another
+    ///   job moved the entry on),
     ///   `.notFound` for an unknown id.
     @discardableResult
     public func advanceJournal(id: Int64, to state: VaultJournalState, txnId: String? = nil) throws -> VaultJournalEntry {
@@ -51,7 +52,10 @@ extension Vault {
             throw VaultError(.notFound, "no journal entry \(id)")
         }
         guard entry.state.canAdvance(to: state) else {
-            throw VaultError.invalid("journal entry \(id) cannot move from \(entry.state.rawValue) to \(state.rawValue)")
+            // Not a usage error: the entry moved on under another job (it was finished or closed
+            // meanwhile). Its MAC held, so it is no integrity failure either (issue 12, item 9).
+            throw VaultError(.conflict, "rotation journal entry \(id) of \(entry.entity) is already \(entry.state.rawValue) and cannot move to \(state.rawValue): "
+                             + "another job changed it meanwhile; run the command again")
         }
         entry.state = state
         entry.updatedAt = now

@@ -260,6 +260,53 @@ extension Vault {
         }
     }
 
+    /// Records a new expiry (and the `txnId` of the read that reported it) for the version of
+    /// `name` that carries `label`, in place: its bytes, version number, labels, creation time
+    /// and source stay. For a service that changed a secret's expiry without changing the
+    /// secret (issue 12, item 1: the vault follows the service). The version is sealed again
+    /// under a fresh nonce, in one transaction with the manifest. Durable on return.
+    ///
+    /// - Parameter txnId: the new `txnId`, or `nil` to keep the version's own.
+    /// - Throws: ``VaultError`` `.notFound` when the entry or label is absent; `.integrity` when
+    ///   the version fails authentication.
+    @discardableResult
+    public func amend(_ name: SecretName, label: VersionLabel = .current, expiresAt: Date?, txnId: String?) throws -> SecretRecord {
+        try mutate { db, mutation in
+            let keys = mutation.keys
+            let index = try keys.index(of: name.rawValue)
+            guard let entry = try Vault.readEntry(db, nameIndex: index), let version = entry.version(labelled: label) else {
+                throw VaultError(.notFound, "no entry named \(name) with a \(label.rawValue) version in the vault")
+            }
+            guard let row = try Vault.readVersion(db, entryID: entry.id, version: version) else {
+                throw VaultError.integrity("\(name): the \(label.rawValue) version \(version) is missing")
+            }
+            let old = try Vault.openRecord(row, entry: entry, keys: keys, name: name)
+            var plaintext = RecordPlaintext.encode(
+                value: old.value, createdAt: milliseconds(old.createdAt), expiresAt: expiresAt.map(milliseconds), source: old.source,
+                txnId: txnId ?? old.txnId)
+            defer { SecureBytes.wipe(&plaintext) }
+            let box = try keys.records.seal(
+                plaintext, aad: Vault.recordAAD(keys: keys, entryID: entry.id, version: version, keyID: keys.keyID, alg: Vault.algorithmAES256GCM, nameIndex: index))
+            let update = try RawStatement(db, """
+                UPDATE versions SET key_id = ?, alg = ?, nonce = ?, ciphertext = ?, tag = ?
+                WHERE bucket = ? AND entry_id = ? AND version = ?
+                """)
+            try update.bind(1, Int64(keys.keyID))
+            try update.bind(2, Vault.algorithmAES256GCM)
+            try update.bind(3, box.nonce)
+            try update.bind(4, box.ciphertext)
+            try update.bind(5, box.tag)
+            try update.bind(6, Vault.bucket(of: entry.id))
+            try update.bind(7, entry.id)
+            try update.bind(8, version)
+            try update.run()
+            mutation.changed(entry.id)
+            return SecretRecord(
+                value: old.value, version: Int(version), createdAt: old.createdAt, expiresAt: expiresAt.map { date(milliseconds: milliseconds($0)) },
+                source: old.source, txnId: txnId ?? old.txnId, label: label)
+        }
+    }
+
     /// Versions kept per entry (configuration `vault.retention`); labelled versions are never
     /// pruned. Takes effect at each entry's next write.
     /// - Throws: ``VaultError`` `.invalidInput` outside 1...10000.

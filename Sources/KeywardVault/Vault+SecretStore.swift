@@ -34,6 +34,10 @@ extension Vault: SecretStore, Fingerprinter, AuditLog {
         }
     }
 
+    public func amend(_ name: SecretName, label: VersionLabel, expiresAt: Date?, txnId: String?, context: OperationContext) async throws -> SecretRecord {
+        try await offload { try self.amend(name, label: label, expiresAt: expiresAt, txnId: txnId) }
+    }
+
     public func list(prefix: String, context: OperationContext) async throws -> [SecretName] {
         try await offload { try self.list(prefix: prefix) }
     }

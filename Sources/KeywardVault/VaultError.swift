@@ -26,6 +26,10 @@ public struct VaultError: CategorizedError, Sendable, Equatable {
         case notFound
         /// A file-system or database failure (exit 1).
         case io
+        /// Another process moved the state on first (a rotation journal entry already advanced
+        /// or closed): a race between jobs, neither bad input nor damage (exit 1; running the
+        /// command again sees the new state).
+        case conflict
     }
 
     /// What went wrong.
@@ -39,12 +43,13 @@ public struct VaultError: CategorizedError, Sendable, Equatable {
     }
 
     /// `.vault` for locked, wrong key and integrity failures (exit 4); `.usage` for bad input
-    /// (exit 2); `.operationFailed` for I/O (exit 1). DESIGN.md, "Exit codes".
+    /// (exit 2); `.operationFailed` for I/O and a state another process changed first (exit 1).
+    /// DESIGN.md, "Exit codes".
     public var category: FailureCategory {
         switch code {
         case .locked, .wrongKey, .integrity, .rollback, .notAVault, .unsafeFile: .vault
         case .invalidInput, .notFound: .usage
-        case .io: .operationFailed
+        case .io, .conflict: .operationFailed
         }
     }
 

@@ -45,6 +45,30 @@ import Testing
         }
     }
 
+    @Test("POST /_sim/entities/<ID>/expiry changes an entity's expiry in place: the secret's bytes stay, null means no expiry")
+    func expiryInPlace() async throws {
+        try await Harness.run { harness in
+            let secret = try #require(harness.simulator.currentSecret(for: Harness.entity))
+            let answer = try await harness.admin(.POST, "/_sim/entities/\(Harness.entity)/expiry", ["expiresInSeconds": 150 * 86_400])
+            #expect(answer.status == 200, "\(answer.text)")
+            let expiresAt = try #require(harness.simulator.secretExpiry(for: Harness.entity))
+            #expect(abs(expiresAt.timeIntervalSince(harness.simulator.now) - 150 * 86_400) < 5)
+            #expect(harness.simulator.currentSecret(for: Harness.entity) == secret, "the bytes stay")
+            #expect(try answer.json()["expiresAt"] is String)
+
+            let legacy = try await harness.admin(.POST, "/_sim/entities/\(Harness.entity)/expiry", ["expiresInSeconds": NSNull()])
+            #expect(legacy.status == 200, "\(legacy.text)")
+            #expect(harness.simulator.secretExpiry(for: Harness.entity) == nil)
+            #expect(try legacy.json()["expiresAt"] is NSNull)
+
+            #expect(try await harness.admin(.POST, "/_sim/entities/FIU-NOBODY/expiry", ["expiresInSeconds": 60]).status == 404)
+            #expect(try await harness.admin(.POST, "/_sim/entities/\(Harness.entity)/expiry", ["expiresInSeconds": "soon"]).status == 400)
+            #expect(try await harness.admin(.POST, "/_sim/entities/\(Harness.entity)/expiry", [:]).status == 400)
+            #expect(try await harness.admin(.POST, "/_sim/entities/\(Harness.entity)/expiry", ["expiresInSeconds": 60, "other": 1]).status == 400)
+            #expect(harness.simulator.counters().values.allSatisfy { $0 == 0 }, "admin calls are not counted")
+        }
+    }
+
     @Test("POST /_sim/faults queues a fault for the next count calls")
     func faults() async throws {
         try await Harness.run { harness in

@@ -256,6 +256,32 @@ struct VaultTests {
         #expect(error?.message.contains("re-keyed") == true)
     }
 
+    @Test("amend: a new expiry for the current version in place; bytes, version, labels, creation and source stay; the vault still verifies")
+    func amendExpiry() throws {
+        let box = try Sandbox()
+        let (vault, source) = try box.makeVault()
+        let created = Date(timeIntervalSince1970: 1_800_000_000)
+        let entry = name("entities/FIU-EXAMPLE-1/secret")
+        try vault.put(entry, secret("first"), metadata: VaultRecordMetadata(createdAt: created, expiresAt: nil, source: "uat", txnId: "t-1"))
+        try vault.put(entry, secret("same bytes"), metadata: VaultRecordMetadata(createdAt: created, expiresAt: nil, source: "uat (reset)", txnId: "t-2"))
+        let later = created.addingTimeInterval(150 * 86_400)
+        let amended = try vault.amend(entry, expiresAt: later, txnId: "t-3")
+        #expect(amended.version == 2 && amended.expiresAt == later && amended.txnId == "t-3")
+        let reopened = try box.open(source)
+        let current = try reopened.get(entry)
+        #expect(current.value == secret("same bytes"))
+        #expect(current.version == 2 && current.expiresAt == later && current.createdAt == created)
+        #expect(current.source == "uat (reset)" && current.txnId == "t-3")
+        #expect(try reopened.get(entry, label: .previous).value == secret("first"), "the previous version is untouched")
+        #expect(try reopened.history(entry).count == 2, "no new version")
+        _ = try reopened.verify()
+        try reopened.amend(entry, expiresAt: nil, txnId: nil)
+        #expect(try reopened.get(entry).expiresAt == nil)
+        #expect(try reopened.get(entry).txnId == "t-3", "nil keeps the txnId")
+        #expect(throws: VaultError.self) { try reopened.amend(name("entities/NOPE/secret"), expiresAt: later, txnId: nil) }
+        _ = try box.open(source).verify()
+    }
+
     @Test("journal: open, advance through the states, list the open ones, refuse bad transitions")
     func journal() throws {
         let box = try Sandbox()
@@ -269,6 +295,12 @@ struct VaultTests {
         #expect(stored.state == .stored && stored.txnId == "t-9" && stored.entity == "FIU-EXAMPLE-1")
         #expect(throws: VaultError.self) { try vault.advanceJournal(id: entry.id, to: .pending) }
         try vault.advanceJournal(id: entry.id, to: .done)
+        // Another job finished it meanwhile: a conflict (exit 1), neither a usage error (2) nor
+        // damage (4) (issue 12, item 9).
+        let conflict = #expect(throws: VaultError.self) { try vault.advanceJournal(id: entry.id, to: .stored) }
+        #expect(conflict?.code == .conflict)
+        #expect(conflict?.category == .operationFailed)
+        #expect(conflict?.message.contains("another job") == true)
         #expect(try vault.openJournalEntries().isEmpty)
         let other = try vault.openJournal(entity: "FIU-2")
         try vault.advanceJournal(id: other.id, to: .aborted)

@@ -13,73 +13,136 @@ extension Dispatcher {
     public func token(for name: String, context: OperationContext) async throws -> SecretRecord {
         let vault = try requireVault()
         let id = try selectEntities([name])[0]
-        let entityConfiguration = configuration.entities[id]!
         await recoverOpenRotations(for: [id], context: context)
         var txnId: String?
         do {
-            let now = context.clock.now
-            if let held = try await vault.read(.entityToken(id), label: .current, context: context), let expiresAt = held.expiresAt,
-                expiresAt.timeIntervalSince(now) > Double(entityConfiguration.tokenRefreshBeforeSeconds)
-            {
-                try await vault.record(AuditEntry(time: now, operation: "token", entity: id.rawValue, outcome: "ok", txnId: held.txnId))
-                return held
-            }
-            let provider = try provider(for: id)
-            guard let issuer = provider as? any AccessTokenIssuer else {
-                throw KeywardError.usage("provider '\(provider.name)' does not mint access tokens")
-            }
-            var secret = try await vault.read(.entitySecret(id), label: .current, context: context)
-            var readAgain = false
-            if secret == nil {
-                secret = try await storeIfChanged(try await provider.readSecret(for: id, context: context).record, id: id, vault: vault, context: context)
-                readAgain = true
-            }
-            var minted: ProvidedSecret
-            do {
-                minted = try await issuer.issueAccessToken(for: id, secret: secret!.value, context: context)
-            } catch let error as any CategorizedError where error.category == .authentication && !readAgain {
-                let fresh = try await provider.readSecret(for: id, context: context).record
-                guard fresh.value != secret!.value else { throw error }
-                secret = try await storeIfChanged(fresh, id: id, vault: vault, context: context)
-                minted = try await issuer.issueAccessToken(for: id, secret: secret!.value, context: context)
-            }
-            for warning in minted.warnings + Self.expiryWarnings(secret!.expiresAt, now: context.clock.now) {
-                context.logger.warning("\(id): \(warning)")
-            }
-            txnId = minted.record.txnId
-            let stored = try await vault.write(.entityToken(id), record: minted.record, label: .current, context: context)
-            try await vault.record(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "ok", txnId: txnId))
-            return stored
+            let token = try await validToken(for: id, vault: vault, context: context, txnId: &txnId)
+            try await vault.record(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "ok", txnId: token.txnId))
+            return token
         } catch {
-            await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "failed", txnId: txnId), to: vault, context: context)
+            await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "failed",
+                                         txnId: Self.txnId(of: error) ?? txnId), to: vault, context: context)
             throw error
         }
     }
 
+    /// The `txnId` a failed service call's error carries (``TransactionReporting``), if any.
+    static func txnId(of error: any Error) -> String? { (error as? any TransactionReporting)?.txnId }
+
+    /// The vault's entity token for `id` when it is valid for longer than the entity's
+    /// `tokenRefreshBefore`, else a newly minted one (stored). Appends no audit row.
+    ///
+    /// - Parameter txnId: set to the mint's `txnId` when one was made.
+    /// - Throws: ``KeywardError`` (usage) for a provider that mints no tokens; the provider's errors.
+    func validToken(for id: EntityID, vault: any VaultServices, context: OperationContext, txnId: inout String?) async throws -> SecretRecord {
+        let entityConfiguration = configuration.entities[id]!
+        let now = context.clock.now
+        if let held = try await vault.read(.entityToken(id), label: .current, context: context), let expiresAt = held.expiresAt,
+            expiresAt.timeIntervalSince(now) > Double(entityConfiguration.tokenRefreshBeforeSeconds)
+        {
+            return held
+        }
+        let provider = try provider(for: id)
+        guard let issuer = provider as? any AccessTokenIssuer else {
+            throw KeywardError.usage("provider '\(provider.name)' does not mint access tokens")
+        }
+        var secret = try await vault.read(.entitySecret(id), label: .current, context: context)
+        var readAgain = false
+        if secret == nil {
+            secret = try await storeIfChanged(try await provider.readSecret(for: id, context: context).record, id: id, vault: vault, context: context)
+            readAgain = true
+        }
+        var minted: ProvidedSecret
+        do {
+            minted = try await issuer.issueAccessToken(for: id, secret: secret!.value, context: context)
+        } catch let error as any CategorizedError where error.category == .authentication && !readAgain {
+            let fresh = try await provider.readSecret(for: id, context: context).record
+            guard fresh.value != secret!.value else { throw error }
+            secret = try await storeIfChanged(fresh, id: id, vault: vault, context: context)
+            minted = try await issuer.issueAccessToken(for: id, secret: secret!.value, context: context)
+        }
+        for warning in minted.warnings + Self.expiryWarnings(secret!.expiresAt, now: context.clock.now) {
+            context.logger.warning("\(id): \(warning)")
+        }
+        txnId = minted.record.txnId
+        return try await vault.write(.entityToken(id), record: minted.record, label: .current, context: context)
+    }
+
+    /// Stores `record` as the entity's current secret unless the vault holds the same bytes;
+    /// then only a changed expiry is recorded (the vault follows the service).
     private func storeIfChanged(_ record: SecretRecord, id: EntityID, vault: any VaultServices, context: OperationContext) async throws -> SecretRecord {
         if let current = try await vault.read(.entitySecret(id), label: .current, context: context), current.value == record.value {
-            return current
+            if Self.sameInstant(current.expiresAt, record.expiresAt) { return current }
+            return try await vault.amend(.entitySecret(id), label: .current, expiresAt: record.expiresAt, txnId: record.txnId, context: context)
         }
         return try await vault.write(.entitySecret(id), record: record, label: .current, context: context)
     }
 
     // MARK: - export
 
-    /// The credentials of the named entities as the vault holds them, for `export` and `exec`;
-    /// appends one audit row for the whole operation, whose entity field lists every entity
-    /// read (``AuditEntry/entities``). Mints nothing and calls no service.
+    /// The credentials of the named entities, for `export` and `exec`; appends one audit row
+    /// for the whole operation, whose entity field lists every entity read
+    /// (``AuditEntry/entities``), `failed` (with the service's txnId when there was one) when
+    /// nothing is delivered.
     ///
-    /// - Throws: ``KeywardError`` for an unknown entity or one with no secret in the vault.
+    /// It never delivers a dead or superseded credential (issue 12, item 2; DESIGN.md,
+    /// "Rotation", item 7): a rotation left open is finished first, under the entity's lock, as
+    /// `token` does; an entity token that is missing or due is minted (as `token` does). When
+    /// that cannot be done, it throws naming the entity, and delivers nothing.
+    ///
+    /// - Throws: ``KeywardError`` for an unknown entity, one with no secret in the vault, one
+    ///   whose rotation is still open, or one whose token expired and cannot be renewed.
     public func exportMaterial(_ names: [String], operation: String, context: OperationContext) async throws -> [EntityMaterial] {
         let vault = try requireVault()
         guard !names.isEmpty else { throw KeywardError.usage("name at least one entity") }
         let ids = try selectEntities(names)
-        let material = try await material(for: ids, vault: vault, context: context)
-        for (id, open) in try await openRotationSummaries(ids, context: context) { context.logger.warning("\(id): \(open)") }
-        // One row per operation, not per entity: each row is sealed and chained, and an export
-        // of thousands of entities spent most of its time writing them.
-        try await vault.record(AuditEntry(time: context.clock.now, operation: operation, entities: ids.map(\.rawValue), outcome: "ok"))
-        return material
+        var txnId: String?
+        do {
+            await recoverOpenRotations(for: ids, context: context)
+            let open = try await openRotationSummaries(ids, context: context)
+            if let first = open.first {
+                throw KeywardError.operationFailed(
+                    "\(first.id): nothing delivered while its rotation is open (\(first.summary)): it could not be finished now "
+                        + "(see the warnings above), and the service may already have replaced the vault's secret"
+                        + (open.count > 1 ? " (also open: \(open.dropFirst().map(\.id.rawValue).joined(separator: ", ")))" : ""))
+            }
+            var material = try await material(for: ids, vault: vault, context: context)
+            let now = context.clock.now
+            for index in material.indices {
+                let id = material[index].id
+                guard let entityConfiguration = configuration.entities[id], let provider = try? provider(for: id), provider is any AccessTokenIssuer else {
+                    continue
+                }
+                if let expiresAt = material[index].token?.expiresAt,
+                    expiresAt.timeIntervalSince(now) > Double(entityConfiguration.tokenRefreshBeforeSeconds)
+                {
+                    continue
+                }
+                do {
+                    material[index].token = try await validToken(for: id, vault: vault, context: context, txnId: &txnId)
+                } catch {
+                    txnId = Self.txnId(of: error) ?? txnId
+                    guard let held = material[index].token, let expiresAt = held.expiresAt, expiresAt > context.clock.now else {
+                        let why = (error as? any CategorizedError)?.description ?? "unexpected error: \(type(of: error))"
+                        throw KeywardError.operationFailed(
+                            "\(id): " + (material[index].token == nil ? "no entity access token is held" : "the entity access token expired")
+                                + " and a new one could not be minted: \(why)", underlying: nil)
+                    }
+                    // Still valid, only due: delivered, and said so.
+                    let why = (error as? any CategorizedError)?.description ?? "\(type(of: error))"
+                    context.logger.warning("\(id): the entity access token expires \(Timestamps.format(expiresAt)) and could not be renewed now: \(why)")
+                }
+            }
+            try Self.refuseExpiredTokens(material, keys: nil, now: context.clock.now, what: operation)
+            // One row per operation, not per entity: each row is sealed and chained, and an export
+            // of thousands of entities spent most of its time writing them.
+            try await vault.record(AuditEntry(time: context.clock.now, operation: operation, entities: ids.map(\.rawValue), outcome: "ok", txnId: txnId))
+            return material
+        } catch {
+            await recordAudit(AuditEntry(time: context.clock.now, operation: operation, entities: ids.map(\.rawValue), outcome: "failed",
+                                         txnId: Self.txnId(of: error) ?? txnId), to: vault, context: context)
+            throw error
+        }
     }
 
     // MARK: - login
@@ -105,12 +168,14 @@ extension Dispatcher {
             if let verifier = provider as? any CredentialVerifier {
                 try await verifier.verify(password: password, context: context)
             }
+            _ = try await vault.write(entry, record: SecretRecord(value: password, createdAt: context.clock.now, source: "login"), label: .current, context: context)
+            try await vault.record(AuditEntry(time: context.clock.now, operation: "login \(name)", outcome: "ok"))
         } catch {
-            await recordAudit(AuditEntry(time: context.clock.now, operation: "login \(name)", outcome: "failed"), to: vault, context: context)
+            // Audited as failed, with the service's txnId when a call failed (issue 12, item 8).
+            await recordAudit(AuditEntry(time: context.clock.now, operation: "login \(name)", outcome: "failed", txnId: Self.txnId(of: error)),
+                              to: vault, context: context)
             throw error
         }
-        _ = try await vault.write(entry, record: SecretRecord(value: password, createdAt: context.clock.now, source: "login"), label: .current, context: context)
-        try await vault.record(AuditEntry(time: context.clock.now, operation: "login \(name)", outcome: "ok"))
     }
 
     // MARK: - status
@@ -134,11 +199,13 @@ extension Dispatcher {
                                             openJournal: openSummaries[id])
             if let secret = try await vault.read(.entitySecret(id), label: .current, context: context) {
                 let entityConfiguration = configuration.entities[id]
+                // Never before the secret was first seen: a secret adopted inside its window is
+                // due from the moment Keyward first held it, not from a date it never knew.
                 let rotationDueAt = secret.expiresAt.flatMap { expiresAt in
                     entityConfiguration.map { entity in
-                        expiresAt.addingTimeInterval(-RotationDecision.window(
+                        max(secret.createdAt, expiresAt.addingTimeInterval(-RotationDecision.window(
                             expiresAt: expiresAt, createdAt: secret.createdAt, secretExpiryDays: entity.secretExpiryDays,
-                            rotateBeforeSeconds: entity.rotateBeforeSeconds, createdByReset: secret.createdByReset))
+                            rotateBeforeSeconds: entity.rotateBeforeSeconds, createdByReset: secret.createdByReset)))
                     }
                 }
                 entry.secret = .init(version: secret.version, label: VersionLabel.current.rawValue, expiresAt: secret.expiresAt,
@@ -150,12 +217,20 @@ extension Dispatcher {
                 entry.warnings += Self.expiryWarnings(secret.expiresAt, now: now)
                 if let expiresAt = secret.expiresAt, let window = failWithinSeconds, expiresAt.timeIntervalSince(now) <= Double(window) {
                     report.expiringWithin.append(id.rawValue)
+                    report.failures.append("\(id): the secret expires \(Timestamps.format(expiresAt))")
                 }
             } else {
                 entry.warnings.append("not synced yet: the vault holds no secret (run `keyward sync \(id)`)")
+                if failWithinSeconds != nil { report.failures.append("\(id): no secret in the vault") }
             }
             if let token = try await vault.read(.entityToken(id), label: .current, context: context) {
                 entry.token = .init(expiresAt: token.expiresAt)
+                // A valid token never counts (it renews itself); an expired one is a dead
+                // credential in every sink that holds it.
+                if let expiresAt = token.expiresAt, expiresAt <= now {
+                    entry.warnings.append("the entity access token EXPIRED at \(Timestamps.format(expiresAt)): run `keyward sync \(id)` (or `keyward token \(id)`)")
+                    if failWithinSeconds != nil { report.failures.append("\(id): the entity access token expired \(Timestamps.format(expiresAt))") }
+                }
             }
             entry.lastSync = audit.last { $0.entity == id.rawValue && $0.operation == "sync" && $0.outcome != "failed" }?.time
             if let open = entry.openJournal { entry.warnings.append(open) }
@@ -190,6 +265,10 @@ public struct StatusReport: Sendable, Codable, Equatable {
     public var entities: [Entity]
     /// With `--fail-within`: the entities whose secret expires within the window.
     public var expiringWithin: [String] = []
+    /// With `--fail-within`: every reason to exit 6, one sentence each naming the entity: a
+    /// secret that expires within the window, an entity access token that has expired, an
+    /// entity with no secret (DESIGN.md, "Commands", `status`).
+    public var failures: [String] = []
 
     public struct Entity: Sendable, Codable, Equatable {
         public var id: String

@@ -22,6 +22,8 @@ extension Dispatcher {
         public var open: [EntityID] = []
         /// Of ``open``: those whose reset's outcome is not known yet (see ``RotationSettling``).
         public var unresolved: [EntityID] = []
+        /// Of ``open``: why each is still open, one sentence.
+        public var reasons: [EntityID: String] = [:]
     }
 
     /// ``recoverOpenRotations(for:context:)``, also naming the entities whose rotation is still
@@ -41,6 +43,7 @@ extension Dispatcher {
                 guard let lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id) else {
                     context.logger.notice("\(id): another job holds the rotation lock and will finish its open rotation")
                     recovery.open.append(id)
+                    recovery.reasons[id] = "another job holds its rotation lock and will finish its open rotation"
                     continue
                 }
                 let result = try await finishOpenRotations(id, provider: try provider(for: id), vault: vault, journal: journal, context: context)
@@ -48,11 +51,13 @@ extension Dispatcher {
                 if let unresolved = result.unresolved {
                     recovery.open.append(id)
                     recovery.unresolved.append(id)
+                    recovery.reasons[id] = RotationSettling.unknownOutcome(unresolved, now: context.clock.now)
                     context.logger.warning("\(id): \(RotationSettling.unknownOutcome(unresolved, now: context.clock.now))")
                 }
                 withExtendedLifetime(lock) {}
             } catch {
                 recovery.open.append(id)
+                recovery.reasons[id] = "an interrupted rotation could not be finished yet: \(SyncReport.ErrorInfo(error).message)"
                 context.logger.warning("\(id): an interrupted rotation could not be finished yet: \(SyncReport.ErrorInfo(error).message)")
             }
         }
@@ -117,7 +122,7 @@ extension Dispatcher {
                 // command finishes it. A sink that fails is reported; the others still get it.
                 CrashHook.at("during-sinks", environment: environment)
                 for name in try selectSinks([], entities: [id]) {
-                    let (outcome, _) = await writeSink(name, vault: vault, context: context)
+                    let (outcome, _) = await writeSink(name, vault: vault, context: context, fanOut: true)
                     if outcome.outcome == "failed" {
                         context.logger.error("\(id): sink \(name) could not take the recovered secret: \(outcome.error?.message ?? "failed")")
                     }

@@ -124,7 +124,7 @@ extension Dispatcher {
         } else {
             for (index, name) in try selectSinks([], entities: changed).enumerated() {
                 if index == 1 { CrashHook.at("during-sinks", environment: environment) }
-                sinkOutcomes.append(await writeSink(name, vault: vault, context: context).0)
+                sinkOutcomes.append(await writeSink(name, vault: vault, context: context, fanOut: true).0)
             }
             if sinkOutcomes.count == 1 { CrashHook.at("during-sinks", environment: environment) }
         }
@@ -162,6 +162,8 @@ extension Dispatcher {
             if context.dryRun, let open = try await journal.openRotations(context: context).last(where: { $0.entity == id }) {
                 rotation.plan.append(.init(action: "recover", target: name.rawValue, oldFingerprint: nil, newFingerprint: nil,
                                            detail: "rotation \(open.id) is \(open.state.rawValue): a real run finishes it by secret/read first, never by a second reset"))
+                rotation.outcome.outcome = "ok"
+                rotation.outcome.changes.append("recovered")
             }
             var current = try await vault.read(name, label: .current, context: context)
             let known: SecretRecord
@@ -188,6 +190,9 @@ extension Dispatcher {
             if context.dryRun {
                 rotation.plan.append(.init(action: "reset", target: name.rawValue, oldFingerprint: rotation.outcome.secretFingerprint,
                                            newFingerprint: nil, detail: "due: \(decision.reason)"))
+                // What a real run would do: never `unchanged` beneath a plan that changes it.
+                rotation.outcome.outcome = "ok"
+                rotation.outcome.changes.append("secret")
                 return rotation
             }
 

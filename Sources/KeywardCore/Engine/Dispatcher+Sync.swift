@@ -5,7 +5,8 @@ import Logging
 public struct SyncRequest: Sendable {
     /// Entity ids; empty for every configured entity.
     public var entities: [String]
-    /// Sink names; empty for every sink that names one of the entities.
+    /// Sink names; empty for every sink that names one of the entities. Named alone (no
+    /// entities), they also choose the entities: those the sinks name.
     public var sinks: [String]
     /// Entities handled at once (default 8).
     public var concurrency: Int
@@ -34,8 +35,18 @@ extension Dispatcher {
     ///   open; every other failure is reported per entity or sink in the ``SyncReport``.
     public func sync(_ request: SyncRequest, context: OperationContext) async throws -> SyncReport {
         let vault = try requireVault()
-        let ids = try selectEntities(request.entities)
-        let sinkNames = try selectSinks(request.sinks, entities: ids)
+        let ids: [EntityID]
+        let sinkNames: [String]
+        if request.entities.isEmpty, !request.sinks.isEmpty {
+            // `--sink NAME` alone: only the entities those sinks name are read, minted, recovered
+            // and audited (issue 12, item 10).
+            sinkNames = try selectSinks(request.sinks, entities: [])
+            let named = Set(sinkNames.flatMap { configuration.sinks[$0]!.entities })
+            ids = configuration.entities.keys.sorted().filter(named.contains)
+        } else {
+            ids = try selectEntities(request.entities)
+            sinkNames = try selectSinks(request.sinks, entities: ids)
+        }
         let limit = max(1, request.concurrency)
         // A rotation a crashed job left open is finished first (DESIGN.md, "Rotation", item 7).
         let recovery = await recoverOpenRotationsReporting(for: ids, context: context)
@@ -47,7 +58,8 @@ extension Dispatcher {
             var pending = ids.makeIterator()
             for _ in 0..<min(limit, ids.count) {
                 if let id = pending.next() {
-                    group.addTask { await self.syncEntity(id, rotationOpen: openRotations.contains(id), vault: vault, context: context) }
+                    group.addTask { await self.syncEntity(id, rotationOpen: openRotations.contains(id) ? recovery.reasons[id] ?? "its rotation is still open" : nil,
+                                                         vault: vault, context: context) }
                 }
             }
             var done = 0
@@ -57,11 +69,23 @@ extension Dispatcher {
                 done += 1
                 request.progress?(done, ids.count)
                 if let id = pending.next() {
-                    group.addTask { await self.syncEntity(id, rotationOpen: openRotations.contains(id), vault: vault, context: context) }
+                    group.addTask { await self.syncEntity(id, rotationOpen: openRotations.contains(id) ? recovery.reasons[id] ?? "its rotation is still open" : nil,
+                                                         vault: vault, context: context) }
                 }
             }
         }
 
+        if context.dryRun, let open = try? await openRotationSummaries(ids, context: context) {
+            // A real run finishes these first (recovery runs only in real runs).
+            for (id, summary) in open {
+                guard var outcome = outcomes[id], outcome.outcome != "failed" else { continue }
+                plans[id, default: []].insert(.init(action: "recover", target: SecretName.entitySecret(id).rawValue, oldFingerprint: nil,
+                                                    newFingerprint: nil, detail: summary), at: 0)
+                outcome.changes.insert("recovered", at: 0)
+                outcome.outcome = "ok"
+                outcomes[id] = outcome
+            }
+        }
         for id in recovery.changed {
             guard var outcome = outcomes[id] else { continue }
             outcome.changes.insert("recovered", at: 0)
@@ -73,8 +97,11 @@ extension Dispatcher {
 
         var sinkOutcomes: [SyncReport.SinkOutcome] = []
         var sinkPlan: [SyncReport.PlanAction] = []
+        // In a dry run, a sink naming an entity the plan changes would be written: the vault
+        // cannot show it yet (a fresh vault holds no secret at all).
+        let changing = Set(outcomes.filter { !$0.value.changes.isEmpty }.map(\.key))
         for name in sinkNames {
-            let (outcome, plan) = await writeSink(name, vault: vault, context: context)
+            let (outcome, plan) = await writeSink(name, vault: vault, context: context, planned: changing)
             sinkOutcomes.append(outcome)
             sinkPlan += plan
         }
@@ -95,10 +122,13 @@ extension Dispatcher {
         return Array(Set(names)).sorted()
     }
 
-    /// - Parameter rotationOpen: the entity has a rotation still open after recovery: its secret
-    ///   is left to that rotation (a new one seen now may be its reset's answer, which recovery
-    ///   stores as such), and only a token is minted when due.
-    private func syncEntity(_ id: EntityID, rotationOpen: Bool, vault: any VaultServices, context: OperationContext) async
+    /// - Parameter rotationOpen: why the entity's rotation is still open after recovery, if it
+    ///   is: its secret is left to that rotation (a new one seen now may be its reset's answer,
+    ///   which recovery stores as such), only a token is minted when due, and the entity fails
+    ///   (issue 12, item 9: the vault's secret, and every sink's, may be dead by now, e.g. a
+    ///   reset whose outcome is unknown may still be applied). Another job holding the lock is
+    ///   no failure: the entity is `skipped`, and that job finishes the rotation.
+    private func syncEntity(_ id: EntityID, rotationOpen openReason: String?, vault: any VaultServices, context: OperationContext) async
         -> (EntityID, SyncReport.EntityOutcome, [SyncReport.PlanAction])
     {
         var outcome = SyncReport.EntityOutcome(id: id.rawValue, outcome: "unchanged", error: nil, warnings: [], secretVersion: nil,
@@ -128,17 +158,39 @@ extension Dispatcher {
             let existing = try await vault.read(secretName, label: .current, context: context)
             let newFingerprint = vault.fingerprint(read.record.value)
             let current: SecretRecord
+            let rotationOpen = openReason != nil
             if let existing, rotationOpen, existing.value != read.record.value {
                 current = existing
                 outcome.warnings.append("a rotation is still open: the service's secret is left to it, the vault keeps version \(existing.version)")
             } else if let existing, existing.value == read.record.value {
-                current = existing
-                plan.append(.init(action: "keep", target: secretName.rawValue, oldFingerprint: newFingerprint, newFingerprint: newFingerprint,
-                                  detail: "the service's secret equals the vault's version \(existing.version)"))
+                if Self.sameInstant(existing.expiresAt, read.record.expiresAt) {
+                    current = existing
+                    plan.append(.init(action: "keep", target: secretName.rawValue, oldFingerprint: newFingerprint, newFingerprint: newFingerprint,
+                                      detail: "the service's secret equals the vault's version \(existing.version)"))
+                } else {
+                    // The same bytes with another expiry (extended by the service, or a legacy
+                    // secret that gained one): the vault follows the service, in place.
+                    let change = "expiry \(existing.expiresAt.map(Timestamps.format) ?? "none") → \(read.record.expiresAt.map(Timestamps.format) ?? "none")"
+                    if context.dryRun {
+                        var amended = existing
+                        amended.expiresAt = read.record.expiresAt
+                        current = amended
+                        plan.append(.init(action: "store expiry", target: secretName.rawValue, oldFingerprint: newFingerprint,
+                                          newFingerprint: newFingerprint, detail: "same secret as version \(existing.version); \(change)"))
+                    } else {
+                        current = try await vault.amend(secretName, label: .current, expiresAt: read.record.expiresAt, txnId: read.record.txnId,
+                                                        context: context)
+                        context.logger.notice("\(id): the service reports a new expiry for the same secret: \(change)")
+                    }
+                    outcome.changes.append("expiry")
+                }
             } else if context.dryRun {
                 current = read.record
                 plan.append(.init(action: "store new version", target: secretName.rawValue, oldFingerprint: existing.map { vault.fingerprint($0.value) },
                                   newFingerprint: newFingerprint, detail: nil))
+                // A dry run's outcome is what a real run would do: never `unchanged` beneath a
+                // plan that changes the entity.
+                outcome.changes.append("secret")
             } else {
                 current = try await vault.write(secretName, record: read.record, label: .current, context: context)
                 outcome.changes.append("secret")
@@ -157,6 +209,7 @@ extension Dispatcher {
                 if context.dryRun {
                     plan.append(.init(action: "mint token", target: tokenName.rawValue, oldFingerprint: token.map { vault.fingerprint($0.value) },
                                       newFingerprint: nil, detail: token?.expiresAt.map { "the held token expires \(Timestamps.format($0))" } ?? "no token held"))
+                    outcome.changes.append("token")
                 } else {
                     let minted = try await issuer.issueAccessToken(for: id, secret: current.value, context: context)
                     outcome.warnings += minted.warnings
@@ -166,6 +219,11 @@ extension Dispatcher {
                 }
             }
             outcome.outcome = outcome.changes.isEmpty ? "unchanged" : "ok"
+            if let openReason, !context.dryRun {
+                throw KeywardError.operationFailed(
+                    "\(openReason); the service may already have replaced the vault's secret, "
+                        + "so every sink written from it may hold a dead secret: run `keyward sync` again")
+            }
         } catch {
             outcome.outcome = "failed"
             outcome.error = SyncReport.ErrorInfo(error)
@@ -176,6 +234,59 @@ extension Dispatcher {
         await recordAudit(AuditEntry(time: context.clock.now, operation: context.dryRun ? "sync --dry-run" : "sync",
                                            entity: id.rawValue, outcome: outcome.outcome, txnId: txnId), to: vault, context: context)
         return (id, outcome, plan)
+    }
+
+    /// Refuses material that would hand out an expired entity access token (issue 12, item 2:
+    /// never deliver a dead credential with exit 0).
+    ///
+    /// - Parameter keys: the output's key templates (`nil`: the defaults, which include the
+    ///   token); material whose templates never use `{entity.token}` passes.
+    /// - Throws: ``KeywardError`` (operation failed) naming the entity, the expiry and `what`.
+    /// - Parameter why: per entity, why no new token could be minted.
+    static func refuseExpiredTokens(_ material: [EntityMaterial], keys: [(key: String, template: KeyTemplate)]?, now: Date, what: String,
+                                    why: [EntityID: String] = [:]) throws {
+        if let keys, !keys.contains(where: { $0.template.parts.contains(.placeholder(.token)) }) { return }
+        for entity in material {
+            guard let expiresAt = entity.token?.expiresAt, expiresAt <= now else { continue }
+            throw KeywardError.operationFailed(
+                "\(what): the entity access token of \(entity.id) expired at \(Timestamps.format(expiresAt)) and no new one could be minted"
+                    + (why[entity.id].map { " (\($0))" } ?? "") + "; nothing written")
+        }
+    }
+
+    /// Mints a new token for each entity of `material` whose token has expired (and whose
+    /// provider mints tokens), stores it, audits it (`token`), and puts it in `material`.
+    ///
+    /// - Returns: per entity whose token could not be renewed, why.
+    func renewExpiredTokens(_ material: inout [EntityMaterial], vault: any VaultServices, context: OperationContext) async -> [EntityID: String] {
+        var why: [EntityID: String] = [:]
+        for index in material.indices {
+            let id = material[index].id
+            guard let expiresAt = material[index].token?.expiresAt, expiresAt <= context.clock.now,
+                let provider = try? provider(for: id), provider is any AccessTokenIssuer
+            else { continue }
+            var txnId: String?
+            do {
+                material[index].token = try await validToken(for: id, vault: vault, context: context, txnId: &txnId)
+                await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "ok", txnId: txnId),
+                                  to: vault, context: context)
+            } catch {
+                why[id] = SyncReport.ErrorInfo(error).message
+                await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "failed",
+                                             txnId: Self.txnId(of: error) ?? txnId), to: vault, context: context)
+            }
+        }
+        return why
+    }
+
+    /// Whether two expiries are the same instant at the vault's resolution (milliseconds);
+    /// `nil` (no expiry) equals only `nil`.
+    static func sameInstant(_ a: Date?, _ b: Date?) -> Bool {
+        switch (a, b) {
+        case (nil, nil): return true
+        case let (a?, b?): return abs(a.timeIntervalSince(b)) < 0.001
+        default: return false
+        }
     }
 
     /// Warnings for a secret's expiry: expired (inside or past the 5-day grace period of
@@ -202,14 +313,37 @@ extension Dispatcher {
         }
     }
 
-    func writeSink(_ name: String, vault: any VaultServices, context: OperationContext) async -> (SyncReport.SinkOutcome, [SyncReport.PlanAction]) {
+    /// Writes one sink from the vault (in a dry run: plans it).
+    ///
+    /// - Parameters:
+    ///   - planned: in a dry run, the entities whose plan changes their credentials: a sink
+    ///     naming one of them is planned `write sink` without reading the vault.
+    ///   - fanOut: a rotation's fan-out: the new secret reaches the sink even beside an expired
+    ///     token (DESIGN.md, "Rotation", items 5 and 6; the failed test that left the token
+    ///     expired fails the command). Otherwise an expired token is never written.
+    func writeSink(_ name: String, vault: any VaultServices, context: OperationContext,
+                   planned: Set<EntityID> = [], fanOut: Bool = false) async -> (SyncReport.SinkOutcome, [SyncReport.PlanAction]) {
         let configuration = self.configuration.sinks[name]!
         var outcome = SyncReport.SinkOutcome(name: name, outcome: "failed", path: configuration.path, error: nil)
         var plan: [SyncReport.PlanAction] = []
         do {
             let sink = try registry.makeSink(configuration, environment: pluginEnvironment)
             outcome.path = sink.destination ?? configuration.path
-            let material = try await material(for: configuration.entities, vault: vault, context: context)
+            let changed = configuration.entities.filter(planned.contains)
+            if context.dryRun, !changed.isEmpty {
+                plan.append(.init(action: "write sink", target: name, oldFingerprint: nil, newFingerprint: nil,
+                                  detail: (outcome.path.map { "\($0): " } ?? "") + "the plan changes \(changed.map(\.rawValue).joined(separator: ", "))"))
+                outcome.outcome = "skipped"
+                return (outcome, plan)
+            }
+            var material = try await material(for: configuration.entities, vault: vault, context: context)
+            if !context.dryRun, !fanOut {
+                // Never hand a dead credential to a sink (issue 12, item 2): an expired token of
+                // an entity this run did not sync (the sink names others too) is minted now, or
+                // the sink is refused.
+                let why = await renewExpiredTokens(&material, vault: vault, context: context)
+                try Self.refuseExpiredTokens(material, keys: configuration.keys, now: context.clock.now, what: "sink \(name)", why: why)
+            }
             if context.dryRun {
                 let planned = try await sink.plan(material, context: context)
                 plan.append(.init(action: planned == .unchanged ? "keep sink" : "write sink", target: name, oldFingerprint: nil, newFingerprint: nil,

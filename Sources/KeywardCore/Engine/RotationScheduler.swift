@@ -70,7 +70,8 @@ public struct EntitySchedule: Sendable, Equatable {
                                                  secretExpiryDays: configuration.secretExpiryDays,
                                                  rotateBeforeSeconds: configuration.rotateBeforeSeconds,
                                                  createdByReset: secret.createdByReset)
-            schedule.rotationDueAt = expiresAt.addingTimeInterval(-window + jitter(window))
+            // Never before the secret was first seen (issue 12, item 10), as `status` shows it.
+            schedule.rotationDueAt = max(secret.createdAt, expiresAt.addingTimeInterval(-window + jitter(window)))
         }
         if issuesTokens {
             if let tokenExpiresAt {

@@ -87,3 +87,9 @@ public protocol ServiceActionReporting: Error {
 public protocol RetryAfterReporting: Error {
     var retryAfterSeconds: Int? { get }
 }
+
+/// An error that carries the `txnId` of the service call that failed, so that the audit row of
+/// a failed operation names it (issue 12, item 8).
+public protocol TransactionReporting: Error {
+    var txnId: String? { get }
+}

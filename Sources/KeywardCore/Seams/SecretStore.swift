@@ -14,6 +14,13 @@ public protocol SecretStore: Sendable {
     /// stored, with its version number. The write is durable when this returns.
     func write(_ name: SecretName, record: SecretRecord, label: VersionLabel, context: OperationContext) async throws -> SecretRecord
 
+    /// Records a new expiry for the version of `name` that carries `label`, keeping its bytes,
+    /// creation time and source: the service changed a secret's expiry without changing the
+    /// secret, and the store follows (issue 12, item 1). `txnId` (when not `nil`) replaces the
+    /// version's. A store that can amends in place (same version number); the default stores a
+    /// new version with the same bytes. Returns the record as stored. Durable when this returns.
+    func amend(_ name: SecretName, label: VersionLabel, expiresAt: Date?, txnId: String?, context: OperationContext) async throws -> SecretRecord
+
     /// The version of each of `names` that carries `label` (`nil` where absent), in order; a
     /// store that can should make it one round trip.
     func read(_ names: [SecretName], label: VersionLabel, context: OperationContext) async throws -> [SecretRecord?]
@@ -26,6 +33,16 @@ public protocol SecretStore: Sendable {
 }
 
 extension SecretStore {
+    public func amend(_ name: SecretName, label: VersionLabel, expiresAt: Date?, txnId: String?, context: OperationContext) async throws -> SecretRecord {
+        guard let existing = try await read(name, label: label, context: context) else {
+            throw KeywardError.operationFailed("\(name) has no \(label.rawValue) version to amend")
+        }
+        var record = existing
+        record.expiresAt = expiresAt
+        if let txnId { record.txnId = txnId }
+        return try await write(name, record: record, label: label, context: context)
+    }
+
     public func read(_ names: [SecretName], label: VersionLabel, context: OperationContext) async throws -> [SecretRecord?] {
         var records: [SecretRecord?] = []
         for name in names { records.append(try await read(name, label: label, context: context)) }

@@ -22,7 +22,10 @@ struct ExecCommand: AsyncParsableCommand {
             variables plus PATH and HOME. Keyward replaces itself with CMD (execve), so signals \
             reach CMD directly and the exit status is CMD's. Secrets never appear on CMD's \
             command line. Keyward's own failures exit 125, a CMD that cannot be executed 126, \
-            a CMD not found 127. Reads the vault only: run `keyward sync` first.
+            a CMD not found 127. Passes what the vault holds (run `keyward sync` first), never a \
+            dead credential: an entity token that is missing or due is minted first, and a \
+            rotation left open is finished first (as `keyward token` does); when that cannot be \
+            done, CMD is not run and Keyward exits 125 naming the entity.
             """
     )
 
@@ -50,7 +53,8 @@ struct ExecCommand: AsyncParsableCommand {
 
         let environment: [String: String]
         do {
-            let session = try EngineSession.open(global, dryRun: true)
+            // Not a dry run: a token that is due is minted, and an open rotation finished, first.
+            let session = try EngineSession.open(global)
             let material = try await session.dispatcher.exportMaterial(entities, operation: "exec", context: session.context)
             environment = try Self.childEnvironment(base: ProcessInfo.processInfo.environment, pristine: pristine,
                                                     pairs: SinkKeys.pairs(for: material, keys: nil))

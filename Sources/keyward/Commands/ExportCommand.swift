@@ -9,8 +9,10 @@ struct ExportCommand: AsyncParsableCommand {
         commandName: "export",
         abstract: "Write the entities' credentials (default key names) to stdout or a file.",
         discussion: """
-            Reads the vault only: nothing is minted and no service is called (run `keyward sync` \
-            first). kubernetes-secret writes a v1 Secret (type Opaque, base64 data) named by \
+            Exports what the vault holds (run `keyward sync` first), never a dead credential: \
+            an entity token that is missing or due is minted first, and a rotation left open is \
+            finished first (as `keyward token` does); when that cannot be done, nothing is \
+            written and the command exits 1 naming the entity. kubernetes-secret writes a v1 Secret (type Opaque, base64 data) named by \
             --name (default: the first entity id lower-cased, '_' to '-') in --namespace. --out writes atomically with mode 0600 and refuses symbolic links; stdout \
             otherwise. Keys: <ID>_ENTITY_ID, <ID>_SECRET, <ID>_ACCESS_TOKEN, \
             <ID>_SECRET_EXPIRES_AT, <ID>_TOKEN_EXPIRES_AT.
@@ -53,7 +55,8 @@ struct ExportCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let session = try EngineSession.open(global, dryRun: true)
+        // Not a dry run: a token that is due is minted, and an open rotation finished, first.
+        let session = try EngineSession.open(global)
         let names = all ? session.dispatcher.configuration.entities.keys.sorted().map(\.rawValue) : entities
         let material = try await session.dispatcher.exportMaterial(names, operation: "export", context: session.context)
         let bytes: [UInt8]

@@ -22,6 +22,8 @@ struct SimulatorCommand: AsyncParsableCommand {
               POST   /_sim/faults          {"endpoint": E, "kind": K, "count": N}
               DELETE /_sim/faults          forget queued faults
               POST   /_sim/config          {"expiresOnUnit": "s" or "ms"}
+              POST   /_sim/entities/ID/expiry  {"expiresInSeconds": N or null}: the \
+            secret's expiry changes in place, its bytes stay (null: never expires)
 
             E: userToken, secretRead, secretReset, entityToken or any. K: latency \
             (with "ms"), status500, html502, rateLimit429 (with "retryAfter", default \

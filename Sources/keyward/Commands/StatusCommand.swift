@@ -7,7 +7,7 @@ struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show each entity's secret version and expiry, token expiry, last sync and warnings.",
-        discussion: "--fail-within 15d exits 6 when a secret expires within 15 days (tokens renew themselves and are not counted)."
+        discussion: "--fail-within 15d exits 6 when a secret expires within 15 days, an entity access token has expired, or an entity has no secret (a valid token never counts: tokens renew themselves)."
     )
 
     @OptionGroup var global: GlobalOptions
@@ -15,7 +15,7 @@ struct StatusCommand: AsyncParsableCommand {
     @Argument(help: "Entities (default: all configured).")
     var entities: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Exit 6 when a secret expires within this duration (90s, 15m, 12h, 15d).", valueName: "duration"))
+    @Option(name: .long, help: ArgumentHelp("Exit 6 when a secret expires within this duration (90s, 15m, 12h, 15d), a token has expired or an entity has no secret.", valueName: "duration"))
     var failWithin: String?
 
     func validate() throws {
@@ -32,9 +32,9 @@ struct StatusCommand: AsyncParsableCommand {
         case .json: try Output.printJSON(report)
         case .text: Output.print(Self.render(report))
         }
-        if !report.expiringWithin.isEmpty {
+        if !report.failures.isEmpty {
             throw CommandExit(code: ExitCodes.expiringSoon,
-                              message: "secrets expiring within \(failWithin ?? ""): \(report.expiringWithin.joined(separator: ", "))")
+                              message: "--fail-within \(failWithin ?? ""): " + report.failures.joined(separator: "; "))
         }
     }
 
@@ -68,9 +68,12 @@ struct StatusCommand: AsyncParsableCommand {
         return lines.isEmpty ? "no entities configured" : lines.joined(separator: "\n")
     }
 
+    /// "in 90 days", "3 hours ago": each count rounded to the nearest unit (89 days and 23
+    /// hours is "90 days", not "89").
     static func relative(_ seconds: Int64) -> String {
         let magnitude = abs(seconds)
-        let text = magnitude >= 2 * 86_400 ? "\(magnitude / 86_400) days" : magnitude >= 3_600 ? "\(magnitude / 3_600) hours" : "\(magnitude / 60) minutes"
+        func rounded(_ unit: Int64) -> Int64 { (magnitude + unit / 2) / unit }
+        let text = magnitude >= 2 * 86_400 - 43_200 ? "\(rounded(86_400)) days" : magnitude >= 3_600 ? "\(rounded(3_600)) hours" : "\(rounded(60)) minutes"
         return seconds >= 0 ? "in \(text)" : "\(text) ago"
     }
 }

@@ -52,6 +52,17 @@ struct SyncCommand: AsyncParsableCommand {
         }
     }
 
+    /// A change named in ``SyncReport/EntityOutcome/changes``, in words.
+    static func describe(change: String, dryRun: Bool) -> String {
+        switch change {
+        case "secret": dryRun ? "store a new secret version" : "new secret version"
+        case "token": dryRun ? "mint a token" : "token minted"
+        case "expiry": dryRun ? "record the service's new expiry" : "expiry updated from the service"
+        case "recovered": dryRun ? "finish an interrupted rotation" : "recovered an interrupted rotation"
+        default: change
+        }
+    }
+
     static func render(_ report: SyncReport) -> String {
         var lines: [String] = []
         if let plan = report.plan {
@@ -66,7 +77,9 @@ struct SyncCommand: AsyncParsableCommand {
         }
         for entity in report.entities {
             var line = "\(entity.id): \(entity.outcome)"
-            if !entity.changes.isEmpty { line += " (\(entity.changes.map { $0 == "secret" ? "new secret version" : "token minted" }.joined(separator: ", ")))" }
+            if !entity.changes.isEmpty {
+                line += " (" + (report.dryRun ? "would: " : "") + entity.changes.map { Self.describe(change: $0, dryRun: report.dryRun) }.joined(separator: ", ") + ")"
+            }
             if let version = entity.secretVersion { line += "; secret v\(version)" }
             if let fingerprint = entity.secretFingerprint { line += " \(fingerprint)" }
             if let expiresAt = entity.secretExpiresAt { line += ", expires \(Timestamps.format(expiresAt))" }
