@@ -107,7 +107,7 @@ struct ExecCommand: AsyncParsableCommand {
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         execve(path, argv, envp)
         let reason = String(cString: strerror(errno))
-        FileHandle.standardError.write(Data("keyward: \(path): cannot execute: \(reason)\n".utf8))
+        Output.writeError("keyward: \(path): cannot execute: \(reason)\n")
         Foundation.exit(errno == ENOENT ? 127 : 126)
     }
 }
