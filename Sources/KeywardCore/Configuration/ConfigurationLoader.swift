@@ -318,7 +318,7 @@ private struct Reader {
             fail("\(path).type", typeNode, "sink type '\(type)' is not provided by this build (available: \(available))")
             return nil
         }
-        let shared = ["type", "path", "entities", "onChange", "keys", "mode"]
+        let shared = ["type", "path", "entities", "onChange", "onChangeTimeout", "keys", "mode"]
         checkKeys(map, known: shared + descriptor.options.keys.sorted(), path: path)
 
         var filePath: String?
@@ -360,6 +360,16 @@ private struct Reader {
                 onChange = sequence.compactMap { string($0, "\(path).onChange") }
             } else {
                 fail("\(path).onChange", node, "expected a command as a non-empty list (argv form, no shell), e.g. [systemctl, reload, app]")
+            }
+        }
+        var onChangeTimeout = HookRunner.defaultTimeoutSeconds
+        if let node = map["onChangeTimeout"], let seconds = duration(node, "\(path).onChangeTimeout") {
+            if map["onChange"] == nil {
+                fail("\(path).onChangeTimeout", node, "there is no onChange command to time out")
+            } else if seconds < 1 || seconds > 3_600 {
+                fail("\(path).onChangeTimeout", node, "expected between 1s and 1h")
+            } else {
+                onChangeTimeout = seconds
             }
         }
 
@@ -407,7 +417,7 @@ private struct Reader {
         }
         guard problems.count == start else { return nil }
         return SinkConfiguration(name: name, type: type, path: filePath, entities: sinkEntities, onChange: onChange,
-                                 keys: keys, mode: mode, options: options, line: keyNode.mark?.line)
+                                 onChangeTimeoutSeconds: onChangeTimeout, keys: keys, mode: mode, options: options, line: keyNode.mark?.line)
     }
 
     mutating func option(_ node: Node, kind: SinkTypeDescriptor.OptionKind, path: String) -> ConfigurationValue? {

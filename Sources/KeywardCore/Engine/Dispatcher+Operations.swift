@@ -13,47 +13,56 @@ extension Dispatcher {
     public func token(for name: String, context: OperationContext) async throws -> SecretRecord {
         let vault = try requireVault()
         let id = try selectEntities([name])[0]
-        let entityConfiguration = configuration.entities[id]!
         await recoverOpenRotations(for: [id], context: context)
         var txnId: String?
         do {
-            let now = context.clock.now
-            if let held = try await vault.read(.entityToken(id), label: .current, context: context), let expiresAt = held.expiresAt,
-                expiresAt.timeIntervalSince(now) > Double(entityConfiguration.tokenRefreshBeforeSeconds)
-            {
-                try await vault.record(AuditEntry(time: now, operation: "token", entity: id.rawValue, outcome: "ok", txnId: held.txnId))
+            if let held = try await freshToken(id, vault: vault, context: context) {
+                try await vault.record(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "ok", txnId: held.txnId))
                 return held
             }
             let provider = try provider(for: id)
             guard let issuer = provider as? any AccessTokenIssuer else {
                 throw KeywardError.usage("provider '\(provider.name)' does not mint access tokens")
             }
-            var secret = try await vault.read(.entitySecret(id), label: .current, context: context)
-            var readAgain = false
-            if secret == nil {
-                secret = try await storeIfChanged(try await provider.readSecret(for: id, context: context).record, id: id, vault: vault, context: context)
-                readAgain = true
+            // Processes that find the token due together make one mint (issue 12, item 4): the
+            // others wait for the token lock, then find the new token in the vault.
+            let stored = try await withTokenLock(id, operation: "token mint", context: context) { _ in
+                if let held = try await freshToken(id, vault: vault, context: context) { return held }
+                return try await mintToken(id, provider: provider, issuer: issuer, vault: vault, context: context)
             }
-            var minted: ProvidedSecret
-            do {
-                minted = try await issuer.issueAccessToken(for: id, secret: secret!.value, context: context)
-            } catch let error as any CategorizedError where error.category == .authentication && !readAgain {
-                let fresh = try await provider.readSecret(for: id, context: context).record
-                guard fresh.value != secret!.value else { throw error }
-                secret = try await storeIfChanged(fresh, id: id, vault: vault, context: context)
-                minted = try await issuer.issueAccessToken(for: id, secret: secret!.value, context: context)
-            }
-            for warning in minted.warnings + Self.expiryWarnings(secret!.expiresAt, now: context.clock.now) {
-                context.logger.warning("\(id): \(warning)")
-            }
-            txnId = minted.record.txnId
-            let stored = try await vault.write(.entityToken(id), record: minted.record, label: .current, context: context)
+            txnId = stored.txnId
             try await vault.record(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "ok", txnId: txnId))
             return stored
         } catch {
             await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "failed", txnId: txnId), to: vault, context: context)
             throw error
         }
+    }
+
+    /// Mints and stores `id`'s token with the vault's secret (read from the provider first when
+    /// the vault holds none); a secret the service refuses is read again once.
+    private func mintToken(_ id: EntityID, provider: any SecretProvider, issuer: any AccessTokenIssuer, vault: any VaultServices,
+                           context: OperationContext) async throws -> SecretRecord
+    {
+        var secret = try await vault.read(.entitySecret(id), label: .current, context: context)
+        var readAgain = false
+        if secret == nil {
+            secret = try await storeIfChanged(try await provider.readSecret(for: id, context: context).record, id: id, vault: vault, context: context)
+            readAgain = true
+        }
+        var minted: ProvidedSecret
+        do {
+            minted = try await issuer.issueAccessToken(for: id, secret: secret!.value, context: context)
+        } catch let error as any CategorizedError where error.category == .authentication && !readAgain {
+            let fresh = try await provider.readSecret(for: id, context: context).record
+            guard fresh.value != secret!.value else { throw error }
+            secret = try await storeIfChanged(fresh, id: id, vault: vault, context: context)
+            minted = try await issuer.issueAccessToken(for: id, secret: secret!.value, context: context)
+        }
+        for warning in minted.warnings + Self.expiryWarnings(secret!.expiresAt, now: context.clock.now) {
+            context.logger.warning("\(id): \(warning)")
+        }
+        return try await vault.write(.entityToken(id), record: minted.record, label: .current, context: context)
     }
 
     private func storeIfChanged(_ record: SecretRecord, id: EntityID, vault: any VaultServices, context: OperationContext) async throws -> SecretRecord {
