@@ -278,6 +278,17 @@ struct ProcessCLITests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: temporary.path) == [], "quickstart removed its directory")
     }
 
+    @Test("`keyward exec` hands CMD the default SIGPIPE: `exec … -- yes | head -1` ends yes by SIGPIPE, quietly")
+    func execRestoresSigpipe() async throws {
+        let fixture = try await EngineFixture.start()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync", "FIU-ALPHA"]).status == 0)
+        let result = try await Self.shell(fixture, #""$KEYWARD" exec FIU-ALPHA -- yes | head -1; echo "status ${PIPESTATUS[0]}" >&2"#)
+        #expect(result.stdout == "y\n", "\(result.all)")
+        #expect(result.stderr.contains("status 141"), "yes was killed by SIGPIPE (128 + 13): \(result.stderr)")
+        #expect(!result.stderr.contains("Broken pipe"), "\(result.stderr)")
+    }
+
     // MARK: - item 9: stale temporary files of killed writers
 
     @Test("a sync killed while writing a sink leaves a temporary file that the next sync removes; a live writer's is kept")
