@@ -61,7 +61,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
                 try await persist(token, context: context)
                 return token
             }
-            return try await coordinator.withMintLock(.userToken(provider: configuration.name), operation: "user token",
+            return try await coordinator.withMintLock(.userToken(provider: configuration.name), operation: "user token mint",
                                                       timeoutSeconds: Double(configuration.timeoutSeconds)) { _ in
                 if let persisted = try await persistedUserToken(context: context) {
                     client.adoptUserToken(persisted, username: configuration.username, password: password)

@@ -14,7 +14,7 @@ import Darwin
 /// itself is the `flock(2)` on the file, never its contents, so a line left by a process that
 /// died is harmless (the kernel released its lock).
 public struct LockHolder: Sendable, Equatable, CustomStringConvertible {
-    /// What the holder is doing: `sync`, `rotation`, `recovery`, `token mint`, `user token`.
+    /// What the holder is doing: `sync`, `rotation`, `recovery`, `token mint`, `user token mint`.
     public var operation: String
     /// The holder's process id.
     public var pid: Int32
@@ -49,8 +49,8 @@ public struct LockHolder: Sendable, Equatable, CustomStringConvertible {
 
     /// `a sync (pid 4242, since 2026-12-06T21:30:00Z)`.
     public var description: String {
-        let article = operation.first.map { "aeiou".contains($0) } == true ? "an" : "a"
-        return "\(article) \(operation) (pid \(pid), since \(Timestamps.format(since)))"
+        // Every operation Keyward records takes "a": sync, rotation, recovery, (user) token mint.
+        "a \(operation) (pid \(pid), since \(Timestamps.format(since)))"
     }
 
     /// Records `self` in the open lock file `descriptor` (replacing what an earlier holder left).
