@@ -209,6 +209,37 @@ struct ProcessCLITests {
         #expect(try RotateCLITests.sinkSecret(fixture) == fixture.simulator.currentSecret(for: "FIU-ALPHA"))
     }
 
+    @Test("schedule run retries a pending onChange every cycle until it succeeds, then leaves it alone")
+    func scheduleRetriesHook() async throws {
+        let fixture = try await EngineFixture.start()
+        defer { Task { await fixture.stop() } }
+        try Self.appendConfig(fixture, """
+            sinks:
+              beta-env:
+                type: dotenv
+                path: deploy/beta.env
+                entities: [FIU-BETA]
+                onChange: [/bin/sh, -c, "test -f service-up && touch reloaded"]
+            """)
+        let sync = try await fixture.run(["sync", "FIU-BETA"])
+        #expect(sync.status == 5, "the hook failed: \(sync.all)")
+        let reloaded = fixture.directory.appendingPathComponent("reloaded").path
+        let statusFile = fixture.directory.appendingPathComponent("schedule.json")
+        let cycles = { ScheduleRunCLITests.status(statusFile)?["cycles"] as? Int ?? 0 }
+        let process = try ScheduleRunCLITests.launch(["schedule", "run", "FIU-BETA", "--status-file", statusFile.path, "--jitter", "0",
+                                                      "--max-sleep", "1s"], fixture: fixture, environment: [:], stderr: Pipe())
+        #expect(try await ScheduleRunCLITests.waitFor(60) { cycles() >= 2 })
+        #expect(!FileManager.default.fileExists(atPath: reloaded), "still failing")
+        #expect(FileManager.default.createFile(atPath: fixture.directory.appendingPathComponent("service-up").path, contents: nil))
+        #expect(try await ScheduleRunCLITests.waitFor(60) { FileManager.default.fileExists(atPath: reloaded) }, "a later cycle ran it again")
+        try FileManager.default.removeItem(atPath: reloaded)
+        let after = cycles()
+        #expect(try await ScheduleRunCLITests.waitFor(60) { cycles() >= after + 2 })
+        process.terminate()
+        #expect(await RotateCLITests.wait(process) == 0)
+        #expect(!FileManager.default.fileExists(atPath: reloaded), "succeeded once: not run again")
+    }
+
     // MARK: - item 6: shell plumbing
 
     /// Runs `script` with bash, `$KEYWARD` naming the binary, in the fixture's directory.
