@@ -362,6 +362,24 @@ struct ProcessCLITests {
         #expect(LeakScanner.leaks(in: killed.all + sync.all + unchanged.all, of: fixture.secrets()).isEmpty)
     }
 
+    @Test("export --out removes the stale temporaries a killed export left beside its file")
+    func exportRemovesStaleTemporaries() async throws {
+        let fixture = try await EngineFixture.start()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync", "FIU-ALPHA"]).status == 0)
+        let out = fixture.directory.appendingPathComponent("alpha.env")
+        let killed = try await fixture.run(["export", "FIU-ALPHA", "--format", "dotenv", "--out", out.path],
+                                           extraEnvironment: ["KEYWARD_CRASH_AT": "sink-before-rename"])
+        #expect(killed.status == 9, "killed by the crash hook: \(killed.all)")
+        let temporaries = { try FileManager.default.contentsOfDirectory(atPath: fixture.directory.path).filter { $0.hasPrefix(".alpha.env.keyward-") } }
+        #expect(try temporaries().count == 1, "the killed export's plaintext temporary file")
+        let export = try await fixture.run(["export", "FIU-ALPHA", "--format", "dotenv", "--out", out.path])
+        #expect(export.status == 0, "\(export.all)")
+        #expect(try temporaries().isEmpty)
+        #expect(FileManager.default.fileExists(atPath: out.path))
+        #expect(LeakScanner.leaks(in: killed.all + export.all, of: fixture.secrets()).isEmpty)
+    }
+
     // MARK: - item 8: who holds a lock
 
     @Test("a rotation lock held by a running sync is named in the message of the job that skips")
