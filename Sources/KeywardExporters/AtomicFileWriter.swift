@@ -21,6 +21,14 @@ import KeywardCore
 ///    O_NOFOLLOW` and `mode`, then `fchmod` so the umask cannot widen or narrow it), fsyncs it,
 ///    renames it over the target and fsyncs the directory, so the rename itself is durable.
 ///
+/// The temporary file is named `.<name>.keyward-<pid>-<random hex>.tmp`. A process killed
+/// mid-write leaves its temporary file (plaintext) behind, so every write of a target, changed
+/// or not, first removes the stale temporaries of that target (issue 12, item 9): those whose
+/// writer process is gone, those older than an hour (the pid may have been reused, or belongs
+/// to another host or container sharing the directory), and those of older Keyward versions
+/// (no pid in the name) older than ten minutes. A live writer's temporary file is kept: a write
+/// takes milliseconds.
+///
 /// On any failure the temporary file is removed and the old file is left intact. The
 /// directory is opened once and every later step works relative to that descriptor, so a
 /// directory renamed or swapped mid-write cannot redirect the temporary file or the rename.
@@ -57,6 +65,7 @@ public struct AtomicFileWriter: Sendable {
         let target = try Target(path: path)
         let directory = try target.openDirectory()
         defer { close(directory) }
+        target.removeStaleTemporaries(in: directory, now: time(nil))
         if try target.holds(bytes, mode: mode, in: directory) { return .unchanged }
         try target.replace(with: bytes, mode: mode, in: directory, fault: fault)
         return .written
@@ -169,6 +178,8 @@ private struct Target {
         if fault == .beforeRename {
             throw KeywardError.operationFailed("cannot write \(path): injected failure before rename")
         }
+        // Debug builds: KEYWARD_CRASH_AT=sink-before-rename dies here, leaving the temporary file.
+        CrashHook.at("sink-before-rename", environment: getenv("KEYWARD_CRASH_AT").map { ["KEYWARD_CRASH_AT": String(cString: $0)] } ?? [:])
         guard renameat(directory, temporary, directory, name) == 0 else {
             throw failure("cannot replace \(path)", errno)
         }
@@ -180,10 +191,54 @@ private struct Target {
         }
     }
 
+    /// The start of every temporary file's name for this target.
+    var temporaryPrefix: String { ".\(name).keyward-" }
+
+    /// A temporary file whose writer is gone older than this is removed at once; one whose pid
+    /// is alive, or that names no pid, only when older than these (seconds).
+    static let reusedPidAge: time_t = 3_600
+    static let legacyAge: time_t = 600
+
+    /// Removes this target's temporary files that no live writer owns (see ``AtomicFileWriter``).
+    /// Best effort: what cannot be read or removed is left for the next write.
+    func removeStaleTemporaries(in directory: CInt, now: time_t) {
+        let listing = dup(directory)
+        guard listing >= 0, let stream = fdopendir(listing) else {
+            if listing >= 0 { close(listing) }
+            return
+        }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let file = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if file.hasPrefix(temporaryPrefix) && file.hasSuffix(".tmp") { names.append(file) }
+        }
+        for file in names {
+            var info = stat()
+            guard fstatat(directory, file, &info, AT_SYMLINK_NOFOLLOW) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            #if canImport(Darwin)
+            let age = now - info.st_mtimespec.tv_sec
+            #else
+            let age = now - info.st_mtim.tv_sec
+            #endif
+            let middle = file.dropFirst(temporaryPrefix.count).dropLast(".tmp".count)
+            let stale: Bool
+            if let dash = middle.firstIndex(of: "-"), let pid = pid_t(middle[..<dash]) {
+                let gone = pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
+                stale = gone || age > Self.reusedPidAge
+            } else {
+                stale = age > Self.legacyAge
+            }
+            if stale { unlinkat(directory, file, 0) }
+        }
+    }
+
     private func createTemporary(mode: UInt16, in directory: CInt) throws -> (CInt, String) {
         for _ in 0..<8 {
             let suffix = String(UInt64.random(in: .min ... .max), radix: 16)
-            let candidate = ".\(name).keyward-\(suffix).tmp"
+            let candidate = "\(temporaryPrefix)\(getpid())-\(suffix).tmp"
             let fd = openat(directory, candidate, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(mode))
             if fd >= 0 { return (fd, candidate) }
             let code = errno

@@ -86,6 +86,12 @@ public final class TokenServiceClient: Sendable {
         return token
     }
 
+    /// The cached user token when it is still valid for longer than
+    /// ``Configuration/userTokenRenewBeforeSeconds`` (no request is made); `nil` otherwise.
+    public func cachedUserToken(username: String, password: SecretValue, at now: Date) -> AccessToken? {
+        userTokens.valid(for: username, password: password, at: now, renewBefore: configuration.userTokenRenewBeforeSeconds)
+    }
+
     /// Puts a user token obtained earlier (persisted by the caller) into the in-memory cache,
     /// bound to `password`, unless the cache holds a later one.
     public func adoptUserToken(_ token: AccessToken, username: String, password: SecretValue) {

@@ -50,9 +50,26 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
             if let persisted = try await persistedUserToken(context: context) {
                 client.adoptUserToken(persisted, username: configuration.username, password: password)
             }
-            let token = try await client.userToken(username: configuration.username, password: password, context: context)
-            try await persist(token, context: context)
-            return token
+            if let cached = client.cachedUserToken(username: configuration.username, password: password, at: context.clock.now) {
+                return cached
+            }
+            // Processes that need a new user token together obtain one (issue 12, item 4): the
+            // others wait for `<vault>.locks/providers-<NAME>.user-token.lock`, then adopt the
+            // token the first one persisted.
+            guard !context.dryRun, let coordinator = store as? any MintCoordinator else {
+                let token = try await client.userToken(username: configuration.username, password: password, context: context)
+                try await persist(token, context: context)
+                return token
+            }
+            return try await coordinator.withMintLock(.userToken(provider: configuration.name), operation: "user token mint",
+                                                      timeoutSeconds: Double(configuration.timeoutSeconds)) { _ in
+                if let persisted = try await persistedUserToken(context: context) {
+                    client.adoptUserToken(persisted, username: configuration.username, password: password)
+                }
+                let token = try await client.userToken(username: configuration.username, password: password, context: context)
+                try await persist(token, context: context)
+                return token
+            }
         }
     }
 

@@ -92,7 +92,7 @@ struct ProgressLine: Sendable {
 
     func update(_ done: Int, _ total: Int, label: String) {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\(label) \(done)/\(total)\u{1B}[K".utf8))
-        if done == total { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        Output.writeError("\r\(label) \(done)/\(total)\u{1B}[K")
+        if done == total { Output.writeError("\r\u{1B}[K") }
     }
 }

@@ -2,6 +2,12 @@ import ArgumentParser
 import Foundation
 import KeywardCore
 import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Flags every command takes (DESIGN.md, "Commands").
 struct GlobalOptions: ParsableArguments {
@@ -58,10 +64,77 @@ enum LoggingBootstrap {
     }
 }
 
-/// Writes a result to stdout.
+/// Writes results to stdout and diagnostics to stderr, never crashing on a closed, full or
+/// broken stream (issue 12, item 6: `keyward sync | true`, `> /dev/full`, `>&-`).
+///
+/// The first failed write to stdout is remembered and later output is dropped, so the command
+/// finishes what it was doing (vault commit, sink writes, clean-up); `KeywardCommand.main` then
+/// exits 1 with one line naming the write error. A failed write to stderr is ignored: there is
+/// nowhere left to say it.
 enum Output {
+    /// `errno` of the first failed write to stdout, if any.
+    private static let stdoutFailure = Mutex<Int32?>(nil)
+
+    /// What went wrong writing stdout, as one line for stderr; `nil` when nothing did.
+    static var writeFailure: String? {
+        stdoutFailure.withLock { $0 }.map { "cannot write to standard output: \(String(cString: strerror($0)))" }
+    }
+
     static func print(_ text: String) {
-        FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+        write(Array((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    }
+
+    /// Writes `bytes` to stdout as they are (a secret for `vault get`, `token`, `export`).
+    static func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { write($0) }
+    }
+
+    /// Writes `buffer` to stdout as it is.
+    static func write(_ buffer: UnsafeRawBufferPointer) {
+        stdoutFailure.withLock { failure in
+            guard failure == nil else { return }
+            if let code = writeAll(buffer, to: STDOUT_FILENO) { failure = code }
+        }
+    }
+
+    /// Writes `text` to stderr; a failure is ignored.
+    static func writeError(_ text: String) {
+        var bytes = Array(text.utf8)
+        bytes.withUnsafeMutableBytes { _ = writeAll(UnsafeRawBufferPointer($0), to: STDERR_FILENO) }
+    }
+
+    /// `nil` when every byte was written, else the `errno` that stopped it.
+    private static func writeAll(_ buffer: UnsafeRawBufferPointer, to descriptor: Int32) -> Int32? {
+        var offset = 0
+        while offset < buffer.count {
+            #if canImport(Glibc)
+            let count = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+            #else
+            let count = Darwin.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+            #endif
+            if count < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            offset += count
+        }
+        return nil
+    }
+
+    /// Makes closed standard streams and SIGPIPE harmless, first thing in `main`: SIGPIPE is
+    /// ignored (a write to a closed pipe fails with EPIPE instead of killing the process
+    /// half-way), and a closed descriptor 0, 1 or 2 is reopened read-only on `/dev/null`, so
+    /// the vault or a sink opened later can never get descriptor 1 and receive the output,
+    /// while writes to a closed stdout still fail (EBADF) and are reported.
+    static func prepareStandardStreams() {
+        signal(SIGPIPE, SIG_IGN)
+        for descriptor: Int32 in 0...2 where fcntl(descriptor, F_GETFD) == -1 && errno == EBADF {
+            let opened = open("/dev/null", O_RDONLY)
+            if opened >= 0 && opened != descriptor {
+                _ = dup2(opened, descriptor)
+                close(opened)
+            }
+        }
     }
 
     static func printJSON<T: Encodable>(_ value: T) throws {
@@ -72,6 +145,6 @@ enum Output {
     }
 
     static func warn(_ text: String) {
-        FileHandle.standardError.write(Data("keyward: warning: \(text)\n".utf8))
+        writeError("keyward: warning: \(text)\n")
     }
 }

@@ -35,6 +35,7 @@ struct KeywardCommand: AsyncParsableCommand {
     /// Runs the command and exits with the code DESIGN.md's table gives, instead of
     /// ArgumentParser's 64 for usage errors and 1 for everything else.
     static func main() async {
+        Output.prepareStandardStreams()
         do {
             var arguments = Array(CommandLine.arguments.dropFirst())
             if arguments.first == "exec", let terminator = arguments.firstIndex(of: "--") {
@@ -50,13 +51,21 @@ struct KeywardCommand: AsyncParsableCommand {
         } catch {
             exit(withError: error)
         }
+        if let failure = Output.writeFailure {
+            Output.writeError("keyward: \(failure)\n")
+            Foundation.exit(ExitCodes.code(afterOutputFailure: ExitCodes.success))
+        }
     }
 
     static func exit(withError error: any Error) -> Never {
         if let code = ExitCodes.code(for: error) {
             let message = ExitCodes.message(for: error)
             if !message.isEmpty {
-                FileHandle.standardError.write(Data("keyward: \(message)\n".utf8))
+                Output.writeError("keyward: \(message)\n")
+            }
+            if let failure = Output.writeFailure {
+                Output.writeError("keyward: \(failure)\n")
+                Foundation.exit(ExitCodes.code(afterOutputFailure: code))
             }
             Foundation.exit(code)
         }
@@ -71,8 +80,11 @@ struct KeywardCommand: AsyncParsableCommand {
         let code = Self.exitCode(for: error)
         let text = Self.fullMessage(for: error)
         if !text.isEmpty {
-            let stream = code == .success ? FileHandle.standardOutput : FileHandle.standardError
-            stream.write(Data((text + "\n").utf8))
+            if code == .success { Output.print(text) } else { Output.writeError(text + "\n") }
+        }
+        if let failure = Output.writeFailure {
+            Output.writeError("keyward: \(failure)\n")
+            Foundation.exit(ExitCodes.code(afterOutputFailure: ExitCodes.success))
         }
         // `exec` reserves 126 and 127 for CMD and reports its own failures, usage included, as 125.
         let usage = CommandLine.arguments.dropFirst().first == "exec" ? ExitCodes.execOwnFailure : ExitCodes.usage

@@ -324,7 +324,7 @@ private struct Reader {
             fail("\(path).type", typeNode, "sink type '\(type)' is not provided by this build (available: \(available))")
             return nil
         }
-        let shared = ["type", "path", "entities", "onChange", "keys", "mode", "allowGroupRead"]
+        let shared = ["type", "path", "entities", "onChange", "onChangeTimeout", "keys", "mode", "allowGroupRead"]
         checkKeys(map, known: shared + descriptor.options.keys.sorted(), path: path)
 
         var filePath: String?
@@ -376,6 +376,16 @@ private struct Reader {
                 onChange = sequence.compactMap { string($0, "\(path).onChange") }
             } else {
                 fail("\(path).onChange", node, "expected a command as a non-empty list (argv form, no shell), e.g. [systemctl, reload, app]")
+            }
+        }
+        var onChangeTimeout = HookRunner.defaultTimeoutSeconds
+        if let node = map["onChangeTimeout"], let seconds = duration(node, "\(path).onChangeTimeout") {
+            if map["onChange"] == nil {
+                fail("\(path).onChangeTimeout", node, "there is no onChange command to time out")
+            } else if seconds < 1 || seconds > 3_600 {
+                fail("\(path).onChangeTimeout", node, "expected between 1s and 1h")
+            } else {
+                onChangeTimeout = seconds
             }
         }
 
@@ -436,7 +446,7 @@ private struct Reader {
         }
         guard problems.count == start else { return nil }
         let sink = SinkConfiguration(name: name, type: type, path: filePath, entities: sinkEntities, onChange: onChange,
-                                     keys: keys, mode: mode, allowGroupRead: allowGroupRead, options: options, line: keyNode.mark?.line)
+                                     onChangeTimeoutSeconds: onChangeTimeout, keys: keys, mode: mode, allowGroupRead: allowGroupRead, options: options, line: keyNode.mark?.line)
         // The type's own rules (Kubernetes names, the key names a format can carry): checked
         // here, so every command refuses the section before it unlocks or calls anything.
         for problem in descriptor.validate(sink) {

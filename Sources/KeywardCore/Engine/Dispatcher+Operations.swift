@@ -31,21 +31,30 @@ extension Dispatcher {
 
     /// The vault's entity token for `id` when it is valid for longer than the entity's
     /// `tokenRefreshBefore`, else a newly minted one (stored). Appends no audit row.
+    /// Processes that find the token due together make one mint (issue 12, item 4): the others
+    /// wait for the token lock, then find the new token in the vault.
     ///
     /// - Parameter txnId: set to the mint's `txnId` when one was made.
     /// - Throws: ``KeywardError`` (usage) for a provider that mints no tokens; the provider's errors.
     func validToken(for id: EntityID, vault: any VaultServices, context: OperationContext, txnId: inout String?) async throws -> SecretRecord {
-        let entityConfiguration = configuration.entities[id]!
-        let now = context.clock.now
-        if let held = try await vault.read(.entityToken(id), label: .current, context: context), let expiresAt = held.expiresAt,
-            expiresAt.timeIntervalSince(now) > Double(entityConfiguration.tokenRefreshBeforeSeconds)
-        {
-            return held
-        }
+        if let held = try await freshToken(id, vault: vault, context: context) { return held }
         let provider = try provider(for: id)
         guard let issuer = provider as? any AccessTokenIssuer else {
             throw KeywardError.usage("provider '\(provider.name)' does not mint access tokens")
         }
+        let (stored, minted) = try await withTokenLock(id, operation: "token mint", context: context) { _ in
+            if let held = try await freshToken(id, vault: vault, context: context) { return (held, false) }
+            return (try await mintToken(id, provider: provider, issuer: issuer, vault: vault, context: context), true)
+        }
+        if minted { txnId = stored.txnId }
+        return stored
+    }
+
+    /// Mints and stores `id`'s token with the vault's secret (read from the provider first when
+    /// the vault holds none); a secret the service refuses is read again once.
+    private func mintToken(_ id: EntityID, provider: any SecretProvider, issuer: any AccessTokenIssuer, vault: any VaultServices,
+                           context: OperationContext) async throws -> SecretRecord
+    {
         var secret = try await vault.read(.entitySecret(id), label: .current, context: context)
         var readAgain = false
         if secret == nil {
@@ -64,7 +73,6 @@ extension Dispatcher {
         for warning in minted.warnings + Self.expiryWarnings(secret!.expiresAt, now: context.clock.now) {
             context.logger.warning("\(id): \(warning)")
         }
-        txnId = minted.record.txnId
         return try await vault.write(.entityToken(id), record: minted.record, label: .current, context: context)
     }
 

@@ -40,8 +40,9 @@ extension Dispatcher {
         }
         for id in ids where open.contains(where: { $0.entity == id }) {
             do {
-                guard let lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id) else {
-                    context.logger.notice("\(id): another job holds the rotation lock and will finish its open rotation")
+                guard let lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id, operation: "recovery") else {
+                    let holder = RotationLock.holder(directory: journal.rotationLockDirectory, entity: id)
+                    context.logger.notice("\(id): another job holds the rotation lock (\(holder)) and will finish its open rotation")
                     recovery.open.append(id)
                     recovery.reasons[id] = "another job holds its rotation lock and will finish its open rotation"
                     continue

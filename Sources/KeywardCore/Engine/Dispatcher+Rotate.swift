@@ -196,9 +196,10 @@ extension Dispatcher {
                 return rotation
             }
 
-            guard let lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id) else {
+            guard let lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id, operation: "rotation") else {
                 rotation.outcome.outcome = "skipped"
-                rotation.outcome.warnings.append("another job holds the rotation lock; skipped")
+                let holder = RotationLock.holder(directory: journal.rotationLockDirectory, entity: id)
+                rotation.outcome.warnings.append("another job holds the rotation lock (\(holder)); skipped")
                 return rotation
             }
             rotation.lock = lock

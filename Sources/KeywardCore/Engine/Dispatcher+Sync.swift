@@ -143,10 +143,11 @@ extension Dispatcher {
             let entityConfiguration = configuration.entities[id]!
             let provider = try provider(for: id)
             if !context.dryRun, let journal = vault as? any RotationJournal {
-                lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id)
+                lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id, operation: "sync")
                 if lock == nil {
                     outcome.outcome = "skipped"
-                    outcome.warnings.append("another job is rotating it; skipped (that rotation writes its sinks)")
+                    let holder = RotationLock.holder(directory: journal.rotationLockDirectory, entity: id)
+                    outcome.warnings.append("its rotation lock is \(holder); skipped (that job writes its sinks)")
                     for warning in outcome.warnings { context.logger.warning("\(id): \(warning)") }
                     return (id, outcome, plan)
                 }
@@ -211,11 +212,11 @@ extension Dispatcher {
                                       newFingerprint: nil, detail: token?.expiresAt.map { "the held token expires \(Timestamps.format($0))" } ?? "no token held"))
                     outcome.changes.append("token")
                 } else {
-                    let minted = try await issuer.issueAccessToken(for: id, secret: current.value, context: context)
-                    outcome.warnings += minted.warnings
-                    let stored = try await vault.write(tokenName, record: minted.record, label: .current, context: context)
-                    outcome.tokenExpiresAt = stored.expiresAt
-                    outcome.changes.append("token")
+                    // Under the token lock: a token another process minted meanwhile is used.
+                    let result = try await mintTokenIfDue(id, secret: current, issuer: issuer, vault: vault, operation: "sync", context: context)
+                    outcome.warnings += result.warnings
+                    outcome.tokenExpiresAt = result.record.expiresAt
+                    if result.minted { outcome.changes.append("token") }
                 }
             }
             outcome.outcome = outcome.changes.isEmpty ? "unchanged" : "ok"
@@ -352,9 +353,7 @@ extension Dispatcher {
             } else {
                 let result = try await sink.write(material, context: context)
                 outcome.outcome = result.rawValue
-                if result == .written, let command = configuration.onChange {
-                    try OnChangeRunner.run(command, sink: name)
-                }
+                try await runOnChange(of: configuration, written: result == .written, context: context)
             }
         } catch {
             outcome.outcome = "failed"
@@ -367,29 +366,37 @@ extension Dispatcher {
     }
 }
 
-/// Runs a sink's `onChange` command (argv form, no shell) after its output changed; its output
-/// goes to stderr so stdout stays for results.
-enum OnChangeRunner {
-    static func run(_ command: [String], sink: String) throws {
-        guard let executable = command.first else { return }
-        let process = Process()
-        if executable.contains("/") {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = Array(command.dropFirst())
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = command
+extension Dispatcher {
+    /// Runs `sink`'s `onChange` when its output changed (`written`) or an earlier run of the
+    /// hook did not succeed (issue 12, item 5): the hook is marked pending before it runs and
+    /// cleared when it succeeds, so one that failed, timed out or was interrupted by a kill
+    /// runs again at the next write of the sink, changed or not.
+    ///
+    /// - Throws: ``KeywardError`` (operation failed) from ``HookRunner``, reported as the
+    ///   sink's failure.
+    func runOnChange(of sink: SinkConfiguration, written: Bool, context: OperationContext) async throws {
+        let ledger = vault as? any HookLedger
+        guard let command = sink.onChange else {
+            ledger?.clearPendingHook(sink: sink.name)
+            return
         }
-        process.standardOutput = FileHandle.standardError
-        process.standardInput = FileHandle.nullDevice
+        let pending = ledger?.pendingHooks().contains(sink.name) ?? false
+        guard written || pending else { return }
+        if pending && !written { context.logger.notice("sink \(sink.name): running its onChange again (it did not succeed last time)") }
+        try ledger?.markHookPending(sink: sink.name, reason: written ? "output changed" : "retry")
         do {
-            try process.run()
+            try await HookRunner.run(command, directory: configuration.file.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path },
+                                     timeoutSeconds: sink.onChangeTimeoutSeconds, environment: environment)
         } catch {
-            throw KeywardError.operationFailed("sink \(sink): onChange command \(executable) could not be started")
+            try? ledger?.markHookPending(sink: sink.name, reason: SyncReport.ErrorInfo(error).message)
+            throw error
         }
-        process.waitUntilExit()
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            throw KeywardError.operationFailed("sink \(sink): onChange command \(executable) failed with status \(process.terminationStatus)")
-        }
+        ledger?.clearPendingHook(sink: sink.name)
+    }
+
+    /// Sinks whose `onChange` is pending (a failed or interrupted hook), for a scheduler cycle
+    /// that would not write them otherwise.
+    func sinksWithPendingHooks() -> [String] {
+        ((vault as? any HookLedger)?.pendingHooks() ?? []).filter { configuration.sinks[$0]?.onChange != nil }
     }
 }

@@ -11,6 +11,10 @@ import Darwin
 ///
 /// `flock` locks belong to an open file description: a second `acquire` in the same process
 /// fails like one in another process, which is what tests of concurrent jobs rely on.
+///
+/// The holder writes a ``LockHolder`` line into the file (what it does, its pid, since when) so
+/// that a job which finds the lock held can name it (issue 12, item 8); the line is cleared on
+/// release.
 public final class RotationLock: @unchecked Sendable {
     /// The lock file.
     public let path: String
@@ -22,18 +26,31 @@ public final class RotationLock: @unchecked Sendable {
     }
 
     deinit {
+        _ = ftruncate(descriptor, 0)
         close(descriptor)
+    }
+
+    /// The lock file of `entity` in `directory`.
+    public static func path(directory: String, entity: EntityID) -> String {
+        directory + "/" + entity.rawValue + ".lock"
+    }
+
+    /// "held by a sync (pid 4242, since …)": who holds `entity`'s lock, as its holder recorded it.
+    public static func holder(directory: String, entity: EntityID) -> String {
+        LockHolder.heldBy(path: path(directory: directory, entity: entity))
     }
 
     /// Takes the lock without waiting.
     ///
+    /// - Parameter operation: what the caller does with it (`sync`, `rotation`, `recovery`),
+    ///   recorded in the file for the message of a job that finds it held.
     /// - Returns: the held lock, or `nil` when another job holds it.
     /// - Throws: ``KeywardError`` (operation failed) when the lock file cannot be made or opened.
-    public static func acquire(directory: String, entity: EntityID) throws -> RotationLock? {
+    public static func acquire(directory: String, entity: EntityID, operation: String = "rotation") throws -> RotationLock? {
         if mkdir(directory, 0o700) != 0 && errno != EEXIST {
             throw KeywardError.operationFailed("cannot create the rotation lock directory \(directory): \(String(cString: strerror(errno)))")
         }
-        let path = directory + "/" + entity.rawValue + ".lock"
+        let path = Self.path(directory: directory, entity: entity)
         // O_CLOEXEC: an onChange command started while the lock is held must not inherit it.
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
@@ -46,6 +63,7 @@ public final class RotationLock: @unchecked Sendable {
             if code == EWOULDBLOCK { return nil }
             throw KeywardError.operationFailed("cannot lock \(path): \(String(cString: strerror(code)))")
         }
+        LockHolder(operation: operation).record(in: descriptor)
         return RotationLock(path: path, descriptor: descriptor)
     }
 }
@@ -54,7 +72,8 @@ public final class RotationLock: @unchecked Sendable {
 /// the process with SIGKILL at that step, so tests can prove recovery. Release builds ignore it.
 public enum CrashHook {
     /// The steps, in the order a rotation passes them.
-    public static let steps = ["before-journal", "after-journal", "after-reset-answer", "after-store", "after-token", "during-sinks"]
+    public static let steps = ["before-journal", "after-journal", "after-reset-answer", "after-store", "after-token", "during-sinks",
+                               "sink-before-rename"]
 
     /// What is wrong with the debug hooks' variables (DESIGN.md, "Rotation", item 8), for a
     /// warning: an unknown step would silently disable a crash test. Release builds ignore
@@ -72,7 +91,8 @@ public enum CrashHook {
         return problems
     }
 
-    static func at(_ step: String, environment: [String: String]) {
+    /// Kills the process when `KEYWARD_CRASH_AT` names `step` (debug builds only).
+    public static func at(_ step: String, environment: [String: String]) {
         #if DEBUG
         if environment["KEYWARD_CRASH_AT"] == step {
             kill(getpid(), SIGKILL)

@@ -422,6 +422,17 @@ public struct RotationScheduler: Sendable {
             sinks += report.sinks
             summary.synced += report.entities.filter { $0.outcome == "ok" || $0.outcome == "unchanged" }.map(\.id)
         }
+        // The first cycle writes every sink of the scheduled entities, so a file deleted while
+        // nothing ran comes back; every cycle writes the sinks whose onChange is still pending
+        // (issue 12, item 5). Sinks this cycle wrote already are not written twice.
+        let scheduledSinks = (try? dispatcher.selectSinks([], entities: entities)) ?? []
+        let extraSinks = Set((number == 1 ? scheduledSinks : []) + dispatcher.sinksWithPendingHooks().filter(scheduledSinks.contains))
+            .subtracting(sinks.map(\.name)).sorted()
+        if !extraSinks.isEmpty, let vault = dispatcher.vault {
+            for name in extraSinks {
+                sinks.append(await dispatcher.writeSink(name, vault: vault, context: context).0)
+            }
+        }
         // An open rotation is this entity's outcome, even when a token refresh worked beside it:
         // it is retried with the doubling delay until the reset is settled.
         let unknown = SyncReport.ErrorInfo(KeywardError.operationFailed("a reset has no known outcome yet: the rotation stays open; not reset again"))

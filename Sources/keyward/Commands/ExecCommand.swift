@@ -109,9 +109,12 @@ struct ExecCommand: AsyncParsableCommand {
     static func replaceProcess(path: String, arguments: [String], environment: [String: String]) -> Never {
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        // Keyward ignores SIGPIPE for its own output (main); CMD gets the default back, as a
+        // shell would start it (an ignored signal survives execve).
+        signal(SIGPIPE, SIG_DFL)
         execve(path, argv, envp)
         let reason = String(cString: strerror(errno))
-        FileHandle.standardError.write(Data("keyward: \(path): cannot execute: \(reason)\n".utf8))
+        Output.writeError("keyward: \(path): cannot execute: \(reason)\n")
         Foundation.exit(errno == ENOENT ? 127 : 126)
     }
 }

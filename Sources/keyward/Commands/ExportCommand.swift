@@ -78,9 +78,9 @@ struct ExportCommand: AsyncParsableCommand {
         if let out {
             let path = out.hasPrefix("/") ? out : FileManager.default.currentDirectoryPath + "/" + out
             let outcome = try AtomicFileWriter().write(bytes, to: path, mode: 0o600)
-            if !global.quiet { FileHandle.standardError.write(Data("keyward: \(outcome.rawValue) \(path)\n".utf8)) }
+            if !global.quiet { Output.writeError("keyward: \(outcome.rawValue) \(path)\n") }
         } else {
-            FileHandle.standardOutput.write(Data(bytes))
+            Output.write(bytes)
         }
     }
 }

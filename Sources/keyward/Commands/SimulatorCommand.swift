@@ -88,7 +88,7 @@ struct SimulatorCommand: AsyncParsableCommand {
                 guard let port = baseURL.port else { return }
                 let hostPart = baseURL.host.map { $0.contains(":") ? "[\($0)]" : $0 } ?? "127.0.0.1"
                 // The one line a script waits for; flushed at once, stdout may be a pipe.
-                FileHandle.standardOutput.write(Data("listening on http://\(hostPart):\(port)\n".utf8))
+                Output.print("listening on http://\(hostPart):\(port)")
             }
             logger.info("token service simulator stopped")
         } catch let error as SimulatorError {

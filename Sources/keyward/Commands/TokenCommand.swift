@@ -20,6 +20,6 @@ struct TokenCommand: AsyncParsableCommand {
         let token = try await session.dispatcher.token(for: entity, context: session.context)
         var bytes = token.value.revealBytes()
         bytes.append(0x0A)
-        FileHandle.standardOutput.write(Data(bytes))
+        Output.write(bytes)
     }
 }

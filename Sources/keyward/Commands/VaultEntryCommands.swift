@@ -162,7 +162,7 @@ extension VaultCommand {
                 throw error
             }
             session.audit(vault, operation: "vault get", entry: entry)
-            record.value.withRevealedBytes { FileHandle.standardOutput.write(Data($0)) }
+            record.value.withRevealedBytes { Output.write($0) }
         }
     }
 

@@ -1,0 +1,142 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Runs a sink's `onChange` command the way DESIGN.md's "Plugins" runs every hook and plugin:
+/// argv form (no shell), in the configuration file's directory, with the scrubbed environment
+/// (`PATH`, `HOME`, `LANG`, `TMPDIR` only: never Keyward's `KEYWARD_*` unlock variables), in
+/// its own process group, stdin from `/dev/null` and stdout onto Keyward's stderr (stdout is
+/// for results). After `onChangeTimeout` (default 60 s) the whole group gets SIGTERM, and
+/// SIGKILL 5 s later.
+///
+/// Waiting polls `waitpid(WNOHANG)` and sleeps the task in between: no thread of Swift's
+/// cooperative pool is blocked while a hook runs.
+public enum HookRunner {
+    /// The default `onChangeTimeout`, in seconds (DESIGN.md, "Plugins").
+    public static let defaultTimeoutSeconds: Int64 = 60
+    /// Between SIGTERM and SIGKILL to the hook's process group, in seconds (DESIGN.md, "Plugins").
+    public static let killGraceSeconds: Int64 = 5
+    /// The variables a hook inherits (DESIGN.md, "Plugins"); everything else is dropped.
+    public static let inheritedVariables = ["PATH", "HOME", "LANG", "TMPDIR"]
+
+    /// The environment a hook sees: ``inheritedVariables`` taken from `environment`.
+    public static func scrubbedEnvironment(_ environment: [String: String]) -> [String: String] {
+        environment.filter { inheritedVariables.contains($0.key) }
+    }
+
+    /// Runs `command` and waits for it.
+    ///
+    /// - Parameters:
+    ///   - directory: the working directory (the configuration file's); `nil` keeps Keyward's.
+    ///   - timeoutSeconds: how long it may run before its process group is stopped.
+    ///   - environment: Keyward's environment, scrubbed here.
+    /// - Throws: ``KeywardError`` (operation failed) naming the command (the caller names the
+    ///   sink) when it cannot start, exits non-zero, is killed by a signal, or outlives its timeout.
+    public static func run(_ command: [String], directory: String?, timeoutSeconds: Int64,
+                           environment: [String: String]) async throws
+    {
+        guard let executable = command.first, !executable.isEmpty else { return }
+        let what = "onChange command \(executable)"
+        let pid = try spawn(command, directory: directory, environment: scrubbedEnvironment(environment), what: what)
+
+        let timeout = ContinuousClock.now + .seconds(max(1, timeoutSeconds))
+        if let status = await wait(pid, until: timeout) {
+            try check(status, what: what)
+            return
+        }
+        // Too slow: the whole group (the hook and what it started) is stopped.
+        kill(-pid, SIGTERM)
+        if await wait(pid, until: ContinuousClock.now + .seconds(killGraceSeconds)) == nil {
+            kill(-pid, SIGKILL)
+            _ = await wait(pid, until: nil)
+        }
+        // Children that ignored SIGTERM (the hook itself exited on it) go too.
+        kill(-pid, SIGKILL)
+        throw KeywardError.operationFailed(
+            "\(what) did not finish within \(DurationParser.format(seconds: timeoutSeconds)): stopped (SIGTERM to its process group, SIGKILL \(killGraceSeconds)s later); raise onChangeTimeout if it needs longer")
+    }
+
+    private static func check(_ status: Int32, what: String) throws {
+        // WIFEXITED / WEXITSTATUS / WTERMSIG, spelled out: the C macros are not imported.
+        let signal = status & 0x7f
+        if signal == 0 {
+            let code = (status >> 8) & 0xff
+            guard code == 0 else { throw KeywardError.operationFailed("\(what) failed with status \(code)") }
+            return
+        }
+        throw KeywardError.operationFailed("\(what) was killed by signal \(signal)")
+    }
+
+    /// The raw wait status once `pid` has exited, or `nil` when `deadline` passed first.
+    private static func wait(_ pid: pid_t, until deadline: ContinuousClock.Instant?) async -> Int32? {
+        var delay = 5
+        while true {
+            var status: Int32 = 0
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid { return status }
+            if result < 0 && errno != EINTR { return 0 }
+            if let deadline, ContinuousClock.now >= deadline { return nil }
+            try? await Task.sleep(for: .milliseconds(delay))
+            delay = min(delay * 2, 50)
+        }
+    }
+
+    /// `posix_spawn_file_actions_addchdir_np` (glibc 2.29, macOS 10.15), looked up at run time:
+    /// the Swift module does not import it.
+    private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+    private static let addChdir: AddChdir? = {
+        #if os(Linux)
+        let handle: UnsafeMutableRawPointer? = nil  // RTLD_DEFAULT
+        #else
+        let handle = UnsafeMutableRawPointer(bitPattern: -2)  // RTLD_DEFAULT
+        #endif
+        guard let symbol = dlsym(handle, "posix_spawn_file_actions_addchdir_np") else { return nil }
+        return unsafeBitCast(symbol, to: AddChdir.self)
+    }()
+
+    private static func spawn(_ command: [String], directory: String?, environment: [String: String], what: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, 2, 1)
+        if let directory {
+            guard let addChdir else {
+                throw KeywardError.operationFailed("\(what) could not be started: this system cannot start a command in \(directory)")
+            }
+            guard addChdir(&actions, directory) == 0 else {
+                throw KeywardError.operationFailed("\(what) could not be started in \(directory)")
+            }
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Its own process group (so the timeout reaches what it starts), default signal
+        // dispositions (Keyward ignores SIGPIPE; a hook must not inherit that) and no blocked signals.
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var everything = sigset_t()
+        sigfillset(&everything)
+        posix_spawnattr_setsigdefault(&attributes, &everything)
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let argv = command.map { strdup($0) } + [nil]
+        let envp = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        // posix_spawnp: a name without a slash is looked up on PATH, as a shell would.
+        let code = posix_spawnp(&pid, command[0], &actions, &attributes, argv, envp)
+        guard code == 0 else {
+            throw KeywardError.operationFailed("\(what) could not be started: \(String(cString: strerror(code)))")
+        }
+        return pid
+    }
+}
