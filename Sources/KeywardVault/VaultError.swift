@@ -26,6 +26,9 @@ public struct VaultError: CategorizedError, Sendable, Equatable {
         case notFound
         /// A file-system or database failure (exit 1).
         case io
+        /// Another process re-keyed the vault and the unlock slot this session used is gone
+        /// (exit 1: the file is sound; running the command again unlocks it afresh).
+        case rekeyed
     }
 
     /// What went wrong.
@@ -39,12 +42,12 @@ public struct VaultError: CategorizedError, Sendable, Equatable {
     }
 
     /// `.vault` for locked, wrong key and integrity failures (exit 4); `.usage` for bad input
-    /// (exit 2); `.operationFailed` for I/O (exit 1). DESIGN.md, "Exit codes".
+    /// (exit 2); `.operationFailed` for I/O and a rekey by another process (exit 1). DESIGN.md, "Exit codes".
     public var category: FailureCategory {
         switch code {
         case .locked, .wrongKey, .integrity, .rollback, .notAVault, .unsafeFile: .vault
         case .invalidInput, .notFound: .usage
-        case .io: .operationFailed
+        case .io, .rekeyed: .operationFailed
         }
     }
 
