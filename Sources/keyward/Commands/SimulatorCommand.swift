@@ -79,7 +79,7 @@ struct SimulatorCommand: AsyncParsableCommand {
 
     func run() async throws {
         let seed = try loadSeed()
-        var logger = Logger(label: "keyward.simulator", factory: { StreamLogHandler.standardError(label: $0) })
+        var logger = Logger(label: "keyward.simulator", factory: { _ in DiagnosticLogHandler() })
         logger.logLevel = verbose ? .debug : (quiet ? .error : .info)
         let simulator = TokenServiceSimulator(seed: seed, logger: logger)
         do {
