@@ -22,6 +22,9 @@ public enum SimulatorFault: Sendable, Equatable {
     /// The server acts (a reset happens), then closes the connection without any response.
     /// Meant for `secretReset`; on other endpoints the call is served and its answer dropped.
     case dropAfterApplying
+    /// The server acts, then answers 200 with its normal JSON body padded with whitespace to
+    /// 2 MiB (still valid JSON), as a misbehaving gateway might: a client must refuse to read it.
+    case oversized
 
     /// The name the admin API uses for this kind (`POST /_sim/faults`, field `kind`).
     public var kind: String {
@@ -33,6 +36,7 @@ public enum SimulatorFault: Sendable, Equatable {
         case .drop: "drop"
         case .truncate: "truncate"
         case .dropAfterApplying: "dropAfterApplying"
+        case .oversized: "oversized"
         }
     }
 }

@@ -167,7 +167,7 @@ extension TokenServiceSimulator {
             return number
         }
         let count = try positiveInteger("count", default: 1)
-        let kinds = ["latency", "status500", "html502", "rateLimit429", "drop", "truncate", "dropAfterApplying"]
+        let kinds = ["latency", "status500", "html502", "rateLimit429", "drop", "truncate", "dropAfterApplying", "oversized"]
         guard let kind = fields["kind"]?.string else {
             throw AdminError(message: "kind is required: one of \(kinds.joined(separator: ", "))")
         }
@@ -180,6 +180,7 @@ extension TokenServiceSimulator {
         case "drop": fault = .drop
         case "truncate": fault = .truncate
         case "dropAfterApplying": fault = .dropAfterApplying
+        case "oversized": fault = .oversized
         default: throw AdminError(message: "kind must be one of \(kinds.joined(separator: ", "))")
         }
         return (fault, endpoint, count)

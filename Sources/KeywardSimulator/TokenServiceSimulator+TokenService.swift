@@ -32,6 +32,9 @@ extension TokenServiceSimulator {
     /// The largest request body read; the real calls are a few hundred bytes.
     static let maximumBodySize = 64 * 1024
 
+    /// The size of an ``SimulatorFault/oversized`` answer, in bytes: 2 MiB, twice a client's 1 MiB limit.
+    static let oversizedBodyBytes = 2 << 20
+
     func addTokenServiceRoutes(to router: Router<BasicRequestContext>) {
         for endpoint in SimulatorEndpoint.allCases {
             router.post(RouterPath("iam/v1" + endpoint.path)) { request, _ in
@@ -83,6 +86,13 @@ extension TokenServiceSimulator {
             var response = await answer(call)
             response.headers[FaultInjectionHandler.marker] = FaultInjectionHandler.Action.drop.rawValue
             return response
+        case .oversized:
+            // The call is served (a reset happens); its answer is replaced by 2 MiB of JSON.
+            _ = await answer(call)
+            var body = ByteBuffer(string: "{")
+            body.writeRepeatingByte(UInt8(ascii: " "), count: Self.oversizedBodyBytes - 2)
+            body.writeString("}")
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
         }
     }
 

@@ -1,6 +1,8 @@
 /// How idempotent calls (user token, secret read, entity token) are retried after 429, 5xx,
-/// timeouts and connection failures: capped exponential backoff with full jitter, honouring
-/// `Retry-After`. Reset is never retried, whatever the policy.
+/// timeouts, dropped connections and cut-off bodies: capped exponential backoff with full
+/// jitter, honouring `Retry-After`. Reset is never retried, whatever the policy; nor is a
+/// failure that the next attempt would meet at once (``TokenServiceError/permanent``: a refused
+/// connection, a failed DNS lookup, an answer over 1 MiB).
 public struct RetryPolicy: Sendable {
     /// Attempts in all, the first included. Default 3.
     public var maxAttempts: Int

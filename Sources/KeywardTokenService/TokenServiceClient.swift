@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import NIOPosix
 
 /// A client for the four calls of the IAM token service (token-service-contract.md).
 ///
@@ -39,13 +40,22 @@ public final class TokenServiceClient: Sendable {
     /// The HTTP client every token service client shares unless given another: up to 64
     /// connections per host (AsyncHTTPClient's default of 8 would cap `sync --concurrency`), and
     /// redirects refused, so a form body holding a password or secret is never re-sent to
-    /// another URL. Process-wide and never shut down, like AsyncHTTPClient's own `shared`.
+    /// another URL. A connection that cannot be made fails the request at once, with its cause
+    /// (AsyncHTTPClient's default retries a refused connection until the request's deadline, so
+    /// a stopped service or a wrong port cost three whole timeouts and reported only "connection
+    /// failed"); ``RetryPolicy`` decides what is tried again. Process-wide and never shut down,
+    /// like AsyncHTTPClient's own `shared`.
     public static let sharedHTTPClient: HTTPClient = {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
+
+    /// The largest answer body read, in bytes (1 MiB). The contract's answers are a few hundred
+    /// bytes; a larger one is refused as ``TokenServiceError/Code/bodyTooLarge`` without retry.
+    public static let maximumBodyBytes = 1 << 20
 
     public let configuration: Configuration
     private let httpClient: HTTPClient
@@ -214,11 +224,11 @@ public final class TokenServiceClient: Sendable {
         while true {
             attempt += 1
             do {
-                let answer = try await exchange(request, endpoint: endpoint, txnId: txnId, sensitive: sensitive)
+                let answer = try await exchange(request, endpoint: endpoint, txnId: txnId, sensitive: sensitive, logger: context.logger)
                 return answer
             } catch var error as TokenServiceError {
                 error.attempts = attempt
-                let retryable = [.rateLimited, .serverError, .timeout, .connectionFailed, .truncatedBody].contains(error.code)
+                let retryable = !error.permanent && [.rateLimited, .serverError, .timeout, .connectionFailed, .truncatedBody].contains(error.code)
                 guard retryable, let delay = policy.delay(afterAttempt: attempt, retryAfter: error.retryAfterSeconds) else {
                     context.logger.debug("token service call failed", metadata: [
                         "endpoint": "\(endpoint.rawValue)", "code": "\(error.code)", "txnId": "\(txnId)", "attempt": "\(attempt)",
@@ -235,23 +245,45 @@ public final class TokenServiceClient: Sendable {
     }
 
     private func exchange(_ request: HTTPClientRequest, endpoint: TokenServiceEndpoint, txnId: String,
-                          sensitive: [SecretValue]) async throws -> Answer {
+                          sensitive: [SecretValue], logger: Logger) async throws -> Answer {
         let timeout = TimeAmount.nanoseconds(Int64(configuration.timeoutSeconds * 1_000_000_000))
         let deadline = NIODeadline.now() + timeout
+        let target = Self.target(of: request.url)
+        let started = ContinuousClock.now
+        // `--verbose`: one line per HTTP request; method, host, path, status and time only
+        // (never a header, a body or a token).
+        func logRequest(status: Int?, failure: String? = nil) {
+            let elapsed = ContinuousClock.now - started
+            var metadata: Logger.Metadata = [
+                "method": "\(request.method.rawValue)", "host": "\(target.hostPort)", "path": "\(target.path)",
+                "status": "\(status.map(String.init) ?? "none")",
+                "durationMs": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+            ]
+            if let failure { metadata["error"] = "\(failure)" }
+            logger.debug("HTTP request", metadata: metadata)
+        }
         let response: HTTPClientResponse
         do {
             response = try await httpClient.execute(request, deadline: deadline)
         } catch {
-            throw TokenServiceError(code: Self.transportCode(error), endpoint: endpoint, txnId: txnId)
+            let failure = Self.transportFailure(error, target: target)
+            logRequest(status: nil, failure: failure.detail)
+            throw TokenServiceError(code: failure.code, endpoint: endpoint, txnId: txnId, detail: failure.detail, permanent: failure.permanent)
         }
         let status = Int(response.status.code)
         let body: ByteBuffer
         do {
-            body = try await response.body.collect(upTo: 1 << 20)
+            body = try await response.body.collect(upTo: Self.maximumBodyBytes)
+        } catch is NIOTooManyBytesError {
+            let detail = "the body is larger than the \(Self.maximumBodyBytes / (1 << 20)) MiB limit (\(Self.maximumBodyBytes) bytes)"
+            logRequest(status: status, failure: "answer too large")
+            throw TokenServiceError(code: .bodyTooLarge, endpoint: endpoint, httpStatus: status, txnId: txnId, detail: detail, permanent: true)
         } catch {
-            let code: TokenServiceError.Code = Self.transportCode(error) == .timeout ? .timeout : .truncatedBody
+            let code: TokenServiceError.Code = Self.transportFailure(error, target: target).code == .timeout ? .timeout : .truncatedBody
+            logRequest(status: status, failure: "\(code)")
             throw TokenServiceError(code: code, endpoint: endpoint, httpStatus: status, txnId: txnId)
         }
+        logRequest(status: status)
         let answer = Answer(status: status, contentType: response.headers.first(name: "Content-Type"), body: body, sensitive: sensitive)
         if (200..<300).contains(status) { return answer }
 
@@ -295,18 +327,75 @@ public final class TokenServiceClient: Sendable {
 
     // MARK: - Helpers
 
-    /// Maps AsyncHTTPClient's and NIO's errors to ours. Names only: their descriptions may hold URLs.
-    private static func transportCode(_ error: any Error) -> TokenServiceError.Code {
-        if let error = error as? HTTPClientError {
+    /// Where a request goes: `host:port` and the URL's path (no query), for logs and errors.
+    struct Target {
+        var hostPort: String
+        var path: String
+    }
+
+    static func target(of url: String) -> Target {
+        guard let components = URLComponents(string: url), let host = components.host else { return Target(hostPort: "?", path: "?") }
+        let port = components.port ?? (components.scheme?.lowercased() == "http" ? 80 : 443)
+        let shownHost = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        return Target(hostPort: "\(shownHost):\(port)", path: components.path)
+    }
+
+    /// Maps AsyncHTTPClient's and NIO's errors to ours, with a detail naming `host:port` and the
+    /// cause. Built from error kinds and errno values only: their descriptions may hold URLs.
+    /// A refused connection and a failed DNS lookup are `permanent`: retrying at once would
+    /// meet them again, so the call fails on its first attempt.
+    static func transportFailure(_ error: any Error, target: Target) -> (code: TokenServiceError.Code, detail: String?, permanent: Bool) {
+        let at = target.hostPort
+        switch error {
+        case let error as HTTPClientError:
             switch error {
-            case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout, .getConnectionFromPoolTimeout:
-                return .timeout
-            default:
-                return .connectionFailed
+            case .connectTimeout: return (.timeout, "\(at): connecting timed out", false)
+            case .deadlineExceeded, .readTimeout, .writeTimeout, .getConnectionFromPoolTimeout: return (.timeout, "\(at): no answer in time", false)
+            case .remoteConnectionClosed: return (.connectionFailed, "\(at): the connection closed before an answer", false)
+            default: return (.connectionFailed, "\(at): \(error.shortDescription)", false)
             }
+        case let error as NIOConnectionError:
+            if error.connectionErrors.isEmpty, let dns = error.dnsAError ?? error.dnsAAAAError {
+                return (.connectionFailed, "\(at): DNS lookup failed (\(Self.dnsCause(dns)))", true)
+            }
+            let causes = error.connectionErrors.map { Self.socketCause($0.error) }
+            if !causes.isEmpty, causes.allSatisfy({ $0.permanent }) {
+                return (.connectionFailed, "\(at): \(causes[0].text)", true)
+            }
+            return (.connectionFailed, "\(at): \(causes.first?.text ?? "no address to connect to")", false)
+        case let error as SocketAddressError.UnknownHost:
+            return (.connectionFailed, "\(at): DNS lookup failed (\(Self.dnsCause(error)))", true)
+        case let error as IOError:
+            let cause = Self.socketCause(error)
+            return (.connectionFailed, "\(at): \(cause.text)", cause.permanent)
+        case is CancellationError:
+            return (.timeout, "\(at): no answer in time", false)
+        case let error as ChannelError:
+            if case .connectTimeout = error { return (.timeout, "\(at): connecting timed out", false) }
+            return (.connectionFailed, "\(at): \(error)", false)
+        default:
+            return (.connectionFailed, "\(at): \(type(of: error))", false)
         }
-        if error is CancellationError { return .timeout }
-        return .connectionFailed
+    }
+
+    private static func socketCause(_ error: any Error) -> (text: String, permanent: Bool) {
+        guard let error = error as? IOError else {
+            if let error = error as? ChannelError, case .connectTimeout = error { return ("connecting timed out", false) }
+            return ("\(type(of: error))", false)
+        }
+        switch error.errnoCode {
+        case ECONNREFUSED: return ("connection refused", true)
+        case ENETUNREACH: return ("network unreachable", false)
+        case EHOSTUNREACH: return ("host unreachable", false)
+        case ETIMEDOUT: return ("connecting timed out", false)
+        case ECONNRESET: return ("connection reset", false)
+        default: return (String(cString: strerror(error.errnoCode)), false)
+        }
+    }
+
+    private static func dnsCause(_ error: any Error) -> String {
+        if let unknown = error as? SocketAddressError.UnknownHost { return unknown.errorDescription.isEmpty ? "unknown host" : unknown.errorDescription }
+        return "unknown host"
     }
 
     /// Which field failed to decode, never the value.

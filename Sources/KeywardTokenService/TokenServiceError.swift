@@ -29,9 +29,13 @@ public struct TokenServiceError: CategorizedError, Sendable, Equatable {
         public static let invalidResponse = Code(name: "invalid response")
         /// The answer's head arrived but its body was cut short.
         public static let truncatedBody = Code(name: "cut-off body")
+        /// The answer's body is larger than ``TokenServiceClient/maximumBodyBytes`` (1 MiB): no
+        /// answer of the contract comes near it, so it is not read, and not asked for again.
+        public static let bodyTooLarge = Code(name: "answer too large")
         /// No answer within the configured timeout.
         public static let timeout = Code(name: "timeout")
         /// The connection could not be made, or closed before an answer.
+        /// ``TokenServiceError/detail`` names the host and port and why (refused, DNS lookup).
         public static let connectionFailed = Code(name: "connection failed")
         /// A reset was sent but no usable answer came back (timeout, dropped connection, 5xx,
         /// cut-off body): the secret may or may not have changed. Never reset again; recover
@@ -57,9 +61,17 @@ public struct TokenServiceError: CategorizedError, Sendable, Equatable {
     public var cause: Code?
     /// How many attempts were made (retries included).
     public var attempts: Int
+    /// For transport failures and oversized answers: where and what happened, e.g.
+    /// `127.0.0.1:8443: connection refused` or `iam.example.com:443: DNS lookup failed (…)`.
+    /// Host and port only, never a path, a query or a header.
+    public var detail: String?
+    /// `true` for failures that another attempt would meet again at once: a refused
+    /// connection, a failed DNS lookup, an oversized answer. Such calls are not retried.
+    public var permanent: Bool
 
     public init(code: Code, endpoint: TokenServiceEndpoint, httpStatus: Int? = nil, txnId: String? = nil,
-                retryAfterSeconds: Int? = nil, serviceMessage: String? = nil, cause: Code? = nil, attempts: Int = 1) {
+                retryAfterSeconds: Int? = nil, serviceMessage: String? = nil, cause: Code? = nil, attempts: Int = 1,
+                detail: String? = nil, permanent: Bool = false) {
         self.code = code
         self.endpoint = endpoint
         self.httpStatus = httpStatus
@@ -68,6 +80,8 @@ public struct TokenServiceError: CategorizedError, Sendable, Equatable {
         self.serviceMessage = serviceMessage
         self.cause = cause
         self.attempts = attempts
+        self.detail = detail
+        self.permanent = permanent
     }
 
     /// 401 is the token service refusing authentication (exit 3); a bad configuration is a
@@ -89,6 +103,7 @@ public struct TokenServiceError: CategorizedError, Sendable, Equatable {
     public var description: String {
         var text = "token service \(endpoint.rawValue): \(code)"
         if let cause { text += " after \(cause)" }
+        if let detail, !detail.isEmpty { text += " (\(detail))" }
         if let httpStatus { text += " (HTTP \(httpStatus))" }
         if let serviceMessage, !serviceMessage.isEmpty { text += ": \(serviceMessage)" }
         if let retryAfterSeconds { text += "; retry after \(retryAfterSeconds)s" }

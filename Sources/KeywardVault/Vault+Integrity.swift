@@ -311,8 +311,9 @@ extension Vault {
         var committed: (generation: Int64, updatedAt: Int64, top: [UInt8], keys: VaultKeys, digests: [[UInt8]], members: BucketMembers?)?
         do {
             try queue.inTransaction(.immediate) { db in
-                let keys = self.keys
+                var keys = self.keys
                 let meta = try Vault.readMeta(db)
+                if !initial, meta.keyID != keys.keyID { keys = try adoptRekey(db, keyID: meta.keyID) }
                 var digests: [[UInt8]]
                 if !initial, meta.keyID == keys.keyID, let cache = manifestCache, cache.generation == meta.generation,
                     ConstantTime.equals(cache.top, meta.topMAC)
@@ -321,9 +322,6 @@ extension Vault {
                 } else {
                     digests = try Vault.readManifest(db)
                     if !initial {
-                        guard meta.keyID == keys.keyID else {
-                            throw VaultError(.integrity, "the vault was re-keyed by another process; open it again")
-                        }
                         let expected = try Vault.topMAC(keys: keys, generation: meta.generation, updatedAt: meta.updatedAt, digests: digests)
                         guard ConstantTime.equals(expected, meta.topMAC) else {
                             throw VaultError.integrity("the manifest MAC does not match the stored bucket digests")
@@ -445,15 +443,16 @@ extension Vault {
     func read<T>(_ body: (Database, VaultKeys) throws -> T) throws -> T {
         do {
             return try queue.read { db in
-                let keys = self.keys
                 guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT generation, key_id FROM vault_meta WHERE id = 1")) else {
                     throw VaultError.integrity("the vault header row is missing")
                 }
                 let generation: Int64 = row[0]
                 let keyID: Int64 = row[1]
+                var keys = self.keys
                 if generation != knownGeneration || keyID != Int64(keys.keyID) {
-                    guard keyID == Int64(keys.keyID) else {
-                        throw VaultError(.integrity, "the vault was re-keyed by another process; open it again")
+                    if keyID != Int64(keys.keyID) {
+                        guard let newID = UInt32(exactly: keyID) else { throw VaultError.integrity("the vault header holds an invalid key id") }
+                        keys = try adoptRekey(db, keyID: newID)
                     }
                     try verifyManifest(db, full: false)
                     knownGeneration = generation
@@ -463,6 +462,33 @@ extension Vault {
         } catch {
             throw Vault.mapped(error)
         }
+    }
+
+    // MARK: Another process's rekey
+
+    /// Another process re-keyed the vault (`vault rekey`) since this session unlocked it. A
+    /// rekey re-wraps every slot it keeps under the same key-encryption key (same salt and
+    /// parameters), so the slot this session unlocked opens the new data key: this session goes
+    /// on under it (the caller then checks the manifest under the new keys, as after any other
+    /// process's write). When the rekey removed that slot there is nothing to unwrap, and the
+    /// command fails as an operation failure (exit 1: nothing is wrong with the file).
+    /// In the caller's transaction.
+    /// - Returns: the new keys, now this session's.
+    /// - Throws: ``VaultError`` `.rekeyed`.
+    func adoptRekey(_ db: Database, keyID: UInt32) throws -> VaultKeys {
+        let (slotID, kek) = unlockSlot
+        let current = keys
+        guard let slot = try Vault.readSlots(db).first(where: { $0.id == slotID }), slot.keyID == keyID,
+            let dataKey = try? Vault.unwrap(slot: slot, kek: kek, vaultID: current.vaultID)
+        else {
+            throw VaultError(
+                .rekeyed,
+                "the vault was re-keyed by another process and the unlock slot this command used is gone; nothing was changed: run the command again")
+        }
+        let newKeys = try VaultKeys(vaultID: current.vaultID, keyID: keyID, dataKey: dataKey)
+        replaceKeys(newKeys, unlockSlotID: slotID, kek: kek)
+        options.logger.debug("the vault was re-keyed by another process; going on under the new data key", metadata: ["key-id": "\(keyID)"])
+        return newKeys
     }
 
     // MARK: Verification

@@ -143,7 +143,7 @@ extension Vault {
     /// `additionalKeySources` opens them; the others are removed when `dropUnmatchedSlots`,
     /// otherwise the rekey is refused before anything changes.
     public func rekey(additionalKeySources: [VaultKeySource] = [], dropUnmatchedSlots: Bool = false) throws -> VaultRekeyReport {
-        let oldKeys = self.keys
+        let sessionKeys = self.keys
         let (unlockedID, unlockedKEK) = unlockSlot
         // Find a key-encryption key for every slot before the transaction (Argon2 is slow).
         let slots = try queue.read { db in try Vault.readSlots(db) }
@@ -155,14 +155,14 @@ extension Vault {
                 let kek: SecureBytes
                 switch source {
                 case .keyFile(let path) where slot.kind == SlotKind.keyFile.rawValue:
-                    kek = try KeyEncryptionKey.fromKeyFile(VaultKeySource.readKeyFile(path), salt: slot.salt, vaultID: oldKeys.vaultID)
+                    kek = try KeyEncryptionKey.fromKeyFile(VaultKeySource.readKeyFile(path), salt: slot.salt, vaultID: sessionKeys.vaultID)
                 case .passphrase(let passphrase) where slot.kind == SlotKind.passphrase.rawValue:
                     try policy.check(slot.parameters)
-                    kek = try KeyEncryptionKey.fromPassphrase(passphrase, salt: slot.salt, parameters: slot.parameters, vaultID: oldKeys.vaultID)
+                    kek = try KeyEncryptionKey.fromPassphrase(passphrase, salt: slot.salt, parameters: slot.parameters, vaultID: sessionKeys.vaultID)
                 default:
                     continue
                 }
-                if (try? Vault.unwrap(slot: slot, kek: kek, vaultID: oldKeys.vaultID)) != nil {
+                if (try? Vault.unwrap(slot: slot, kek: kek, vaultID: sessionKeys.vaultID)) != nil {
                     found = kek
                     break
                 }
@@ -174,8 +174,12 @@ extension Vault {
                 "no key given opens unlock slot(s) \(unmatched.map(String.init).joined(separator: ", ")); "
                     + "pass their key files or passphrases too, or drop those slots")
         }
-        let newKeys = try VaultKeys(vaultID: oldKeys.vaultID, keyID: oldKeys.keyID + 1, dataKey: SecureBytes.random(count: 32))
+        var rekeyed: VaultKeys?
         let report: VaultRekeyReport = try mutate(recomputeEverything: true) { db, mutation in
+            // The keys as of this transaction: another process may have re-keyed this session unlocked.
+            let oldKeys = mutation.keys
+            let newKeys = try VaultKeys(vaultID: oldKeys.vaultID, keyID: oldKeys.keyID + 1, dataKey: SecureBytes.random(count: 32))
+            rekeyed = newKeys
             var resealed = 0
             // Slots: same salt and parameters, new wrap of the new key.
             for slot in try Vault.readSlots(db) {
@@ -227,6 +231,7 @@ extension Vault {
                 keyID: Int(newKeys.keyID), versionsResealed: resealed, slotsRewrapped: keks.keys.sorted(),
                 slotsRemoved: unmatched.sorted())
         }
+        guard let newKeys = rekeyed else { return report }
         replaceKeys(newKeys, unlockSlotID: unlockedID, kek: unlockedKEK)
         options.logger.notice("vault re-keyed", metadata: ["key-id": "\(newKeys.keyID)", "versions": "\(report.versionsResealed)"])
         return report

@@ -257,6 +257,10 @@ public final class Vault: @unchecked Sendable {
             // The format again, in the check's own transaction: another process may have
             // upgraded the file during the unlock.
             let verified = try vault.queue.read { db in
+                // Another process may have re-keyed the vault during the unlock (its slot then
+                // opens the new data key): not an integrity failure.
+                let now = try readMeta(db)
+                if now.keyID != keys.keyID, ConstantTime.equals(now.vaultID, keys.vaultID) { _ = try vault.adoptRekey(db, keyID: now.keyID) }
                 let format = try VaultSchema.format(db)
                 try vault.verifyManifest(db, full: true, format: format)
                 return format

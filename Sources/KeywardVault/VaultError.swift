@@ -30,6 +30,9 @@ public struct VaultError: CategorizedError, Sendable, Equatable {
         /// or closed): a race between jobs, neither bad input nor damage (exit 1; running the
         /// command again sees the new state).
         case conflict
+        /// Another process re-keyed the vault and the unlock slot this session used is gone
+        /// (exit 1: the file is sound; running the command again unlocks it afresh).
+        case rekeyed
     }
 
     /// What went wrong.
@@ -43,13 +46,13 @@ public struct VaultError: CategorizedError, Sendable, Equatable {
     }
 
     /// `.vault` for locked, wrong key and integrity failures (exit 4); `.usage` for bad input
-    /// (exit 2); `.operationFailed` for I/O and a state another process changed first (exit 1).
-    /// DESIGN.md, "Exit codes".
+    /// (exit 2); `.operationFailed` for I/O, a state another process changed first and a rekey by
+    /// another process (exit 1). DESIGN.md, "Exit codes".
     public var category: FailureCategory {
         switch code {
         case .locked, .wrongKey, .integrity, .rollback, .notAVault, .unsafeFile: .vault
         case .invalidInput, .notFound: .usage
-        case .io, .conflict: .operationFailed
+        case .io, .conflict, .rekeyed: .operationFailed
         }
     }
 

@@ -55,11 +55,44 @@ enum LoggingBootstrap {
         done.withLock {
             guard !bootstrapped else { return }
             bootstrapped = true
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
+            LoggingSystem.bootstrap { _ in
+                var handler = DiagnosticLogHandler()
                 handler.logLevel = level
                 return handler
             }
+        }
+    }
+}
+
+/// Log records on stderr in the one style every diagnostic of the command line uses:
+/// `keyward: warning: MESSAGE`, `keyward: error: MESSAGE`, `keyward: debug: MESSAGE key=value …`
+/// (metadata sorted by key; `--verbose` shows debug records). Like ``Output/warn(_:)``, so a
+/// warning reads the same whether the engine logged it or a command printed it.
+struct DiagnosticLogHandler: LogHandler {
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .warning
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var line = "keyward: \(Self.name(event.level)): \(event.message)"
+        let all = metadata.merging(event.metadata ?? [:]) { $1 }
+        for (key, value) in all.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
+        Output.writeDiagnostic(line + "\n")
+    }
+
+    static func name(_ level: Logger.Level) -> String {
+        switch level {
+        case .trace: "trace"
+        case .debug: "debug"
+        case .info: "info"
+        case .notice: "notice"
+        case .warning: "warning"
+        case .error: "error"
+        case .critical: "critical"
         }
     }
 }
@@ -144,7 +177,15 @@ enum Output {
         print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
+    /// A warning on stderr: `keyward: warning: TEXT`, the one style (DiagnosticLogHandler's too).
     static func warn(_ text: String) {
-        writeError("keyward: warning: \(text)\n")
+        writeDiagnostic("keyward: warning: \(text)\n")
     }
+
+    /// One diagnostic line on stderr, written whole (concurrent entities log from several threads).
+    static func writeDiagnostic(_ line: String) {
+        diagnostics.withLock { writeError(line) }
+    }
+
+    private static let diagnostics = NSLock()
 }

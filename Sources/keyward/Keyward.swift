@@ -73,7 +73,7 @@ struct KeywardCommand: AsyncParsableCommand {
         if let unknown = CommandSuggestion.unknownSubcommand(in: Array(CommandLine.arguments.dropFirst())) {
             let hint = unknown.suggestion.map { "; did you mean '\($0)'?" } ?? ""
             let available = unknown.suggestion == nil ? " (commands: \(unknown.available.joined(separator: ", ")))" : ""
-            FileHandle.standardError.write(Data("keyward: unknown command '\(unknown.path.joined(separator: " "))'\(hint)\(available)\n".utf8))
+            Output.writeError("keyward: unknown command '\(unknown.path.joined(separator: " "))'\(hint)\(available)\n")
             Foundation.exit(ExitCodes.usage)
         }
         // Help, version and usage errors: ArgumentParser prints them; we choose the code.

@@ -285,6 +285,26 @@ struct TamperTests {
         #expect(error?.message.contains("`planted`") == true, "\(error?.message ?? "")")
     }
 
+    @Test("a column added to a table, a table dropped or a table definition edited is an integrity failure at unlock", arguments: [
+        ("ALTER TABLE audit ADD COLUMN planted INTEGER DEFAULT 0 CHECK (audit_id <= 3)", "audit"),
+        ("ALTER TABLE versions ADD COLUMN planted BLOB", "versions"),
+        ("ALTER TABLE entries ADD COLUMN planted INTEGER NOT NULL DEFAULT 1 CHECK (planted = 1)", "entries"),
+        ("ALTER TABLE journal ADD COLUMN planted TEXT", "journal"),
+        ("ALTER TABLE key_slots ADD COLUMN planted TEXT", "key_slots"),
+        ("ALTER TABLE vault_meta ADD COLUMN planted TEXT", "vault_meta"),
+        ("DROP TABLE journal", "journal"), ("DROP TABLE audit", "audit"), ("DROP TABLE manifest", "manifest"),
+        ("DROP TABLE key_slots", "key_slots"), ("DROP TABLE versions", "versions"), ("DROP TABLE entries", "entries"),
+        ("PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = replace(sql, 'tag BLOB NOT NULL', "
+            + "'tag BLOB NOT NULL CHECK (audit_id <= 3)') WHERE name = 'audit'; PRAGMA writable_schema = OFF", "audit"),
+    ])
+    func changedTables(sql: String, table: String) throws {
+        let (box, source) = try Self.populated()
+        try box.tamper { db in try db.execute(sql: sql) }
+        let error = expectVaultFailure(Comment(rawValue: sql)) { _ = try box.open(source) }
+        #expect(error?.code == .integrity, "\(sql): \(error?.message ?? "")")
+        #expect(error?.message.contains("`\(table)`") == true, "\(sql): \(error?.message ?? "")")
+    }
+
     @Test("a rekey after a backup does not let the old copy pass as new")
     func rollbackAcrossRekey() throws {
         let box = try Sandbox()

@@ -271,7 +271,7 @@ enum VaultSchema {
                     .integrity,
                     "\(path): the record of schema migration \(missing.joined(separator: ", ")) is missing before later ones; refusing it")
             }
-            try checkObjects(db, path: path)
+            try checkObjects(db, path: path, applied: applied.count)
             // Every open of an up-to-date file (every CLI command) skips the migrator's own checks
             // and its CREATE TABLE IF NOT EXISTS, which wrote and synced the WAL before the unlock.
             return format(applied: applied)
@@ -290,29 +290,79 @@ enum VaultSchema {
         return applied.contains(versionRowsMigration) ? .versionRows : .entryDigests
     }
 
-    /// The tables a vault file holds (every format), and the one index of formats 1 and 2
-    /// beside SQLite's own `sqlite_autoindex_…` ones.
-    static let knownTables: Set<String> = [
-        "grdb_migrations", "vault_meta", "key_slots", "sqlite_sequence", "entries", "versions", "manifest", "journal", "audit",
-    ]
-    static let knownIndexes: Set<String> = ["entries_by_bucket"]
+    /// One row of `sqlite_master`, as compared with what the migrations create.
+    struct SchemaObject: Hashable, Sendable {
+        var type: String
+        var name: String
+        var table: String
+        /// The `CREATE` statement with quotes dropped and white space collapsed (SQLite keeps
+        /// the text as written, and rewrites it on `ALTER TABLE`); nil for automatic indexes.
+        var sql: String?
 
-    /// Refuses a file holding a schema object Keyward never creates: a trigger (which could
-    /// rewrite rows as Keyward writes them), a view, or another table or index. No MAC covers
-    /// the schema, so it is compared with what the migrations create.
-    static func checkObjects(_ db: Database, path: String) throws {
-        for row in try Row.fetchAll(db, sql: "SELECT type, name, tbl_name FROM sqlite_master") {
-            let type: String = row[0] ?? ""
-            let name: String = row[1] ?? ""
-            let table: String = row[2] ?? ""
-            let known = switch type {
-            case "table": knownTables.contains(name)
-            case "index": knownTables.contains(table) && (name.hasPrefix("sqlite_autoindex_\(table)_") || knownIndexes.contains(name))
-            default: false
+        init(type: String, name: String, table: String, sql: String?) {
+            self.type = type
+            self.name = name
+            self.table = table
+            self.sql = sql.map(Self.normalized)
+        }
+
+        static func normalized(_ sql: String) -> String {
+            sql.replacingOccurrences(of: "\"", with: "").split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+        }
+    }
+
+    /// GRDB creates its migrations table itself (its text may change between GRDB releases):
+    /// only its columns are compared.
+    static let migrationsTable = "grdb_migrations"
+
+    /// The schema a file holds after the first `applied` migrations: built by running them
+    /// on an empty in-memory database, once per process and count.
+    static func expectedObjects(applied: Int) throws -> Set<SchemaObject> {
+        if let known = expectedObjectsCache.withLock({ $0[applied] }) { return known }
+        let migrator = self.migrator()
+        let queue = try DatabaseQueue()
+        try migrator.migrate(queue, upTo: migrator.migrations[applied - 1])
+        let created = try queue.read { db in try Self.objects(db) }
+        expectedObjectsCache.withLock { $0[applied] = created }
+        return created
+    }
+
+    private static let expectedObjectsCache = LockedValue<[Int: Set<SchemaObject>]>([:])
+
+    static func objects(_ db: Database) throws -> Set<SchemaObject> {
+        Set(try Row.fetchAll(db, sql: "SELECT type, name, tbl_name, sql FROM sqlite_master").map { row in
+            SchemaObject(type: row[0] ?? "", name: row[1] ?? "", table: row[2] ?? "", sql: row[3] as String?)
+        })
+    }
+
+    /// Refuses a file whose schema is not exactly the one its recorded migrations create:
+    /// a trigger (which could rewrite rows as Keyward writes them), a view, another table or
+    /// index, a missing table, or a table with a column or constraint added, removed or changed
+    /// (a `CHECK` that silently refuses later writes, say). No MAC covers the schema, so it is
+    /// compared, object by object, with what the migrations create.
+    /// - Throws: ``VaultError`` `.integrity` (exit 4) naming the object.
+    static func checkObjects(_ db: Database, path: String, applied: Int) throws {
+        let expected = try expectedObjects(applied: applied)
+        let found = try Self.objects(db)
+        let expectedByName = Dictionary(expected.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for object in found.sorted(by: { $0.name < $1.name }) {
+            guard let wanted = expectedByName[object.name], wanted.type == object.type, wanted.table == object.table else {
+                throw VaultError.integrity("\(path) holds a \(object.type) `\(object.name)` that Keyward does not create; refusing the file")
             }
-            guard known else {
-                throw VaultError.integrity("\(path) holds a \(type) `\(name)` that Keyward does not create; refusing the file")
+            if object.name == migrationsTable {
+                guard try db.columns(in: migrationsTable).map(\.name) == ["identifier"] else {
+                    throw VaultError.integrity("\(path): the \(object.type) `\(object.name)` was changed; refusing the file")
+                }
+                continue
             }
+            guard wanted.sql == object.sql else {
+                throw VaultError.integrity(
+                    "\(path): the \(object.type) `\(object.name)` is not as Keyward creates it (a column or constraint was added, removed or changed); refusing the file")
+            }
+        }
+        let foundNames = Set(found.map(\.name))
+        if let missing = expected.filter({ !foundNames.contains($0.name) }).sorted(by: { $0.name < $1.name }).first {
+            throw VaultError.integrity("\(path): the \(missing.type) `\(missing.name)` is missing; refusing the file")
         }
     }
 }

@@ -30,6 +30,15 @@ struct LoginCommand: AsyncParsableCommand {
             password = SecretValue(bytes: VaultSession.droppingOneNewline(Array(FileHandle.standardInput.readDataToEndOfFile())))
         }
         try await session.dispatcher.login(provider: provider, password: password, context: session.context)
-        if !global.quiet { Output.print("logged in to \(provider); password stored in the vault") }
+        switch global.output {
+        case .json: try Output.printJSON(LoginResult(version: 1, provider: provider, passwordStored: true))
+        case .text: if !global.quiet { Output.print("logged in to \(provider); password stored in the vault") }
+        }
+    }
+
+    struct LoginResult: Encodable {
+        var version: Int
+        var provider: String
+        var passwordStored: Bool
     }
 }

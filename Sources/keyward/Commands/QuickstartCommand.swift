@@ -74,31 +74,79 @@ struct QuickstartCommand: AsyncParsableCommand {
             let vault = try Vault.create(at: loaded.configuration.vault.path!, keySource: .keyFile(keyFile),
                                          options: VaultOptions(logger: context.logger, clock: context.clock))
             let dispatcher = loaded.with(vault: vault)
-            Output.print("simulator:     \(baseURL.absoluteString) (a test double)")
-            Output.print("configuration: \(configPath)")
-            Output.print("vault:         \(vault.path) (unlocked with the key file \(keyFile))")
+            // Text lines as each step finishes; with --output json, one document at the end.
+            let text = global.output == .text
+            func say(_ line: String) { if text { Output.print(line) } }
+            say("simulator:     \(baseURL.absoluteString) (a test double)")
+            say("configuration: \(configPath)")
+            say("vault:         \(vault.path) (unlocked with the key file \(keyFile))")
 
             try await dispatcher.login(provider: "sim", password: SecretValue(utf8: password), context: context)
-            Output.print("login:         password for ops@example.com checked and stored in the vault")
+            say("login:         password for ops@example.com checked and stored in the vault")
 
             let report = try await dispatcher.sync(SyncRequest(), context: context)
-            Output.print("\nkeyward sync")
-            Output.print(SyncCommand.render(report).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+            say("\nkeyward sync")
+            say(SyncCommand.render(report).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
             if let category = report.failureCategory {
-                throw KeywardError(category, "quickstart: the sync did not complete")
+                if !text { try Output.printJSON(QuickstartDocument(simulator: baseURL.absoluteString, configuration: configPath, vault: vault.path,
+                                                                    keyFile: keyFile, sync: report, status: nil, calls: [:], written: [],
+                                                                    directory: directory.path, kept: keep)) }
+                let failures = report.entities.filter { $0.outcome == "failed" }.map { "entity \($0.id): \($0.error?.message ?? "failed")" }
+                    + report.sinks.filter { $0.outcome == "failed" }.map { "sink \($0.name): \($0.error?.message ?? "failed")" }
+                throw KeywardError(category, (["quickstart: the sync did not complete"] + failures).joined(separator: "\nkeyward: "))
             }
             let status = try await dispatcher.status(context: context)
-            Output.print("\nkeyward status")
-            Output.print(StatusCommand.render(status).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+            say("\nkeyward status")
+            say(StatusCommand.render(status).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
 
             let counters = simulator.counters()
-            Output.print("\ntoken service calls: userToken \(counters[.userToken] ?? 0), secretRead \(counters[.secretRead] ?? 0), entityToken \(counters[.entityToken] ?? 0), secretReset \(counters[.secretReset] ?? 0)")
-            Output.print("written: " + report.sinks.compactMap(\.path).joined(separator: ", "))
-            Output.print(keep ? "kept: \(directory.path) (try: KEYWARD_KEY_FILE=\(keyFile) keyward status --config \(configPath))" : "cleaned up: \(directory.path)")
+            let written = report.sinks.compactMap(\.path)
+            say("\ntoken service calls: userToken \(counters[.userToken] ?? 0), secretRead \(counters[.secretRead] ?? 0), entityToken \(counters[.entityToken] ?? 0), secretReset \(counters[.secretReset] ?? 0)")
+            say("written: " + written.joined(separator: ", "))
+            say(keep ? "kept: \(directory.path) (try: KEYWARD_KEY_FILE=\(keyFile) keyward status --config \(configPath))" : "cleaned up: \(directory.path)")
+            if !text {
+                let calls = Dictionary(uniqueKeysWithValues: [SimulatorEndpoint.userToken, .secretRead, .entityToken, .secretReset].map {
+                    ($0.rawValue, counters[$0] ?? 0)
+                })
+                try Output.printJSON(QuickstartDocument(simulator: baseURL.absoluteString, configuration: configPath, vault: vault.path, keyFile: keyFile,
+                                                        sync: report, status: status, calls: calls, written: written, directory: directory.path,
+                                                        kept: keep))
+            }
             await simulator.stop()
         } catch {
             await simulator.stop()
             throw error
         }
+    }
+}
+
+/// `quickstart --output json`: what the text shows, as one document. `sync` and `status` are
+/// the documents those commands print; `calls` counts the simulator's calls by endpoint;
+/// `directory` is removed afterwards unless `kept`.
+struct QuickstartDocument: Encodable {
+    var version = 1
+    var simulator: String
+    var configuration: String
+    var vault: String
+    var keyFile: String
+    var sync: SyncReport
+    var status: StatusReport?
+    var calls: [String: Int]
+    var written: [String]
+    var directory: String
+    var kept: Bool
+
+    init(simulator: String, configuration: String, vault: String, keyFile: String, sync: SyncReport, status: StatusReport?,
+         calls: [String: Int], written: [String], directory: String, kept: Bool) {
+        self.simulator = simulator
+        self.configuration = configuration
+        self.vault = vault
+        self.keyFile = keyFile
+        self.sync = sync
+        self.status = status
+        self.calls = calls
+        self.written = written
+        self.directory = directory
+        self.kept = kept
     }
 }

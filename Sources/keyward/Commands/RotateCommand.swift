@@ -3,14 +3,15 @@ import Foundation
 import KeywardCore
 import KeywardTokenService
 
-/// `keyward rotate [ENTITY…] [--force] [--dry-run]`.
+/// `keyward rotate [ENTITY…] [--force] [--all] [--dry-run]`.
 struct RotateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rotate",
         abstract: "Reset the secrets that are due, test them, make them current and write the sinks.",
         discussion: """
             A secret is due when it expires within its entity's rotateBefore (at most a third of \
-            its lifetime); --force resets every named entity. Each entity is rotated under a lock \
+            its lifetime); --force resets every named entity, and refuses without names unless \
+            --all is given (--force --all resets every configured entity). Each entity is rotated under a lock \
             beside the vault; one that another job is rotating is reported as skipped. Exit 0 \
             when everything worked, 1 when a reset or a test failed, 3 when the service refused, \
             5 when some entities failed and others succeeded. --dry-run prints what is due and \
@@ -28,6 +29,18 @@ struct RotateCommand: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Show what is due and why; reset and write nothing.")
     var dryRun = false
+
+    @Flag(name: .long, help: "Every configured entity (with --force: reset them all).")
+    var all = false
+
+    /// A bare `--force` would reset every entity's secret: that must be asked for by name
+    /// (DESIGN.md, "Commands": `--force --all` for every entity).
+    func validate() throws {
+        if all && !entities.isEmpty { throw ValidationError("--all and entity names cannot be used together") }
+        if force && entities.isEmpty && !all {
+            throw ValidationError("--force resets the named entities: name them, or add --all to reset every configured entity")
+        }
+    }
 
     func run() async throws {
         let session = try EngineSession.open(global, dryRun: dryRun)

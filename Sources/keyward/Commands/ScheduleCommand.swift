@@ -130,7 +130,8 @@ struct ScheduleCommand: AsyncParsableCommand {
                 a warning says. Hourly, because an entity token (24 h) is only refreshed by a run \
                 within its tokenRefreshBefore of expiry: a warning names entities whose \
                 tokenRefreshBefore is under 90m. Nothing secret is printed: the key file appears \
-                as its path. Exit 2 for a usage or configuration error.
+                as its path. --output json wraps the text: {"version":1,"format":…,"text":…}. \
+                Exit 2 for a usage or configuration error.
                 """
         )
 
@@ -166,7 +167,7 @@ struct ScheduleCommand: AsyncParsableCommand {
                 Output.warn(warning)
             }
             if kubernetes {
-                Output.print(ScheduleTemplates.kubernetes(image: image, namespace: namespace, secretName: secretName))
+                try emit(ScheduleTemplates.kubernetes(image: image, namespace: namespace, secretName: secretName), format: "kubernetes")
                 return
             }
             let absolute = { (path: String) in URL(fileURLWithPath: path).standardizedFileURL.path }
@@ -180,7 +181,23 @@ struct ScheduleCommand: AsyncParsableCommand {
                 config: absolute(loaded.file ?? path), vault: vault,
                 keyFile: environment["KEYWARD_KEY_FILE"].flatMap { $0.isEmpty ? nil : absolute($0) })
             if job.keyFile == nil && !global.quiet { Output.warn(ScheduleTemplates.unlockWarning) }
-            Output.print(cron ? try ScheduleTemplates.cron(job) : ScheduleTemplates.systemd(job))
+            try emit(cron ? try ScheduleTemplates.cron(job) : ScheduleTemplates.systemd(job), format: cron ? "cron" : "systemd")
+        }
+
+        /// The schedule as text, or with `--output json` one document wrapping the same text:
+        /// `{"version":1,"format":"cron|systemd|kubernetes","text":…}`.
+        private func emit(_ text: String, format: String) throws {
+            let whole = text.hasSuffix("\n") ? text : text + "\n"
+            switch global.output {
+            case .json: try Output.printJSON(ScheduleDocument(version: 1, format: format, text: whole))
+            case .text: Output.print(whole)
+            }
+        }
+
+        struct ScheduleDocument: Encodable {
+            var version: Int
+            var format: String
+            var text: String
         }
     }
 }

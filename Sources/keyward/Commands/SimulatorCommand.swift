@@ -27,7 +27,8 @@ struct SimulatorCommand: AsyncParsableCommand {
 
             E: userToken, secretRead, secretReset, entityToken or any. K: latency \
             (with "ms"), status500, html502, rateLimit429 (with "retryAfter", default \
-            1), drop, truncate, dropAfterApplying (the server acts, then drops).
+            1), drop, truncate, dropAfterApplying (the server acts, then drops), oversized \
+            (the server acts, then answers 2 MiB).
 
             Once ready it prints exactly one line on stdout, `listening on http://127.0.0.1:PORT`; \
             logs go to stderr. SIGTERM or SIGINT stop it cleanly (exit 0).
@@ -80,7 +81,7 @@ struct SimulatorCommand: AsyncParsableCommand {
 
     func run() async throws {
         let seed = try loadSeed()
-        var logger = Logger(label: "keyward.simulator", factory: { StreamLogHandler.standardError(label: $0) })
+        var logger = Logger(label: "keyward.simulator", factory: { _ in DiagnosticLogHandler() })
         logger.logLevel = verbose ? .debug : (quiet ? .error : .info)
         let simulator = TokenServiceSimulator(seed: seed, logger: logger)
         do {

@@ -83,11 +83,13 @@ struct SyncCommand: AsyncParsableCommand {
             if let version = entity.secretVersion { line += "; secret v\(version)" }
             if let fingerprint = entity.secretFingerprint { line += " \(fingerprint)" }
             if let expiresAt = entity.secretExpiresAt { line += ", expires \(Timestamps.format(expiresAt))" }
-            if let error = entity.error { line += ": \(error.message)" }
+            // A failure's reason goes to stderr (the command's exit message), not into the results.
+            if let error = entity.error, entity.outcome != "failed" { line += ": \(error.message)" }
             lines.append(line)
         }
         for sink in report.sinks {
-            lines.append("sink \(sink.name): \(sink.outcome)" + (sink.path.map { " \($0)" } ?? "") + (sink.error.map { ": \($0.message)" } ?? ""))
+            let reason = sink.outcome == "failed" ? nil : sink.error.map { ": \($0.message)" }
+            lines.append("sink \(sink.name): \(sink.outcome)" + (sink.path.map { " \($0)" } ?? "") + (reason ?? ""))
         }
         return lines.joined(separator: "\n")
     }

@@ -161,7 +161,9 @@ extension VaultCommand {
                 session.audit(vault, operation: "vault get", entry: entry, outcome: "failed")
                 throw error
             }
-            session.audit(vault, operation: "vault get", entry: entry)
+            // DESIGN.md, "Commands": every read appends one audit row. A read that cannot be
+            // recorded is not made: fail closed, before a byte of the value is written.
+            try session.auditOrFail(vault, operation: "vault get", entry: entry)
             record.value.withRevealedBytes { Output.write($0) }
         }
     }
@@ -259,7 +261,15 @@ extension VaultCommand {
             let vault = try session.open()
             try vault.remove(entry)
             session.audit(vault, operation: "vault rm", entry: entry)
-            if !global.quiet && global.output == .text { Output.print("removed \(entry)") }
+            switch global.output {
+            case .json: try Output.printJSON(RemoveResult(version: 1, removed: entry.rawValue))
+            case .text: if !global.quiet { Output.print("removed \(entry)") }
+            }
+        }
+
+        struct RemoveResult: Encodable {
+            var version: Int
+            var removed: String
         }
     }
 }

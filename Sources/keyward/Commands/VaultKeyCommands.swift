@@ -19,13 +19,27 @@ extension VaultCommand {
             session.warnIfShort(passphrase)
             let change = try vault.changePassphrase(to: passphrase)
             session.audit(vault, operation: "vault passwd", entry: nil)
-            if !global.quiet && global.output == .text {
+            switch global.output {
+            case .json:
+                switch change {
+                case .changed(let slot): try Output.printJSON(PasswdResult(version: 1, slot: slot, change: "changed"))
+                case .added(let slot): try Output.printJSON(PasswdResult(version: 1, slot: slot, change: "added"))
+                }
+            case .text:
+                guard !global.quiet else { return }
                 switch change {
                 case .changed: Output.print("passphrase changed")
                 case .added(let slot):
                     Output.print("the vault had no passphrase: added one in slot \(slot); its key files still open it (keyward vault key list)")
                 }
             }
+        }
+
+        struct PasswdResult: Encodable {
+            var version: Int
+            var slot: Int
+            /// `changed` (the slot was re-wrapped) or `added` (the vault had no passphrase slot).
+            var change: String
         }
     }
 
@@ -186,7 +200,7 @@ extension VaultCommand {
                 let slot = try vault.addKeySlot(source)
                 session.audit(vault, operation: "vault key add", entry: nil)
                 if !global.quiet && global.output == .text { Output.print("added unlock slot \(slot.id) (\(slot.kind))") }
-                if global.output == .json { try Output.printJSON(SlotJSON(slot)) }
+                if global.output == .json { try Output.printJSON(AddResult(slot)) }
             }
         }
 
@@ -229,7 +243,33 @@ extension VaultCommand {
                 let vault = try session.open()
                 try vault.removeKeySlot(id: id)
                 session.audit(vault, operation: "vault key rm", entry: nil)
-                if !global.quiet && global.output == .text { Output.print("removed unlock slot \(id)") }
+                switch global.output {
+                case .json: try Output.printJSON(RemoveResult(version: 1, removedSlot: id))
+                case .text: if !global.quiet { Output.print("removed unlock slot \(id)") }
+                }
+            }
+
+            struct RemoveResult: Encodable {
+                var version: Int
+                var removedSlot: Int
+            }
+        }
+
+        /// The added slot's fields, as before, with the `version` every document has.
+        struct AddResult: Encodable {
+            var version = 1
+            var id: Int
+            var kind: String
+            var createdAt: Date
+            var kdf: String?
+            var unlockedThisSession: Bool
+
+            init(_ slot: VaultKeySlot) {
+                id = slot.id
+                kind = slot.kind
+                createdAt = slot.createdAt
+                kdf = slot.kdf
+                unlockedThisSession = slot.unlockedThisSession
             }
         }
 

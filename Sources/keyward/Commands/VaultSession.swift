@@ -153,6 +153,17 @@ struct VaultSession {
         }
     }
 
+    /// Appends an audit row for a read that must be recorded to be made (`vault get`).
+    /// - Throws: ``CommandExit`` with exit 4 naming the reason, when the row cannot be appended.
+    func auditOrFail(_ vault: Vault, operation: String, entry: SecretName?) throws {
+        do {
+            try vault.appendAudit(VaultAuditEvent(time: context.clock.now, operation: operation, entity: entry?.rawValue, outcome: "ok"))
+        } catch {
+            let reason = (error as? any CategorizedError)?.description ?? "\(type(of: error))"
+            throw CommandExit(code: ExitCodes.vault, message: "\(operation): the audit log cannot record this read, so the value is not printed: \(reason)")
+        }
+    }
+
     static func droppingOneNewline(_ bytes: [UInt8]) -> [UInt8] {
         var bytes = bytes
         if bytes.last == 0x0A {
