@@ -11,7 +11,10 @@ import Darwin
 
 /// What every vault command shares: where the vault is, how it is unlocked, how a secret is
 /// read from stdin or the terminal. Parsing and I/O only; the work is done by `Vault`.
-struct VaultSession {
+struct VaultSession: CustomStringConvertible {
+    /// Never the environment it holds (round 2, item 1).
+    var description: String { "VaultSession" }
+
     let global: GlobalOptions
     let context: OperationContext
     let environment: [String: String]
