@@ -155,6 +155,19 @@ extension Dispatcher {
 
     // MARK: - login
 
+    /// The provider named `name`, checked against the configuration (the CLI checks before
+    /// unlocking: round 2, item 2).
+    ///
+    /// - Throws: ``KeywardError`` (usage) naming a provider that is not configured.
+    @discardableResult
+    public func selectProvider(_ name: String) throws -> ProviderConfiguration {
+        guard let providerConfiguration = configuration.providers[name] else {
+            let known = configuration.providers.keys.sorted().joined(separator: ", ")
+            throw KeywardError.usage("provider '\(name)' is not in the configuration" + (known.isEmpty ? "" : " (configured: \(known))"))
+        }
+        return providerConfiguration
+    }
+
     /// Checks the admin user's password with the provider, then stores it in the vault at the
     /// provider's `vault:` password reference.
     ///
@@ -163,10 +176,7 @@ extension Dispatcher {
     ///   (nothing is stored then).
     public func login(provider name: String, password: SecretValue, context: OperationContext) async throws {
         let vault = try requireVault()
-        guard let providerConfiguration = configuration.providers[name] else {
-            let known = configuration.providers.keys.sorted().joined(separator: ", ")
-            throw KeywardError.usage("provider '\(name)' is not in the configuration" + (known.isEmpty ? "" : " (configured: \(known))"))
-        }
+        let providerConfiguration = try selectProvider(name)
         guard case .vault(let entry) = providerConfiguration.password else {
             throw KeywardError.usage("provider '\(name)' reads its password from \(providerConfiguration.password); nothing to store (remove `password:` to use the vault)")
         }

@@ -34,7 +34,7 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let session = try EngineSession.open(global, dryRun: dryRun)
+        let session = try EngineSession.open(global, dryRun: dryRun) { _ = try $0.selection(for: SyncRequest(entities: entities, sinks: sinks)) }
         let progress = ProgressLine(quiet: global.quiet)
         let report = try await session.dispatcher.sync(
             SyncRequest(entities: entities, sinks: sinks, concurrency: concurrency,
