@@ -106,9 +106,11 @@ extension Dispatcher {
         let ids = try selectEntities(names)
         var txnId: String?
         do {
-            await recoverOpenRotations(for: ids, context: context)
+            let recovery = await recoverOpenRotationsReporting(for: ids, context: context)
             let open = try await openRotationSummaries(ids, context: context)
             if let first = open.first {
+                // The audit row names the failed call that left it open (round 2, item 5).
+                txnId = recovery.txnIds[first.id] ?? txnId
                 throw KeywardError.operationFailed(
                     "\(first.id): nothing delivered while its rotation is open (\(first.summary)): it could not be finished now "
                         + "(see the warnings above), and the service may already have replaced the vault's secret"

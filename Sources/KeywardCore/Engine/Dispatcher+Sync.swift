@@ -66,20 +66,30 @@ extension Dispatcher {
 
         if context.dryRun, let open = try? await openRotationSummaries(ids, context: context) {
             // A real run finishes these first (recovery runs only in real runs).
-            for (id, summary) in open {
+            for (id, summary, state) in open {
                 guard var outcome = outcomes[id], outcome.outcome != "failed" else { continue }
-                plans[id, default: []].insert(.init(action: "recover", target: SecretName.entitySecret(id).rawValue, oldFingerprint: nil,
-                                                    newFingerprint: nil, detail: summary), at: 0)
-                outcome.changes.insert("recovered", at: 0)
+                // A reset never sent is closed `aborted` by the real run, which changes and
+                // writes nothing else (round 2, item 6); any other open entry is finished.
+                let unsent = state == .pending
+                plans[id, default: []].insert(.init(action: unsent ? "close aborted" : "recover", target: SecretName.entitySecret(id).rawValue,
+                                                    oldFingerprint: nil, newFingerprint: nil, detail: summary), at: 0)
+                outcome.changes.insert(unsent ? RecoveryResult.abortedUnsent : "recovered", at: 0)
                 outcome.outcome = "ok"
                 outcomes[id] = outcome
             }
         }
         for id in recovery.changed {
             guard var outcome = outcomes[id] else { continue }
+            // Said on stderr by the recovery itself (one line, with the rotation and txnId).
             outcome.changes.insert("recovered", at: 0)
             outcome.warnings.append("finished an interrupted rotation first")
-            context.logger.warning("\(id): finished an interrupted rotation first")
+            if outcome.outcome == "unchanged" { outcome.outcome = "ok" }
+            outcomes[id] = outcome
+        }
+        for (id, change) in recovery.aborted where !recovery.changed.contains(id) {
+            // The journal entry was closed: said, never reported as "unchanged" (round 2, item 6).
+            guard var outcome = outcomes[id] else { continue }
+            outcome.changes.insert(change, at: 0)
             if outcome.outcome == "unchanged" { outcome.outcome = "ok" }
             outcomes[id] = outcome
         }
@@ -88,7 +98,8 @@ extension Dispatcher {
         var sinkPlan: [SyncReport.PlanAction] = []
         // In a dry run, a sink naming an entity the plan changes would be written: the vault
         // cannot show it yet (a fresh vault holds no secret at all).
-        let changing = Set(outcomes.filter { !$0.value.changes.isEmpty }.map(\.key))
+        let closingOnly: Set<String> = [RecoveryResult.abortedUnsent, RecoveryResult.abortedUnapplied]
+        let changing = Set(outcomes.filter { !Set($0.value.changes).isSubset(of: closingOnly) }.map(\.key))
         for name in sinkNames {
             let (outcome, plan) = await writeSink(name, vault: vault, context: context, planned: changing)
             sinkOutcomes.append(outcome)
