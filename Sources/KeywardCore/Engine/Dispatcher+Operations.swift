@@ -51,7 +51,8 @@ extension Dispatcher {
     }
 
     /// Mints and stores `id`'s token with the vault's secret (read from the provider first when
-    /// the vault holds none); a secret the service refuses is read again once.
+    /// the vault holds none); a secret the service refuses is read again once, unless a
+    /// rotation of `id` is open (its recovery stores the new secret).
     private func mintToken(_ id: EntityID, provider: any SecretProvider, issuer: any AccessTokenIssuer, vault: any VaultServices,
                            context: OperationContext) async throws -> SecretRecord
     {
@@ -65,6 +66,14 @@ extension Dispatcher {
         do {
             minted = try await issuer.issueAccessToken(for: id, secret: secret!.value, context: context)
         } catch let error as any CategorizedError where error.category == .authentication && !readAgain {
+            // A secret changed by an open rotation is that rotation's to store (journal, lock,
+            // fan-out): stored here, it made the rotation's recovery see "the service still shows
+            // the vault's secret" and leave the entry open as a reset of unknown outcome.
+            if let journal = vault as? any RotationJournal,
+                try await journal.openRotations(context: context).contains(where: { $0.entity == id })
+            {
+                throw error
+            }
             let fresh = try await provider.readSecret(for: id, context: context).record
             guard fresh.value != secret!.value else { throw error }
             secret = try await storeIfChanged(fresh, id: id, vault: vault, context: context)
