@@ -161,7 +161,7 @@ struct VaultSession: CustomStringConvertible {
         do {
             try vault.appendAudit(VaultAuditEvent(time: context.clock.now, operation: operation, entity: entry?.rawValue, outcome: outcome))
         } catch {
-            Output.warn("could not append to the audit log: \(error)")
+            Output.warn("could not append to the audit log: \((error as? any CategorizedError)?.description ?? "\(type(of: error))")")
         }
     }
 
