@@ -207,4 +207,22 @@ struct AttackCLITests {
         let again = try await fixture.run(["sync", "FIU-ALPHA"])
         #expect(again.stdout.contains("FIU-ALPHA: unchanged"), "closed once: \(again.stdout)")
     }
+
+    @Test("after a crash before the reset was sent, rotate (not due) says it closed the rotation as aborted, as its dry run plans; no reset")
+    func pendingJournalRotateSaysAborted() async throws {
+        let fixture = try await RotateCLITests.withSinks()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync"]).status == 0)
+        let crashed = try await fixture.run(["rotate", "--force", "FIU-ALPHA"], extraEnvironment: ["KEYWARD_CRASH_AT": "after-journal"])
+        #expect(RotateCLITests.killed.contains(crashed.status), "\(crashed.all)")
+        let dry = try await fixture.run(["rotate", "--dry-run", "FIU-ALPHA"])
+        #expect(dry.status == 0, "\(dry.all)")
+        #expect(dry.stdout.contains("FIU-ALPHA: ok (would: close the interrupted rotation as aborted: its reset was never sent)"), "\(dry.stdout)")
+        let real = try await fixture.run(["rotate", "FIU-ALPHA"])
+        #expect(real.status == 0, "\(real.all)")
+        #expect(real.stdout.contains("FIU-ALPHA: ok (closed the interrupted rotation as aborted: its reset was never sent)"), "\(real.stdout)")
+        #expect(fixture.counter(.secretReset) == 0, "not due: closed, never reset")
+        let again = try await fixture.run(["rotate", "FIU-ALPHA"])
+        #expect(again.stdout.contains("FIU-ALPHA: unchanged"), "closed once: \(again.stdout)")
+    }
 }

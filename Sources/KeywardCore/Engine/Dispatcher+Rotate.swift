@@ -96,7 +96,8 @@ extension Dispatcher {
         let runStart = context.clock.now.addingTimeInterval(-ProcessAge.seconds())
 
         // Finish what a crashed job left first, for every entity named, due or not (item 7).
-        let recovered = await recoverOpenRotations(for: ids, context: context)
+        let recovery = await recoverOpenRotationsReporting(for: ids, context: context)
+        let recovered = recovery.changed
         var rotations: [EntityRotation] = []
         for id in ids {
             if recovered.contains(id) {
@@ -114,6 +115,13 @@ extension Dispatcher {
             rotations.append(await rotateEntity(id, force: force, runStart: runStart, vault: vault, journal: journal, context: context))
         }
 
+        // A rotation closed `aborted` on the way (its reset never sent) is said, as the dry run
+        // plans it, never `unchanged` (round 2, item 6).
+        for index in rotations.indices {
+            guard let id = EntityID(rotations[index].outcome.id), let change = recovery.aborted[id], !recovered.contains(id) else { continue }
+            rotations[index].outcome.changes.insert(change, at: 0)
+            if rotations[index].outcome.outcome == "unchanged" { rotations[index].outcome.outcome = "ok" }
+        }
         let changed = rotations.filter(\.changed).compactMap { EntityID($0.outcome.id) }
         var sinkOutcomes: [SyncReport.SinkOutcome] = []
         var plan = rotations.flatMap(\.plan)
