@@ -189,6 +189,9 @@ struct AttackCLITests {
         let before = try Data(contentsOf: sink)
         let modified = try FileManager.default.attributesOfItem(atPath: sink.path)[.modificationDate] as? Date
 
+        let shown = try await fixture.run(["status", "FIU-ALPHA"])
+        #expect(shown.stdout.contains("its reset was never sent; the next sync, rotate, token, export or exec closes it"), "\(shown.stdout)")
+
         let dry = try await fixture.run(["sync", "--dry-run", "FIU-ALPHA"])
         #expect(dry.status == 0, "\(dry.all)")
         #expect(!dry.stdout.contains("write sink"), "nothing would be written: \(dry.stdout)")

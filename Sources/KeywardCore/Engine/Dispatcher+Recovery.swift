@@ -172,7 +172,7 @@ extension Dispatcher {
         return ids.compactMap { id in
             guard let entry = latest[id] else { return nil }
             let summary = "rotation \(entry.id) \(entry.state.rawValue) since \(Timestamps.format(entry.updatedAt))" + (entry.txnId.map { " [txnId \($0)]" } ?? "")
-                + ": \(Self.openRotationHint)"
+                + (entry.state == .pending ? ": its reset was never sent; \(Self.openRotationCloseHint)" : ": \(Self.openRotationHint)")
                 + (entry.state == .sent ? " (if the service still shows the previous secret, not before \(Timestamps.format(RotationSettling.settlesAt(entry))))" : "")
             return (id, summary, entry.state)
         }
@@ -180,6 +180,8 @@ extension Dispatcher {
 
     /// Which commands finish an open rotation (DESIGN.md, "Rotation", item 7).
     public static let openRotationHint = "the next sync, rotate, token, export or exec finishes it"
+    /// … for an entry whose reset was never sent (`pending`): it is closed `aborted`.
+    public static let openRotationCloseHint = "the next sync, rotate, token, export or exec closes it"
 }
 
 /// How long a reset whose answer was lost may still be applied by the service: the request can
