@@ -378,7 +378,7 @@ extension Vault {
             try writeAnchor(generation: generation, updatedAt: updatedAt, top: top, keys: keys, durability: sync ? .synced : .written)
             if sync { anchorSynced() }
         } catch {
-            options.logger.warning("the change is committed but the rollback anchor could not be written", metadata: ["error": "\(error)"])
+            options.logger.warning("the change is committed but the rollback anchor could not be written", metadata: ["error": "\((error as? VaultError)?.description ?? "\(type(of: error))")"])
         }
     }
 

@@ -6,7 +6,10 @@ import Logging
 
 /// What the engine commands (sync, token, export, status, audit, login) share: the
 /// configuration, the unlocked vault and the dispatcher built from them.
-struct EngineSession {
+struct EngineSession: CustomStringConvertible {
+    /// Never the dispatcher's environment (round 2, item 1).
+    var description: String { "EngineSession(\(dispatcher))" }
+
     let dispatcher: Dispatcher
     let vault: Vault
     let context: OperationContext
@@ -14,15 +17,20 @@ struct EngineSession {
     /// Loads the configuration, shows its warnings, opens the vault (DESIGN.md's unlock order)
     /// and applies `vault.retention`.
     ///
-    /// - Throws: ``ConfigurationError`` (exit 2); ``VaultError`` (exit 4) when the vault is
-    ///   missing, locked or damaged.
-    static func open(_ global: GlobalOptions, dryRun: Bool = false, defaultLogLevel: Logger.Level = .warning) throws -> EngineSession {
+    /// - Parameter check: checks the names the command line gives (entities, sinks, providers)
+    ///   against the configuration before the vault is looked for or unlocked, so an unknown
+    ///   name exits 2 naming it, never 4 for a locked vault (round 2, item 2).
+    /// - Throws: ``ConfigurationError`` (exit 2); what `check` throws; ``VaultError`` (exit 4)
+    ///   when the vault is missing, locked or damaged.
+    static func open(_ global: GlobalOptions, dryRun: Bool = false, defaultLogLevel: Logger.Level = .warning,
+                     check: (Dispatcher) throws -> Void = { _ in }) throws -> EngineSession {
         let context = global.makeContext(dryRun: dryRun, defaultLevel: defaultLogLevel)
         let environment = ProcessInfo.processInfo.environment
         let loaded = try Dispatcher.load(configPath: global.config, registry: BuiltInPlugins.registry(), environment: environment)
         if !global.quiet {
             for warning in loaded.configuration.warnings { Output.warn(warning.description) }
         }
+        try check(loaded)
         let path = VaultLocation.resolve(flag: global.vault, configured: loaded.configuration.vault.path, environment: environment)
         try VaultLocation.requireVault(at: path)
         let session = VaultSession(global)

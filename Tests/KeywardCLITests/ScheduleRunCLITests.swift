@@ -206,6 +206,9 @@ struct ScheduleRunCLITests {
     func skipsWhileLocked() async throws {
         let fixture = try await Self.synced()
         defer { Task { await fixture.stop() } }
+        // The both-json sink also names FIU-BETA, whose 40-day secret is dead 80 days on, and
+        // schedule run writes every sink of its entities each cycle: extended, it stays alive.
+        fixture.simulator.setSecretExpiry(for: "FIU-BETA", expiresIn: 365 * 86_400)
         let environment = Self.moveClocks(fixture, bySeconds: 80 * 86_400)
         // Another job (here: this test) holds FIU-ALPHA's lock beside the vault.
         let lock = try RotateCLITests.RotationLockHold(fixture)
@@ -235,6 +238,9 @@ struct ScheduleRunCLITests {
     func finishesOnRetry() async throws {
         let fixture = try await Self.synced()
         defer { Task { await fixture.stop() } }
+        // The both-json sink also names FIU-BETA, whose 40-day secret is dead 80 days on, and
+        // schedule run writes every sink of its entities each cycle: extended, it stays alive.
+        fixture.simulator.setSecretExpiry(for: "FIU-BETA", expiresIn: 365 * 86_400)
         let environment = Self.moveClocks(fixture, bySeconds: 80 * 86_400)
         // A cron `rotate` killed after the service answered: the reset happened, the vault and
         // the sinks still hold the old secret.

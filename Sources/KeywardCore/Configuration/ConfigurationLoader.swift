@@ -7,7 +7,10 @@ import Yams
 ///
 /// Every problem is collected with its key path and line, then thrown together as one
 /// ``ConfigurationError`` (exit 2). Loading writes nothing.
-public struct ConfigurationLoader: Sendable {
+public struct ConfigurationLoader: Sendable, CustomStringConvertible {
+    /// Never the environment it holds (round 2, item 1).
+    public var description: String { "ConfigurationLoader" }
+
     /// The plugin types this build provides; a sink `type` outside it is an error.
     public var registry: PluginRegistry
     /// The process environment: `$HOME` for a leading `~` in configured paths.

@@ -1,7 +1,10 @@
 import Foundation
 
 /// Turns a ``CredentialReference`` into the credential's bytes.
-public struct CredentialResolver: Sendable {
+public struct CredentialResolver: Sendable, CustomStringConvertible {
+    /// Never the environment it holds (round 2, item 1).
+    public var description: String { "CredentialResolver" }
+
     private let environment: [String: String]
     private let store: (any SecretStore)?
 

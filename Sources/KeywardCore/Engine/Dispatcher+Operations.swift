@@ -51,7 +51,8 @@ extension Dispatcher {
     }
 
     /// Mints and stores `id`'s token with the vault's secret (read from the provider first when
-    /// the vault holds none); a secret the service refuses is read again once.
+    /// the vault holds none); a secret the service refuses is read again once, unless a
+    /// rotation of `id` is open (its recovery stores the new secret).
     private func mintToken(_ id: EntityID, provider: any SecretProvider, issuer: any AccessTokenIssuer, vault: any VaultServices,
                            context: OperationContext) async throws -> SecretRecord
     {
@@ -65,6 +66,14 @@ extension Dispatcher {
         do {
             minted = try await issuer.issueAccessToken(for: id, secret: secret!.value, context: context)
         } catch let error as any CategorizedError where error.category == .authentication && !readAgain {
+            // A secret changed by an open rotation is that rotation's to store (journal, lock,
+            // fan-out): stored here, it made the rotation's recovery see "the service still shows
+            // the vault's secret" and leave the entry open as a reset of unknown outcome.
+            if let journal = vault as? any RotationJournal,
+                try await journal.openRotations(context: context).contains(where: { $0.entity == id })
+            {
+                throw error
+            }
             let fresh = try await provider.readSecret(for: id, context: context).record
             guard fresh.value != secret!.value else { throw error }
             secret = try await storeIfChanged(fresh, id: id, vault: vault, context: context)
@@ -106,9 +115,11 @@ extension Dispatcher {
         let ids = try selectEntities(names)
         var txnId: String?
         do {
-            await recoverOpenRotations(for: ids, context: context)
+            let recovery = await recoverOpenRotationsReporting(for: ids, context: context)
             let open = try await openRotationSummaries(ids, context: context)
             if let first = open.first {
+                // The audit row names the failed call that left it open (round 2, item 5).
+                txnId = recovery.txnIds[first.id] ?? txnId
                 throw KeywardError.operationFailed(
                     "\(first.id): nothing delivered while its rotation is open (\(first.summary)): it could not be finished now "
                         + "(see the warnings above), and the service may already have replaced the vault's secret"
@@ -155,6 +166,19 @@ extension Dispatcher {
 
     // MARK: - login
 
+    /// The provider named `name`, checked against the configuration (the CLI checks before
+    /// unlocking: round 2, item 2).
+    ///
+    /// - Throws: ``KeywardError`` (usage) naming a provider that is not configured.
+    @discardableResult
+    public func selectProvider(_ name: String) throws -> ProviderConfiguration {
+        guard let providerConfiguration = configuration.providers[name] else {
+            let known = configuration.providers.keys.sorted().joined(separator: ", ")
+            throw KeywardError.usage("provider '\(name)' is not in the configuration" + (known.isEmpty ? "" : " (configured: \(known))"))
+        }
+        return providerConfiguration
+    }
+
     /// Checks the admin user's password with the provider, then stores it in the vault at the
     /// provider's `vault:` password reference.
     ///
@@ -163,10 +187,7 @@ extension Dispatcher {
     ///   (nothing is stored then).
     public func login(provider name: String, password: SecretValue, context: OperationContext) async throws {
         let vault = try requireVault()
-        guard let providerConfiguration = configuration.providers[name] else {
-            let known = configuration.providers.keys.sorted().joined(separator: ", ")
-            throw KeywardError.usage("provider '\(name)' is not in the configuration" + (known.isEmpty ? "" : " (configured: \(known))"))
-        }
+        let providerConfiguration = try selectProvider(name)
         guard case .vault(let entry) = providerConfiguration.password else {
             throw KeywardError.usage("provider '\(name)' reads its password from \(providerConfiguration.password); nothing to store (remove `password:` to use the vault)")
         }

@@ -24,6 +24,12 @@ extension Dispatcher {
         public var unresolved: [EntityID] = []
         /// Of ``open``: why each is still open, one sentence.
         public var reasons: [EntityID: String] = [:]
+        /// Of ``open``: the txnId of the service call that failed, when one did (for the audit
+        /// row of a command refused because of it: round 2, item 5).
+        public var txnIds: [EntityID: String] = [:]
+        /// Entities whose open rotation was closed `aborted` (nothing changed), with the change
+        /// name saying why: ``RecoveryResult/abortedUnsent`` or ``RecoveryResult/abortedUnapplied``.
+        public var aborted: [EntityID: String] = [:]
     }
 
     /// ``recoverOpenRotations(for:context:)``, also naming the entities whose rotation is still
@@ -49,6 +55,7 @@ extension Dispatcher {
                 }
                 let result = try await finishOpenRotations(id, provider: try provider(for: id), vault: vault, journal: journal, context: context)
                 if result.changed { recovery.changed.append(id) }
+                if let aborted = result.aborted { recovery.aborted[id] = aborted }
                 if let unresolved = result.unresolved {
                     recovery.open.append(id)
                     recovery.unresolved.append(id)
@@ -58,6 +65,7 @@ extension Dispatcher {
                 withExtendedLifetime(lock) {}
             } catch {
                 recovery.open.append(id)
+                recovery.txnIds[id] = Self.txnId(of: error)
                 recovery.reasons[id] = "an interrupted rotation could not be finished yet: \(SyncReport.ErrorInfo(error).message)"
                 context.logger.warning("\(id): an interrupted rotation could not be finished yet: \(SyncReport.ErrorInfo(error).message)")
             }
@@ -71,6 +79,14 @@ extension Dispatcher {
         var changed = false
         /// An entry left open: its reset's outcome is not known yet (see ``RotationSettling``).
         var unresolved: RotationJournalEntry?
+        /// An entry closed `aborted` without changing anything: the change name saying why.
+        var aborted: String?
+
+        /// The change name (``SyncReport/EntityOutcome/changes``) of an entry closed `aborted`
+        /// because its reset was never sent (state `pending`).
+        static let abortedUnsent = "abortedUnsent"
+        /// … because the service never applied its reset (settled by `secret/read`).
+        static let abortedUnapplied = "abortedUnapplied"
     }
 
     /// Finishes `id`'s open journal entries; the caller holds the entity's lock.
@@ -94,6 +110,7 @@ extension Dispatcher {
                 await recordAudit(AuditEntry(time: context.clock.now, operation: "rotate recover", entity: id.rawValue, outcome: "aborted", txnId: nil),
                                   to: vault, context: context)
                 context.logger.notice("\(id): rotation \(entry.id) never sent its reset; closed")
+                result.aborted = result.aborted ?? RecoveryResult.abortedUnsent
                 continue
             }
             let read = try await provider.readSecret(for: id, context: context)
@@ -111,6 +128,7 @@ extension Dispatcher {
                 await recordAudit(AuditEntry(time: now, operation: "rotate recover", entity: id.rawValue, outcome: "aborted", txnId: read.record.txnId),
                                   to: vault, context: context)
                 context.logger.warning("\(id): the reset of rotation \(entry.id) was never applied by the service; closed (the secret is unchanged)")
+                result.aborted = RecoveryResult.abortedUnapplied
                 continue
             }
             let settled = try await settle(entry, answer: read.record, id: id, provider: provider, vault: vault, journal: journal, context: context)
@@ -130,6 +148,9 @@ extension Dispatcher {
                 }
             }
             _ = try await journal.advanceRotation(id: entry.id, to: .done, txnId: read.record.txnId, context: context)
+            // Every command that finishes it says so, once (round 2, item 4).
+            let txn = read.record.txnId.map { ", txnId \($0)" } ?? ""
+            context.logger.warning("\(id): recovered an interrupted rotation (rotation \(entry.id)\(txn))")
             if let tokenError = settled.tokenError {
                 context.logger.warning("\(id): the recovered secret failed its test: \(SyncReport.ErrorInfo(tokenError).message)")
             }
@@ -142,7 +163,7 @@ extension Dispatcher {
 
     /// A sentence for `status` and `export` about each of `ids` that has an unfinished rotation,
     /// in the order of `ids`, from one read of the journal.
-    func openRotationSummaries(_ ids: [EntityID], context: OperationContext) async throws -> [(id: EntityID, summary: String)] {
+    func openRotationSummaries(_ ids: [EntityID], context: OperationContext) async throws -> [(id: EntityID, summary: String, state: RotationJournalState)] {
         guard let journal = vault as? any RotationJournal else { return [] }
         let open = try await journal.openRotations(context: context)
         guard !open.isEmpty else { return [] }
@@ -151,11 +172,16 @@ extension Dispatcher {
         return ids.compactMap { id in
             guard let entry = latest[id] else { return nil }
             let summary = "rotation \(entry.id) \(entry.state.rawValue) since \(Timestamps.format(entry.updatedAt))" + (entry.txnId.map { " [txnId \($0)]" } ?? "")
-                + ": the next sync, rotate or token finishes it"
+                + (entry.state == .pending ? ": its reset was never sent; \(Self.openRotationCloseHint)" : ": \(Self.openRotationHint)")
                 + (entry.state == .sent ? " (if the service still shows the previous secret, not before \(Timestamps.format(RotationSettling.settlesAt(entry))))" : "")
-            return (id, summary)
+            return (id, summary, entry.state)
         }
     }
+
+    /// Which commands finish an open rotation (DESIGN.md, "Rotation", item 7).
+    public static let openRotationHint = "the next sync, rotate, token, export or exec finishes it"
+    /// … for an entry whose reset was never sent (`pending`): it is closed `aborted`.
+    public static let openRotationCloseHint = "the next sync, rotate, token, export or exec closes it"
 }
 
 /// How long a reset whose answer was lost may still be applied by the service: the request can
@@ -175,6 +201,6 @@ public enum RotationSettling {
     /// The error text for a reset whose outcome is not known yet.
     static func unknownOutcome(_ entry: RotationJournalEntry, now: Date) -> String {
         "the reset of rotation \(entry.id) has no known outcome yet: the service still shows the previous secret, and the request may still be applied; "
-            + "the rotation stays open and the next sync, rotate, token or schedule cycle settles it (as not applied from \(Timestamps.format(settlesAt(entry))))"
+            + "the rotation stays open and the next sync, rotate, token, export, exec or schedule cycle settles it (as not applied from \(Timestamps.format(settlesAt(entry))))"
     }
 }

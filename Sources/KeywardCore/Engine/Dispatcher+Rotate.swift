@@ -96,13 +96,15 @@ extension Dispatcher {
         let runStart = context.clock.now.addingTimeInterval(-ProcessAge.seconds())
 
         // Finish what a crashed job left first, for every entity named, due or not (item 7).
-        let recovered = await recoverOpenRotations(for: ids, context: context)
+        let recovery = await recoverOpenRotationsReporting(for: ids, context: context)
+        let recovered = recovery.changed
         var rotations: [EntityRotation] = []
         for id in ids {
             if recovered.contains(id) {
                 // The interrupted rotation's reset was this entity's rotation: finished, not repeated.
+                // Said on stderr by the recovery itself (one line, with the rotation and txnId).
                 var rotation = EntityRotation(outcome: SyncReport.EntityOutcome(
-                    id: id.rawValue, outcome: "ok", error: nil, warnings: ["finished an interrupted rotation; not reset again"],
+                    id: id.rawValue, outcome: "ok", error: nil, warnings: [],
                     secretVersion: nil, secretFingerprint: nil, secretExpiresAt: nil, tokenExpiresAt: nil, changes: ["recovered"]))
                 rotation.changed = true
                 fill(&rotation.outcome, with: try? await vault.read(.entitySecret(id), label: .current, context: context), vault: vault)
@@ -113,6 +115,13 @@ extension Dispatcher {
             rotations.append(await rotateEntity(id, force: force, runStart: runStart, vault: vault, journal: journal, context: context))
         }
 
+        // A rotation closed `aborted` on the way (its reset never sent) is said, as the dry run
+        // plans it, never `unchanged` (round 2, item 6).
+        for index in rotations.indices {
+            guard let id = EntityID(rotations[index].outcome.id), let change = recovery.aborted[id], !recovered.contains(id) else { continue }
+            rotations[index].outcome.changes.insert(change, at: 0)
+            if rotations[index].outcome.outcome == "unchanged" { rotations[index].outcome.outcome = "ok" }
+        }
         let changed = rotations.filter(\.changed).compactMap { EntityID($0.outcome.id) }
         var sinkOutcomes: [SyncReport.SinkOutcome] = []
         var plan = rotations.flatMap(\.plan)
@@ -160,10 +169,16 @@ extension Dispatcher {
             let entityConfiguration = configuration.entities[id]!
             let provider = try provider(for: id)
             if context.dryRun, let open = try await journal.openRotations(context: context).last(where: { $0.entity == id }) {
-                rotation.plan.append(.init(action: "recover", target: name.rawValue, oldFingerprint: nil, newFingerprint: nil,
-                                           detail: "rotation \(open.id) is \(open.state.rawValue): a real run finishes it by secret/read first, never by a second reset"))
+                if open.state == .pending {
+                    rotation.plan.append(.init(action: "close aborted", target: name.rawValue, oldFingerprint: nil, newFingerprint: nil,
+                                               detail: "rotation \(open.id) is pending: its reset was never sent; a real run closes it first"))
+                    rotation.outcome.changes.append(RecoveryResult.abortedUnsent)
+                } else {
+                    rotation.plan.append(.init(action: "recover", target: name.rawValue, oldFingerprint: nil, newFingerprint: nil,
+                                               detail: "rotation \(open.id) is \(open.state.rawValue): a real run finishes it by secret/read first, never by a second reset"))
+                    rotation.outcome.changes.append("recovered")
+                }
                 rotation.outcome.outcome = "ok"
-                rotation.outcome.changes.append("recovered")
             }
             var current = try await vault.read(name, label: .current, context: context)
             let known: SecretRecord
@@ -212,7 +227,6 @@ extension Dispatcher {
                 rotation.outcome.changes.append("recovered")
                 current = try await vault.read(name, label: .current, context: context)
                 fill(&rotation.outcome, with: current, vault: vault)
-                rotation.outcome.warnings.append("finished an interrupted rotation; not reset again")
                 return rotation
             }
             if let unresolved = recovery.unresolved {
@@ -286,6 +300,8 @@ extension Dispatcher {
             if settled.changed {
                 rotation.changed = true
                 rotation.outcome.changes.append("secret")
+                // Said on stdout too, not only in a warning (round 2, item 4).
+                if answerLost { rotation.outcome.changes.append("readBack") }
             }
             if settled.tokenMinted { rotation.outcome.changes.append("token") }
             rotation.outcome.tokenExpiresAt = try await vault.read(.entityToken(id), label: .current, context: context)?.expiresAt

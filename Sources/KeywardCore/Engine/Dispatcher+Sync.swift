@@ -35,18 +35,7 @@ extension Dispatcher {
     ///   open; every other failure is reported per entity or sink in the ``SyncReport``.
     public func sync(_ request: SyncRequest, context: OperationContext) async throws -> SyncReport {
         let vault = try requireVault()
-        let ids: [EntityID]
-        let sinkNames: [String]
-        if request.entities.isEmpty, !request.sinks.isEmpty {
-            // `--sink NAME` alone: only the entities those sinks name are read, minted, recovered
-            // and audited (issue 12, item 10).
-            sinkNames = try selectSinks(request.sinks, entities: [])
-            let named = Set(sinkNames.flatMap { configuration.sinks[$0]!.entities })
-            ids = configuration.entities.keys.sorted().filter(named.contains)
-        } else {
-            ids = try selectEntities(request.entities)
-            sinkNames = try selectSinks(request.sinks, entities: ids)
-        }
+        let (ids, sinkNames) = try selection(for: request)
         let limit = max(1, request.concurrency)
         // A rotation a crashed job left open is finished first (DESIGN.md, "Rotation", item 7).
         let recovery = await recoverOpenRotationsReporting(for: ids, context: context)
@@ -77,20 +66,30 @@ extension Dispatcher {
 
         if context.dryRun, let open = try? await openRotationSummaries(ids, context: context) {
             // A real run finishes these first (recovery runs only in real runs).
-            for (id, summary) in open {
+            for (id, summary, state) in open {
                 guard var outcome = outcomes[id], outcome.outcome != "failed" else { continue }
-                plans[id, default: []].insert(.init(action: "recover", target: SecretName.entitySecret(id).rawValue, oldFingerprint: nil,
-                                                    newFingerprint: nil, detail: summary), at: 0)
-                outcome.changes.insert("recovered", at: 0)
+                // A reset never sent is closed `aborted` by the real run, which changes and
+                // writes nothing else (round 2, item 6); any other open entry is finished.
+                let unsent = state == .pending
+                plans[id, default: []].insert(.init(action: unsent ? "close aborted" : "recover", target: SecretName.entitySecret(id).rawValue,
+                                                    oldFingerprint: nil, newFingerprint: nil, detail: summary), at: 0)
+                outcome.changes.insert(unsent ? RecoveryResult.abortedUnsent : "recovered", at: 0)
                 outcome.outcome = "ok"
                 outcomes[id] = outcome
             }
         }
         for id in recovery.changed {
             guard var outcome = outcomes[id] else { continue }
+            // Said on stderr by the recovery itself (one line, with the rotation and txnId).
             outcome.changes.insert("recovered", at: 0)
             outcome.warnings.append("finished an interrupted rotation first")
-            context.logger.warning("\(id): finished an interrupted rotation first")
+            if outcome.outcome == "unchanged" { outcome.outcome = "ok" }
+            outcomes[id] = outcome
+        }
+        for (id, change) in recovery.aborted where !recovery.changed.contains(id) {
+            // The journal entry was closed: said, never reported as "unchanged" (round 2, item 6).
+            guard var outcome = outcomes[id] else { continue }
+            outcome.changes.insert(change, at: 0)
             if outcome.outcome == "unchanged" { outcome.outcome = "ok" }
             outcomes[id] = outcome
         }
@@ -99,7 +98,8 @@ extension Dispatcher {
         var sinkPlan: [SyncReport.PlanAction] = []
         // In a dry run, a sink naming an entity the plan changes would be written: the vault
         // cannot show it yet (a fresh vault holds no secret at all).
-        let changing = Set(outcomes.filter { !$0.value.changes.isEmpty }.map(\.key))
+        let closingOnly: Set<String> = [RecoveryResult.abortedUnsent, RecoveryResult.abortedUnapplied]
+        let changing = Set(outcomes.filter { !Set($0.value.changes).isSubset(of: closingOnly) }.map(\.key))
         for name in sinkNames {
             let (outcome, plan) = await writeSink(name, vault: vault, context: context, planned: changing)
             sinkOutcomes.append(outcome)
@@ -108,6 +108,34 @@ extension Dispatcher {
         return SyncReport(
             dryRun: context.dryRun, entities: ids.compactMap { outcomes[$0] }, sinks: sinkOutcomes,
             plan: context.dryRun ? ids.flatMap { plans[$0] ?? [] } + sinkPlan : nil)
+    }
+
+    /// The entities and sinks `request` names, checked against the configuration without
+    /// touching the vault or the service: the CLI calls it before unlocking, so a typo exits 2
+    /// naming it, never 4 for a locked vault (round 2, item 2).
+    ///
+    /// `--sink NAME` alone chooses the entities those sinks name (issue 12, item 10). Named
+    /// together with entities, each sink must name at least one of them: a sink that names none
+    /// would be written from entities this run did not sync.
+    ///
+    /// - Throws: ``KeywardError`` (usage) naming an unknown entity or sink, or a sink that names
+    ///   none of the entities.
+    public func selection(for request: SyncRequest) throws -> (entities: [EntityID], sinks: [String]) {
+        if request.entities.isEmpty, !request.sinks.isEmpty {
+            let sinkNames = try selectSinks(request.sinks, entities: [])
+            let named = Set(sinkNames.flatMap { configuration.sinks[$0]!.entities })
+            return (configuration.entities.keys.sorted().filter(named.contains), sinkNames)
+        }
+        let ids = try selectEntities(request.entities)
+        let sinkNames = try selectSinks(request.sinks, entities: ids)
+        if !request.entities.isEmpty, !request.sinks.isEmpty {
+            for name in sinkNames where Set(configuration.sinks[name]!.entities).isDisjoint(with: ids) {
+                let names = configuration.sinks[name]!.entities.map(\.rawValue).joined(separator: ", ")
+                throw KeywardError.usage("sink '\(name)' does not name \(ids.map(\.rawValue).joined(separator: " or ")) (it names \(names)): "
+                                         + "name one of its entities, or leave out the entities to sync the ones it names")
+            }
+        }
+        return (ids, sinkNames)
     }
 
     /// The sinks a run writes: those named (checked), or every sink naming one of `entities`.

@@ -6,7 +6,7 @@ import Logging
 ///
 /// A dispatcher holds the validated configuration, the plugin registry and the vault (when one
 /// is open). Commands build one, make one call and render the result.
-public struct Dispatcher: Sendable {
+public struct Dispatcher: Sendable, CustomStringConvertible, CustomReflectable {
     public let configuration: KeywardConfiguration
     public let registry: PluginRegistry
     /// The vault, or `nil` for operations that do not need it.
@@ -16,6 +16,16 @@ public struct Dispatcher: Sendable {
     /// Providers built so far, by name: one per provider for the dispatcher's life, so its
     /// user token cache serves every entity.
     let providers = ProviderCache()
+
+    /// The configuration file and the entity count, never the environment or a credential: a
+    /// dispatcher reaches logs inside other values (ServiceLifecycle logs the services it runs),
+    /// and its environment holds unlock variables such as `KEYWARD_PASSPHRASE` (round 2, item 1).
+    public var description: String {
+        "Dispatcher(configuration: \(configuration.file ?? "none"), entities: \(configuration.entities.count))"
+    }
+
+    /// As ``description``: `dump` and debuggers show no environment either.
+    public var customMirror: Mirror { Mirror(self, children: ["description": description]) }
 
     public init(configuration: KeywardConfiguration, registry: PluginRegistry, vault: (any VaultServices)? = nil,
                 environment: [String: String] = ProcessInfo.processInfo.environment) {

@@ -226,7 +226,10 @@ extension ScheduleStatus.Entity {
 /// no rotation journal entry is left open by a stop. The caller supplies how to sleep and how
 /// to tell that a shutdown was asked for (the CLI uses swift-service-lifecycle's graceful
 /// shutdown), and receives the status after every cycle.
-public struct RotationScheduler: Sendable {
+public struct RotationScheduler: Sendable, CustomStringConvertible {
+    /// The entities scheduled only: never the dispatcher's environment (round 2, item 1).
+    public var description: String { "RotationScheduler(entities: \(entities.map(\.rawValue).joined(separator: ", ")))" }
+
     public let dispatcher: Dispatcher
     public let options: ScheduleOptions
     /// The entities scheduled, checked against the configuration.

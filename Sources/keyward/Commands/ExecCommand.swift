@@ -54,7 +54,7 @@ struct ExecCommand: AsyncParsableCommand {
         let environment: [String: String]
         do {
             // Not a dry run: a token that is due is minted, and an open rotation finished, first.
-            let session = try EngineSession.open(global)
+            let session = try EngineSession.open(global) { _ = try $0.selectEntities(entities) }
             let material = try await session.dispatcher.exportMaterial(entities, operation: "exec", context: session.context)
             environment = try Self.childEnvironment(base: ProcessInfo.processInfo.environment, pristine: pristine,
                                                     pairs: SinkKeys.pairs(for: material, keys: nil))

@@ -56,7 +56,7 @@ struct ExportCommand: AsyncParsableCommand {
 
     func run() async throws {
         // Not a dry run: a token that is due is minted, and an open rotation finished, first.
-        let session = try EngineSession.open(global)
+        let session = try EngineSession.open(global) { _ = try $0.selectEntities(all ? [] : entities) }
         let names = all ? session.dispatcher.configuration.entities.keys.sorted().map(\.rawValue) : entities
         let material = try await session.dispatcher.exportMaterial(names, operation: "export", context: session.context)
         let bytes: [UInt8]

@@ -22,7 +22,7 @@ struct LoginCommand: AsyncParsableCommand {
     var provider: String
 
     func run() async throws {
-        let session = try EngineSession.open(global)
+        let session = try EngineSession.open(global) { try $0.selectProvider(provider) }
         let password: SecretValue
         if isatty(STDIN_FILENO) == 1, let typed = try Terminal.readSecret(prompt: "Password for \(provider): ") {
             password = typed

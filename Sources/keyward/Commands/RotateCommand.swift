@@ -43,7 +43,7 @@ struct RotateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let session = try EngineSession.open(global, dryRun: dryRun)
+        let session = try EngineSession.open(global, dryRun: dryRun) { _ = try $0.selectEntities(entities) }
         let report = try await session.dispatcher.rotate(entities: entities, force: force, context: session.context)
         switch global.output {
         case .json: try Output.printJSON(report)

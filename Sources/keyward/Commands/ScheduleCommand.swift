@@ -80,7 +80,7 @@ struct ScheduleCommand: AsyncParsableCommand {
 
         func run() async throws {
             // A service logs its cycles: info by default, errors only with --quiet.
-            let session = try EngineSession.open(global, defaultLogLevel: .info)
+            let session = try EngineSession.open(global, defaultLogLevel: .info) { _ = try $0.selectEntities(entities) }
             let retry = Double(DurationParser.seconds(retryDelay) ?? 30)
             let options = ScheduleOptions(entities: entities, maxJitterSeconds: Double(Self.jitterSeconds(jitter) ?? 300),
                                           maxSleepSeconds: Double(DurationParser.seconds(maxSleep) ?? 3_600),
@@ -204,7 +204,13 @@ struct ScheduleCommand: AsyncParsableCommand {
 
 /// The rotation loop as a swift-service-lifecycle service: SIGTERM/SIGINT start a graceful
 /// shutdown, which ends the sleep at once and the loop after the cycle in progress.
-struct ScheduleService: Service {
+///
+/// Its `description` is its name only: ServiceLifecycle logs every service it runs (debug
+/// level, `--verbose`), and the default description would print the dispatcher's whole process
+/// environment, a passphrase included (round 2, item 1).
+struct ScheduleService: Service, CustomStringConvertible {
+    var description: String { "ScheduleService" }
+
     let scheduler: RotationScheduler
     let context: OperationContext
     let statusFile: StatusFileWriter?

@@ -25,7 +25,7 @@ struct StatusCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let session = try EngineSession.open(global, dryRun: true)
+        let session = try EngineSession.open(global, dryRun: true) { _ = try $0.selectEntities(entities) }
         let report = try await session.dispatcher.status(entities: entities, failWithinSeconds: failWithin.flatMap(DurationParser.seconds),
                                                          context: session.context)
         switch global.output {

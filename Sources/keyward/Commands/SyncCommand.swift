@@ -34,7 +34,7 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let session = try EngineSession.open(global, dryRun: dryRun)
+        let session = try EngineSession.open(global, dryRun: dryRun) { _ = try $0.selection(for: SyncRequest(entities: entities, sinks: sinks)) }
         let progress = ProgressLine(quiet: global.quiet)
         let report = try await session.dispatcher.sync(
             SyncRequest(entities: entities, sinks: sinks, concurrency: concurrency,
@@ -59,6 +59,10 @@ struct SyncCommand: AsyncParsableCommand {
         case "token": dryRun ? "mint a token" : "token minted"
         case "expiry": dryRun ? "record the service's new expiry" : "expiry updated from the service"
         case "recovered": dryRun ? "finish an interrupted rotation" : "recovered an interrupted rotation"
+        case "abortedUnsent":
+            dryRun ? "close the interrupted rotation as aborted: its reset was never sent" : "closed the interrupted rotation as aborted: its reset was never sent"
+        case "abortedUnapplied": "closed the interrupted rotation as aborted: the service never applied its reset"
+        case "readBack": "recovered through secret/read after the reset's answer was lost"
         default: change
         }
     }

@@ -19,7 +19,7 @@ struct TokenCommand: AsyncParsableCommand {
     var entity: String
 
     func run() async throws {
-        let session = try EngineSession.open(global)
+        let session = try EngineSession.open(global) { _ = try $0.selectEntities([entity]) }
         let token = try await session.dispatcher.token(for: entity, context: session.context)
         switch global.output {
         case .json:

@@ -153,7 +153,7 @@ extension VaultCommand {
             let session = VaultSession(global)
             let entry = try VaultSession.parseName(name)
             let vault = try session.open()
-            session.reportOpenJournal(vault)
+            session.reportOpenJournal(vault, reading: entry)
             let record: SecretRecord
             do {
                 record = try version.map { try vault.get(entry, version: $0) } ?? vault.get(entry, label: VersionLabel(rawValue: label) ?? .current)

@@ -11,7 +11,10 @@ import Darwin
 
 /// What every vault command shares: where the vault is, how it is unlocked, how a secret is
 /// read from stdin or the terminal. Parsing and I/O only; the work is done by `Vault`.
-struct VaultSession {
+struct VaultSession: CustomStringConvertible {
+    /// Never the environment it holds (round 2, item 1).
+    var description: String { "VaultSession" }
+
     let global: GlobalOptions
     let context: OperationContext
     let environment: [String: String]
@@ -136,11 +139,20 @@ struct VaultSession {
         return try Vault.open(at: path, keySource: keySource(), options: options)
     }
 
-    /// Reports open rotation journal entries on stderr (read-only commands change nothing).
-    func reportOpenJournal(_ vault: Vault) {
+    /// Reports open rotation journal entries on stderr (read-only commands change nothing:
+    /// DESIGN.md, "Rotation", item 7). An entry of the entity whose entry `reading` names (`vault
+    /// get entities/<ID>/secret`) is said first and plainly: the value printed may already be
+    /// superseded by the service (round 2, item 3).
+    func reportOpenJournal(_ vault: Vault, reading: SecretName? = nil) {
         guard !global.quiet, let open = try? vault.openJournalEntries(), !open.isEmpty else { return }
-        for entry in open {
-            Output.warn("an unfinished rotation of \(entry.entity.rawValue) (journal \(entry.id), \(entry.state.rawValue)); the next sync or rotate finishes it")
+        let hint = Dispatcher.openRotationHint
+        let reads = { (entity: EntityID) in reading?.rawValue.hasPrefix("entities/\(entity.rawValue)/") == true }
+        for entry in open where reads(entry.entity) {
+            Output.warn("\(entry.entity.rawValue): its rotation is open (journal \(entry.id), \(entry.state.rawValue)): "
+                        + "the value printed may be superseded by the service's; \(hint)")
+        }
+        for entry in open where !reads(entry.entity) {
+            Output.warn("an unfinished rotation of \(entry.entity.rawValue) (journal \(entry.id), \(entry.state.rawValue)); \(hint)")
         }
     }
 
@@ -149,7 +161,7 @@ struct VaultSession {
         do {
             try vault.appendAudit(VaultAuditEvent(time: context.clock.now, operation: operation, entity: entry?.rawValue, outcome: outcome))
         } catch {
-            Output.warn("could not append to the audit log: \(error)")
+            Output.warn("could not append to the audit log: \((error as? any CategorizedError)?.description ?? "\(type(of: error))")")
         }
     }
 
