@@ -430,7 +430,7 @@ extension ConfigurationCLITests {
 
         let check = try await CommandRunner.run(["config", "check"], directory: directory)
         #expect(check.status == 0, "\(check.all)")
-        #expect(check.stdout.contains("vault: \(configured) (vault.path in \(configFile); it does not exist)"), "\(check.stdout)")
+        #expect(check.stdout.contains("vault: \(configured) (vault.path in keyward.yaml; it does not exist)"), "\(check.stdout)")
         #expect(check.stderr.contains("keyward: note: there is no vault at \(configured): create it with `keyward vault init`"), "\(check.stderr)")
         #expect(check.stderr.contains("a vault exists at the default place, \(defaultVault)"), "\(check.stderr)")
 
