@@ -609,8 +609,9 @@ private struct Reader {
                 return nil
             }
             let resolved = resolvePath(file)
-            // DESIGN.md, "Files and defaults": a file holding a secret must be private.
-            if let problem = SecretFileRule.problem(path: resolved, what: "the file") {
+            // DESIGN.md, "Files and defaults": a file holding a secret must be private; and
+            // it must be there and readable, since every run reads it (one check, at load).
+            if let problem = SecretFileRule.readProblem(path: resolved, what: "the file") {
                 fail(path, node, problem)
                 return nil
             }
