@@ -188,7 +188,8 @@ extension Dispatcher {
             } else if context.dryRun {
                 current = read.record
                 plan.append(.init(action: "store new version", target: secretName.rawValue, oldFingerprint: existing.map { vault.fingerprint($0.value) },
-                                  newFingerprint: newFingerprint, detail: nil))
+                                  newFingerprint: newFingerprint,
+                                  detail: existing.map { "the service's secret differs from the vault's version \($0.version)" } ?? "the vault holds no secret yet"))
                 // A dry run's outcome is what a real run would do: never `unchanged` beneath a
                 // plan that changes the entity.
                 outcome.changes.append("secret")
@@ -348,7 +349,8 @@ extension Dispatcher {
             if context.dryRun {
                 let planned = try await sink.plan(material, context: context)
                 plan.append(.init(action: planned == .unchanged ? "keep sink" : "write sink", target: name, oldFingerprint: nil, newFingerprint: nil,
-                                  detail: outcome.path))
+                                  detail: (outcome.path.map { "\($0): " } ?? "")
+                                      + (planned == .unchanged ? "it already holds the vault's credentials" : "its content would change")))
                 outcome.outcome = planned == .unchanged ? "unchanged" : "skipped"
             } else {
                 let result = try await sink.write(material, context: context)
