@@ -47,11 +47,28 @@ struct EngineSession: CustomStringConvertible {
 /// the flag or the variable resolve against the working directory.
 enum VaultLocation {
     static func resolve(flag: String?, configured: String?, environment: [String: String]) -> String {
-        let raw = flag.flatMap { $0.isEmpty ? nil : $0 }
-            ?? environment["KEYWARD_VAULT"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? configured
-            ?? VaultOptions.defaultVaultPath(environment: environment)
-        return raw.hasPrefix("/") ? raw : FileManager.default.currentDirectoryPath + "/" + raw
+        resolveWithSource(flag: flag, configured: configured, environment: environment).path
+    }
+
+    /// Where the vault path came from, for `config check` (its JSON `vault.source`).
+    enum Source: String, Codable {
+        case flag, env, config, `default`
+    }
+
+    /// ``resolve(flag:configured:environment:)``, also saying which rule chose the path.
+    static func resolveWithSource(flag: String?, configured: String?, environment: [String: String]) -> (path: String, source: Source) {
+        let chosen: (String, Source)
+        if let flag, !flag.isEmpty {
+            chosen = (flag, .flag)
+        } else if let variable = environment["KEYWARD_VAULT"], !variable.isEmpty {
+            chosen = (variable, .env)
+        } else if let configured {
+            chosen = (configured, .config)
+        } else {
+            chosen = (VaultOptions.defaultVaultPath(environment: environment), .default)
+        }
+        let raw = chosen.0
+        return (raw.hasPrefix("/") ? raw : FileManager.default.currentDirectoryPath + "/" + raw, chosen.1)
     }
 
     /// The configuration's `vault.path`, for the vault commands, which also work without a

@@ -71,7 +71,8 @@ struct KeywardCommand: AsyncParsableCommand {
         }
         // A mistyped command: say which one was meant (issue 12, item 10).
         if let unknown = CommandSuggestion.unknownSubcommand(in: Array(CommandLine.arguments.dropFirst())) {
-            let hint = unknown.suggestion.map { "; did you mean '\($0)'?" } ?? ""
+            // The whole command as it would be typed: `vault list`, not `list`.
+            let hint = unknown.suggestion.map { "; did you mean '\((unknown.path.dropLast() + [$0]).joined(separator: " "))'?" } ?? ""
             let available = unknown.suggestion == nil ? " (commands: \(unknown.available.joined(separator: ", ")))" : ""
             Output.writeError("keyward: unknown command '\(unknown.path.joined(separator: " "))'\(hint)\(available)\n")
             Foundation.exit(ExitCodes.usage)

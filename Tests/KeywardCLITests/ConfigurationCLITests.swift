@@ -382,12 +382,223 @@ struct ConfigurationCLITests {
     }
 
     @Test("an unknown subcommand suggests the closest", arguments: [
-        (["synk"], "sync"), (["stauts"], "status"), (["vault", "lsit"], "list"), (["vault", "key", "ad"], "add"), (["confg", "check"], "config"),
+        (["synk"], "sync"), (["stauts"], "status"), (["vault", "lsit"], "vault list"), (["vault", "key", "ad"], "vault key add"), (["confg", "check"], "config"),
     ])
     func unknownSubcommand(arguments: [String], suggestion: String) async throws {
         let result = try await CommandRunner.run(arguments)
         #expect(result.status == 2, "\(result.all)")
         #expect(result.stderr.contains("did you mean '\(suggestion)'?"), "\(result.stderr)")
+    }
+}
+
+extension ConfigurationCLITests {
+    // MARK: round 2 (a fresh user's attack)
+
+    /// A minimal valid configuration (no vault needed), with `extra` appended.
+    static func minimalConfig(_ extra: String = "", vaultPath: String? = "state/vault.db", password: String? = nil) -> String {
+        """
+        version: 1
+        \(vaultPath.map { "vault:\n  path: \($0)" } ?? "")
+        providers:
+          sim:
+            baseURL: http://127.0.0.1:9/iam/v1
+            username: ops@example.com
+        \(password.map { "    password: \($0)" } ?? "")
+        entities:
+          FIU-ALPHA: {}
+        \(extra)
+        """
+    }
+
+    static func json(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    }
+
+    @Test("config check prints the resolved vault path and its source (text and JSON); a missing vault is a note with exit 0")
+    func configCheckShowsVault() async throws {
+        let directory = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // The README's order: the vault first (at the default place), then keyward.yaml.
+        let keyFile = directory.appendingPathComponent("vault.key").path
+        let initResult = try await CommandRunner.run(["vault", "init", "--new-key-file", keyFile], directory: directory)
+        #expect(initResult.status == 0, "\(initResult.all)")
+        let defaultVault = directory.appendingPathComponent("data/keyward/vault.db").path
+        #expect(FileManager.default.fileExists(atPath: defaultVault))
+        let configFile = directory.appendingPathComponent("keyward.yaml").path
+        try Self.minimalConfig().write(toFile: configFile, atomically: true, encoding: .utf8)
+        let configured = directory.appendingPathComponent("state/vault.db").path
+
+        let check = try await CommandRunner.run(["config", "check"], directory: directory)
+        #expect(check.status == 0, "\(check.all)")
+        #expect(check.stdout.contains("vault: \(configured) (vault.path in keyward.yaml; it does not exist)"), "\(check.stdout)")
+        #expect(check.stderr.contains("keyward: note: there is no vault at \(configured): create it with `keyward vault init`"), "\(check.stderr)")
+        #expect(check.stderr.contains("a vault exists at the default place, \(defaultVault)"), "\(check.stderr)")
+
+        let json = try await CommandRunner.run(["config", "check", "--output", "json"], directory: directory)
+        #expect(json.status == 0, "\(json.all)")
+        let vault = try #require(try Self.json(json.stdout)["vault"] as? [String: Any], "\(json.stdout)")
+        #expect(vault["path"] as? String == configured)
+        #expect(vault["exists"] as? Bool == false)
+        #expect(vault["source"] as? String == "config")
+
+        // --vault, then KEYWARD_VAULT, win over the configuration.
+        let flag = try await CommandRunner.run(["config", "check", "--output", "json", "--vault", "other.db"], directory: directory)
+        let flagVault = try #require(try Self.json(flag.stdout)["vault"] as? [String: Any], "\(flag.all)")
+        #expect(flagVault["path"] as? String == directory.appendingPathComponent("other.db").path)
+        #expect(flagVault["source"] as? String == "flag")
+        let env = try await CommandRunner.run(["config", "check", "--output", "json"], environment: ["KEYWARD_VAULT": defaultVault], directory: directory)
+        let envVault = try #require(try Self.json(env.stdout)["vault"] as? [String: Any], "\(env.all)")
+        #expect(envVault["path"] as? String == defaultVault)
+        #expect(envVault["exists"] as? Bool == true)
+        #expect(envVault["source"] as? String == "env")
+        #expect(!env.stderr.contains("note:"), "\(env.stderr)")
+
+        // Without vault.path: the default place, which exists: no note.
+        try Self.minimalConfig(vaultPath: nil).write(toFile: configFile, atomically: true, encoding: .utf8)
+        let fallback = try await CommandRunner.run(["config", "check"], directory: directory)
+        #expect(fallback.status == 0, "\(fallback.all)")
+        #expect(fallback.stdout.contains("vault: \(defaultVault) (default)"), "\(fallback.stdout)")
+        #expect(!fallback.stderr.contains("note:"), "\(fallback.stderr)")
+    }
+
+    @Test("every problem of a sink is reported at once: a bad Kubernetes name beside a bad mode, and a bad template elsewhere")
+    func everyProblemAtOnce() async throws {
+        let directory = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Self.minimalConfig("""
+            sinks:
+              k8s:
+                type: kubernetes-secret
+                path: secret.yaml
+                name: Bad_Name
+                mode: "0644"
+                entities: [FIU-ALPHA]
+              app-env:
+                type: dotenv
+                path: app.env
+                entities: [FIU-ALPHA]
+                keys:
+                  A: "{entity.nope}"
+              copy:
+                type: dotenv
+                path: secret.yaml
+                entities: [FIU-ALPHA]
+            """).write(to: directory.appendingPathComponent("keyward.yaml"), atomically: true, encoding: .utf8)
+        let check = try await CommandRunner.run(["config", "check"], directory: directory)
+        #expect(check.status == 2, "\(check.all)")
+        #expect(check.stderr.contains("configuration has 4 errors"), "\(check.stderr)")
+        #expect(check.stderr.contains("sinks.k8s.name: name 'Bad_Name' is not a DNS-1123 subdomain"), "\(check.stderr)")
+        #expect(check.stderr.contains("sinks.k8s.mode"), "\(check.stderr)")
+        #expect(check.stderr.contains("sinks.app-env.keys.A"), "\(check.stderr)")
+        #expect(check.stderr.contains("sinks.copy.path: writes the same file as sink 'k8s'"), "\(check.stderr)")
+        // No consequential noise: the parsed name is not also reported as missing.
+        #expect(!check.stderr.contains("missing name"), "\(check.stderr)")
+    }
+
+    @Test("a file: reference to a missing file or a directory is a configuration error at load: exit 2 naming the key, its line and the path")
+    func missingFileReference() async throws {
+        let directory = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("keyward.yaml")
+        try Self.minimalConfig(password: "file:nonexist.txt").write(to: config, atomically: true, encoding: .utf8)
+        let missing = directory.appendingPathComponent("nonexist.txt").path
+        let lineNumber = try #require(try String(contentsOf: config, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+            .firstIndex { $0.contains("file:nonexist.txt") }) + 1
+        for arguments in [["config", "check"], ["sync"], ["vault", "list"]] {
+            let result = try await CommandRunner.run(arguments, directory: directory)
+            #expect(result.status == 2, "\(arguments): \(result.all)")
+            #expect(result.stderr.contains("line \(lineNumber), column 15: providers.sim.password: the file \(missing) does not exist"), "\(arguments): \(result.stderr)")
+        }
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("pwdir"), withIntermediateDirectories: true)
+        try Self.minimalConfig(password: "file:pwdir").write(to: config, atomically: true, encoding: .utf8)
+        let folder = try await CommandRunner.run(["config", "check"], directory: directory)
+        #expect(folder.status == 2, "\(folder.all)")
+        #expect(folder.stderr.contains("providers.sim.password: the file \(directory.appendingPathComponent("pwdir").path) is not a regular file"), "\(folder.stderr)")
+        // A private, readable file passes.
+        let good = directory.appendingPathComponent("password.txt").path
+        try "pw\n".write(toFile: good, atomically: false, encoding: .utf8)
+        #expect(chmod(good, 0o600) == 0)
+        try Self.minimalConfig(password: "file:password.txt").write(to: config, atomically: true, encoding: .utf8)
+        let passes = try await CommandRunner.run(["config", "check"], directory: directory)
+        #expect(passes.status == 0, "\(passes.all)")
+    }
+
+    @Test("sync --dry-run --output json: every plan entry has a reason (detail kept); a sink is skipped only in a dry run")
+    func dryRunPlanReasons() async throws {
+        let fixture = try await EngineFixture.start()
+        defer { Task { await fixture.stop() } }
+        try append("""
+            sinks:
+              app-env:
+                type: dotenv
+                path: deploy/app.env
+                entities: [FIU-ALPHA]
+            """, to: fixture)
+        let dry = try await fixture.run(["sync", "--dry-run", "--output", "json"])
+        #expect(dry.status == 0, "\(dry.all)")
+        let report = try Self.json(dry.stdout)
+        let plan = try #require(report["plan"] as? [[String: Any]], "\(dry.stdout)")
+        #expect(!plan.isEmpty)
+        for entry in plan {
+            let reason = entry["reason"] as? String
+            #expect(reason?.isEmpty == false, "every action says why: \(entry)")
+            if let detail = entry["detail"] as? String { #expect(reason == detail, "detail is kept, the same text: \(entry)") }
+        }
+        let store = try #require(plan.first { ($0["action"] as? String) == "store new version" && ($0["target"] as? String) == "entities/FIU-ALPHA/secret" })
+        #expect(store["reason"] as? String == "the vault holds no secret yet", "\(store)")
+        let sinks = try #require(report["sinks"] as? [[String: Any]])
+        #expect(sinks.first?["outcome"] as? String == "skipped", "dry run: would be written, is not: \(sinks)")
+
+        let real = try await fixture.run(["sync", "--output", "json"])
+        #expect(real.status == 0, "\(real.all)")
+        let realSinks = try #require(try Self.json(real.stdout)["sinks"] as? [[String: Any]])
+        #expect(realSinks.first?["outcome"] as? String == "written", "\(realSinks)")
+        #expect(LeakScanner.leaks(in: dry.all + real.all, of: fixture.secrets()).isEmpty)
+    }
+
+    @Test("an entity whose mint failed is not minted again by each sink: the sinks fail naming the entity's error, once prefixed")
+    func oneFailingMintPerRun() async throws {
+        let fixture = try await EngineFixture.start()
+        defer { Task { await fixture.stop() } }
+        try append("""
+            sinks:
+              app-env:
+                type: dotenv
+                path: deploy/app.env
+                entities: [FIU-ALPHA]
+              app-sh:
+                type: shell
+                path: deploy/app.sh
+                entities: [FIU-ALPHA]
+            """, to: fixture)
+        #expect(try await fixture.run(["sync"]).status == 0)
+        let envBefore = try Data(contentsOf: fixture.directory.appendingPathComponent("deploy/app.env"))
+        let shBefore = try Data(contentsOf: fixture.directory.appendingPathComponent("deploy/app.sh"))
+        fixture.simulator.advanceClock(bySeconds: 25 * 3_600)
+        let day = ["KEYWARD_CLOCK_OFFSET_SECONDS": "\(25 * 3_600)"]
+        fixture.simulator.inject(.status500, endpoint: .entityToken, count: 100)
+
+        // What one failing mint costs (the client's own retries included).
+        fixture.simulator.resetCounters()
+        let token = try await fixture.run(["token", "FIU-ALPHA"], extraEnvironment: day)
+        #expect(token.status == 1, "\(token.all)")
+        let oneMint = fixture.counter(.entityToken)
+        #expect(oneMint >= 1)
+
+        fixture.simulator.resetCounters()
+        let sync = try await fixture.run(["sync", "FIU-ALPHA"], extraEnvironment: day)
+        fixture.simulator.clearFaults()
+        #expect(sync.status == 1, "\(sync.all)")
+        #expect(fixture.counter(.entityToken) == oneMint, "one failing mint per entity per run, not one more per sink: \(sync.all)")
+        for sink in ["app-env", "app-sh"] {
+            #expect(sync.stderr.contains("sink \(sink): "), "\(sync.stderr)")
+            #expect(!sync.stderr.contains("sink \(sink): sink \(sink)"), "the prefix once: \(sync.stderr)")
+        }
+        #expect(sync.stderr.contains("the entity access token of FIU-ALPHA expired"), "\(sync.stderr)")
+        #expect(sync.stderr.contains("its mint failed in this run"), "\(sync.stderr)")
+        #expect(try Data(contentsOf: fixture.directory.appendingPathComponent("deploy/app.env")) == envBefore)
+        #expect(try Data(contentsOf: fixture.directory.appendingPathComponent("deploy/app.sh")) == shBefore)
+        #expect(LeakScanner.leaks(in: sync.all + token.all, of: fixture.secrets()).isEmpty)
     }
 }
 

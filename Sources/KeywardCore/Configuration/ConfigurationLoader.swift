@@ -146,19 +146,21 @@ private struct Reader {
         if let node = top["sinks"], let map = mapping(node, "sinks") {
             var writers: [String: String] = [:]
             for (name, (keyNode, value)) in map.ordered {
-                if let sink = readSink(name: name, keyNode: keyNode, node: value, entities: configuration.entities, entityNames: entityNames) {
-                    // Two sinks writing one file would overwrite each other at every sync.
-                    if let path = sink.path.map({ URL(fileURLWithPath: $0).standardizedFileURL.path }) {
-                        if let other = writers[path] {
-                            var pathNode: Node?
-                            if case .mapping(let fields) = value { pathNode = fields["path"] }
-                            fail("sinks.\(name).path", pathNode ?? keyNode, "writes the same file as sink '\(other)' (\(path))")
-                            continue
-                        }
-                        writers[path] = name
+                var written: String?
+                let sink = readSink(name: name, keyNode: keyNode, node: value, entities: configuration.entities, entityNames: entityNames,
+                                    filePath: &written)
+                // Two sinks writing one file would overwrite each other at every sync (checked
+                // for a sink with other problems too: every problem is reported at once).
+                if let path = written.map({ URL(fileURLWithPath: $0).standardizedFileURL.path }) {
+                    if let other = writers[path] {
+                        var pathNode: Node?
+                        if case .mapping(let fields) = value { pathNode = fields["path"] }
+                        fail("sinks.\(name).path", pathNode ?? keyNode, "writes the same file as sink '\(other)' (\(path))")
+                        continue
                     }
-                    configuration.sinks[name] = sink
+                    writers[path] = name
                 }
+                if let sink { configuration.sinks[name] = sink }
             }
         }
         configuration.warnings = warnings
@@ -309,7 +311,10 @@ private struct Reader {
                                    rotateBeforeSeconds: rotateBefore, tokenRefreshBeforeSeconds: refreshBefore)
     }
 
-    mutating func readSink(name: String, keyNode: Node, node: Node, entities: [EntityID: EntityConfiguration], entityNames: Set<String>) -> SinkConfiguration? {
+    /// - Parameter written: set to the file the sink writes, as soon as its `path` is read,
+    ///   even when the sink has other problems.
+    mutating func readSink(name: String, keyNode: Node, node: Node, entities: [EntityID: EntityConfiguration], entityNames: Set<String>,
+                           filePath written: inout String?) -> SinkConfiguration? {
         let path = "sinks.\(name)"
         guard Self.isPlainName(name) else {
             fail(path, keyNode, "sink names use letters, digits, '.', '_' and '-'")
@@ -335,6 +340,7 @@ private struct Reader {
             if descriptor.writesFile {
                 if let text = string(node, "\(path).path") {
                     if text.isEmpty { fail("\(path).path", node, "must not be empty") } else { filePath = resolvePath(text) }
+                    written = filePath
                 }
             } else {
                 fail("\(path).path", node, "a \(type) sink writes no file")
@@ -447,12 +453,14 @@ private struct Reader {
             guard let node = map[key] else { continue }
             if let value = option(node, kind: kind, path: "\(path).\(key)") { options[key] = value }
         }
-        guard problems.count == start else { return nil }
         let sink = SinkConfiguration(name: name, type: type, path: filePath, entities: sinkEntities, onChange: onChange,
                                      onChangeTimeoutSeconds: onChangeTimeout, keys: keys, mode: mode, allowGroupRead: allowGroupRead, options: options, line: keyNode.mark?.line)
         // The type's own rules (Kubernetes names, the key names a format can carry): checked
         // here, so every command refuses the section before it unlocks or calls anything.
-        for problem in descriptor.validate(sink) {
+        // Checked even when the generic checks failed, so that every problem of the file is
+        // reported at once; only what those failures make meaningless is left out.
+        let failed = Set(problems[start...].map(\.keyPath))
+        for problem in descriptor.validate(sink) where !Self.follows(from: failed, place: problem.place, sinkPath: path) {
             switch problem.place {
             case .option(let key):
                 let top = key.split(separator: ".", maxSplits: 1).first.map(String.init) ?? key
@@ -472,6 +480,26 @@ private struct Reader {
         }
         guard problems.count == start else { return nil }
         return sink
+    }
+
+    /// Whether a type's validation problem at `place` may be a consequence of the sink's
+    /// generic problems (the key paths in `failed`), when some failed: an option or key that
+    /// did not parse is missing from what the type sees (a section-level "missing name"), and
+    /// a key list with a broken entry can look like one lacking a required key.
+    static func follows(from failed: Set<String>, place: SinkConfigurationProblem.Place, sinkPath: String) -> Bool {
+        guard !failed.isEmpty else { return false }
+        let keysOrEntitiesFailed = failed.contains { $0.hasPrefix("\(sinkPath).keys") || $0.hasPrefix("\(sinkPath).entities") }
+        switch place {
+        case .section:
+            return true
+        case .option(let key):
+            let top = key.split(separator: ".", maxSplits: 1).first.map(String.init) ?? key
+            return failed.contains("\(sinkPath).\(top)") || failed.contains("\(sinkPath).\(key)") || (top == "secretType" && keysOrEntitiesFailed)
+        case .outputKey(let key):
+            return failed.contains("\(sinkPath).keys.\(key)")
+        case .entity:
+            return false
+        }
     }
 
     mutating func option(_ node: Node, kind: SinkTypeDescriptor.OptionKind, path: String) -> ConfigurationValue? {
@@ -584,8 +612,9 @@ private struct Reader {
                 return nil
             }
             let resolved = resolvePath(file)
-            // DESIGN.md, "Files and defaults": a file holding a secret must be private.
-            if let problem = SecretFileRule.problem(path: resolved, what: "the file") {
+            // DESIGN.md, "Files and defaults": a file holding a secret must be private; and
+            // it must be there and readable, since every run reads it (one check, at load).
+            if let problem = SecretFileRule.readProblem(path: resolved, what: "the file") {
                 fail(path, node, problem)
                 return nil
             }

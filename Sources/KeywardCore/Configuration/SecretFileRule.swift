@@ -33,4 +33,28 @@ public enum SecretFileRule {
         }
         return nil
     }
+
+    /// What stops Keyward from reading the secret file at `path` now: it is missing, not a
+    /// regular file (after symbolic links), breaks ``problem(path:what:)``, or cannot be
+    /// opened for reading; `nil` when it can be read. For a file named in the configuration
+    /// (`file:` references), which every run reads, so that its absence is a configuration
+    /// error at load (exit 2) like its permissions, not a failure later in the run.
+    ///
+    /// - Returns: one sentence naming the file, e.g. `the file /etc/k/pw does not exist`.
+    public static func readProblem(path: String, what: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let code = errno
+            if code == ENOENT { return "\(what) \(path) does not exist" }
+            return "\(what) \(path) cannot be read: \(String(cString: strerror(code)))"
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            return "\(what) \(path) is not a regular file"
+        }
+        if let problem = problem(path: path, what: what) { return problem }
+        guard access(path, R_OK) == 0 else {
+            return "\(what) \(path) cannot be read: \(String(cString: strerror(errno)))"
+        }
+        return nil
+    }
 }

@@ -31,7 +31,8 @@ public struct CredentialResolver: Sendable, CustomStringConvertible {
             return SecretValue(utf8: value)
         case .file(let path):
             guard var bytes = FileManager.default.contents(atPath: path).map(Array.init) else {
-                throw KeywardError.usage("\(reference): the file cannot be read")
+                // Checked at load too; this is the file changing since.
+                throw KeywardError.usage("\(reference): " + (SecretFileRule.readProblem(path: path, what: "the file") ?? "the file cannot be read"))
             }
             if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
             if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }

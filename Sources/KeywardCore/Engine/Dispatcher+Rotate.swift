@@ -128,7 +128,10 @@ extension Dispatcher {
         let due = rotations.filter { $0.plan.contains { $0.action == "reset" } }.compactMap { EntityID($0.outcome.id) }
         if context.dryRun {
             for name in try selectSinks([], entities: due) {
-                plan.append(.init(action: "write sink", target: name, oldFingerprint: nil, newFingerprint: nil, detail: configuration.sinks[name]?.path))
+                let sink = configuration.sinks[name]
+                let resets = (sink?.entities ?? []).filter(due.contains).map(\.rawValue).joined(separator: ", ")
+                plan.append(.init(action: "write sink", target: name, oldFingerprint: nil, newFingerprint: nil,
+                                  detail: (sink?.path.map { "\($0): " } ?? "") + "the plan resets \(resets)"))
             }
         } else {
             for (index, name) in try selectSinks([], entities: changed).enumerated() {

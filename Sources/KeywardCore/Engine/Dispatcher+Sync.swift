@@ -21,6 +21,25 @@ public struct SyncRequest: Sendable {
     }
 }
 
+/// The entities whose token mint failed in one run, with the error's message: one failing mint
+/// per entity per run is enough (the client already retried it), so the sinks that need the
+/// entity's token fail naming that error instead of minting again, each with its own retries.
+final class MintFailures: @unchecked Sendable {
+    private let lock = NSLock()
+    private var messages: [EntityID: String] = [:]
+
+    init() {}
+
+    func record(_ id: EntityID, _ error: any Error) {
+        let message = SyncReport.ErrorInfo(error).message
+        lock.withLock { messages[id] = message }
+    }
+
+    func message(for id: EntityID) -> String? {
+        lock.withLock { messages[id] }
+    }
+}
+
 extension Dispatcher {
     /// Brings each entity's current secret into the vault, mints an entity access token when
     /// none is valid for longer than `tokenRefreshBefore`, then writes the sinks that name the
@@ -37,6 +56,7 @@ extension Dispatcher {
         let vault = try requireVault()
         let (ids, sinkNames) = try selection(for: request)
         let limit = max(1, request.concurrency)
+        let mintFailures = MintFailures()
         // A rotation a crashed job left open is finished first (DESIGN.md, "Rotation", item 7).
         let recovery = await recoverOpenRotationsReporting(for: ids, context: context)
         let openRotations = Set(recovery.open)
@@ -48,7 +68,7 @@ extension Dispatcher {
             for _ in 0..<min(limit, ids.count) {
                 if let id = pending.next() {
                     group.addTask { await self.syncEntity(id, rotationOpen: openRotations.contains(id) ? recovery.reasons[id] ?? "its rotation is still open" : nil,
-                                                         vault: vault, context: context) }
+                                                         vault: vault, mintFailures: mintFailures, context: context) }
                 }
             }
             var done = 0
@@ -59,7 +79,7 @@ extension Dispatcher {
                 request.progress?(done, ids.count)
                 if let id = pending.next() {
                     group.addTask { await self.syncEntity(id, rotationOpen: openRotations.contains(id) ? recovery.reasons[id] ?? "its rotation is still open" : nil,
-                                                         vault: vault, context: context) }
+                                                         vault: vault, mintFailures: mintFailures, context: context) }
                 }
             }
         }
@@ -101,7 +121,7 @@ extension Dispatcher {
         let closingOnly: Set<String> = [RecoveryResult.abortedUnsent, RecoveryResult.abortedUnapplied]
         let changing = Set(outcomes.filter { !Set($0.value.changes).isSubset(of: closingOnly) }.map(\.key))
         for name in sinkNames {
-            let (outcome, plan) = await writeSink(name, vault: vault, context: context, planned: changing)
+            let (outcome, plan) = await writeSink(name, vault: vault, context: context, planned: changing, mintFailures: mintFailures)
             sinkOutcomes.append(outcome)
             sinkPlan += plan
         }
@@ -156,7 +176,9 @@ extension Dispatcher {
     ///   (issue 12, item 9: the vault's secret, and every sink's, may be dead by now, e.g. a
     ///   reset whose outcome is unknown may still be applied). Another job holding the lock is
     ///   no failure: the entity is `skipped`, and that job finishes the rotation.
-    private func syncEntity(_ id: EntityID, rotationOpen openReason: String?, vault: any VaultServices, context: OperationContext) async
+    /// - Parameter mintFailures: where a failed token mint is recorded, for the run's sinks.
+    private func syncEntity(_ id: EntityID, rotationOpen openReason: String?, vault: any VaultServices, mintFailures: MintFailures,
+                            context: OperationContext) async
         -> (EntityID, SyncReport.EntityOutcome, [SyncReport.PlanAction])
     {
         var outcome = SyncReport.EntityOutcome(id: id.rawValue, outcome: "unchanged", error: nil, warnings: [], secretVersion: nil,
@@ -216,7 +238,8 @@ extension Dispatcher {
             } else if context.dryRun {
                 current = read.record
                 plan.append(.init(action: "store new version", target: secretName.rawValue, oldFingerprint: existing.map { vault.fingerprint($0.value) },
-                                  newFingerprint: newFingerprint, detail: nil))
+                                  newFingerprint: newFingerprint,
+                                  detail: existing.map { "the service's secret differs from the vault's version \($0.version)" } ?? "the vault holds no secret yet"))
                 // A dry run's outcome is what a real run would do: never `unchanged` beneath a
                 // plan that changes the entity.
                 outcome.changes.append("secret")
@@ -241,7 +264,13 @@ extension Dispatcher {
                     outcome.changes.append("token")
                 } else {
                     // Under the token lock: a token another process minted meanwhile is used.
-                    let result = try await mintTokenIfDue(id, secret: current, issuer: issuer, vault: vault, operation: "sync", context: context)
+                    let result: (record: SecretRecord, minted: Bool, warnings: [String])
+                    do {
+                        result = try await mintTokenIfDue(id, secret: current, issuer: issuer, vault: vault, operation: "sync", context: context)
+                    } catch {
+                        mintFailures.record(id, error)
+                        throw error
+                    }
                     outcome.warnings += result.warnings
                     outcome.tokenExpiresAt = result.record.expiresAt
                     if result.minted { outcome.changes.append("token") }
@@ -272,13 +301,13 @@ extension Dispatcher {
     ///   token); material whose templates never use `{entity.token}` passes.
     /// - Throws: ``KeywardError`` (operation failed) naming the entity, the expiry and `what`.
     /// - Parameter why: per entity, why no new token could be minted.
-    static func refuseExpiredTokens(_ material: [EntityMaterial], keys: [(key: String, template: KeyTemplate)]?, now: Date, what: String,
+    static func refuseExpiredTokens(_ material: [EntityMaterial], keys: [(key: String, template: KeyTemplate)]?, now: Date, what: String?,
                                     why: [EntityID: String] = [:]) throws {
         if let keys, !keys.contains(where: { $0.template.parts.contains(.placeholder(.token)) }) { return }
         for entity in material {
             guard let expiresAt = entity.token?.expiresAt, expiresAt <= now else { continue }
             throw KeywardError.operationFailed(
-                "\(what): the entity access token of \(entity.id) expired at \(Timestamps.format(expiresAt)) and no new one could be minted"
+                (what.map { "\($0): " } ?? "") + "the entity access token of \(entity.id) expired at \(Timestamps.format(expiresAt)) and no new one could be minted"
                     + (why[entity.id].map { " (\($0))" } ?? "") + "; nothing written")
         }
     }
@@ -287,13 +316,19 @@ extension Dispatcher {
     /// provider mints tokens), stores it, audits it (`token`), and puts it in `material`.
     ///
     /// - Returns: per entity whose token could not be renewed, why.
-    func renewExpiredTokens(_ material: inout [EntityMaterial], vault: any VaultServices, context: OperationContext) async -> [EntityID: String] {
+    /// An entity whose mint already failed in this run (`mintFailures`) is not minted again.
+    func renewExpiredTokens(_ material: inout [EntityMaterial], vault: any VaultServices, mintFailures: MintFailures,
+                            context: OperationContext) async -> [EntityID: String] {
         var why: [EntityID: String] = [:]
         for index in material.indices {
             let id = material[index].id
             guard let expiresAt = material[index].token?.expiresAt, expiresAt <= context.clock.now,
                 let provider = try? provider(for: id), provider is any AccessTokenIssuer
             else { continue }
+            if let failed = mintFailures.message(for: id) {
+                why[id] = "its mint failed in this run: \(failed)"
+                continue
+            }
             var txnId: String?
             do {
                 material[index].token = try await validToken(for: id, vault: vault, context: context, txnId: &txnId)
@@ -301,6 +336,7 @@ extension Dispatcher {
                                   to: vault, context: context)
             } catch {
                 why[id] = SyncReport.ErrorInfo(error).message
+                mintFailures.record(id, error)
                 await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "failed",
                                              txnId: Self.txnId(of: error) ?? txnId), to: vault, context: context)
             }
@@ -350,8 +386,12 @@ extension Dispatcher {
     ///   - fanOut: a rotation's fan-out: the new secret reaches the sink even beside an expired
     ///     token (DESIGN.md, "Rotation", items 5 and 6; the failed test that left the token
     ///     expired fails the command). Otherwise an expired token is never written.
+    ///   - mintFailures: the run's failed mints (an entity in it is not minted again); a new,
+    ///     empty one when the caller keeps none.
     func writeSink(_ name: String, vault: any VaultServices, context: OperationContext,
-                   planned: Set<EntityID> = [], fanOut: Bool = false) async -> (SyncReport.SinkOutcome, [SyncReport.PlanAction]) {
+                   planned: Set<EntityID> = [], fanOut: Bool = false, mintFailures: MintFailures = MintFailures())
+        async -> (SyncReport.SinkOutcome, [SyncReport.PlanAction])
+    {
         let configuration = self.configuration.sinks[name]!
         var outcome = SyncReport.SinkOutcome(name: name, outcome: "failed", path: configuration.path, error: nil)
         var plan: [SyncReport.PlanAction] = []
@@ -370,13 +410,15 @@ extension Dispatcher {
                 // Never hand a dead credential to a sink (issue 12, item 2): an expired token of
                 // an entity this run did not sync (the sink names others too) is minted now, or
                 // the sink is refused.
-                let why = await renewExpiredTokens(&material, vault: vault, context: context)
-                try Self.refuseExpiredTokens(material, keys: configuration.keys, now: context.clock.now, what: "sink \(name)", why: why)
+                let why = await renewExpiredTokens(&material, vault: vault, mintFailures: mintFailures, context: context)
+                // No "sink NAME:" prefix: the report names the sink, and the command prefixes it.
+                try Self.refuseExpiredTokens(material, keys: configuration.keys, now: context.clock.now, what: nil, why: why)
             }
             if context.dryRun {
                 let planned = try await sink.plan(material, context: context)
                 plan.append(.init(action: planned == .unchanged ? "keep sink" : "write sink", target: name, oldFingerprint: nil, newFingerprint: nil,
-                                  detail: outcome.path))
+                                  detail: (outcome.path.map { "\($0): " } ?? "")
+                                      + (planned == .unchanged ? "it already holds the vault's credentials" : "its content would change")))
                 outcome.outcome = planned == .unchanged ? "unchanged" : "skipped"
             } else {
                 let result = try await sink.write(material, context: context)

@@ -171,12 +171,31 @@ public struct ConfigurationSummary: Sendable, Codable, Equatable {
         public var path: String?
         public var entities: [String]
     }
+    /// The vault the commands would open (DESIGN.md, "Files and defaults"), filled in by the
+    /// command line, which knows `--vault` and the environment.
+    public struct Vault: Sendable, Codable, Equatable {
+        /// The absolute path.
+        public var path: String
+        /// Whether a file is there.
+        public var exists: Bool
+        /// Which rule chose it: `flag` (`--vault`), `env` (`$KEYWARD_VAULT`), `config`
+        /// (`vault.path`) or `default` (`$XDG_DATA_HOME/keyward/vault.db`).
+        public var source: String
+
+        public init(path: String, exists: Bool, source: String) {
+            self.path = path
+            self.exists = exists
+            self.source = source
+        }
+    }
     public var version = 1
     public var file: String?
     public var providers: [Provider]
     public var entities: [Entity]
     public var sinks: [Sink]
     public var warnings: [String]
+    /// `nil` until the caller resolves it (the library cannot see `--vault`).
+    public var vault: Vault?
 }
 
 extension Dispatcher {

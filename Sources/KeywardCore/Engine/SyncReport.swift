@@ -70,7 +70,21 @@ public struct SyncReport: Sendable, Codable, Equatable {
         public var target: String
         public var oldFingerprint: String?
         public var newFingerprint: String?
+        /// Why the action is planned, in words (DESIGN.md, "Commands", `--dry-run`:
+        /// `"plan":[{"action","target","reason"}]`); never empty.
+        public var reason: String
+        /// The same text as `reason` (the field's first name, kept: fields are only ever
+        /// added); absent where an action had no detail before `reason` existed.
         public var detail: String?
+
+        public init(action: String, target: String, oldFingerprint: String?, newFingerprint: String?, detail: String?) {
+            self.action = action
+            self.target = target
+            self.oldFingerprint = oldFingerprint
+            self.newFingerprint = newFingerprint
+            self.detail = detail
+            reason = detail ?? action
+        }
     }
 
     /// The failure category for the whole run: `nil` when nothing failed; ``FailureCategory/partial``
