@@ -115,7 +115,7 @@ struct EdgeCLITests {
         #expect(try await fixture.run(["sync", "FIU-ALPHA"]).status == 0)
         // Another process holds the vault's write lock past the busy timeout (reads go on: WAL).
         let holder = try Self.holdWriteLock(fixture)
-        defer { holder.terminate() }
+        defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
         let result = try await fixture.run(["vault", "get", "entities/FIU-ALPHA/secret"])
         #expect(result.status == 4, "\(result.all)")
         #expect(result.stdout.isEmpty, "the value is not printed")
@@ -322,16 +322,23 @@ struct EdgeCLITests {
     static func holdWriteLock(_ fixture: EngineFixture) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        // The test process may ignore SIGTERM (ServiceLifecycle's signal handling in-process),
+        // and an ignored signal is inherited: the holder restores it, is killed with SIGKILL by
+        // the caller anyway, ends by itself after 60 s, and keeps no descriptor of the test
+        // runner's (an orphan holding its stderr kept `swift test` waiting).
         let script = """
-            import sqlite3, sys, time
+            import signal, sqlite3, sys, time
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             c = sqlite3.connect(sys.argv[1], isolation_level=None)
             c.execute("BEGIN IMMEDIATE")
             print("locked", flush=True)
-            time.sleep(600)
+            time.sleep(60)
             """
         process.arguments = ["python3", "-c", script, vaultPath(fixture)]
         let out = Pipe()
         process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
         try process.run()
         var seen = Data()
         while !String(decoding: seen, as: UTF8.self).contains("locked") {

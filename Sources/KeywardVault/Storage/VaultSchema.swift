@@ -237,45 +237,57 @@ enum VaultSchema {
     static func check(_ queue: DatabaseQueue, path: String) throws -> ManifestFormat {
         let migrator = self.migrator()
         return try queue.writeWithoutTransaction { db -> ManifestFormat in
-            let applicationID = try Int32.fetchOne(db.cachedStatement(sql: "PRAGMA application_id")) ?? 0
-            guard applicationID == self.applicationID else {
-                throw VaultError(.notAVault, "\(path) is not a Keyward vault (SQLite application_id \(applicationID))")
+            // One read snapshot for the migration record and the schema objects: another process
+            // upgrading the file meanwhile is seen wholly or not at all (read in two implicit
+            // transactions, the record of the old format met the new format's tables).
+            var format = ManifestFormat.current
+            try db.inTransaction(.deferred) {
+                format = try checkSnapshot(db, path: path, migrator: migrator)
+                return .commit
             }
-            let userVersion = try Int32.fetchOne(db.cachedStatement(sql: "PRAGMA user_version")) ?? 0
-            guard userVersion <= formatVersion else {
-                throw VaultError(.notAVault, "\(path) was written by a newer Keyward (format \(userVersion)); this build reads format \(formatVersion)")
-            }
-            guard try db.tableExists("grdb_migrations") else {
-                throw VaultError(.notAVault, "\(path) has no migration record; refusing it")
-            }
-            if try migrator.hasBeenSuperseded(db) {
-                let unknown = try migrator.appliedIdentifiers(db).subtracting(migrator.migrations).sorted()
-                throw VaultError(
-                    .notAVault,
-                    "\(path) has schema migrations this build does not know (\(unknown.joined(separator: ", "))); upgrade Keyward")
-            }
-            let applied = try migrator.appliedIdentifiers(db)
-            guard let first = migrator.migrations.first, applied.contains(first) else {
-                throw VaultError(.notAVault, "\(path) lacks the record of its first schema migration; refusing it")
-            }
-            let known = Set(migrator.migrations)
-            if !applied.isSubset(of: known) {
-                throw VaultError(.notAVault, "\(path) has schema migrations this build does not know; upgrade Keyward")
-            }
-            // Migrations apply in order, so the record is always the first k of them: a gap means
-            // the record was edited (a later format passed off as an earlier one, say).
-            let expected = Set(migrator.migrations.prefix(applied.count))
-            guard applied == expected else {
-                let missing = migrator.migrations.filter { expected.contains($0) && !applied.contains($0) }
-                throw VaultError(
-                    .integrity,
-                    "\(path): the record of schema migration \(missing.joined(separator: ", ")) is missing before later ones; refusing it")
-            }
-            try checkObjects(db, path: path, applied: applied.count)
-            // Every open of an up-to-date file (every CLI command) skips the migrator's own checks
-            // and its CREATE TABLE IF NOT EXISTS, which wrote and synced the WAL before the unlock.
-            return format(applied: applied)
+            return format
         }
+    }
+
+    private static func checkSnapshot(_ db: Database, path: String, migrator: DatabaseMigrator) throws -> ManifestFormat {
+        let applicationID = try Int32.fetchOne(db.cachedStatement(sql: "PRAGMA application_id")) ?? 0
+        guard applicationID == self.applicationID else {
+            throw VaultError(.notAVault, "\(path) is not a Keyward vault (SQLite application_id \(applicationID))")
+        }
+        let userVersion = try Int32.fetchOne(db.cachedStatement(sql: "PRAGMA user_version")) ?? 0
+        guard userVersion <= formatVersion else {
+            throw VaultError(.notAVault, "\(path) was written by a newer Keyward (format \(userVersion)); this build reads format \(formatVersion)")
+        }
+        guard try db.tableExists("grdb_migrations") else {
+            throw VaultError(.notAVault, "\(path) has no migration record; refusing it")
+        }
+        if try migrator.hasBeenSuperseded(db) {
+            let unknown = try migrator.appliedIdentifiers(db).subtracting(migrator.migrations).sorted()
+            throw VaultError(
+                .notAVault,
+                "\(path) has schema migrations this build does not know (\(unknown.joined(separator: ", "))); upgrade Keyward")
+        }
+        let applied = try migrator.appliedIdentifiers(db)
+        guard let first = migrator.migrations.first, applied.contains(first) else {
+            throw VaultError(.notAVault, "\(path) lacks the record of its first schema migration; refusing it")
+        }
+        let known = Set(migrator.migrations)
+        if !applied.isSubset(of: known) {
+            throw VaultError(.notAVault, "\(path) has schema migrations this build does not know; upgrade Keyward")
+        }
+        // Migrations apply in order, so the record is always the first k of them: a gap means
+        // the record was edited (a later format passed off as an earlier one, say).
+        let expected = Set(migrator.migrations.prefix(applied.count))
+        guard applied == expected else {
+            let missing = migrator.migrations.filter { expected.contains($0) && !applied.contains($0) }
+            throw VaultError(
+                .integrity,
+                "\(path): the record of schema migration \(missing.joined(separator: ", ")) is missing before later ones; refusing it")
+        }
+        try checkObjects(db, path: path, applied: applied.count)
+        // Every open of an up-to-date file (every CLI command) skips the migrator's own checks
+        // and its CREATE TABLE IF NOT EXISTS, which wrote and synced the WAL before the unlock.
+        return format(applied: applied)
     }
 
     /// The manifest format of the file as `db` sees it now: another process may have upgraded
