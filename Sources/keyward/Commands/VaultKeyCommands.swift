@@ -255,22 +255,20 @@ extension VaultCommand {
             }
         }
 
-        /// The added slot's fields, as before, with the `version` every document has.
+        /// The added slot's fields, as before, with the `version` every document has (one flat object).
         struct AddResult: Encodable {
             var version = 1
-            var id: Int
-            var kind: String
-            var createdAt: Date
-            var kdf: String?
-            var unlockedThisSession: Bool
+            var slot: SlotJSON
 
-            init(_ slot: VaultKeySlot) {
-                id = slot.id
-                kind = slot.kind
-                createdAt = slot.createdAt
-                kdf = slot.kdf
-                unlockedThisSession = slot.unlockedThisSession
+            init(_ slot: VaultKeySlot) { self.slot = SlotJSON(slot) }
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(version, forKey: .version)
+                try slot.encode(to: encoder)
             }
+
+            private enum CodingKeys: String, CodingKey { case version }
         }
 
         struct SlotJSON: Encodable {
