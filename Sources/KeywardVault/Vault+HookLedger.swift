@@ -48,6 +48,18 @@ extension Vault: HookLedger {
     public func clearPendingHook(sink: String) {
         unlink(hookDirectory + "/" + Self.hookFileName(sink))
     }
+
+    /// `<vault>.hooks/<sink>.lock`, an exclusive `flock(2)` released by the kernel when its
+    /// holder exits or dies (the token locks' kind: ``MintLockFile``).
+    public func withSinkLock<T: Sendable>(sink: String, timeoutSeconds: Double,
+                                          _ body: (_ locked: Bool) async throws -> T) async throws -> T
+    {
+        let name = String(Self.hookFileName(sink).dropLast(".pending".count)) + ".lock"
+        let lock = try await MintLockFile.acquire(directory: hookDirectory, name: name, operation: "write sink \(sink)",
+                                                  timeoutSeconds: timeoutSeconds)
+        defer { withExtendedLifetime(lock) {} }
+        return try await body(lock != nil)
+    }
 }
 
 /// Replaces `path` with `line` (mode 0600, never through a link) and syncs it; `false` with

@@ -240,6 +240,39 @@ struct ProcessCLITests {
         #expect(!FileManager.default.fileExists(atPath: reloaded), "succeeded once: not run again")
     }
 
+    @Test("twelve concurrent syncs after a token fell due run the sink's onChange once, all exit 0, none calls it a retry")
+    func concurrentSyncsRunHookOnce() async throws {
+        let fixture = try await EngineFixture.start()
+        defer { Task { await fixture.stop() } }
+        try Self.appendConfig(fixture, """
+            sinks:
+              app-env:
+                type: dotenv
+                path: deploy/app.env
+                entities: [FIU-ALPHA]
+                onChangeTimeout: 10s
+                onChange: [/bin/sh, -c, "echo ran >> hooklog.txt; sleep 1"]
+            """)
+        let first = try await fixture.run(["sync", "FIU-ALPHA"])
+        #expect(first.status == 0, "\(first.all)")
+        let log = fixture.directory.appendingPathComponent("hooklog.txt")
+        try FileManager.default.removeItem(at: log)
+        let before = fixture.counter(.entityToken)
+        let clock = ScheduleRunCLITests.moveClocks(fixture, bySeconds: 25 * 3_600)
+
+        let results = try await Self.concurrently(fixture, Array(repeating: ["sync", "FIU-ALPHA"], count: 12), environment: clock)
+        for result in results { #expect(result.status == 0, "\(result.all)") }
+        #expect(fixture.counter(.entityToken) == before + 1, "one mint between twelve processes")
+        let runs = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").count
+        #expect(runs == 1, "one change of app.env, one run of its hook (ran \(runs) times)")
+        #expect(results.filter { $0.stdout.contains("sink app-env: written") }.count == 1,
+                "\(results.map(\.stdout).joined(separator: "\n---\n"))")
+        for result in results {
+            #expect(!result.stderr.contains("did not succeed last time"), "\(result.stderr)")
+            #expect(LeakScanner.leaks(in: result.all, of: fixture.secrets()).isEmpty)
+        }
+    }
+
     // MARK: - item 6: shell plumbing
 
     /// Runs `script` with bash, `$KEYWARD` naming the binary, in the fixture's directory.

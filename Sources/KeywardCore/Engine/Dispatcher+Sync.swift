@@ -421,9 +421,23 @@ extension Dispatcher {
                                       + (planned == .unchanged ? "it already holds the vault's credentials" : "its content would change")))
                 outcome.outcome = planned == .unchanged ? "unchanged" : "skipped"
             } else {
-                let result = try await sink.write(material, context: context)
+                // One process at a time writes this sink and runs its hook (waiting up to the
+                // hook's timeout and kill grace, plus a minute for the write): a concurrent sync
+                // then finds the file unchanged and the hook's marker cleared, so the hook runs
+                // once per change however many syncs overlap.
+                let write = { (_: Bool) async throws -> SinkWriteOutcome in
+                    let result = try await sink.write(material, context: context)
+                    try await self.runOnChange(of: configuration, written: result == .written, context: context)
+                    return result
+                }
+                let result: SinkWriteOutcome
+                if let ledger = self.vault as? any HookLedger {
+                    let wait = Double(configuration.onChange == nil ? 0 : configuration.onChangeTimeoutSeconds + HookRunner.killGraceSeconds) + 60
+                    result = try await ledger.withSinkLock(sink: name, timeoutSeconds: wait, write)
+                } else {
+                    result = try await write(false)
+                }
                 outcome.outcome = result.rawValue
-                try await runOnChange(of: configuration, written: result == .written, context: context)
             }
         } catch {
             outcome.outcome = "failed"
