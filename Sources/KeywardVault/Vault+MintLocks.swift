@@ -47,7 +47,7 @@ final class MintLockFile: @unchecked Sendable {
         // O_CLOEXEC: a hook or plugin started while the lock is held must not inherit it.
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else {
-            throw KeywardError.operationFailed("cannot open the token lock \(path): \(String(cString: strerror(errno)))")
+            throw KeywardError.operationFailed("cannot open the lock file \(path): \(String(cString: strerror(errno)))")
         }
         let deadline = ContinuousClock.now + .milliseconds(Int64(max(0, timeoutSeconds) * 1_000))
         while true {
