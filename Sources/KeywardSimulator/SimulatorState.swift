@@ -35,6 +35,10 @@ struct SimulatorState {
     var counters: [SimulatorEndpoint: Int] = Dictionary(uniqueKeysWithValues: SimulatorEndpoint.allCases.map { ($0, 0) })
     var faults: [PendingFault] = []
     var expiresOnUnit: ExpiresOnUnit = .milliseconds
+    /// The `jti` of every user token minted and not yet revoked.
+    var liveUserTokenIDs: Set<String> = []
+    /// The `jti` of user tokens revoked by `POST /_sim/revoke-user-tokens`: refused with 401.
+    var revokedUserTokenIDs: Set<String> = []
     var userTokenLifetime: TimeInterval
     var entityTokenLifetime: TimeInterval
 

@@ -15,6 +15,7 @@ import NIOCore
 /// | `POST /_sim/clock` `{"advanceSeconds": N}` | moves the clock forward N ≥ 0 seconds |
 /// | `POST /_sim/faults` `{"endpoint", "kind", "ms", "count", "retryAfter"}` | queues a fault |
 /// | `DELETE /_sim/faults` | forgets queued faults |
+/// | `POST /_sim/revoke-user-tokens` | every user token minted so far is refused (401, as after a service restart); answers `{"revoked": n}` |
 /// | `POST /_sim/config` `{"expiresOnUnit": "s"\|"ms"}` | the unit of `expiresOn` |
 /// | `POST /_sim/entities/<ID>/expiry` `{"expiresInSeconds": N\|null}` | the entity's secret now expires N seconds from the simulator's now (`null`: never); its bytes stay |
 ///
@@ -58,6 +59,9 @@ extension TokenServiceSimulator {
                 self.inject(fault, endpoint: endpoint, count: count)
                 return Self.json(.ok, FaultDocument(endpoint: endpoint?.rawValue ?? "any", kind: fault.kind, count: count))
             }
+        }
+        router.post("_sim/revoke-user-tokens") { _, _ in
+            Self.json(.ok, ["revoked": self.revokeUserTokens()])
         }
         router.delete("_sim/faults") { _, _ in
             self.clearFaults()

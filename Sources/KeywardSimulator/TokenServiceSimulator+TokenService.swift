@@ -228,11 +228,13 @@ extension TokenServiceSimulator {
     private func mint(_ kind: SimulatorTokenClaims.Kind, subject: String, lifetime: TimeInterval, now: Date) async throws -> String {
         // Whole seconds, as JWT NumericDate values are written (RFC 7519, section 2).
         let issued = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
+        let id = UUID().uuidString.lowercased()
+        if kind == .user { state.withLockedValue { _ = $0.liveUserTokenIDs.insert(id) } }
         let claims = SimulatorTokenClaims(
             sub: .init(value: subject),
             exp: .init(value: issued.addingTimeInterval(lifetime.rounded(.down))),
             iat: .init(value: issued),
-            jti: .init(value: UUID().uuidString.lowercased()),
+            jti: .init(value: id),
             iss: .init(value: "keyward-simulator"),
             kind: kind,
             scope: kind == .user ? "entity:secret" : nil
@@ -257,7 +259,7 @@ extension TokenServiceSimulator {
             throw Refusal.invalidUserToken
         }
         let now = self.now
-        let known = state.withLockedValue { $0.users[claims.sub.value] != nil }
+        let known = state.withLockedValue { $0.users[claims.sub.value] != nil && !$0.revokedUserTokenIDs.contains(claims.jti.value) }
         guard claims.kind == .user, claims.exp.value > now, known else { throw Refusal.invalidUserToken }
         return (claims.sub.value, claims.exp.value)
     }

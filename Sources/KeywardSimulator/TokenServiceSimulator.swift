@@ -232,6 +232,19 @@ public final class TokenServiceSimulator: Sendable {
         }
     }
 
+    /// Makes every user token minted so far invalid: later calls made with one are refused
+    /// with 401 "Invalid or expired access token", as a restarted service would.
+    /// - Returns: how many live user tokens were revoked.
+    @discardableResult
+    public func revokeUserTokens() -> Int {
+        state.withLockedValue { state in
+            let count = state.liveUserTokenIDs.count
+            state.revokedUserTokenIDs.formUnion(state.liveUserTokenIDs)
+            state.liveUserTokenIDs.removeAll()
+            return count
+        }
+    }
+
     /// Forgets every fault not yet played.
     public func clearFaults() {
         state.withLockedValue { $0.faults.removeAll() }

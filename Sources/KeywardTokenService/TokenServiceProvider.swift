@@ -44,6 +44,13 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
     /// - Throws: ``KeywardError`` when the password reference cannot be resolved;
     ///   ``TokenServiceError`` from the service.
     public func userToken(context: OperationContext) async throws -> AccessToken {
+        try await userTokenNotingReuse(context: context).token
+    }
+
+    /// ``userToken(context:)``, and whether the token was reused (kept in memory or in the vault)
+    /// rather than minted by this call: only a reused token the service refuses is worth
+    /// replacing (issue 12, round 3).
+    private func userTokenNotingReuse(context: OperationContext) async throws -> (token: AccessToken, reused: Bool) {
         // One request at a time per provider: entities synced concurrently share one user token.
         try await gate.serialize {
             let password = try await credentials.resolve(configuration.password, context: context)
@@ -51,7 +58,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
                 client.adoptUserToken(persisted, username: configuration.username, password: password)
             }
             if let cached = client.cachedUserToken(username: configuration.username, password: password, at: context.clock.now) {
-                return cached
+                return (cached, true)
             }
             // Processes that need a new user token together obtain one (issue 12, item 4): the
             // others wait for `<vault>.locks/providers-<NAME>.user-token.lock`, then adopt the
@@ -59,7 +66,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
             guard !context.dryRun, let coordinator = store as? any MintCoordinator else {
                 let token = try await client.userToken(username: configuration.username, password: password, context: context)
                 try await persist(token, context: context)
-                return token
+                return (token, false)
             }
             return try await coordinator.withMintLock(.userToken(provider: configuration.name), operation: "user token mint",
                                                       timeoutSeconds: Double(configuration.timeoutSeconds)) { _ in
@@ -68,7 +75,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
                 }
                 let token = try await client.userToken(username: configuration.username, password: password, context: context)
                 try await persist(token, context: context)
-                return token
+                return (token, false)
             }
         }
     }
@@ -148,16 +155,23 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
             warnings: warnings)
     }
 
-    /// Runs `body` with a user token; when a cached token is refused (401), forgets it and
-    /// tries once more with a fresh one. Safe for reset too: a 401 means the service did not act.
+    /// Runs `body` with a user token; when a reused (cached or persisted) token is refused (401),
+    /// forgets it, mints a fresh one from the configured password once (under the user-token
+    /// lock, ``userToken(context:)``) and runs `body` once more. Safe for reset too: a 401 means
+    /// the service did not act (token-service-contract.md: a 400/401/429 means the server did
+    /// not act), so the retried reset is the same journal step, never a second reset.
+    /// A token this call minted itself is not retried: the password or the permission is wrong.
     private func withUserToken<T>(context: OperationContext, _ body: (AccessToken) async throws -> T) async throws -> T {
-        let token = try await userToken(context: context)
+        let (token, reused) = try await userTokenNotingReuse(context: context)
         do {
             return try await body(token)
-        } catch let error as TokenServiceError where error.code == .unauthorized && token.issuedAt < context.clock.now.addingTimeInterval(-1) {
-            // A cached or persisted token the service no longer accepts: fetch a fresh one once.
+        } catch let error as TokenServiceError where error.code == .unauthorized && reused {
             client.invalidateUserToken(username: configuration.username)
-            if let store, !context.dryRun { try? await store.remove(.providerUserToken(configuration.name), context: context) }
+            if let store, !context.dryRun,
+                try await store.read(.providerUserToken(configuration.name), label: .current, context: context)?.value == token.value
+            {
+                try? await store.remove(.providerUserToken(configuration.name), context: context)
+            }
             return try await body(try await userToken(context: context))
         }
     }

@@ -78,7 +78,9 @@ extension Dispatcher {
     ///
     /// - Throws: ``KeywardError`` (usage) for an unknown entity or a provider that cannot reset
     ///   secrets, before anything is reset; every other failure is reported per entity or sink.
-    public func rotate(entities names: [String], force: Bool, context: OperationContext) async throws -> SyncReport {
+    /// - Parameter operation: who rotates, recorded in each entity's rotation lock for the
+    ///   message of a job that finds it held: `rotation` by default, `schedule run` for the scheduler.
+    public func rotate(entities names: [String], force: Bool, operation: String = "rotation", context: OperationContext) async throws -> SyncReport {
         let vault = try requireVault()
         guard let journal = vault as? any RotationJournal else {
             throw KeywardError(.vault, "this vault keeps no rotation journal")
@@ -112,7 +114,7 @@ extension Dispatcher {
                 rotations.append(rotation)
                 continue
             }
-            rotations.append(await rotateEntity(id, force: force, runStart: runStart, vault: vault, journal: journal, context: context))
+            rotations.append(await rotateEntity(id, force: force, runStart: runStart, vault: vault, journal: journal, operation: operation, context: context))
         }
 
         // A rotation closed `aborted` on the way (its reset never sent) is said, as the dry run
@@ -162,7 +164,7 @@ extension Dispatcher {
     }
 
     private func rotateEntity(_ id: EntityID, force: Bool, runStart: Date, vault: any VaultServices, journal: any RotationJournal,
-                              context: OperationContext) async -> EntityRotation
+                              operation lockOperation: String, context: OperationContext) async -> EntityRotation
     {
         var rotation = EntityRotation(outcome: SyncReport.EntityOutcome(
             id: id.rawValue, outcome: "unchanged", error: nil, warnings: [], secretVersion: nil, secretFingerprint: nil,
@@ -214,7 +216,7 @@ extension Dispatcher {
                 return rotation
             }
 
-            guard let lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id, operation: "rotation") else {
+            guard let lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id, operation: lockOperation) else {
                 rotation.outcome.outcome = "skipped"
                 let holder = RotationLock.holder(directory: journal.rotationLockDirectory, entity: id)
                 rotation.outcome.warnings.append("another job holds the rotation lock (\(holder)); skipped")

@@ -12,12 +12,17 @@ public struct SyncRequest: Sendable {
     public var concurrency: Int
     /// Called after each entity with (done, total), for a progress line.
     public var progress: (@Sendable (Int, Int) -> Void)?
+    /// Who runs the sync, as recorded in each entity's rotation lock for the message of a job
+    /// that finds it held ("held by a schedule run (pid N, since …)"): `sync` by default.
+    public var operation: String
 
-    public init(entities: [String] = [], sinks: [String] = [], concurrency: Int = 8, progress: (@Sendable (Int, Int) -> Void)? = nil) {
+    public init(entities: [String] = [], sinks: [String] = [], concurrency: Int = 8, progress: (@Sendable (Int, Int) -> Void)? = nil,
+                operation: String = "sync") {
         self.entities = entities
         self.sinks = sinks
         self.concurrency = concurrency
         self.progress = progress
+        self.operation = operation
     }
 }
 
@@ -68,7 +73,7 @@ extension Dispatcher {
             for _ in 0..<min(limit, ids.count) {
                 if let id = pending.next() {
                     group.addTask { await self.syncEntity(id, rotationOpen: openRotations.contains(id) ? recovery.reasons[id] ?? "its rotation is still open" : nil,
-                                                         vault: vault, mintFailures: mintFailures, context: context) }
+                                                         vault: vault, mintFailures: mintFailures, operation: request.operation, context: context) }
                 }
             }
             var done = 0
@@ -79,7 +84,7 @@ extension Dispatcher {
                 request.progress?(done, ids.count)
                 if let id = pending.next() {
                     group.addTask { await self.syncEntity(id, rotationOpen: openRotations.contains(id) ? recovery.reasons[id] ?? "its rotation is still open" : nil,
-                                                         vault: vault, mintFailures: mintFailures, context: context) }
+                                                         vault: vault, mintFailures: mintFailures, operation: request.operation, context: context) }
                 }
             }
         }
@@ -178,7 +183,7 @@ extension Dispatcher {
     ///   no failure: the entity is `skipped`, and that job finishes the rotation.
     /// - Parameter mintFailures: where a failed token mint is recorded, for the run's sinks.
     private func syncEntity(_ id: EntityID, rotationOpen openReason: String?, vault: any VaultServices, mintFailures: MintFailures,
-                            context: OperationContext) async
+                            operation lockOperation: String, context: OperationContext) async
         -> (EntityID, SyncReport.EntityOutcome, [SyncReport.PlanAction])
     {
         var outcome = SyncReport.EntityOutcome(id: id.rawValue, outcome: "unchanged", error: nil, warnings: [], secretVersion: nil,
@@ -193,7 +198,7 @@ extension Dispatcher {
             let entityConfiguration = configuration.entities[id]!
             let provider = try provider(for: id)
             if !context.dryRun, let journal = vault as? any RotationJournal {
-                lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id, operation: "sync")
+                lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id, operation: lockOperation)
                 if lock == nil {
                     outcome.outcome = "skipped"
                     let holder = RotationLock.holder(directory: journal.rotationLockDirectory, entity: id)

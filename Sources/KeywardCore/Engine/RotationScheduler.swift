@@ -411,7 +411,7 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
         var summary = ScheduleStatus.Cycle(number: number, startedAt: started, finishedAt: started, outcome: "idle", rotated: [], synced: [],
                                            failed: [], skipped: [], recovered: recovery.changed.map(\.rawValue))
         if !rotate.isEmpty {
-            let report = try await dispatcher.rotate(entities: rotate.map(\.rawValue), force: false, context: context)
+            let report = try await dispatcher.rotate(entities: rotate.map(\.rawValue), force: false, operation: "schedule run", context: context)
             outcomes += report.entities
             sinks += report.sinks
             // `unchanged`: rotate's own due check found it not due after all; nothing done.
@@ -420,7 +420,7 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
             }.map(\.id)
         }
         if !sync.isEmpty {
-            let report = try await dispatcher.sync(SyncRequest(entities: sync.map(\.rawValue)), context: context)
+            let report = try await dispatcher.sync(SyncRequest(entities: sync.map(\.rawValue), operation: "schedule run"), context: context)
             outcomes += report.entities
             sinks += report.sinks
             summary.synced += report.entities.filter { $0.outcome == "ok" || $0.outcome == "unchanged" }.map(\.id)

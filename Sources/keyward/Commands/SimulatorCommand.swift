@@ -21,6 +21,8 @@ struct SimulatorCommand: AsyncParsableCommand {
               POST   /_sim/clock           {"advanceSeconds": N}
               POST   /_sim/faults          {"endpoint": E, "kind": K, "count": N}
               DELETE /_sim/faults          forget queued faults
+              POST   /_sim/revoke-user-tokens  refuse every user token minted so far \
+            (401, as after a restart)
               POST   /_sim/config          {"expiresOnUnit": "s" or "ms"}
               POST   /_sim/entities/ID/expiry  {"expiresInSeconds": N or null}: the \
             secret's expiry changes in place, its bytes stay (null: never expires)
