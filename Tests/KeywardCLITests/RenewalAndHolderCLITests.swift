@@ -10,8 +10,8 @@ import Darwin
 
 /// Round 3 of issue 12: what a fresh user found next. The built binary against the in-process
 /// simulator; each test failed on the code before its fix.
-@Suite("round 3: a refused user token is renewed once; the lock names a schedule run", .serialized)
-struct Round3CLITests {
+@Suite("a refused user token is renewed once; the lock names a schedule run", .serialized)
+struct RenewalAndHolderCLITests {
     @Test("the service forgets the cached user token: sync mints one fresh user token from the stored password and exits 0")
     func refusedUserTokenRenewed() async throws {
         let fixture = try await EngineFixture.start()
