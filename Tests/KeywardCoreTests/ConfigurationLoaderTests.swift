@@ -3,12 +3,16 @@ import KeywardCore
 import KeywardTesting
 import Testing
 
-private let registry: PluginRegistry = {
+/// A registry with a `token-service` provider that serves nothing and the `recording` sink:
+/// what the Core configuration tests load against.
+func recordingRegistry() -> PluginRegistry {
     var registry = PluginRegistry()
     registry.registerProvider(type: "token-service") { configuration, _ in StaticProvider(name: configuration.name, secrets: [:]) }
     RecordingSink.register(in: &registry)
     return registry
-}()
+}
+
+private let registry = recordingRegistry()
 
 private let validYAML = """
     version: 1
@@ -249,9 +253,7 @@ struct ConfigurationSinkRuleTests {
     /// A `checked` sink type whose rule refuses the option `name: bad`, output keys with `=`,
     /// and entities whose id ends in `-X`.
     static let registry: PluginRegistry = {
-        var registry = PluginRegistry()
-        registry.registerProvider(type: "token-service") { configuration, _ in StaticProvider(name: configuration.name, secrets: [:]) }
-        RecordingSink.register(in: &registry)
+        var registry = recordingRegistry()
         registry.registerSink(SinkTypeDescriptor(type: "checked", writesFile: true, options: ["name": .string], validate: { sink in
             var problems: [SinkConfigurationProblem] = []
             if sink.options["name"]?.stringValue == "bad" { problems.append(.init(.option("name"), "name is bad")) }

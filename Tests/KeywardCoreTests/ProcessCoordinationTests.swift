@@ -8,12 +8,7 @@ import Testing
 /// to end in KeywardCLITests' ProcessCLITests.
 @Suite("lock holders, token lock names, hook environment, onChangeTimeout")
 struct ProcessCoordinationTests {
-    static let registry: PluginRegistry = {
-        var registry = PluginRegistry()
-        registry.registerProvider(type: "token-service") { configuration, _ in StaticProvider(name: configuration.name, secrets: [:]) }
-        RecordingSink.register(in: &registry)
-        return registry
-    }()
+    static let registry = recordingRegistry()
 
     static let base = """
         version: 1
