@@ -173,6 +173,15 @@ struct Harness {
     }
 
     /// A JSON number as an exact integer, or `nil` for anything else (a fraction, a string).
+    /// Whether `date` lies `offset` seconds after some instant of the simulator's clock between
+    /// `before` and `after` (read around the call that set it), give or take `slack` seconds for
+    /// the wire format's rounding. A loaded machine may stall for seconds between a call and the
+    /// next clock read, so a fixed tolerance around "now after the call" is not a sound check.
+    static func isOffset(_ date: Date, by offset: TimeInterval, between before: Date, and after: Date, slack: TimeInterval = 1) -> Bool {
+        let value = date.timeIntervalSince1970
+        return value >= before.timeIntervalSince1970 + offset - slack && value <= after.timeIntervalSince1970 + offset + slack
+    }
+
     static func integer(_ value: Any?) -> Int? {
         if let whole = value as? Int { return whole }
         guard let number = value as? NSNumber else { return nil }
