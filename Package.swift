@@ -155,7 +155,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KeywardCoreTests",
-            dependencies: ["KeywardCore", "KeywardTesting"],
+            dependencies: ["KeywardCore", "KeywardTesting", "KeywardTokenService"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -13,6 +13,8 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
 
     public var name: String { configuration.name }
     public let configuration: ProviderConfiguration
+    /// The section's options, parsed.
+    public let options: TokenServiceOptions
     public let client: TokenServiceClient
     private let credentials: CredentialResolver
     /// Where user tokens persist between processes (`providers/<NAME>/user-token`), if anywhere.
@@ -21,20 +23,25 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
 
     /// - Parameter store: the vault, to persist the user token across runs until shortly
     ///   before it expires; `nil` keeps it in memory only.
-    /// - Throws: ``TokenServiceError`` for a base URL the client refuses.
+    /// - Throws: ``KeywardError`` (usage) for options the descriptor refuses (a section built in
+    ///   code; the loader checked one read from a file); ``TokenServiceError`` for a base URL the
+    ///   client refuses.
     public init(configuration: ProviderConfiguration, credentials: CredentialResolver, store: (any SecretStore)? = nil,
                 httpClient: HTTPClient = TokenServiceClient.sharedHTTPClient, retry: RetryPolicy = RetryPolicy()) throws {
         self.configuration = configuration
+        let options = try TokenServiceOptions(configuration)
+        self.options = options
         self.credentials = credentials
         self.store = store
         self.client = try TokenServiceClient(
-            configuration: .init(baseURL: configuration.baseURL, timeoutSeconds: Double(configuration.timeoutSeconds), retry: retry),
+            configuration: .init(baseURL: options.baseURL, timeoutSeconds: Double(options.timeout.components.seconds), retry: retry),
             httpClient: httpClient)
     }
 
-    /// Registers this provider type in `registry`.
+    /// Registers this provider type in `registry`, as the type of a provider section that names
+    /// none.
     public static func register(in registry: inout PluginRegistry, httpClient: HTTPClient = TokenServiceClient.sharedHTTPClient) {
-        registry.registerProvider(type: type) { configuration, environment in
+        registry.registerProvider(descriptor, isDefault: true) { configuration, environment in
             try TokenServiceProvider(configuration: configuration, credentials: environment.credentials, store: environment.store, httpClient: httpClient)
         }
     }
@@ -53,27 +60,27 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
     private func userTokenNotingReuse(context: OperationContext) async throws -> (token: AccessToken, reused: Bool) {
         // One request at a time per provider: entities synced concurrently share one user token.
         try await gate.serialize {
-            let password = try await credentials.resolve(configuration.password, context: context)
+            let password = try await credentials.resolve(options.password, context: context)
             if let persisted = try await persistedUserToken(context: context) {
-                client.adoptUserToken(persisted, username: configuration.username, password: password)
+                client.adoptUserToken(persisted, username: options.username, password: password)
             }
-            if let cached = client.cachedUserToken(username: configuration.username, password: password, at: context.clock.now) {
+            if let cached = client.cachedUserToken(username: options.username, password: password, at: context.clock.now) {
                 return (cached, true)
             }
             // Processes that need a new user token together obtain one (issue 12, item 4): the
             // others wait for `<vault>.locks/providers-<NAME>.user-token.lock`, then adopt the
             // token the first one persisted.
             guard !context.dryRun, let coordinator = store as? any MintCoordinator else {
-                let token = try await client.userToken(username: configuration.username, password: password, context: context)
+                let token = try await client.userToken(username: options.username, password: password, context: context)
                 try await persist(token, context: context)
                 return (token, false)
             }
             return try await coordinator.withMintLock(.userToken(provider: configuration.name), operation: "user token mint",
-                                                      timeoutSeconds: Double(configuration.timeoutSeconds)) { _ in
+                                                      timeoutSeconds: Double(options.timeout.components.seconds)) { _ in
                 if let persisted = try await persistedUserToken(context: context) {
-                    client.adoptUserToken(persisted, username: configuration.username, password: password)
+                    client.adoptUserToken(persisted, username: options.username, password: password)
                 }
-                let token = try await client.userToken(username: configuration.username, password: password, context: context)
+                let token = try await client.userToken(username: options.username, password: password, context: context)
                 try await persist(token, context: context)
                 return (token, false)
             }
@@ -83,7 +90,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
     /// The user token kept in the vault, when it belongs to this username.
     private func persistedUserToken(context: OperationContext) async throws -> AccessToken? {
         guard let store, let record = try await store.read(.providerUserToken(configuration.name), label: .current, context: context),
-            record.source == configuration.username, let expiresAt = record.expiresAt
+            record.source == options.username, let expiresAt = record.expiresAt
         else { return nil }
         return AccessToken(value: record.value, expiresAt: expiresAt, issuedAt: record.createdAt, txnId: record.txnId, message: nil)
     }
@@ -92,8 +99,8 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
     ///
     /// - Throws: ``TokenServiceError`` (``TokenServiceError/Code/unauthorized``) for a wrong password.
     public func verify(password: SecretValue, context: OperationContext) async throws {
-        client.invalidateUserToken(username: configuration.username)
-        let token = try await client.userToken(username: configuration.username, password: password, context: context)
+        client.invalidateUserToken(username: options.username)
+        let token = try await client.userToken(username: options.username, password: password, context: context)
         try await persist(token, context: context)
     }
 
@@ -103,7 +110,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
         let name = SecretName.providerUserToken(configuration.name)
         guard try await store.read(name, label: .current, context: context)?.value != token.value else { return }
         let record = SecretRecord(value: token.value, createdAt: token.issuedAt, expiresAt: token.expiresAt,
-                                  source: configuration.username, txnId: token.txnId)
+                                  source: options.username, txnId: token.txnId)
         _ = try await store.write(name, record: record, label: .current, context: context)
     }
 
@@ -113,7 +120,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
     ///
     /// - Throws: ``KeywardError`` when the password cannot be resolved; ``TokenServiceError``.
     public func prepareReset(for entity: EntityID, context: OperationContext) async throws {
-        client.invalidateUserToken(username: configuration.username)
+        client.invalidateUserToken(username: options.username)
         let persisted = SecretName.providerUserToken(configuration.name)
         if let store, !context.dryRun, try await store.read(persisted, label: .current, context: context) != nil {
             try await store.remove(persisted, context: context)
@@ -166,7 +173,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
         do {
             return try await body(token)
         } catch let error as TokenServiceError where error.code == .unauthorized && reused {
-            client.invalidateUserToken(username: configuration.username)
+            client.invalidateUserToken(username: options.username)
             if let store, !context.dryRun,
                 try await store.read(.providerUserToken(configuration.name), label: .current, context: context)?.value == token.value
             {

@@ -1,13 +1,14 @@
 import Foundation
 import KeywardCore
 import KeywardTesting
+import KeywardTokenService
 import Testing
 
-/// A registry with a `token-service` provider that serves nothing and the `recording` sink:
-/// what the Core configuration tests load against.
+/// A registry with a `token-service` provider (its real rules) that serves nothing and the
+/// `recording` sink: what the Core configuration tests load against.
 func recordingRegistry() -> PluginRegistry {
     var registry = PluginRegistry()
-    registry.registerProvider(type: "token-service") { configuration, _ in StaticProvider(name: configuration.name, secrets: [:]) }
+    registry.registerProvider(TokenServiceProvider.descriptor, isDefault: true) { configuration, _ in StaticProvider(name: configuration.name, secrets: [:]) }
     RecordingSink.register(in: &registry)
     return registry
 }
@@ -64,12 +65,13 @@ struct ConfigurationLoaderTests {
         #expect(configuration.vault.path == "/srv/app/.keyward/vault.db")
         #expect(configuration.vault.retention == 12)
         let uat = try #require(configuration.providers["uat"])
-        #expect(uat.baseURL.absoluteString == "https://api.uat.sahamati.org.in/iam/v1")
-        #expect(uat.password == .vault("providers/uat/password"))
-        #expect(uat.timeoutSeconds == 15)
-        let local = try #require(configuration.providers["local"])
+        let uatOptions = try TokenServiceOptions(uat)
+        #expect(uatOptions.baseURL.absoluteString == "https://api.uat.sahamati.org.in/iam/v1")
+        #expect(uatOptions.password == .vault("providers/uat/password"))
+        #expect(uatOptions.timeout == .seconds(15))
+        let local = try TokenServiceOptions(#require(configuration.providers["local"]))
         #expect(local.password == .environment("SIM_PASSWORD"))
-        #expect(local.timeoutSeconds == 10)
+        #expect(local.timeout == .seconds(10))
         let first = try #require(configuration.entities["FIU-EXAMPLE-1"])
         #expect(first.secretExpiryDays == 90)
         #expect(first.rotateBeforeSeconds == 15 * 86_400)

@@ -49,8 +49,8 @@ public struct ConfigurationError: CategorizedError, Sendable {
 }
 
 /// Something in `keyward.yaml` that works but is probably not what the user meant, such as a
-/// `secretExpiryDays` above the service's maximum of 180 (token-service-contract.md, "Reset
-/// semantics"). Shown on stderr; never fatal.
+/// `secretExpiryDays` above what the provider grants (its type's descriptor says so). Shown on
+/// stderr; never fatal.
 public struct ConfigurationWarning: Sendable, Equatable, CustomStringConvertible {
     public var keyPath: String
     public var line: Int?

@@ -69,6 +69,11 @@ private struct Reader {
     let home: String?
     var problems: [ConfigurationError.Problem] = []
     var warnings: [ConfigurationWarning] = []
+    /// Providers read (of a type this build provides), in file order, for their type's rules,
+    /// with the options that failed to parse.
+    var providerSections: [(provider: ProviderConfiguration, keyNode: Node, map: OrderedMapping, failed: Set<String>)] = []
+    /// Entities read without problems, for a provider rule that points at one of their keys.
+    var entityMaps: [EntityID: OrderedMapping] = [:]
 
     init(file: String?, directory: String, registry: PluginRegistry, home: String?) {
         self.file = file
@@ -126,7 +131,6 @@ private struct Reader {
         if case .mapping(let map)? = top["providers"] {
             providerNames = map.keys.compactMap { if case .scalar(let scalar) = $0 { scalar.string } else { nil } }
         }
-        var entityOrder: [EntityID] = []
         if let node = top["entities"], let map = mapping(node, "entities") {
             for (name, (keyNode, value)) in map.ordered {
                 guard let id = EntityID(name) else {
@@ -135,7 +139,6 @@ private struct Reader {
                 }
                 if let entity = readEntity(id: id, node: value, providers: configuration.providers, providerNames: providerNames) {
                     configuration.entities[id] = entity
-                    entityOrder.append(id)
                 }
             }
         }
@@ -163,7 +166,9 @@ private struct Reader {
                 if let sink { configuration.sinks[name] = sink }
             }
         }
-        configuration.warnings = warnings
+        validateProviders(configuration)
+        // In file order: a provider's rules about an entity come after the entities are read.
+        configuration.warnings = warnings.enumerated().sorted { ($0.element.line ?? 0, $0.offset) < ($1.element.line ?? 0, $1.offset) }.map(\.element)
         return problems.isEmpty ? configuration : nil
     }
 
@@ -182,6 +187,9 @@ private struct Reader {
         return settings
     }
 
+    /// Reads a provider section: its `type` and each option its type declares, parsed to its
+    /// kind. The type's own rules run later (``validateProviders(_:)``), once the whole
+    /// configuration is known. `nil` when the section has problems already.
     mutating func readProvider(name: String, keyNode: Node, node: Node) -> ProviderConfiguration? {
         let path = "providers.\(name)"
         guard Self.isPlainName(name) else {
@@ -189,69 +197,113 @@ private struct Reader {
             return nil
         }
         guard let map = mapping(node, path) else { return nil }
-        checkKeys(map, known: ["type", "baseURL", "username", "password", "timeout"], path: path)
+        // The declared options decide the known keys; for a type this build lacks, only the
+        // type is reported.
+        var type = registry.defaultProviderType
+        var descriptor = type.flatMap { registry.providerDescriptor(type: $0) }
+        if case .scalar(let scalar)? = map["type"] {
+            type = scalar.string
+            descriptor = registry.providerDescriptor(type: scalar.string)
+        }
+        if let declared = descriptor?.options {
+            checkKeys(map, known: ["type"] + declared.map(\.name), path: path)
+        }
         let start = problems.count
-        var type = "token-service"
-        if let node = map["type"], let text = string(node, "\(path).type") {
-            type = text
-            if !registry.providerTypes.contains(text) {
+        if let node = map["type"] {
+            if let text = string(node, "\(path).type"), !registry.providerTypes.contains(text) {
                 fail("\(path).type", node, "provider type '\(text)' is not provided by this build (available: \(registry.providerTypes.joined(separator: ", ")))")
             }
+        } else if type == nil {
+            fail("\(path).type", node, "missing: one of \(registry.providerTypes.joined(separator: ", "))")
         }
-        var baseURL: URL?
-        if let node = map["baseURL"] {
-            if let text = string(node, "\(path).baseURL") { baseURL = readBaseURL(text, path: "\(path).baseURL", node: node) }
+        guard let type, let descriptor else { return nil }
+        var options: [String: ConfigurationValue] = [:]
+        var lines: [String: Int] = [:]
+        var failed: Set<String> = []
+        if let declared = descriptor.options {
+            for option in declared {
+                guard let node = map[option.name] else { continue }
+                lines[option.name] = map.keyNode(option.name)?.mark?.line
+                if let value = providerOption(node, kind: option.kind, path: "\(path).\(option.name)") {
+                    options[option.name] = value
+                } else {
+                    failed.insert(option.name)
+                }
+            }
         } else {
-            fail("\(path).baseURL", node, "missing: production, uat, sandbox or a URL ending in /iam/v1")
+            for (key, (keyNode, value)) in map.ordered where key != "type" {
+                lines[key] = keyNode.mark?.line
+                options[key] = Self.raw(value)
+            }
         }
-        var username: String?
-        if let node = map["username"] {
-            username = string(node, "\(path).username")
-            if username?.isEmpty == true { fail("\(path).username", node, "must not be empty") }
-        } else {
-            fail("\(path).username", node, "missing: the admin user's login (an email address)")
-        }
-        var password: CredentialReference?
-        if let node = map["password"] { password = reference(node, "\(path).password") }
-        var timeout: Int64 = 10
-        if let node = map["timeout"], let seconds = duration(node, "\(path).timeout") {
-            if seconds > 600 { fail("\(path).timeout", node, "at most 10m") } else { timeout = seconds }
-        }
-        guard problems.count == start, let baseURL, let username else { return nil }
-        return ProviderConfiguration(name: name, type: type, baseURL: baseURL, username: username, password: password, timeoutSeconds: timeout)
+        let provider = ProviderConfiguration(name: name, type: type, options: options, optionLines: lines, line: keyNode.mark?.line)
+        // Its type's rules run even when an option failed to parse, so that every problem of
+        // the file is reported at once; only what those failures make meaningless is left out.
+        providerSections.append((provider, keyNode, map, failed))
+        return problems.count == start ? provider : nil
     }
 
-    mutating func readBaseURL(_ text: String, path: String, node: Node) -> URL? {
-        if let environment = TokenServiceEnvironment(rawValue: text) { return environment.baseURL }
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else {
-            fail(path, node, "'\(text)' is neither production, uat, sandbox nor a URL")
-            return nil
-        }
-        switch scheme {
-        case "https": break
-        case "http":
-            guard NetworkRules.isLoopback(host: host) else {
-                fail(path, node, "plain http:// is allowed only for loopback hosts (127.0.0.0/8, localhost, ::1); use https://")
-                return nil
+    /// Runs each read provider's type rules (``ProviderTypeDescriptor/validate``) with the
+    /// whole configuration, in file order, and reports what they find at the key's line.
+    mutating func validateProviders(_ configuration: KeywardConfiguration) {
+        for (provider, keyNode, map, failed) in providerSections {
+            guard let descriptor = registry.providerDescriptor(type: provider.type) else { continue }
+            let path = "providers.\(provider.name)"
+            // Grouped by key in the declared order, as the section reads.
+            let order = descriptor.options?.map(\.name) ?? []
+            let found = descriptor.validate(provider, configuration)
+            let sorted = found.enumerated().sorted { a, b in
+                func rank(_ problem: ProviderConfigurationProblem) -> Int {
+                    if case .option(let key) = problem.place { return order.firstIndex(of: key) ?? order.count }
+                    return order.count + 1
+                }
+                return (rank(a.element), a.offset) < (rank(b.element), b.offset)
+            }.map(\.element)
+            for problem in sorted {
+                if case .option(let key) = problem.place, failed.contains(key) { continue }
+                if !failed.isEmpty, problem.place == .section { continue }
+                let keyPath: String
+                let node: Node?
+                switch problem.place {
+                case .option(let key):
+                    keyPath = "\(path).\(key)"
+                    node = map[key] ?? map.node
+                case .entity(let id, let key):
+                    keyPath = "entities.\(id).\(key)"
+                    node = entityMaps[id].flatMap { $0[key] ?? $0.node } ?? keyNode
+                case .section:
+                    keyPath = path
+                    node = keyNode
+                }
+                switch problem.severity {
+                case .error: fail(keyPath, node, problem.message)
+                case .warning: warnings.append(.init(keyPath: keyPath, line: node?.mark?.line, message: problem.message))
+                }
             }
-        default:
-            fail(path, node, "scheme '\(scheme)' is not supported; use https:// (or http:// on loopback)")
-            return nil
         }
-        if url.user != nil || url.password != nil {
-            fail(path, node, "must not carry credentials; use username and password")
-            return nil
+    }
+
+    /// A value kept as written, for a provider type that checks nothing.
+    static func raw(_ node: Node) -> ConfigurationValue {
+        switch node {
+        case .scalar(let scalar): .string(scalar.string)
+        case .sequence(let sequence): .list(sequence.map(raw))
+        case .mapping(let mapping):
+            .map(Dictionary(mapping.compactMap { key, value in
+                if case .scalar(let scalar) = key { (scalar.string, raw(value)) } else { nil }
+            }, uniquingKeysWith: { first, _ in first }))
+        case .alias: .string("")
         }
-        if url.query != nil || url.fragment != nil {
-            fail(path, node, "must not have a query or fragment")
-            return nil
+    }
+
+    mutating func providerOption(_ node: Node, kind: ProviderTypeDescriptor.OptionKind, path: String) -> ConfigurationValue? {
+        switch kind {
+        case .string: string(node, path).map(ConfigurationValue.string)
+        case .integer: integer(node, path).map(ConfigurationValue.integer)
+        case .boolean: option(node, kind: .boolean, path: path)
+        case .duration: duration(node, path).map { .duration(.seconds($0)) }
+        case .credential: reference(node, path).map(ConfigurationValue.credential)
         }
-        let trimmed = url.path.hasSuffix("/") ? String(url.path.dropLast()) : url.path
-        guard trimmed.hasSuffix("/iam/v1") else {
-            fail(path, node, "must end in /iam/v1 (the four calls are appended to it), e.g. \(scheme)://\(host)/iam/v1")
-            return nil
-        }
-        return text.hasSuffix("/") ? URL(string: String(text.dropLast())) : url
     }
 
     mutating func readEntity(id: EntityID, node: Node, providers: [String: ProviderConfiguration], providerNames: [String]) -> EntityConfiguration? {
@@ -282,12 +334,12 @@ private struct Reader {
                 fail("\(path).secretExpiryDays", node, "must be a positive number of days")
             } else {
                 expiryDays = days
-                if days > 180 {
-                    warnings.append(.init(keyPath: "\(path).secretExpiryDays", line: node.mark?.line,
-                                          message: "\(days) is above the token service's maximum of 180; the service will apply its default (180 days)"))
-                }
             }
         }
+        // What the provider's resets grant (its type's rules); what it says of an asked
+        // validity it will not grant, its descriptor reports.
+        let validity = provider.flatMap { providers[$0] }.flatMap { registry.providerDescriptor(type: $0.type) }?.secretValidity
+        let grantedDays = validity.map { $0.grantedDays(asked: expiryDays) } ?? expiryDays
         var rotateBefore: Int64 = 15 * 86_400
         if let node = map["rotateBefore"], let seconds = duration(node, "\(path).rotateBefore") { rotateBefore = seconds }
         var refreshBefore: Int64 = 600
@@ -298,16 +350,17 @@ private struct Reader {
                 refreshBefore = seconds
             }
         }
-        // The service caps validity at 180 days (contract, "Reset semantics"). Only a window the
-        // user wrote is worth a warning; the default is capped silently.
-        if map["rotateBefore"] != nil, let days = expiryDays.map({ min($0, 180) }), rotateBefore * 3 > Int64(days) * 86_400 {
+        // Only a window the user wrote, for a validity the user asked, is worth a warning; the
+        // default is capped silently.
+        if map["rotateBefore"] != nil, expiryDays != nil, let days = grantedDays, rotateBefore * 3 > Int64(days) * 86_400 {
             let third = Double(days) / 3
             let shown = third == third.rounded() ? "\(Int(third))d" : String(format: "%.1f days", third)
             warnings.append(.init(keyPath: "\(path).rotateBefore", line: map["rotateBefore"]?.mark?.line,
                                   message: "longer than a third of the \(days)-day lifetime; a third (\(shown)) is used"))
         }
         guard problems.count == start, let provider else { return nil }
-        return EntityConfiguration(id: id, provider: provider, secretExpiryDays: expiryDays,
+        entityMaps[id] = map
+        return EntityConfiguration(id: id, provider: provider, secretExpiryDays: expiryDays, grantedValidityDays: grantedDays,
                                    rotateBeforeSeconds: rotateBefore, tokenRefreshBeforeSeconds: refreshBefore)
     }
 
@@ -552,7 +605,7 @@ private struct Reader {
             }
             ordered.append((scalar.string, (key, value)))
         }
-        return OrderedMapping(ordered: ordered)
+        return OrderedMapping(ordered: ordered, node: node)
     }
 
     mutating func checkKeys(_ map: OrderedMapping, known: [String], path: String) {
@@ -665,6 +718,13 @@ private struct Reader {
 /// A YAML mapping with its keys in file order and the key nodes kept for line numbers.
 private struct OrderedMapping {
     var ordered: [(String, (Node, Node))]
+    /// The mapping itself, for a problem about a key it lacks.
+    var node: Node
+
+    /// The node of `key` itself (its line is the key's).
+    func keyNode(_ key: String) -> Node? {
+        ordered.first { $0.0 == key }?.1.0
+    }
 
     subscript(key: String) -> Node? {
         ordered.first { $0.0 == key }?.1.1

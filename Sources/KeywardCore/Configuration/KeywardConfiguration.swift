@@ -48,46 +48,28 @@ public struct VaultSettings: Sendable, Equatable {
     }
 }
 
-/// A named token service environment or URL (token-service-contract.md, "Environments").
-public enum TokenServiceEnvironment: String, Sendable, CaseIterable {
-    case production
-    case uat
-    case sandbox
-
-    /// The environment's base URL, ending in `/iam/v1`.
-    public var baseURL: URL {
-        switch self {
-        case .production: URL(string: "https://api.sahamati.org.in/iam/v1")!
-        case .uat: URL(string: "https://api.uat.sahamati.org.in/iam/v1")!
-        case .sandbox: URL(string: "https://api.sandbox.sahamati.org.in/iam/v1")!
-        }
-    }
-}
-
-/// `providers.<name>` section.
+/// `providers.<name>` section: its `type` and the options that type declares, parsed to their
+/// kinds but not interpreted. The type's ``ProviderTypeDescriptor`` checked them at load and
+/// parses them into its own typed options (DESIGN.md, "Plugins").
 public struct ProviderConfiguration: Sendable, Equatable {
     /// The provider's name (a key of `providers`).
     public var name: String
     /// The plugin type, e.g. `token-service`.
     public var type: String
-    /// The token service base URL, ending in `/iam/v1`: a named environment's, an `https://` URL,
-    /// or an `http://` URL on a loopback host.
-    public var baseURL: URL
-    /// The admin user's login (an email address).
-    public var username: String
-    /// Where the admin user's password comes from. Default `vault:providers/<name>/password`.
-    public var password: CredentialReference
-    /// Time allowed for one HTTP call, in seconds. Default 10.
-    public var timeoutSeconds: Int64
+    /// The section's keys other than `type`, each parsed to the kind its type declares
+    /// (``ProviderTypeDescriptor/OptionKind``).
+    public var options: [String: ConfigurationValue]
+    /// The line of each key in ``options``, for problems found after loading.
+    public var optionLines: [String: Int]
+    /// Line of the provider's name in the file.
+    public var line: Int?
 
-    public init(name: String, type: String = "token-service", baseURL: URL, username: String,
-                password: CredentialReference? = nil, timeoutSeconds: Int64 = 10) {
+    public init(name: String, type: String, options: [String: ConfigurationValue] = [:], optionLines: [String: Int] = [:], line: Int? = nil) {
         self.name = name
         self.type = type
-        self.baseURL = baseURL
-        self.username = username
-        self.password = password ?? .vault(.providerPassword(name))
-        self.timeoutSeconds = timeoutSeconds
+        self.options = options
+        self.optionLines = optionLines
+        self.line = line
     }
 }
 
@@ -96,19 +78,26 @@ public struct EntityConfiguration: Sendable, Equatable {
     public var id: EntityID
     /// The name of the provider that holds this entity's secret.
     public var provider: String
-    /// Validity asked for on reset, in days; `nil` leaves the service's default (180).
+    /// Validity asked for on reset, in days; `nil` leaves the provider's default.
     public var secretExpiryDays: Int?
+    /// The validity, in days, a reset of this entity's secret is granted: ``secretExpiryDays``
+    /// within the provider type's default and maximum (``SecretValidityRules``), set by the
+    /// loader; `nil` when the provider does not say. The rotation window uses it for a secret
+    /// whose record cannot tell its lifetime.
+    public var grantedValidityDays: Int?
     /// A rotation is due once the secret's expiry is this close, in seconds. Default 15 days;
     /// the engine caps it at a third of the secret's lifetime.
     public var rotateBeforeSeconds: Int64
     /// An entity token is minted again once its expiry is this close, in seconds. Default 10 min.
     public var tokenRefreshBeforeSeconds: Int64
 
-    public init(id: EntityID, provider: String, secretExpiryDays: Int? = nil,
+    /// - Parameter grantedValidityDays: `nil` takes `secretExpiryDays`.
+    public init(id: EntityID, provider: String, secretExpiryDays: Int? = nil, grantedValidityDays: Int? = nil,
                 rotateBeforeSeconds: Int64 = 15 * 86_400, tokenRefreshBeforeSeconds: Int64 = 600) {
         self.id = id
         self.provider = provider
         self.secretExpiryDays = secretExpiryDays
+        self.grantedValidityDays = grantedValidityDays ?? secretExpiryDays
         self.rotateBeforeSeconds = rotateBeforeSeconds
         self.tokenRefreshBeforeSeconds = tokenRefreshBeforeSeconds
     }
@@ -142,15 +131,21 @@ public struct SinkConfiguration: Sendable {
     public var line: Int?
 }
 
-/// A scalar, list or map from the configuration, for type-specific sink options.
+/// A scalar, list or map from the configuration, for type-specific sink and provider options.
 public indirect enum ConfigurationValue: Sendable, Equatable {
     case string(String)
     case integer(Int)
     case boolean(Bool)
     case list([ConfigurationValue])
     case map([String: ConfigurationValue])
+    /// A duration option (``ProviderTypeDescriptor/OptionKind/duration``).
+    case duration(Duration)
+    /// A credential reference option (``ProviderTypeDescriptor/OptionKind/credential``).
+    case credential(CredentialReference)
 
     public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
     public var boolValue: Bool? { if case .boolean(let b) = self { b } else { nil } }
     public var integerValue: Int? { if case .integer(let i) = self { i } else { nil } }
+    public var durationValue: Duration? { if case .duration(let d) = self { d } else { nil } }
+    public var credentialValue: CredentialReference? { if case .credential(let c) = self { c } else { nil } }
 }

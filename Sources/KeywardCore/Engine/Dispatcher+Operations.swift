@@ -79,7 +79,7 @@ extension Dispatcher {
             secret = try await storeIfChanged(fresh, id: id, vault: vault, context: context)
             minted = try await issuer.issueAccessToken(for: id, secret: secret!.value, context: context)
         }
-        for warning in minted.warnings + Self.expiryWarnings(secret!.expiresAt, now: context.clock.now) {
+        for warning in minted.warnings + expiryWarnings(id, secret!.expiresAt, now: context.clock.now) {
             context.logger.warning("\(id): \(warning)")
         }
         return try await vault.write(.entityToken(id), record: minted.record, label: .current, context: context)
@@ -188,8 +188,11 @@ extension Dispatcher {
     public func login(provider name: String, password: SecretValue, context: OperationContext) async throws {
         let vault = try requireVault()
         let providerConfiguration = try selectProvider(name)
-        guard case .vault(let entry) = providerConfiguration.password else {
-            throw KeywardError.usage("provider '\(name)' reads its password from \(providerConfiguration.password); nothing to store (remove `password:` to use the vault)")
+        guard let credential = registry.providerSettings(providerConfiguration).credential else {
+            throw KeywardError.usage("provider '\(name)' (type \(providerConfiguration.type)) signs in with no password; nothing to store")
+        }
+        guard case .vault(let entry) = credential else {
+            throw KeywardError.usage("provider '\(name)' reads its password from \(credential); nothing to store (remove `password:` to use the vault)")
         }
         guard !password.isEmpty else { throw KeywardError.usage("the password is empty; nothing stored") }
         let provider = try providers.provider(named: name) { try registry.makeProvider(providerConfiguration, environment: pluginEnvironment) }
@@ -233,7 +236,7 @@ extension Dispatcher {
                 let rotationDueAt = secret.expiresAt.flatMap { expiresAt in
                     entityConfiguration.map { entity in
                         max(secret.createdAt, expiresAt.addingTimeInterval(-RotationDecision.window(
-                            expiresAt: expiresAt, createdAt: secret.createdAt, secretExpiryDays: entity.secretExpiryDays,
+                            expiresAt: expiresAt, createdAt: secret.createdAt, secretExpiryDays: entity.grantedValidityDays,
                             rotateBeforeSeconds: entity.rotateBeforeSeconds, createdByReset: secret.createdByReset)))
                     }
                 }
@@ -243,7 +246,7 @@ extension Dispatcher {
                 if let rotationDueAt, rotationDueAt <= now, let expiresAt = secret.expiresAt, expiresAt > now, entry.openJournal == nil {
                     entry.warnings.append("rotation due since \(Timestamps.format(rotationDueAt)): run `keyward rotate \(id)` (the secret expires \(Timestamps.format(expiresAt)))")
                 }
-                entry.warnings += Self.expiryWarnings(secret.expiresAt, now: now)
+                entry.warnings += expiryWarnings(id, secret.expiresAt, now: now)
                 if let expiresAt = secret.expiresAt, let window = failWithinSeconds, expiresAt.timeIntervalSince(now) <= Double(window) {
                     report.expiringWithin.append(id.rawValue)
                     report.failures.append("\(id): the secret expires \(Timestamps.format(expiresAt))")

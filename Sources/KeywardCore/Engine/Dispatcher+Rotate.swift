@@ -10,7 +10,10 @@ public struct RotationDecision: Sendable, Equatable {
     /// A secret is due when `expiresAt - now <= rotateBefore`, where `rotateBefore` is capped at
     /// a third of the secret's lifetime (see ``window(expiresAt:createdAt:secretExpiryDays:rotateBeforeSeconds:createdByReset:)``),
     /// so a short-lived secret cannot cause a rotation loop. A secret without expiry is never due
-    /// unless forced; an expired one (inside its grace period or past it) always is.
+    /// unless forced; an expired one always is.
+    ///
+    /// - Parameter secretExpiryDays: the validity a reset grants, in days
+    ///   (``EntityConfiguration/grantedValidityDays``); `nil` when the provider does not say.
     public static func decide(expiresAt: Date?, createdAt: Date, secretExpiryDays: Int?, rotateBeforeSeconds: Int64,
                               now: Date, force: Bool, createdByReset: Bool = true) -> RotationDecision
     {
@@ -37,18 +40,21 @@ public struct RotationDecision: Sendable, Equatable {
     /// The lifetime of a secret Keyward's own reset created is exact: `expiresAt - createdAt`
     /// (what the service granted, perhaps less than asked, so the cap prevents a loop). A secret
     /// first seen by a sync (adopted mid-life, or reset elsewhere) is older than its record, so
-    /// its lifetime is taken as the validity the service grants (`secretExpiryDays`, at most
-    /// the service's maximum of 180 days), or the record's span when that is longer: a secret
+    /// its lifetime is taken as the validity the provider grants (`secretExpiryDays`: the entity's
+    /// ``EntityConfiguration/grantedValidityDays``), or the record's span when that is longer: a secret
     /// adopted with 10 days left and a 15-day `rotateBefore` is due at once, not 3 days before
     /// expiry. At worst that rotates an adopted secret once early; the reset's own record is then
-    /// exact.
+    /// exact. With neither a lifetime nor a granted validity, the window is `rotateBefore`.
     public static func window(expiresAt: Date, createdAt: Date, secretExpiryDays: Int?, rotateBeforeSeconds: Int64,
                               createdByReset: Bool = true) -> TimeInterval
     {
-        let granted = Double(min(secretExpiryDays ?? 180, 180)) * 86_400
+        let granted = secretExpiryDays.map { Double($0) * 86_400 }
         var lifetime = expiresAt.timeIntervalSince(createdAt)
-        if lifetime <= 0 { lifetime = granted }
-        if !createdByReset { lifetime = max(lifetime, granted) }
+        if lifetime <= 0 {
+            guard let granted else { return Double(rotateBeforeSeconds) }
+            lifetime = granted
+        }
+        if !createdByReset, let granted { lifetime = max(lifetime, granted) }
         return min(Double(rotateBeforeSeconds), lifetime / 3)
     }
 }
@@ -199,7 +205,7 @@ extension Dispatcher {
             rotation.outcome.secretFingerprint = current.map { vault.fingerprint($0.value) }
             rotation.outcome.secretExpiresAt = known.expiresAt
             let decision = RotationDecision.decide(
-                expiresAt: known.expiresAt, createdAt: known.createdAt, secretExpiryDays: entityConfiguration.secretExpiryDays,
+                expiresAt: known.expiresAt, createdAt: known.createdAt, secretExpiryDays: entityConfiguration.grantedValidityDays,
                 rotateBeforeSeconds: entityConfiguration.rotateBeforeSeconds, now: context.clock.now, force: force,
                 createdByReset: known.createdByReset)
             guard decision.due else {
@@ -252,7 +258,7 @@ extension Dispatcher {
             }
             if let again, !force {
                 let recheck = RotationDecision.decide(
-                    expiresAt: again.expiresAt, createdAt: again.createdAt, secretExpiryDays: entityConfiguration.secretExpiryDays,
+                    expiresAt: again.expiresAt, createdAt: again.createdAt, secretExpiryDays: entityConfiguration.grantedValidityDays,
                     rotateBeforeSeconds: entityConfiguration.rotateBeforeSeconds, now: context.clock.now, force: false,
                     createdByReset: again.createdByReset)
                 guard recheck.due else { return rotation }

@@ -255,7 +255,7 @@ extension Dispatcher {
             outcome.secretVersion = current.version == 0 ? nil : current.version
             outcome.secretFingerprint = newFingerprint
             outcome.secretExpiresAt = current.expiresAt
-            outcome.warnings += Self.expiryWarnings(current.expiresAt, now: context.clock.now)
+            outcome.warnings += expiryWarnings(id, current.expiresAt, now: context.clock.now)
 
             let tokenName = SecretName.entityToken(id)
             let token = try await vault.read(tokenName, label: .current, context: context)
@@ -359,15 +359,13 @@ extension Dispatcher {
         }
     }
 
-    /// Warnings for a secret's expiry: expired (inside or past the 5-day grace period of
-    /// token-service-contract.md, "POST /entity/token/generate").
-    static func expiryWarnings(_ expiresAt: Date?, now: Date) -> [String] {
+    /// Warnings for `id`'s secret once it expired, in its provider type's words (what the
+    /// service still allows: ``ProviderTypeDescriptor/expiryNotices``).
+    func expiryWarnings(_ id: EntityID, _ expiresAt: Date?, now: Date) -> [String] {
         guard let expiresAt, expiresAt <= now else { return [] }
-        let graceEnd = expiresAt.addingTimeInterval(5 * 86_400)
-        if graceEnd > now {
-            return ["the secret EXPIRED at \(Timestamps.format(expiresAt)); tokens are issued only during the grace period, until \(Timestamps.format(graceEnd)): rotate now"]
-        }
-        return ["the secret EXPIRED at \(Timestamps.format(expiresAt)) and its grace period ended \(Timestamps.format(graceEnd)): reset it"]
+        let type = configuration.entities[id].flatMap { configuration.providers[$0.provider] }?.type
+        let notices = type.flatMap { registry.providerDescriptor(type: $0) }?.expiryNotices ?? ProviderTypeDescriptor.plainExpiryNotice
+        return notices(expiresAt, now)
     }
 
     /// The credentials of `ids` as the vault holds them now.

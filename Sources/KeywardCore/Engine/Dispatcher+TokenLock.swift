@@ -21,7 +21,8 @@ extension Dispatcher {
                                     _ body: (_ locked: Bool) async throws -> T) async throws -> T
     {
         guard !context.dryRun, let coordinator = vault as? any MintCoordinator else { return try await body(false) }
-        let timeout = configuration.entities[id].flatMap { configuration.providers[$0.provider] }?.timeoutSeconds ?? 10
+        let timeout = configuration.entities[id].flatMap { configuration.providers[$0.provider] }
+            .map { registry.providerSettings($0).callTimeout.components.seconds } ?? 10
         return try await coordinator.withMintLock(.entityToken(id), operation: operation, timeoutSeconds: Double(timeout)) { locked in
             if !locked {
                 context.logger.notice("\(id): another process has held the token lock for \(timeout)s; reading the vault and minting if still due")

@@ -120,7 +120,8 @@ public struct Dispatcher: Sendable, CustomStringConvertible, CustomReflectable {
         return ConfigurationSummary(
             file: configuration.file,
             providers: configuration.providers.values.sorted { $0.name < $1.name }.map {
-                .init(name: $0.name, type: $0.type, baseURL: $0.baseURL.absoluteString, username: $0.username, password: $0.password.description)
+                let settings = registry.providerSettings($0)
+                return .init(name: $0.name, type: $0.type, baseURL: settings.endpoint, username: settings.account, password: settings.credential?.description)
             },
             entities: configuration.entities.values.sorted { $0.id < $1.id }.map {
                 .init(id: $0.id.rawValue, provider: $0.provider, secretExpiryDays: $0.secretExpiryDays,
@@ -159,7 +160,12 @@ final class ProviderCache: @unchecked Sendable {
 /// shows as its reference, e.g. `vault:providers/uat/password`).
 public struct ConfigurationSummary: Sendable, Codable, Equatable {
     public struct Provider: Sendable, Codable, Equatable {
-        public var name, type, baseURL, username, password: String
+        public var name, type: String
+        /// Where it connects and as whom (``ProviderSettings/endpoint``, ``ProviderSettings/account``);
+        /// absent for a type that has none.
+        public var baseURL, username: String?
+        /// Its credential's reference (``ProviderSettings/credential``), never the credential.
+        public var password: String?
     }
     public struct Entity: Sendable, Codable, Equatable {
         public var id, provider: String

@@ -67,7 +67,7 @@ public struct EntitySchedule: Sendable, Equatable {
         }
         if rotates, let expiresAt = secret.expiresAt {
             let window = RotationDecision.window(expiresAt: expiresAt, createdAt: secret.createdAt,
-                                                 secretExpiryDays: configuration.secretExpiryDays,
+                                                 secretExpiryDays: configuration.grantedValidityDays,
                                                  rotateBeforeSeconds: configuration.rotateBeforeSeconds,
                                                  createdByReset: secret.createdByReset)
             // Never before the secret was first seen (issue 12, item 10), as `status` shows it.

@@ -22,7 +22,7 @@ public struct SyncReport: Sendable, Codable, Equatable {
         public var id: String
         public var outcome: String
         public var error: ErrorInfo?
-        /// Notices from the service or the engine (grace period, shortened validity …).
+        /// Notices from the provider or the engine (an expired secret, a shortened validity …).
         public var warnings: [String]
         /// The current secret's version in the vault after the run.
         public var secretVersion: Int?

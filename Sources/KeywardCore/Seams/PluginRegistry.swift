@@ -9,14 +9,29 @@ public struct PluginRegistry: Sendable {
     /// Builds a sink from its configuration section.
     public typealias SinkFactory = @Sendable (SinkConfiguration, PluginEnvironment) throws -> any SecretSink
 
-    private var providers: [String: ProviderFactory] = [:]
+    private var providers: [String: (descriptor: ProviderTypeDescriptor, factory: ProviderFactory)] = [:]
     private var sinks: [String: (descriptor: SinkTypeDescriptor, factory: SinkFactory)] = [:]
 
     public init() {}
 
-    /// Registers a provider type. A later registration of the same type replaces the earlier.
+    /// The provider type a `providers.<name>` section without `type:` has; set by the
+    /// registration that passes `isDefault: true` (the CLI's: `token-service`), `nil` when none
+    /// did (then `type:` is required).
+    public private(set) var defaultProviderType: String?
+
+    /// Registers a provider type with the options its section may hold and its rules. A later
+    /// registration of the same type replaces the earlier.
+    ///
+    /// - Parameter isDefault: the type of a provider section that names none.
+    public mutating func registerProvider(_ descriptor: ProviderTypeDescriptor, isDefault: Bool = false, factory: @escaping ProviderFactory) {
+        providers[descriptor.type] = (descriptor, factory)
+        if isDefault { defaultProviderType = descriptor.type }
+    }
+
+    /// Registers a provider type whose section is not checked: every key is kept unparsed in
+    /// ``ProviderConfiguration/options`` (for tests that need a provider but not its rules).
     public mutating func registerProvider(type: String, factory: @escaping ProviderFactory) {
-        providers[type] = factory
+        registerProvider(ProviderTypeDescriptor(type: type, options: nil), factory: factory)
     }
 
     /// Registers a sink type with the options its section may hold.
@@ -29,6 +44,15 @@ public struct PluginRegistry: Sendable {
     /// Sink type names, sorted.
     public var sinkTypes: [String] { sinks.keys.sorted() }
 
+    /// The descriptor of a provider type, or `nil` when this build does not provide it.
+    public func providerDescriptor(type: String) -> ProviderTypeDescriptor? { providers[type]?.descriptor }
+
+    /// What the engine uses of a provider section (its type's ``ProviderTypeDescriptor/settings``;
+    /// the defaults for a type this build does not provide).
+    public func providerSettings(_ configuration: ProviderConfiguration) -> ProviderSettings {
+        providers[configuration.type]?.descriptor.settings(configuration) ?? ProviderSettings()
+    }
+
     /// The descriptor of a sink type, or `nil` when this build does not provide it.
     public func sinkDescriptor(type: String) -> SinkTypeDescriptor? { sinks[type]?.descriptor }
 
@@ -36,10 +60,10 @@ public struct PluginRegistry: Sendable {
     ///
     /// - Throws: ``KeywardError`` (usage) when the type is not registered, or the factory's error.
     public func makeProvider(_ configuration: ProviderConfiguration, environment: PluginEnvironment) throws -> any SecretProvider {
-        guard let factory = providers[configuration.type] else {
+        guard let entry = providers[configuration.type] else {
             throw KeywardError.usage("provider '\(configuration.name)': type '\(configuration.type)' is not provided by this build")
         }
-        return try factory(configuration, environment)
+        return try entry.factory(configuration, environment)
     }
 
     /// Builds the sink for a configuration section.

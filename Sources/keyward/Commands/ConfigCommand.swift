@@ -43,7 +43,10 @@ struct ConfigCommand: AsyncParsableCommand {
             case .text:
                 var lines = ["configuration OK: \(summary.file ?? "-")"]
                 lines.append("vault: \(vault.path) (\(Self.describe(resolved.source, file: summary.file))" + (vault.exists ? ")" : "; it does not exist)"))
-                lines += summary.providers.map { "provider \($0.name): \($0.type) \($0.baseURL) as \($0.username), password from \($0.password)" }
+                lines += summary.providers.map {
+                    "provider \($0.name): \($0.type)" + ($0.baseURL.map { " \($0)" } ?? "") + ($0.username.map { " as \($0)" } ?? "")
+                        + ($0.password.map { ", password from \($0)" } ?? "")
+                }
                 lines += summary.entities.map {
                     "entity \($0.id): provider \($0.provider), rotateBefore \($0.rotateBefore), tokenRefreshBefore \($0.tokenRefreshBefore)"
                         + ($0.secretExpiryDays.map { ", secretExpiryDays \($0)" } ?? "")
