@@ -63,7 +63,8 @@ public struct FakeProvider: SecretRotator, AccessTokenIssuer {
             ProviderSettings(callTimeout: .seconds(1), endpoint: Options.parse(provider).options?.directory)
         },
         secretValidity: secretValidity,
-        expiryNotices: { expiresAt, _ in ["the fake secret expired at \(Timestamps.format(expiresAt)): reset it"] })
+        expiryNotices: { expiresAt, _ in ["the fake secret expired at \(Timestamps.format(expiresAt)): reset it"] },
+        accessTokenLifetime: .seconds(Int64(tokenLifetime)))
 
     /// Registers `fake` in `registry`.
     public static func register(in registry: inout PluginRegistry) {

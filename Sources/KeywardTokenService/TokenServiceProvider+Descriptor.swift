@@ -8,6 +8,9 @@ extension TokenServiceProvider {
     /// An expired secret still mints entity tokens for 5 days (token-service-contract.md,
     /// "POST /entity/token/generate").
     public static let gracePeriod: Duration = .seconds(5 * 86_400)
+    /// An entity access token lives 24 hours (token-service-contract.md,
+    /// "POST /entity/token/generate").
+    public static let entityTokenLifetime: Duration = .seconds(86_400)
 
     /// The `token-service` type as the configuration loader checks it: its options
     /// (``TokenServiceOptions``), the validity its resets grant, and what an expired secret
@@ -39,5 +42,6 @@ extension TokenServiceProvider {
                 return ["the secret EXPIRED at \(Timestamps.format(expiresAt)); tokens are issued only during the grace period, until \(Timestamps.format(graceEnd)): rotate now"]
             }
             return ["the secret EXPIRED at \(Timestamps.format(expiresAt)) and its grace period ended \(Timestamps.format(graceEnd)): reset it"]
-        })
+        },
+        accessTokenLifetime: entityTokenLifetime)
 }

@@ -75,6 +75,8 @@ struct FakeProviderTests {
                 message: "unknown key (known keys: type, directory, failAfter)"),
         BadCase(label: "an entity asking more validity than the fake grants (its rule sees the whole configuration)", entity: ["secretExpiryDays: 90"],
                 keyPath: "entities.FIU-FAKE-1.secretExpiryDays", line: 9, message: "a fake secret lives at most 60 days"),
+        BadCase(label: "tokenRefreshBefore as long as the fake's tokens live (its lifetime, not the token service's)", entity: ["tokenRefreshBefore: 1h"],
+                keyPath: "entities.FIU-FAKE-1.tokenRefreshBefore", line: 9, message: "must be shorter than an entity token's 1 h lifetime"),
     ])
     func badOption(_ example: BadCase) throws {
         let loader = ConfigurationLoader(registry: Self.registry(sink: RecordingSink(name: "env")))

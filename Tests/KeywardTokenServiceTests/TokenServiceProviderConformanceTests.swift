@@ -37,6 +37,7 @@ struct TokenServiceProviderConformanceTests {
         #expect(descriptor.secretValidity.grantedDays(asked: nil) == 180)
         #expect(descriptor.secretValidity.grantedDays(asked: 365) == 180)
         #expect(descriptor.secretValidity.grantedDays(asked: 90) == 90)
+        #expect(descriptor.accessTokenLifetime == .seconds(86_400))
         let expired = Date(timeIntervalSince1970: 1_800_000_000)
         #expect(descriptor.expiryNotices(expired, expired.addingTimeInterval(86_400)) == [
             "the secret EXPIRED at 2027-01-15T08:00:00Z; tokens are issued only during the grace period, until 2027-01-20T08:00:00Z: rotate now",

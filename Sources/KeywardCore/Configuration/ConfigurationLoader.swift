@@ -336,16 +336,21 @@ private struct Reader {
                 expiryDays = days
             }
         }
-        // What the provider's resets grant (its type's rules); what it says of an asked
-        // validity it will not grant, its descriptor reports.
-        let validity = provider.flatMap { providers[$0] }.flatMap { registry.providerDescriptor(type: $0.type) }?.secretValidity
-        let grantedDays = validity.map { $0.grantedDays(asked: expiryDays) } ?? expiryDays
+        // The provider's type, also for a provider with problems of its own (its rules still
+        // apply to this entity): what its resets grant and how long its tokens live. What it
+        // says of an asked validity it will not grant, its descriptor reports.
+        let written: String? = if case .scalar(let scalar)? = map["provider"] { scalar.string } else { providerNames.count == 1 ? providerNames.first : nil }
+        let descriptor = written.flatMap { name in providerSections.first { $0.provider.name == name } }
+            .flatMap { registry.providerDescriptor(type: $0.provider.type) }
+        let grantedDays = descriptor.map { $0.secretValidity.grantedDays(asked: expiryDays) } ?? expiryDays
         var rotateBefore: Int64 = 15 * 86_400
         if let node = map["rotateBefore"], let seconds = duration(node, "\(path).rotateBefore") { rotateBefore = seconds }
         var refreshBefore: Int64 = 600
         if let node = map["tokenRefreshBefore"], let seconds = duration(node, "\(path).tokenRefreshBefore") {
-            if seconds >= 86_400 {
-                fail("\(path).tokenRefreshBefore", node, "must be shorter than an entity token's 24 h lifetime")
+            if let lifetime = descriptor?.accessTokenLifetime, seconds >= lifetime.components.seconds {
+                let hours = lifetime.components.seconds / 3_600
+                let shown = hours * 3_600 == lifetime.components.seconds ? "\(hours) h" : DurationParser.format(seconds: lifetime.components.seconds)
+                fail("\(path).tokenRefreshBefore", node, "must be shorter than an entity token's \(shown) lifetime")
             } else {
                 refreshBefore = seconds
             }

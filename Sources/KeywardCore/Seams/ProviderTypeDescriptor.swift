@@ -58,18 +58,23 @@ public struct ProviderTypeDescriptor: Sendable {
     /// Notices for a secret that expired at `expiresAt`, as seen at `now` (what the service
     /// still allows, what to do); shown by `sync`, `token` and `status`.
     public var expiryNotices: @Sendable (_ expiresAt: Date, _ now: Date) -> [String]
+    /// How long an entity access token this type mints lives; an entity's `tokenRefreshBefore`
+    /// must be shorter. `nil` when it mints none or does not say.
+    public var accessTokenLifetime: Duration?
 
     public init(type: String, options: [Option]?,
                 validate: @escaping @Sendable (ProviderConfiguration, KeywardConfiguration) -> [ProviderConfigurationProblem] = { _, _ in [] },
                 settings: @escaping @Sendable (ProviderConfiguration) -> ProviderSettings = { _ in ProviderSettings() },
                 secretValidity: SecretValidityRules = SecretValidityRules(),
-                expiryNotices: @escaping @Sendable (_ expiresAt: Date, _ now: Date) -> [String] = ProviderTypeDescriptor.plainExpiryNotice) {
+                expiryNotices: @escaping @Sendable (_ expiresAt: Date, _ now: Date) -> [String] = ProviderTypeDescriptor.plainExpiryNotice,
+                accessTokenLifetime: Duration? = nil) {
         self.type = type
         self.options = options
         self.validate = validate
         self.settings = settings
         self.secretValidity = secretValidity
         self.expiryNotices = expiryNotices
+        self.accessTokenLifetime = accessTokenLifetime
     }
 
     /// The notice for a type that says nothing about expired secrets: it expired, reset it.
