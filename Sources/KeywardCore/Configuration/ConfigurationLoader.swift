@@ -3,7 +3,8 @@ import Yams
 
 /// Reads and validates `keyward.yaml` exactly as DESIGN.md ("Configuration") describes:
 /// camelCase keys, unknown keys rejected, durations like `15d`, credentials only as
-/// `env:`/`file:`/`vault:` references, environments `production|uat|sandbox` or a URL.
+/// `env:`/`file:`/`vault:` references. A provider or sink section's own options and rules come
+/// from its type's descriptor (``ProviderTypeDescriptor``, ``SinkTypeDescriptor``) in the registry.
 ///
 /// Every problem is collected with its key path and line, then thrown together as one
 /// ``ConfigurationError`` (exit 2). Loading writes nothing.

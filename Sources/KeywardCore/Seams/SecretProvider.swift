@@ -21,7 +21,7 @@ public protocol SecretRotator: SecretProvider {
     /// Resets the entity's secret.
     ///
     /// - Parameter validityDays: the validity asked for the new secret, in days; `nil` leaves the
-    ///   service's default (180).
+    ///   provider's default (its type's ``ProviderTypeDescriptor/secretValidity``).
     func resetSecret(for entity: EntityID, validityDays: Int?, context: OperationContext) async throws -> ProvidedSecret
 
     /// Gets ready for ``resetSecret(for:validityDays:context:)`` without acting on the entity:
