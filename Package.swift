@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "KeywardExporters", targets: ["KeywardExporters"]),
         .library(name: "KeywardSimulator", targets: ["KeywardSimulator"]),
         .library(name: "KeywardTesting", targets: ["KeywardTesting"]),
+        .library(name: "KeywardKit", targets: ["KeywardKit"]),
         .plugin(name: "KeywardExport", targets: ["KeywardExport"]),
     ],
     dependencies: [
@@ -102,10 +103,19 @@ let package = Package(
             dependencies: ["KeywardCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
+        // The library composition root: the session rules (configuration, vault path, unlock
+        // order) and every built-in plugin. What the CLI and a program embedding Keyward import;
+        // Core stays free of plugin modules.
+        .target(
+            name: "KeywardKit",
+            dependencies: ["KeywardCore", "KeywardTokenService", "KeywardVault", "KeywardExporters"],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "keyward",
             dependencies: [
                 "KeywardCore",
+                "KeywardKit",
                 "KeywardTokenService",
                 "KeywardVault",
                 "KeywardExporters",

@@ -2,9 +2,13 @@ import KeywardCore
 import KeywardExporters
 import KeywardTokenService
 
-/// The composition root's registry: every plugin type this build provides.
-enum BuiltInPlugins {
-    static func registry() -> PluginRegistry {
+/// Every plugin type this build provides, registered by its `type` name: the token-service
+/// provider and the file sinks (dotenv, shell, kubernetes-secret, json). A program that
+/// embeds Keyward starts from this registry and registers its own types beside them
+/// (DESIGN.md, "Plugins").
+public enum BuiltInPlugins {
+    /// A new registry holding every built-in provider and sink type.
+    public static func registry() -> PluginRegistry {
         var registry = PluginRegistry()
         TokenServiceProvider.register(in: &registry)
         Exporters.register(in: &registry)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KeywardCore
+import KeywardKit
 
 /// `keyward config check`: load and validate keyward.yaml.
 struct ConfigCommand: AsyncParsableCommand {
