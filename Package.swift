@@ -169,6 +169,11 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "KeywardKitTests",
+            dependencies: ["KeywardKit", "KeywardCore", "KeywardVault", "KeywardTesting"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "KeywardTokenServiceTests",
             dependencies: ["KeywardTokenService", "KeywardSimulator", "KeywardTesting"],
             swiftSettings: strictSwift

@@ -136,9 +136,12 @@ public struct KeywardSession: Sendable, CustomStringConvertible {
         return configuration
     }
 
-    /// Refuses a missing vault (exit 4, before any key is asked for), then unlocks it.
+    /// Refuses a missing vault (exit 4, before any key is asked for), then unlocks it, with its
+    /// rollback anchor where the options' environment puts it (`$XDG_STATE_HOME/keyward/anchors`).
     private static func unlock(at path: String, _ options: Options, context: OperationContext) throws -> Vault {
         try VaultLocation.requireVault(at: path)
-        return try Vault.open(at: path, keySource: keySource(options), options: VaultOptions(logger: context.logger, clock: context.clock))
+        let vaultOptions = VaultOptions(anchorDirectory: VaultOptions.defaultAnchorDirectory(environment: options.environment),
+                                        logger: context.logger, clock: context.clock)
+        return try Vault.open(at: path, keySource: keySource(options), options: vaultOptions)
     }
 }
