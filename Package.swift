@@ -163,6 +163,28 @@ let package = Package(
             dependencies: ["KeywardCore", "KeywardVault"],
             swiftSettings: strictSwift
         ),
+        // Examples/EmbeddingKeyward (a program embedding Keyward with a sink of its own) is also
+        // a package by itself; its sources are compiled here as well, so `make test` builds it
+        // and runs its sink through the conformance suite without resolving and building the
+        // whole dependency graph a second time (~10 minutes of two cores on a fresh clone).
+        .target(
+            name: "CredentialsDirectorySink",
+            dependencies: ["KeywardCore"],
+            path: "Examples/EmbeddingKeyward/Sources/CredentialsDirectorySink",
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "embedded-keyward",
+            dependencies: ["CredentialsDirectorySink", "KeywardKit", "KeywardCore"],
+            path: "Examples/EmbeddingKeyward/Sources/embedded-keyward",
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "CredentialsDirectorySinkTests",
+            dependencies: ["CredentialsDirectorySink", "KeywardCore", "KeywardTesting"],
+            path: "Examples/EmbeddingKeyward/Tests/CredentialsDirectorySinkTests",
+            swiftSettings: strictSwift
+        ),
         .testTarget(
             name: "KeywardCoreTests",
             dependencies: ["KeywardCore", "KeywardTesting"],
