@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KeywardCore
+import KeywardKit
 
 #if canImport(Glibc)
 import Glibc
@@ -30,7 +31,7 @@ struct ExecCommand: AsyncParsableCommand {
     )
 
     /// Keyward's own unlock variables, never passed on.
-    static let unlockVariables: Set<String> = ["KEYWARD_KEY_FILE", "KEYWARD_PASSPHRASE", "KEYWARD_PASSPHRASE_FILE", "KEYWARD_NEW_PASSPHRASE"]
+    static let unlockVariables: Set<String> = VaultUnlock.variables
 
     @OptionGroup var global: GlobalOptions
 
