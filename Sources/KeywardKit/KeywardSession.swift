@@ -13,11 +13,11 @@ import KeywardVault
 /// let session = try KeywardSession.open(.init(configPath: "keyward.yaml", registry: registry), context: context)
 /// let report = try await session.dispatcher.sync(SyncRequest(), context: context)
 /// ```
-public struct KeywardSession: Sendable, CustomStringConvertible {
+public struct KeywardSession: Sendable, CustomStringConvertible, CustomReflectable {
     /// What a session is opened from: the command line's `--config` and `--vault`, the
     /// environment (unlock variables, `KEYWARD_CONFIG`, `KEYWARD_VAULT`, `XDG_DATA_HOME`), the
     /// plugin types and how to ask for a passphrase.
-    public struct Options: Sendable, CustomStringConvertible {
+    public struct Options: Sendable, CustomStringConvertible, CustomReflectable {
         /// `--config`: the configuration file; `nil` for `$KEYWARD_CONFIG`, else `./keyward.yaml`.
         public var configPath: String?
         /// `--vault`: the vault file; `nil` for the rest of the precedence (``VaultLocation``).
@@ -43,6 +43,9 @@ public struct KeywardSession: Sendable, CustomStringConvertible {
 
         /// Never the environment (it may hold `KEYWARD_PASSPHRASE`).
         public var description: String { "KeywardSession.Options(config: \(configPath ?? "default"), vault: \(vaultPath ?? "default"))" }
+
+        /// As ``description``: `dump` and debuggers show no environment either.
+        public var customMirror: Mirror { Mirror(self, children: ["description": description]) }
     }
 
     /// The dispatcher with the configuration, the registry and the unlocked vault.
@@ -53,6 +56,9 @@ public struct KeywardSession: Sendable, CustomStringConvertible {
 
     /// Never the dispatcher's environment (round 2, item 1).
     public var description: String { "KeywardSession(\(dispatcher))" }
+
+    /// As ``description``: `dump` and debuggers show no environment either.
+    public var customMirror: Mirror { Mirror(self, children: ["description": description]) }
 
     /// Loads and validates the configuration (`--config`, else `$KEYWARD_CONFIG`, else
     /// `./keyward.yaml`), without looking for the vault.

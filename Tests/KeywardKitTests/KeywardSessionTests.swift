@@ -138,4 +138,22 @@ struct KeywardSessionTests {
         let error = #expect(throws: VaultError.self) { try KeywardSession.openVault(elsewhere, context: context) }
         #expect(error?.category == .vault)
     }
+
+    @Test("a session and its options never show the environment's unlock secrets: description, reflection, dump")
+    func noLeak() throws {
+        let sandbox = try Sandbox()
+        var environment = try sandbox.makeVault()
+        environment["KEYWARD_VAULT"] = sandbox.root + "/vault.db"
+        environment["KEYWARD_PASSPHRASE"] = "hunter2-passphrase-value"
+        environment["KEYWARD_PASSPHRASE_FILE"] = "/secret/path-value"
+        let options = KeywardSession.Options(environment: environment)
+        let session = try KeywardSession.openVault(options, context: OperationContext())
+        for value in [options as Any, session as Any] {
+            var dumped = ""
+            dump(value, to: &dumped)
+            for text in ["\(value)", String(reflecting: value), dumped] {
+                #expect(!text.contains("hunter2-passphrase-value") && !text.contains("/secret/path-value"), "\(text)")
+            }
+        }
+    }
 }
