@@ -38,7 +38,11 @@ quickstart: build
 	$(DEBUG_BIN) quickstart
 
 test: test-deps
+	@# Also builds Examples/EmbeddingKeyward: the root package compiles its sources as targets
+	@# (CredentialsDirectorySink, embedded-keyward and its tests), sharing this build's
+	@# dependencies; the example's own manifest is checked by parsing it, without resolving.
 	$(SWIFT) build --build-tests
+	$(SWIFT) package --package-path Examples/EmbeddingKeyward dump-package >/dev/null
 	@# Build the keyward-export plugin and its tool now, not during the tests: that build takes
 	@# minutes of both cores and starves the tests' in-process servers into timeouts.
 	-@$(SWIFT) package --allow-writing-to-package-directory keyward-export --config /nonexistent/keyward.yaml >/dev/null 2>&1

@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "KeywardExporters", targets: ["KeywardExporters"]),
         .library(name: "KeywardSimulator", targets: ["KeywardSimulator"]),
         .library(name: "KeywardTesting", targets: ["KeywardTesting"]),
+        .library(name: "KeywardKit", targets: ["KeywardKit"]),
         .plugin(name: "KeywardExport", targets: ["KeywardExport"]),
     ],
     dependencies: [
@@ -102,10 +103,19 @@ let package = Package(
             dependencies: ["KeywardCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
+        // The library composition root: the session rules (configuration, vault path, unlock
+        // order) and every built-in plugin. What the CLI and a program embedding Keyward import;
+        // Core stays free of plugin modules.
+        .target(
+            name: "KeywardKit",
+            dependencies: ["KeywardCore", "KeywardTokenService", "KeywardVault", "KeywardExporters"],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "keyward",
             dependencies: [
                 "KeywardCore",
+                "KeywardKit",
                 "KeywardTokenService",
                 "KeywardVault",
                 "KeywardExporters",
@@ -153,9 +163,36 @@ let package = Package(
             dependencies: ["KeywardCore", "KeywardVault"],
             swiftSettings: strictSwift
         ),
+        // Examples/EmbeddingKeyward (a program embedding Keyward with a sink of its own) is also
+        // a package by itself; its sources are compiled here as well, so `make test` builds it
+        // and runs its sink through the conformance suite without resolving and building the
+        // whole dependency graph a second time (~10 minutes of two cores on a fresh clone).
+        .target(
+            name: "CredentialsDirectorySink",
+            dependencies: ["KeywardCore"],
+            path: "Examples/EmbeddingKeyward/Sources/CredentialsDirectorySink",
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "embedded-keyward",
+            dependencies: ["CredentialsDirectorySink", "KeywardKit", "KeywardCore"],
+            path: "Examples/EmbeddingKeyward/Sources/embedded-keyward",
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "CredentialsDirectorySinkTests",
+            dependencies: ["CredentialsDirectorySink", "KeywardCore", "KeywardTesting"],
+            path: "Examples/EmbeddingKeyward/Tests/CredentialsDirectorySinkTests",
+            swiftSettings: strictSwift
+        ),
         .testTarget(
             name: "KeywardCoreTests",
             dependencies: ["KeywardCore", "KeywardTesting", "KeywardTokenService"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KeywardKitTests",
+            dependencies: ["KeywardKit", "KeywardCore", "KeywardVault", "KeywardTesting"],
             swiftSettings: strictSwift
         ),
         .testTarget(

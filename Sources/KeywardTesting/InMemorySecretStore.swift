@@ -43,6 +43,25 @@ public final class InMemorySecretStore: SecretStore, Fingerprinter, @unchecked S
         }
     }
 
+    public func read(_ name: SecretName, version: Int, context: OperationContext) async throws -> SecretRecord {
+        try lock.withLock {
+            guard let versions = entries[name] else { throw KeywardError.usage("no entry named \(name) in the store") }
+            guard let record = versions.first(where: { $0.version == version }) else { throw KeywardError.usage("\(name) has no version \(version)") }
+            return record
+        }
+    }
+
+    public func history(_ name: SecretName, context: OperationContext) async throws -> [SecretVersionInfo] {
+        let versions = try lock.withLock {
+            guard let versions = entries[name] else { throw KeywardError.usage("no entry named \(name) in the store") }
+            return versions
+        }
+        return versions.map {
+            SecretVersionInfo(version: $0.version, labels: $0.label.map { [$0] } ?? [], createdAt: $0.createdAt, expiresAt: $0.expiresAt,
+                              source: $0.source, txnId: $0.txnId, fingerprint: fingerprint($0.value), byteCount: $0.value.withRevealedBytes { $0.count })
+        }
+    }
+
     /// Every version of `name`, oldest first.
     public func versions(of name: SecretName) -> [SecretRecord] {
         lock.withLock { entries[name] ?? [] }

@@ -46,6 +46,19 @@ extension Vault: SecretStore, Fingerprinter, AuditLog {
         try await offload { try self.remove(name) }
     }
 
+    public func read(_ name: SecretName, version: Int, context: OperationContext) async throws -> SecretRecord {
+        try await offload { try self.get(name, version: version) }
+    }
+
+    public func history(_ name: SecretName, context: OperationContext) async throws -> [SecretVersionInfo] {
+        try await offload {
+            try self.history(name).map {
+                SecretVersionInfo(version: $0.version, labels: $0.labels, createdAt: $0.createdAt, expiresAt: $0.expiresAt, source: $0.source,
+                                  txnId: $0.txnId, fingerprint: $0.fingerprint, byteCount: $0.byteCount)
+            }
+        }
+    }
+
     public func record(_ entry: AuditEntry) async throws {
         try await offload {
             try self.appendAudit(VaultAuditEvent(time: entry.time, operation: entry.operation, entity: entry.entity, outcome: entry.outcome, txnId: entry.txnId))

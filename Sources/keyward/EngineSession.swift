@@ -1,11 +1,13 @@
 import Foundation
 import Synchronization
 import KeywardCore
+import KeywardKit
 import KeywardVault
 import Logging
 
 /// What the engine commands (sync, token, export, status, audit, login) share: the
-/// configuration, the unlocked vault and the dispatcher built from them.
+/// configuration, the unlocked vault and the dispatcher built from them, opened by the
+/// library's ``KeywardSession`` (the session rules live there, not in the executable).
 struct EngineSession: CustomStringConvertible {
     /// Never the dispatcher's environment (round 2, item 1).
     var description: String { "EngineSession(\(dispatcher))" }
@@ -15,7 +17,7 @@ struct EngineSession: CustomStringConvertible {
     let context: OperationContext
 
     /// Loads the configuration, shows its warnings, opens the vault (DESIGN.md's unlock order)
-    /// and applies `vault.retention`.
+    /// and applies `vault.retention` (not in a dry run).
     ///
     /// - Parameter check: checks the names the command line gives (entities, sinks, providers)
     ///   against the configuration before the vault is looked for or unlocked, so an unknown
@@ -25,86 +27,32 @@ struct EngineSession: CustomStringConvertible {
     static func open(_ global: GlobalOptions, dryRun: Bool = false, defaultLogLevel: Logger.Level = .warning,
                      check: (Dispatcher) throws -> Void = { _ in }) throws -> EngineSession {
         let context = global.makeContext(dryRun: dryRun, defaultLevel: defaultLogLevel)
-        let environment = ProcessInfo.processInfo.environment
-        let loaded = try Dispatcher.load(configPath: global.config, registry: BuiltInPlugins.registry(), environment: environment)
-        if !global.quiet {
-            for warning in loaded.configuration.warnings { Output.warn(warning.description) }
-        }
-        try check(loaded)
-        let path = VaultLocation.resolve(flag: global.vault, configured: loaded.configuration.vault.path, environment: environment)
-        try VaultLocation.requireVault(at: path)
-        let session = VaultSession(global)
-        let vault = try Vault.open(at: path, keySource: session.keySource(), options: VaultOptions(logger: context.logger, clock: context.clock))
-        if !dryRun, try vault.retention() != loaded.configuration.vault.retention {
-            try vault.setRetention(loaded.configuration.vault.retention)
-        }
-        return EngineSession(dispatcher: loaded.with(vault: vault), vault: vault, context: context)
+        let session = try KeywardSession.open(global.sessionOptions, context: context, applyRetention: !dryRun,
+                                              warn: { if !global.quiet { Output.warn($0.description) } }, check: check)
+        return EngineSession(dispatcher: session.dispatcher, vault: session.vault, context: context)
     }
 }
 
-/// Where the vault is (DESIGN.md, "Files and defaults"): `--vault`, else `$KEYWARD_VAULT`, else
-/// the configuration's `vault.path`, else `$XDG_DATA_HOME/keyward/vault.db`. Relative paths from
-/// the flag or the variable resolve against the working directory.
-enum VaultLocation {
-    static func resolve(flag: String?, configured: String?, environment: [String: String]) -> String {
-        resolveWithSource(flag: flag, configured: configured, environment: environment).path
+extension GlobalOptions {
+    /// The library session's options from `--config`, `--vault`, the process environment, every
+    /// built-in plugin, and the terminal for the passphrase prompt.
+    var sessionOptions: KeywardSession.Options {
+        KeywardSession.Options(configPath: config, vaultPath: vault, environment: ProcessInfo.processInfo.environment,
+                               registry: BuiltInPlugins.registry(), passphrasePrompt: { try Terminal.readSecret(prompt: $0) })
     }
 
-    /// Where the vault path came from, for `config check` (its JSON `vault.source`).
-    enum Source: String, Codable {
-        case flag, env, config, `default`
-    }
-
-    /// ``resolve(flag:configured:environment:)``, also saying which rule chose the path.
-    static func resolveWithSource(flag: String?, configured: String?, environment: [String: String]) -> (path: String, source: Source) {
-        let chosen: (String, Source)
-        if let flag, !flag.isEmpty {
-            chosen = (flag, .flag)
-        } else if let variable = environment["KEYWARD_VAULT"], !variable.isEmpty {
-            chosen = (variable, .env)
-        } else if let configured {
-            chosen = (configured, .config)
-        } else {
-            chosen = (VaultOptions.defaultVaultPath(environment: environment), .default)
-        }
-        let raw = chosen.0
-        return (raw.hasPrefix("/") ? raw : FileManager.default.currentDirectoryPath + "/" + raw, chosen.1)
-    }
-
-    /// The configuration's `vault.path`, for the vault commands, which also work without a
-    /// configuration: none is used when none was named and `./keyward.yaml` does not exist.
-    /// One that was named (`--config`, `$KEYWARD_CONFIG`) must exist, and one that is used is
-    /// validated whole, as every command does (issue 12, items 3 and 9): a broken or missing
-    /// one never sends the command to the default vault instead.
-    ///
-    /// - Throws: ``ConfigurationError`` (exit 2).
-    static func configured(_ global: GlobalOptions, environment: [String: String]) throws -> String? {
-        let named = [global.config, environment["KEYWARD_CONFIG"]].contains { !($0 ?? "").isEmpty }
-        let path = ConfigurationLoader.locate(explicit: global.config, environment: environment)
-        guard named || FileManager.default.fileExists(atPath: path) else { return nil }
-        let configuration = try ConfigurationLoader(registry: BuiltInPlugins.registry(), environment: environment).load(path: path)
-        if !global.quiet {
-            configurationWarnings.withLock { shown in
-                guard !shown else { return }
-                shown = true
-                for warning in configuration.warnings { Output.warn(warning.description) }
-            }
-        }
-        return configuration.vault.path
-    }
-
-    /// Configuration warnings are shown once per process.
-    private static let configurationWarnings = Mutex(false)
-
-    /// Refuses a vault that does not exist: exit 4 for every command (DESIGN.md, "Exit codes":
-    /// the vault cannot be unlocked), before any key is asked for.
-    ///
-    /// - Throws: ``VaultError`` `.locked`.
-    static func requireVault(at path: String) throws {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw VaultError(.locked, "no vault at \(path): create one with `keyward vault init` (with --vault or vault.path to choose where)")
+    /// Shows a configuration warning on stderr once per process (the vault commands may read
+    /// the configuration more than once), never with `--quiet`.
+    func warnOnce(_ warning: ConfigurationWarning) {
+        guard !quiet else { return }
+        GlobalOptions.configurationWarningsShown.withLock { shown in
+            guard !shown.contains(warning.description) else { return }
+            shown.insert(warning.description)
+            Output.warn(warning.description)
         }
     }
+
+    private static let configurationWarningsShown = Mutex<Set<String>>([])
 }
 
 /// A progress line on stderr, only on a terminal and never with NO_COLOR or --quiet.

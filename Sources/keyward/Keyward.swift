@@ -37,12 +37,13 @@ struct KeywardCommand: AsyncParsableCommand {
     static func main() async {
         Output.prepareStandardStreams()
         do {
-            var arguments = Array(CommandLine.arguments.dropFirst())
-            if arguments.first == "exec", let terminator = arguments.firstIndex(of: "--") {
-                ExecCommand.commandAfterTerminator = Array(arguments[(terminator + 1)...])
-                arguments = Array(arguments[..<terminator])
+            let arguments = Array(CommandLine.arguments.dropFirst())
+            let split = ExecCommand.splitAtTerminator(arguments)
+            var command = try parseAsRoot(split?.parsed ?? arguments)
+            if var exec = command as? ExecCommand, let split {
+                exec.command = split.command
+                command = exec
             }
-            var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -30,6 +30,21 @@ public protocol SecretStore: Sendable {
 
     /// Removes the entry and all its versions. Removing an absent entry throws.
     func remove(_ name: SecretName, context: OperationContext) async throws
+
+    /// The version of `name` numbered `version` (`vault get --entry-version`), with the label it
+    /// carries, if any.
+    ///
+    /// - Throws: the store's not-found error (exit 2) naming the entry, or the entry and the
+    ///   version, when either is absent. The default: a usage error saying the store keeps no
+    ///   numbered versions.
+    func read(_ name: SecretName, version: Int, context: OperationContext) async throws -> SecretRecord
+
+    /// Every version of `name`, oldest first (`vault history`): labels, dates, source and
+    /// fingerprint, never the value.
+    ///
+    /// - Throws: the store's not-found error (exit 2) when the entry is absent. The default: a
+    ///   usage error saying the store keeps no history.
+    func history(_ name: SecretName, context: OperationContext) async throws -> [SecretVersionInfo]
 }
 
 extension SecretStore {
@@ -41,6 +56,14 @@ extension SecretStore {
         record.expiresAt = expiresAt
         if let txnId { record.txnId = txnId }
         return try await write(name, record: record, label: label, context: context)
+    }
+
+    public func read(_ name: SecretName, version: Int, context: OperationContext) async throws -> SecretRecord {
+        throw KeywardError.usage("this store keeps no numbered versions: \(type(of: self))")
+    }
+
+    public func history(_ name: SecretName, context: OperationContext) async throws -> [SecretVersionInfo] {
+        throw KeywardError.usage("this store keeps no version history: \(type(of: self))")
     }
 
     public func read(_ names: [SecretName], label: VersionLabel, context: OperationContext) async throws -> [SecretRecord?] {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KeywardCore
+import KeywardKit
 
 /// `keyward config check`: load and validate keyward.yaml.
 struct ConfigCommand: AsyncParsableCommand {
@@ -25,7 +26,7 @@ struct ConfigCommand: AsyncParsableCommand {
         func run() async throws {
             _ = global.makeContext()
             let environment = ProcessInfo.processInfo.environment
-            let dispatcher = try Dispatcher.load(configPath: global.config, registry: BuiltInPlugins.registry(), environment: environment)
+            let dispatcher = try KeywardSession.loadConfiguration(global.sessionOptions)
             var summary = try dispatcher.checkConfiguration()
             // DESIGN.md's command table: print the resolved vault path. A missing vault is no
             // configuration error (exit 0), but every other command would stop on it.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KeywardCore
+import KeywardKit
 
 #if canImport(Glibc)
 import Glibc
@@ -30,7 +31,7 @@ struct ExecCommand: AsyncParsableCommand {
     )
 
     /// Keyward's own unlock variables, never passed on.
-    static let unlockVariables: Set<String> = ["KEYWARD_KEY_FILE", "KEYWARD_PASSPHRASE", "KEYWARD_PASSPHRASE_FILE", "KEYWARD_NEW_PASSPHRASE"]
+    static let unlockVariables: Set<String> = VaultUnlock.variables
 
     @OptionGroup var global: GlobalOptions
 
@@ -40,12 +41,22 @@ struct ExecCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The entities whose credentials CMD gets, then -- CMD [ARG…].", valueName: "entity"))
     var entities: [String] = []
 
-    /// What follows the first `--`: set by `KeywardCommand.main` before parsing, because
-    /// ArgumentParser cannot take a positional list after another.
-    nonisolated(unsafe) static var commandAfterTerminator: [String] = []
+    /// What follows the first `--`, word for word (CMD's own options such as `--help` never
+    /// reach Keyward's parser): set on the parsed command by ``KeywardCommand/main()`` with
+    /// ``splitAtTerminator(_:)``. Not an `@Argument(parsing: .postTerminator)`: ArgumentParser
+    /// refuses a second positional array after `entities` (its PositionalArgumentsValidator
+    /// stops debug builds with "Can't have a positional argument `command` following an array
+    /// of positional arguments `entities`").
+    var command: [String] = []
+
+    /// `keyward exec …` splits at its first `--`: the words before are parsed by ArgumentParser,
+    /// the words after are CMD and its arguments. `nil` for any other command line.
+    static func splitAtTerminator(_ arguments: [String]) -> (parsed: [String], command: [String])? {
+        guard arguments.first == "exec", let terminator = arguments.firstIndex(of: "--") else { return nil }
+        return (Array(arguments[..<terminator]), Array(arguments[(terminator + 1)...]))
+    }
 
     func run() async throws {
-        let command = Self.commandAfterTerminator
         guard !entities.isEmpty else { throw CommandExit(code: ExitCodes.execOwnFailure, message: "name at least one entity (usage: keyward exec ENTITY… [--pristine] -- CMD [ARG…])") }
         guard let program = command.first, !program.isEmpty else {
             throw CommandExit(code: ExitCodes.execOwnFailure, message: "name a command after -- (usage: keyward exec ENTITY… [--pristine] -- CMD [ARG…])")

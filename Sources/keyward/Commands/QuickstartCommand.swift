@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KeywardCore
+import KeywardKit
 import KeywardSimulator
 import KeywardVault
 

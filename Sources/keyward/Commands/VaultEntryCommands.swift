@@ -1,12 +1,12 @@
 import ArgumentParser
 import Foundation
 import KeywardCore
+import KeywardKit
 import KeywardVault
 
-// These commands call the vault synchronously and await nothing, so they are plain
-// `ParsableCommand`s: `KeywardCommand.main` runs them on the thread that parsed the arguments,
-// without handing the work to a thread of the concurrency pool (a wake-up that a loaded machine
-// makes a command as short as `vault get` wait for).
+// `init` calls the vault synchronously and awaits nothing, so it is a plain `ParsableCommand`.
+// The entry commands (put, get, list, history, rm) go through the Dispatcher, like every other
+// operation, so that their audit rows are written in one place (DESIGN.md, "Architecture").
 extension VaultCommand {
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -34,10 +34,7 @@ extension VaultCommand {
             if let newKeyFile {
                 try VaultKeySource.createKeyFile(at: newKeyFile)
                 source = .keyFile(newKeyFile)
-            } else if session.environment["KEYWARD_KEY_FILE"].map({ !$0.isEmpty }) == true
-                || session.environment["KEYWARD_PASSPHRASE"] != nil
-                || session.environment["KEYWARD_PASSPHRASE_FILE"].map({ !$0.isEmpty }) == true
-            {
+            } else if VaultUnlock.hasSource(in: session.environment) {
                 // The unlock sources, with their rules: a missing or open key file, an empty passphrase: exit 4.
                 source = try session.keySource()
             } else {
@@ -61,7 +58,7 @@ extension VaultCommand {
         }
     }
 
-    struct Put: ParsableCommand {
+    struct Put: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "put",
             abstract: "Store stdin, byte for byte, as a new version of NAME.",
@@ -87,15 +84,15 @@ extension VaultCommand {
             guard VersionLabel(rawValue: label) != nil else { throw ValidationError("--label must be current, previous or pending") }
         }
 
-        func run() throws {
+        func run() async throws {
             let session = VaultSession(global)
             let entry = try VaultSession.parseName(name)
             let value: SecretValue
-            let vault: Vault
+            let opened: KeywardSession
             if isatty(STDIN_FILENO) == 1 {
                 // Typed: unlock first (its prompt, if any, comes before this one), then read the
                 // value without echo; the Enter that ends it is not part of it.
-                vault = try session.open()
+                opened = try session.openSession()
                 guard let typed = try Terminal.readSecret(prompt: "Value for \(entry): ") else {
                     throw VaultError(.invalidInput, "cannot read the value from the terminal; pipe it on stdin instead")
                 }
@@ -105,15 +102,14 @@ extension VaultCommand {
                 if trim { bytes = VaultSession.droppingOneNewline(bytes) }
                 value = SecretValue(bytes: bytes)
                 for index in bytes.indices { bytes[index] = 0 }
-                vault = try session.open()
+                opened = try session.openSession()
             }
-            let record = try vault.put(entry, value, metadata: VaultRecordMetadata(source: "user"), label: VersionLabel(rawValue: label) ?? .current)
-            session.audit(vault, operation: "vault put", entry: entry)
+            let stored = try await opened.dispatcher.vaultPut(entry, value: value, label: VersionLabel(rawValue: label) ?? .current, context: session.context)
             switch global.output {
             case .json:
-                try Output.printJSON(PutResult(version: 1, name: entry.rawValue, entryVersion: record.version, fingerprint: vault.fingerprint(value)))
+                try Output.printJSON(PutResult(version: 1, name: entry.rawValue, entryVersion: stored.record.version, fingerprint: stored.fingerprint))
             case .text:
-                if !global.quiet { Output.print("stored \(entry) version \(record.version) (\(label), fingerprint \(vault.fingerprint(value)))") }
+                if !global.quiet { Output.print("stored \(entry) version \(stored.record.version) (\(label), fingerprint \(stored.fingerprint))") }
             }
         }
 
@@ -125,7 +121,7 @@ extension VaultCommand {
         }
     }
 
-    struct Get: ParsableCommand {
+    struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
             abstract: "Write the value of NAME to stdout: the exact bytes, nothing added.")
@@ -149,26 +145,20 @@ extension VaultCommand {
             guard VersionLabel(rawValue: label) != nil else { throw ValidationError("--label must be current, previous or pending") }
         }
 
-        func run() throws {
+        func run() async throws {
             let session = VaultSession(global)
             let entry = try VaultSession.parseName(name)
-            let vault = try session.open()
-            session.reportOpenJournal(vault, reading: entry)
-            let record: SecretRecord
-            do {
-                record = try version.map { try vault.get(entry, version: $0) } ?? vault.get(entry, label: VersionLabel(rawValue: label) ?? .current)
-            } catch {
-                session.audit(vault, operation: "vault get", entry: entry, outcome: "failed")
-                throw error
-            }
+            let opened = try session.openSession()
+            session.reportOpenJournal(opened.vault, reading: entry)
             // DESIGN.md, "Commands": every read appends one audit row. A read that cannot be
             // recorded is not made: fail closed, before a byte of the value is written.
-            try session.auditOrFail(vault, operation: "vault get", entry: entry)
+            let record = try await opened.dispatcher.vaultGet(entry, label: VersionLabel(rawValue: label) ?? .current, version: version,
+                                                              context: session.context)
             record.value.withRevealedBytes { Output.write($0) }
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List entry names (never values).")
 
         @OptionGroup var global: GlobalOptions
@@ -176,10 +166,9 @@ extension VaultCommand {
         @Option(name: .long, help: "Only names starting with this prefix.")
         var prefix: String = ""
 
-        func run() throws {
+        func run() async throws {
             let session = VaultSession(global)
-            let vault = try session.open()
-            let names = try vault.list(prefix: prefix)
+            let names = try await session.openSession().dispatcher.vaultList(prefix: prefix, context: session.context)
             switch global.output {
             case .json: try Output.printJSON(ListResult(version: 1, entries: names.map(\.rawValue)))
             case .text: if !names.isEmpty { Output.print(names.map(\.rawValue).joined(separator: "\n")) }
@@ -192,7 +181,7 @@ extension VaultCommand {
         }
     }
 
-    struct History: ParsableCommand {
+    struct History: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "history",
             abstract: "Show the versions of NAME: labels, dates, source, fingerprints; never values.")
@@ -204,11 +193,10 @@ extension VaultCommand {
 
         func validate() throws { _ = try VaultSession.parseName(name) }
 
-        func run() throws {
+        func run() async throws {
             let session = VaultSession(global)
             let entry = try VaultSession.parseName(name)
-            let vault = try session.open()
-            let versions = try vault.history(entry)
+            let versions = try await session.openSession().dispatcher.vaultHistory(entry, context: session.context)
             switch global.output {
             case .json:
                 try Output.printJSON(HistoryResult(version: 1, name: entry.rawValue, versions: versions.map {
@@ -245,7 +233,7 @@ extension VaultCommand {
         }
     }
 
-    struct Remove: ParsableCommand {
+    struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove NAME and all its versions.")
 
         @OptionGroup var global: GlobalOptions
@@ -255,12 +243,10 @@ extension VaultCommand {
 
         func validate() throws { _ = try VaultSession.parseName(name) }
 
-        func run() throws {
+        func run() async throws {
             let session = VaultSession(global)
             let entry = try VaultSession.parseName(name)
-            let vault = try session.open()
-            try vault.remove(entry)
-            session.audit(vault, operation: "vault rm", entry: entry)
+            try await session.openSession().dispatcher.vaultRemove(entry, context: session.context)
             switch global.output {
             case .json: try Output.printJSON(RemoveResult(version: 1, removed: entry.rawValue))
             case .text: if !global.quiet { Output.print("removed \(entry)") }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KeywardCore
+import KeywardKit
 import KeywardVault
 
 #if canImport(Glibc)
@@ -31,7 +32,7 @@ struct VaultSession: CustomStringConvertible {
     ///   `$KEYWARD_CONFIG`) but is missing, or one was found and is invalid: the vault
     ///   commands validate it as every command does, before anything is unlocked.
     func vaultPath() throws -> String {
-        VaultLocation.resolve(flag: global.vault, configured: try VaultLocation.configured(global, environment: environment), environment: environment)
+        try KeywardSession.configuredVaultPath(global.sessionOptions, warn: global.warnOnce)
     }
 
     /// ``vaultPath()``, refusing a vault that does not exist (exit 4, like every command).
@@ -45,56 +46,23 @@ struct VaultSession: CustomStringConvertible {
         VaultOptions(logger: context.logger, clock: context.clock)
     }
 
-    /// The unlock order of DESIGN.md: key file, passphrase, passphrase file, terminal prompt.
+    /// The unlock order of DESIGN.md: key file, passphrase, passphrase file, terminal prompt
+    /// (``VaultUnlock``).
     ///
-    /// Every way of failing here is exit 4 (DESIGN.md, "Unlocking the vault"; issue 12, items 3
-    /// and 7): a key or passphrase file that is missing, unreadable, or open to group or others
-    /// (naming the `chmod` that fixes it); an empty passphrase, however it came.
-    /// - Throws: ``VaultError`` `.locked` (exit 4) listing the sources when none is available.
+    /// - Throws: ``VaultError`` `.locked` or `.unsafeFile` (exit 4).
     func keySource() throws -> VaultKeySource {
-        if let file = environment["KEYWARD_KEY_FILE"], !file.isEmpty {
-            try Self.checkUnlockFile(file, variable: "KEYWARD_KEY_FILE")
-            return .keyFile(file)
-        }
-        if let passphrase = environment["KEYWARD_PASSPHRASE"] {
-            guard !passphrase.isEmpty else { throw Self.emptyPassphrase("KEYWARD_PASSPHRASE is set but empty") }
-            return .passphrase(SecretValue(utf8: passphrase))
-        }
-        if let file = environment["KEYWARD_PASSPHRASE_FILE"], !file.isEmpty {
-            try Self.checkUnlockFile(file, variable: "KEYWARD_PASSPHRASE_FILE")
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw VaultError(.locked, "KEYWARD_PASSPHRASE_FILE \(file) cannot be read")
-            }
-            let bytes = Self.droppingOneNewline(Array(data))
-            guard !bytes.isEmpty else { throw Self.emptyPassphrase("the file \(file) (KEYWARD_PASSPHRASE_FILE) is empty") }
-            return .passphrase(SecretValue(bytes: bytes))
-        }
-        if let typed = try Terminal.readSecret(prompt: "Vault passphrase: ") {
-            guard !typed.isEmpty else { throw Self.emptyPassphrase("nothing was typed at the prompt") }
-            return .passphrase(typed)
-        }
-        throw VaultError(
-            .locked,
-            "the vault is locked and there is no way to unlock it: set KEYWARD_KEY_FILE (a key file), KEYWARD_PASSPHRASE, "
-                + "or KEYWARD_PASSPHRASE_FILE, or run on a terminal to be prompted")
+        try KeywardSession.keySource(global.sessionOptions)
     }
 
-    /// Refuses an unlock file (`KEYWARD_KEY_FILE`, `KEYWARD_PASSPHRASE_FILE`) that does not
-    /// exist or breaks DESIGN.md's rule for files holding a secret (``SecretFileRule``).
+    /// Refuses an unlock file that does not exist or that others can read (``VaultUnlock``).
     /// - Throws: ``VaultError`` `.locked` (missing) or `.unsafeFile` (open to others): exit 4.
     static func checkUnlockFile(_ path: String, variable: String) throws {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw VaultError(.locked, "\(variable) names \(path), which does not exist"
-                + (variable == "KEYWARD_KEY_FILE" ? "; create one with `keyward vault init --new-key-file \(path)` (a new vault) or `keyward vault key add --new-key-file \(path)`" : ""))
-        }
-        if let problem = SecretFileRule.problem(path: path, what: variable) {
-            throw VaultError(.unsafeFile, problem)
-        }
+        try VaultUnlock.checkUnlockFile(path, variable: variable)
     }
 
     /// An empty passphrase never unlocks or creates anything: exit 4, whatever gave it.
     static func emptyPassphrase(_ how: String) -> VaultError {
-        VaultError(.locked, "empty passphrase: \(how); nothing was unlocked")
+        VaultUnlock.emptyPassphrase(how)
     }
 
     /// The shortest passphrase `vault init` (and `passwd`, `key add --passphrase`) takes
@@ -135,8 +103,12 @@ struct VaultSession: CustomStringConvertible {
     /// Validates the configuration, finds the vault (exit 4 when it is missing), then unlocks
     /// it, in that order: nothing is asked for or read before the configuration passed.
     func open() throws -> Vault {
-        let path = try existingVaultPath()
-        return try Vault.open(at: path, keySource: keySource(), options: options)
+        try openSession().vault
+    }
+
+    /// ``open()``, with the dispatcher the entry commands go through (``KeywardSession/openVault(_:context:warn:)``).
+    func openSession() throws -> KeywardSession {
+        try KeywardSession.openVault(global.sessionOptions, context: context, warn: global.warnOnce)
     }
 
     /// Reports open rotation journal entries on stderr (read-only commands change nothing:
@@ -165,24 +137,8 @@ struct VaultSession: CustomStringConvertible {
         }
     }
 
-    /// Appends an audit row for a read that must be recorded to be made (`vault get`).
-    /// - Throws: ``CommandExit`` with exit 4 naming the reason, when the row cannot be appended.
-    func auditOrFail(_ vault: Vault, operation: String, entry: SecretName?) throws {
-        do {
-            try vault.appendAudit(VaultAuditEvent(time: context.clock.now, operation: operation, entity: entry?.rawValue, outcome: "ok"))
-        } catch {
-            let reason = (error as? any CategorizedError)?.description ?? "\(type(of: error))"
-            throw CommandExit(code: ExitCodes.vault, message: "\(operation): the audit log cannot record this read, so the value is not printed: \(reason)")
-        }
-    }
-
     static func droppingOneNewline(_ bytes: [UInt8]) -> [UInt8] {
-        var bytes = bytes
-        if bytes.last == 0x0A {
-            bytes.removeLast()
-            if bytes.last == 0x0D { bytes.removeLast() }
-        }
-        return bytes
+        VaultUnlock.droppingOneNewline(bytes)
     }
 
     static func parseName(_ text: String) throws -> SecretName {

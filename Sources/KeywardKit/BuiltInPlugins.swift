@@ -1,0 +1,17 @@
+import KeywardCore
+import KeywardExporters
+import KeywardTokenService
+
+/// Every plugin type this build provides, registered by its `type` name: the token-service
+/// provider and the file sinks (dotenv, shell, kubernetes-secret, json). A program that
+/// embeds Keyward starts from this registry and registers its own types beside them
+/// (DESIGN.md, "Plugins").
+public enum BuiltInPlugins {
+    /// A new registry holding every built-in provider and sink type.
+    public static func registry() -> PluginRegistry {
+        var registry = PluginRegistry()
+        TokenServiceProvider.register(in: &registry)
+        Exporters.register(in: &registry)
+        return registry
+    }
+}
