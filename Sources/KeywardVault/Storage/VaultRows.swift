@@ -138,7 +138,7 @@ private func keyIDValue(_ row: Row, _ index: Int) -> UInt32 {
 }
 
 extension Vault {
-    /// The manifest bucket of an entry, and the first column of both tables' keys (format 3).
+    /// The manifest bucket of an entry, and the first column of both tables' keys.
     static func bucket(of entryID: Int64) -> Int64 { entryID & 0xFF }
 
     static func readMeta(_ db: Database) throws -> MetaRow {
