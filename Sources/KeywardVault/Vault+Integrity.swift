@@ -9,6 +9,8 @@ struct Mutation {
     var keys: VaultKeys
     /// Versions kept per entry, from the header read at the start of the transaction.
     var retention: Int
+    /// How long audit rows and closed journal entries are kept (seconds), from the same header.
+    var auditRetention: Int64 = 0
     /// Entries written or removed: their buckets are recomputed.
     var entries: Set<Int64> = []
     /// For entries changed only by storing versions: what changed in their rows, so that
@@ -147,6 +149,7 @@ extension Vault {
             input.writeField(meta.vaultID)
             input.write(meta.keyID)
             input.write(Int64(meta.retention))
+            input.write(meta.auditRetention)
             input.write(UInt32(VaultSchema.formatVersion))
             input.write(UInt64(slots.count))
             for slot in slots {
@@ -179,15 +182,18 @@ extension Vault {
         }
     }
 
-    /// The audit slot: the chain's head (last id and tag). The audit log is a chain (each row's
-    /// AAD holds the previous row's tag), so the head pins every row before it: the unlock opens
-    /// the rows after the last checkpoint (``auditCheckpointInterval``), `vault verify` the
-    /// whole chain.
-    static func auditDigest(keys: VaultKeys, lastID: Int64, lastTag: [UInt8]) throws -> [UInt8] {
+    /// The audit slot: the chain's head (last id and tag) and its start (the first retained id
+    /// and the tag its AAD binds: 1 and nothing until rows were pruned, then the
+    /// ``AuditCheckpoint``'s). The audit log is a chain (each row's AAD holds the previous row's
+    /// tag), so the head pins every row back to the start: the unlock opens the rows after the
+    /// last checkpoint (``auditCheckpointInterval``), `vault verify` the whole retained chain.
+    static func auditDigest(keys: VaultKeys, lastID: Int64, lastTag: [UInt8], firstID: Int64, startTag: [UInt8]) throws -> [UInt8] {
         try keys.manifest.authenticate { input in
             input.write("KWV1-audit\0")
             input.write(lastID)
             input.writeField(lastTag)
+            input.write(firstID)
+            input.writeField(startTag)
         }
     }
 
@@ -233,7 +239,8 @@ extension Vault {
 
     static func computeAudit(_ db: Database, keys: VaultKeys) throws -> [UInt8] {
         let last = try lastAuditRow(db)
-        return try auditDigest(keys: keys, lastID: last?.id ?? 0, lastTag: last?.tag ?? [])
+        let start = try auditChainStart(db, keys: keys)
+        return try auditDigest(keys: keys, lastID: last?.id ?? 0, lastTag: last?.tag ?? [], firstID: start.firstID, startTag: start.previousTag)
     }
 
     /// Audit rows are checkpointed every this many ids: the unlock opens only the rows after
@@ -247,10 +254,22 @@ extension Vault {
     /// an edited, deleted, added or reordered row in the tail fails here; one before the
     /// checkpoint fails `vault verify`.
     static func verifyAuditTail(_ db: Database, keys: VaultKeys) throws {
-        guard let last = try lastAuditRow(db) else { return }
-        let checkpoint = last.id > 0 ? ((last.id - 1) / auditCheckpointInterval) * auditCheckpointInterval : 0
+        let start = try auditChainStart(db, keys: keys)
+        guard let last = try lastAuditRow(db) else {
+            // Pruning never removes the newest row.
+            guard start.firstID == 1 else { throw VaultError.integrity("the audit log's rows are missing after its checkpoint") }
+            return
+        }
+        guard last.id >= start.firstID else {
+            throw VaultError.integrity("the audit log's last row \(last.id) is before its checkpoint (row \(start.firstID))")
+        }
+        var checkpoint = last.id > 0 ? ((last.id - 1) / auditCheckpointInterval) * auditCheckpointInterval : 0
         var previousTag: [UInt8] = []
-        if checkpoint > 0 {
+        if checkpoint < start.firstID {
+            // The rows before the retention checkpoint were pruned: start from it.
+            checkpoint = start.firstID - 1
+            previousTag = start.previousTag
+        } else if checkpoint > 0 {
             guard let tag = try Data.fetchOne(db.cachedStatement(sql: "SELECT tag FROM audit WHERE audit_id = ?"), arguments: [checkpoint]) else {
                 throw VaultError.integrity("audit row \(checkpoint) is missing (rows changed, removed or reordered)")
             }
@@ -310,6 +329,7 @@ extension Vault {
                     }
                 }
                 var mutation = Mutation(keys: keys, retention: meta.retention)
+                mutation.auditRetention = meta.auditRetention
                 result = try body(db, &mutation)
                 let effective = mutation.keys
                 if effective.keyID != meta.keyID {

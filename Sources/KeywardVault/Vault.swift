@@ -141,6 +141,7 @@ public final class Vault: @unchecked Sendable {
         guard (1...10_000).contains(options.retention) else {
             throw VaultError.invalid("retention must be between 1 and 10000 versions")
         }
+        let auditRetention = try Vault.auditRetentionSeconds(options.auditRetention)
         let directory = (path as NSString).deletingLastPathComponent
         try SafeFiles.ensurePrivateDirectory(directory.isEmpty ? "." : directory)
         try SafeFiles.checkDirectoryNotShared(directory.isEmpty ? "." : directory)
@@ -162,8 +163,11 @@ public final class Vault: @unchecked Sendable {
             let keys = try VaultKeys(vaultID: vaultIDBytes, keyID: 1, dataKey: dataKey)
             try queue.inTransaction(.immediate) { db in
                 try db.execute(
-                    sql: "INSERT INTO vault_meta(id, vault_id, key_id, retention, generation, updated_at, top_mac, last_entry_id) VALUES (1, ?, 1, ?, 0, ?, ?, 0)",
-                    arguments: [Data(vaultIDBytes), options.retention, milliseconds(now), Data(count: 32)])
+                    sql: """
+                        INSERT INTO vault_meta(id, vault_id, key_id, retention, generation, updated_at, top_mac, last_entry_id, audit_retention)
+                        VALUES (1, ?, 1, ?, 0, ?, ?, 0, ?)
+                        """,
+                    arguments: [Data(vaultIDBytes), options.retention, milliseconds(now), Data(count: 32), auditRetention])
                 for slotIndex in 0..<VaultSchema.manifestSlots {
                     try db.cachedStatement(sql: "INSERT INTO manifest(slot, digest) VALUES (?, ?)").execute(arguments: [slotIndex, Data(count: 32)])
                 }

@@ -38,6 +38,9 @@ struct EngineSession: CustomStringConvertible {
         if !dryRun, try vault.retention() != loaded.configuration.vault.retention {
             try vault.setRetention(loaded.configuration.vault.retention)
         }
+        if !dryRun, try vault.auditRetention() != loaded.configuration.vault.auditRetention {
+            try vault.setAuditRetention(loaded.configuration.vault.auditRetention)
+        }
         return EngineSession(dispatcher: loaded.with(vault: vault), vault: vault, context: context)
     }
 }

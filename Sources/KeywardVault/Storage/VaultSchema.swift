@@ -39,7 +39,10 @@ enum VaultSchema {
         // bucket's entries and versions are each one contiguous range of pages: a write
         // recomputes a bucket from two range scans, and the unlock merges two scans in the
         // same order. `vault_meta.last_entry_id` is the highest entry id ever given out (so a
-        // removed entry's id is never reused), covered by the header digest.
+        // removed entry's id is never reused), and `audit_retention` how long audit rows and
+        // closed journal entries are kept (seconds), both covered by the header digest.
+        // `audit_checkpoint` holds at most one row: where the retained audit chain starts once
+        // older rows were pruned (docs/vault.md, "Retention").
         migrator.registerMigration(formatOneMigration) { db in
             try db.execute(sql: """
                 PRAGMA application_id = \(applicationID);
@@ -52,7 +55,8 @@ enum VaultSchema {
                     generation INTEGER NOT NULL,
                     updated_at INTEGER NOT NULL,
                     top_mac BLOB NOT NULL,
-                    last_entry_id INTEGER NOT NULL
+                    last_entry_id INTEGER NOT NULL,
+                    audit_retention INTEGER NOT NULL
                 ) STRICT;
                 CREATE TABLE key_slots(
                     slot_id INTEGER PRIMARY KEY,
@@ -109,6 +113,14 @@ enum VaultSchema {
                     nonce BLOB NOT NULL,
                     ciphertext BLOB NOT NULL,
                     tag BLOB NOT NULL
+                ) STRICT;
+                CREATE TABLE audit_checkpoint(
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    first_id INTEGER NOT NULL,
+                    previous_tag BLOB NOT NULL,
+                    pruned_at INTEGER NOT NULL,
+                    key_id INTEGER NOT NULL,
+                    mac BLOB NOT NULL
                 ) STRICT;
                 """)
         }
