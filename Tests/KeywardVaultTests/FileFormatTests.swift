@@ -49,6 +49,15 @@ struct FileFormatTests {
         #expect(applicationID == 0x4B57_5631)
     }
 
+    @Test("the schema the unlock expects, read from format 1's statements, is exactly what its migration creates")
+    func declaredSchemaMatchesMigration() throws {
+        let declared = VaultSchema.declaredObjects
+        let migrated = try VaultSchema.migratedObjects(applied: 1)
+        #expect(declared.map(\.name).sorted() == migrated.map(\.name).sorted())
+        // grdb_migrations is compared by its columns only (GRDB writes its own text).
+        #expect(declared.filter { $0.name != VaultSchema.migrationsTable } == migrated.filter { $0.name != VaultSchema.migrationsTable })
+    }
+
     @Test("a vault made by an earlier build is refused (exit 4), naming the file and what to do, and left as it was",
           arguments: [["v1-vault-tables"], ["v1-vault-tables", "v2-manifest-over-version-rows", "v3-rows-clustered-by-bucket"]])
     func earlierBuildRefused(migrations: [String]) throws {
