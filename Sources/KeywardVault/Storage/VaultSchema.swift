@@ -244,8 +244,26 @@ enum VaultSchema {
             self.sql = sql.map(Self.normalized)
         }
 
+        /// Quotes dropped, runs of white space (space, tab, CR, LF) made one space, none at
+        /// either end: over the UTF-8 bytes (Foundation's string search took a good part of
+        /// the unlock's schema check).
         static func normalized(_ sql: String) -> String {
-            sql.replacingOccurrences(of: "\"", with: "").split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+            var out = [UInt8]()
+            out.reserveCapacity(sql.utf8.count)
+            var pendingSpace = false
+            for byte in sql.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""):
+                    continue
+                case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"), 0x0B, 0x0C:
+                    pendingSpace = !out.isEmpty
+                default:
+                    if pendingSpace { out.append(UInt8(ascii: " ")) }
+                    pendingSpace = false
+                    out.append(byte)
+                }
+            }
+            return String(decoding: out, as: UTF8.self)
         }
     }
 
