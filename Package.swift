@@ -71,6 +71,8 @@ let package = Package(
                 "KeywardCore",
                 "CGcrypt",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API (sqlite3_column_*) for the manifest's range scans.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
@@ -223,8 +225,6 @@ let package = Package(
         .testTarget(
             name: "KeywardVaultTests",
             dependencies: ["KeywardVault", "KeywardTesting", .product(name: "GRDB", package: "GRDB.swift")],
-            // Vault files written by earlier builds, read through #filePath by the migration tests.
-            exclude: ["Fixtures"],
             swiftSettings: strictSwift
         ),
         .testTarget(

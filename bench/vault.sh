@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Vault benchmark: Keyward's Vault (Swift, GRDB, libgcrypt wrapper) beside the C prototype
 # ../shared/bench/vault-baseline.c doing the same work on the same machine, in the same run,
-# at 1,000 and 100,000 entries (override with SIZES="1000 100000"), each program RUNS=3 times,
+# at 1,000 and 10,000 entries (override with SIZES="1000 10000 100000"), each program RUNS=3 times,
 # alternating, keeping each measure's best run.
 # Both: synchronous=FULL, WAL, 256-bucket manifest, Argon2id t=3 m=64 MiB p=1 (the prototype's
 # setting; Keyward creates t=3 p=2 in production). Keyward also writes the rollback anchor after
@@ -12,7 +12,12 @@
 # Prints a table with the ratio Keyward / C (higher is better for rates, lower for unlock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SIZES=${SIZES:-"1000 100000"}
+SIZES=${SIZES:-"1000 10000"}
+# SwiftPM build directory (e.g. SCRATCH=.build-release, to keep release builds apart from debug)
+SCRATCH=${SCRATCH:-.build}
+# BIN=DIR: use the release binaries already in DIR instead of building them (e.g. a copy kept
+# from an earlier commit, to compare before and after in one run)
+BIN=${BIN:-}
 RUNS=${RUNS:-3}
 SHARED=${SHARED:-../shared}
 work=$(mktemp -d)
@@ -22,8 +27,11 @@ sed 's/unlock total %\.3f s (argon2id t=3 m=64MiB p=1: %\.3f s/unlock total %.6f
     "$SHARED/bench/vault-baseline.c" > "$work/vault-baseline.c"
 grep -q 'unlock total %.6f s' "$work/vault-baseline.c" || { echo "vault-baseline.c changed its unlock output" >&2; exit 1; }
 gcc -O2 -Wall -o "$work/vault-baseline" "$work/vault-baseline.c" $(pkg-config --cflags --libs libgcrypt sqlite3)
-swift build -c release --product KeywardVaultBenchmark --static-swift-stdlib >/dev/null
-SWIFT_BIN=$(swift build -c release --static-swift-stdlib --show-bin-path)/KeywardVaultBenchmark
+if [ -z "$BIN" ]; then
+    swift build -c release --scratch-path "$SCRATCH" --product KeywardVaultBenchmark --static-swift-stdlib >/dev/null
+    BIN=$(swift build -c release --scratch-path "$SCRATCH" --static-swift-stdlib --show-bin-path)
+fi
+SWIFT_BIN=$BIN/KeywardVaultBenchmark
 
 # field PREFIX FILE: on the first line starting with PREFIX, the number before " s " (unlock)
 # or before " ops/s" / " puts/s" (rates)

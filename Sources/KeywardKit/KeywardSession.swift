@@ -71,7 +71,7 @@ public struct KeywardSession: Sendable, CustomStringConvertible, CustomReflectab
     /// The engine commands' session (sync, rotate, token, export, exec, status, audit, login,
     /// schedule): loads the configuration, reports its warnings, runs `check`, then finds the
     /// vault, unlocks it and, unless `applyRetention` is `false` (dry runs, read-only
-    /// commands), applies the configuration's `vault.retention`. Nothing is looked for or asked
+    /// commands), applies the configuration's `vault.retention` and `vault.auditRetention`. Nothing is looked for or asked
     /// before the configuration and `check` passed, so an unknown name exits 2 naming it, never
     /// 4 for a locked vault (round 2, item 2).
     ///
@@ -92,6 +92,9 @@ public struct KeywardSession: Sendable, CustomStringConvertible, CustomReflectab
         let vault = try unlock(at: path, options, context: context)
         if applyRetention, try vault.retention() != loaded.configuration.vault.retention {
             try vault.setRetention(loaded.configuration.vault.retention)
+        }
+        if applyRetention, try vault.auditRetention() != loaded.configuration.vault.auditRetention {
+            try vault.setAuditRetention(loaded.configuration.vault.auditRetention)
         }
         return KeywardSession(dispatcher: loaded.with(vault: vault), vault: vault)
     }

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import GRDBSQLite
+internal import GRDBSQLite
 import KeywardCore
 import Logging
 
@@ -9,6 +9,8 @@ struct Mutation {
     var keys: VaultKeys
     /// Versions kept per entry, from the header read at the start of the transaction.
     var retention: Int
+    /// How long audit rows and closed journal entries are kept (seconds), from the same header.
+    var auditRetention: Int64 = 0
     /// Entries written or removed: their buckets are recomputed.
     var entries: Set<Int64> = []
     /// For entries changed only by storing versions: what changed in their rows, so that
@@ -53,7 +55,7 @@ struct EntryLabels {
     var nextVersion: Int64
 }
 
-/// The columns of a version row the manifest covers.
+/// The columns of a version row the manifest covers, as a write stored them.
 struct VersionFields {
     var version: Int64
     var keyID: UInt32
@@ -61,6 +63,15 @@ struct VersionFields {
     var nonce: [UInt8]
     var tag: [UInt8]
     var ciphertextLength: Int64
+
+    /// Calls `body` with these fields as the manifest's one version encoder takes them.
+    func withManifestFields<R>(_ body: (ManifestVersionFields) throws -> R) rethrows -> R {
+        try nonce.withUnsafeBytes { nonce in
+            try tag.withUnsafeBytes { tag in
+                try body(ManifestVersionFields(version: version, keyID: keyID, alg: alg, nonce: nonce, tag: tag, ciphertextLength: ciphertextLength))
+            }
+        }
+    }
 }
 
 /// What one transaction's stored versions did to an entry's rows.
@@ -130,18 +141,15 @@ extension Vault {
     }
 
     /// The header slot: `vault_meta` (but its generation, time and top MAC, which the top MAC
-    /// covers) and every key slot. Format 3 adds `last_entry_id`, under its own domain.
-    static func headerDigest(keys: VaultKeys, meta: MetaRow, lastEntryID: Int64?, slots: [SlotRow]) throws -> [UInt8] {
+    /// covers, with `last_entry_id`) and every key slot.
+    static func headerDigest(keys: VaultKeys, meta: MetaRow, lastEntryID: Int64, slots: [SlotRow]) throws -> [UInt8] {
         try keys.manifest.authenticate { input in
-            if let lastEntryID {
-                input.write("KWV3-header\0")
-                input.write(lastEntryID)
-            } else {
-                input.write("KWV1-header\0")
-            }
+            input.write("KWV1-header\0")
+            input.write(lastEntryID)
             input.writeField(meta.vaultID)
             input.write(meta.keyID)
             input.write(Int64(meta.retention))
+            input.write(meta.auditRetention)
             input.write(UInt32(VaultSchema.formatVersion))
             input.write(UInt64(slots.count))
             for slot in slots {
@@ -174,41 +182,27 @@ extension Vault {
         }
     }
 
-    /// Format 1's audit slot: the log's length and head. Its count grew with the log at every
-    /// unlock; kept only to check a format-1 file before it is upgraded.
-    static func auditDigestFormat1(keys: VaultKeys, count: Int64, lastID: Int64, lastTag: [UInt8]) throws -> [UInt8] {
+    /// The audit slot: the chain's head (last id and tag) and its start (the first retained id
+    /// and the tag its AAD binds: 1 and nothing until rows were pruned, then the
+    /// ``AuditCheckpoint``'s). The audit log is a chain (each row's AAD holds the previous row's
+    /// tag), so the head pins every row back to the start: the unlock opens the rows after the
+    /// last checkpoint (``auditCheckpointInterval``), `vault verify` the whole retained chain.
+    static func auditDigest(keys: VaultKeys, lastID: Int64, lastTag: [UInt8], firstID: Int64, startTag: [UInt8]) throws -> [UInt8] {
         try keys.manifest.authenticate { input in
             input.write("KWV1-audit\0")
-            input.write(count)
             input.write(lastID)
             input.writeField(lastTag)
-        }
-    }
-
-    /// The audit slot: the chain's head (last id and tag). The audit log is a chain (each row's
-    /// AAD holds the previous row's tag), so the head pins every row before it: the unlock opens
-    /// the rows after the last checkpoint (``auditCheckpointInterval``), `vault verify` the
-    /// whole chain.
-    static func auditDigest(keys: VaultKeys, lastID: Int64, lastTag: [UInt8]) throws -> [UInt8] {
-        try keys.manifest.authenticate { input in
-            input.write("KWV2-audit\0")
-            input.write(lastID)
-            input.writeField(lastTag)
+            input.write(firstID)
+            input.writeField(startTag)
         }
     }
 
     /// The MAC over the generation and every manifest digest, stored in `vault_meta.top_mac`.
-    /// Its domain names the manifest format (1: per-entry digests; 2: version rows MACed straight
-    /// into the buckets; 3: the same, rows clustered by bucket), so a file cannot be passed off
-    /// as another format.
-    static func topMAC(keys: VaultKeys, generation: Int64, updatedAt: Int64, digests: [[UInt8]],
-                       format: ManifestFormat = .current) throws -> [UInt8] {
+    /// Its domain names the file format (1), so a later format's file cannot be passed off as
+    /// this one.
+    static func topMAC(keys: VaultKeys, generation: Int64, updatedAt: Int64, digests: [[UInt8]]) throws -> [UInt8] {
         try keys.manifest.authenticate { input in
-            switch format {
-            case .entryDigests: input.write("KWV1-manifest\0")
-            case .versionRows: input.write("KWV2-manifest\0")
-            case .clusteredRows: input.write("KWV3-manifest\0")
-            }
+            input.write("KWV1-manifest\0")
             input.write(keys.vaultID)
             input.write(keys.keyID)
             input.write(generation)
@@ -219,12 +213,11 @@ extension Vault {
 
     // MARK: Computing digests from the database
 
-    static func computeHeader(_ db: Database, keys: VaultKeys, format: ManifestFormat = .current) throws -> [UInt8] {
-        let lastEntryID = format == .clusteredRows ? try readLastEntryID(db) : nil
-        return try headerDigest(keys: keys, meta: readMeta(db), lastEntryID: lastEntryID, slots: readSlots(db))
+    static func computeHeader(_ db: Database, keys: VaultKeys) throws -> [UInt8] {
+        try headerDigest(keys: keys, meta: readMeta(db), lastEntryID: readLastEntryID(db), slots: readSlots(db))
     }
 
-    /// `vault_meta.last_entry_id` (format 3): the highest entry id ever given out.
+    /// `vault_meta.last_entry_id`: the highest entry id ever given out.
     static func readLastEntryID(_ db: Database) throws -> Int64 {
         guard let value = try Int64.fetchOne(db.cachedStatement(sql: "SELECT last_entry_id FROM vault_meta WHERE id = 1")) else {
             throw VaultError.integrity("the vault header row is missing")
@@ -244,15 +237,10 @@ extension Vault {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT audit_id, tag FROM audit ORDER BY audit_id DESC LIMIT 1")).map { ($0[0], bytes($0, 1)) }
     }
 
-    static func computeAudit(_ db: Database, keys: VaultKeys, format: ManifestFormat = .current) throws -> [UInt8] {
+    static func computeAudit(_ db: Database, keys: VaultKeys) throws -> [UInt8] {
         let last = try lastAuditRow(db)
-        switch format {
-        case .versionRows, .clusteredRows:
-            return try auditDigest(keys: keys, lastID: last?.id ?? 0, lastTag: last?.tag ?? [])
-        case .entryDigests:
-            let count = try Int64.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM audit")) ?? 0
-            return try auditDigestFormat1(keys: keys, count: count, lastID: last?.id ?? 0, lastTag: last?.tag ?? [])
-        }
+        let start = try auditChainStart(db, keys: keys)
+        return try auditDigest(keys: keys, lastID: last?.id ?? 0, lastTag: last?.tag ?? [], firstID: start.firstID, startTag: start.previousTag)
     }
 
     /// Audit rows are checkpointed every this many ids: the unlock opens only the rows after
@@ -266,10 +254,22 @@ extension Vault {
     /// an edited, deleted, added or reordered row in the tail fails here; one before the
     /// checkpoint fails `vault verify`.
     static func verifyAuditTail(_ db: Database, keys: VaultKeys) throws {
-        guard let last = try lastAuditRow(db) else { return }
-        let checkpoint = last.id > 0 ? ((last.id - 1) / auditCheckpointInterval) * auditCheckpointInterval : 0
+        let start = try auditChainStart(db, keys: keys)
+        guard let last = try lastAuditRow(db) else {
+            // Pruning never removes the newest row.
+            guard start.firstID == 1 else { throw VaultError.integrity("the audit log's rows are missing after its checkpoint") }
+            return
+        }
+        guard last.id >= start.firstID else {
+            throw VaultError.integrity("the audit log's last row \(last.id) is before its checkpoint (row \(start.firstID))")
+        }
+        var checkpoint = last.id > 0 ? ((last.id - 1) / auditCheckpointInterval) * auditCheckpointInterval : 0
         var previousTag: [UInt8] = []
-        if checkpoint > 0 {
+        if checkpoint < start.firstID {
+            // The rows before the retention checkpoint were pruned: start from it.
+            checkpoint = start.firstID - 1
+            previousTag = start.previousTag
+        } else if checkpoint > 0 {
             guard let tag = try Data.fetchOne(db.cachedStatement(sql: "SELECT tag FROM audit WHERE audit_id = ?"), arguments: [checkpoint]) else {
                 throw VaultError.integrity("audit row \(checkpoint) is missing (rows changed, removed or reordered)")
             }
@@ -329,6 +329,7 @@ extension Vault {
                     }
                 }
                 var mutation = Mutation(keys: keys, retention: meta.retention)
+                mutation.auditRetention = meta.auditRetention
                 result = try body(db, &mutation)
                 let effective = mutation.keys
                 if effective.keyID != meta.keyID {
@@ -394,26 +395,26 @@ extension Vault {
     /// their rows, and a full pass leaves fresh `members`. Either way `members` describes the
     /// file as this transaction leaves it (or is nil).
     static func storeManifest(_ db: Database, keys: VaultKeys, meta: MetaRow, digests: inout [[UInt8]], members: inout BucketMembers?,
-                              mutation: Mutation, now: Int64, format: ManifestFormat = .current)
+                              mutation: Mutation, now: Int64)
         throws -> (generation: Int64, updatedAt: Int64, top: [UInt8])
     {
-        if format == .current, let kept = members {
+        if let kept = members {
             for entryID in mutation.entries.sorted() {
                 if let edit = mutation.edits[entryID], kept.apply(edit, entryID: entryID) { continue }
                 try kept.refresh(db, entryID: entryID)
             }
             try macBuckets(keys: keys, mutation.buckets.sorted(), of: kept, into: &digests)
-        } else if mutation.buckets.count > bucketsForFullScan || format != .current {
-            let scan = try scanBuckets(db, keys: keys, format: format)
+        } else if mutation.buckets.count > bucketsForFullScan {
+            let scan = try scanBuckets(db, keys: keys)
             for bucket in mutation.buckets { digests[bucket] = scan.digests[bucket] }
-            members = format == .current ? scan.members : nil
+            members = scan.members
         } else {
             members = nil
             for bucket in mutation.buckets { digests[bucket] = try computeBucket(db, keys: keys, bucket: bucket) }
         }
-        if mutation.header { digests[VaultSchema.headerSlot] = try computeHeader(db, keys: keys, format: format) }
+        if mutation.header { digests[VaultSchema.headerSlot] = try computeHeader(db, keys: keys) }
         if mutation.journal { digests[VaultSchema.journalSlot] = try computeJournal(db, keys: keys) }
-        if mutation.audit { digests[VaultSchema.auditSlot] = try computeAudit(db, keys: keys, format: format) }
+        if mutation.audit { digests[VaultSchema.auditSlot] = try computeAudit(db, keys: keys) }
         var changed = mutation.buckets
         if mutation.header { changed.insert(VaultSchema.headerSlot) }
         if mutation.journal { changed.insert(VaultSchema.journalSlot) }
@@ -426,7 +427,7 @@ extension Vault {
         }
         let generation = meta.generation + 1
         let updatedAt = max(now, meta.updatedAt)
-        let top = try topMAC(keys: keys, generation: generation, updatedAt: updatedAt, digests: digests, format: format)
+        let top = try topMAC(keys: keys, generation: generation, updatedAt: updatedAt, digests: digests)
         let update = try RawStatement(db, "UPDATE vault_meta SET generation = ?, updated_at = ?, top_mac = ?, key_id = ? WHERE id = 1")
         try update.bind(1, generation)
         try update.bind(2, updatedAt)
@@ -495,48 +496,39 @@ extension Vault {
 
     /// Checks the manifest. `full`: recompute every bucket digest, the header, journal and audit
     /// slots from the rows (unlock, verify); otherwise only check the top MAC over the stored
-    /// digests (after another process wrote). `format`: how the file's manifest is built (1 only
-    /// for a vault opened before its `v2-manifest-over-version-rows` migration).
-    func verifyManifest(_ db: Database, full: Bool, format: ManifestFormat = .current) throws {
+    /// digests (after another process wrote).
+    func verifyManifest(_ db: Database, full: Bool) throws {
         let keys = self.keys
         let meta = try Vault.readMeta(db)
         guard ConstantTime.equals(meta.vaultID, keys.vaultID), meta.keyID == keys.keyID else {
             throw VaultError.integrity("the vault header does not match the unlocked key")
         }
         let stored = try Vault.readManifest(db)
-        let expectedTop = try Vault.topMAC(keys: keys, generation: meta.generation, updatedAt: meta.updatedAt, digests: stored, format: format)
+        let expectedTop = try Vault.topMAC(keys: keys, generation: meta.generation, updatedAt: meta.updatedAt, digests: stored)
         guard ConstantTime.equals(expectedTop, meta.topMAC) else {
             throw VaultError.integrity("the manifest MAC does not match (generation \(meta.generation))")
         }
         guard full else { return }
         guard (1...10_000).contains(meta.retention) else { throw VaultError.integrity("the vault header holds an invalid retention") }
-        // Entries and their versions, merged in entry order.
-        var members: BucketMembers?
-        let buckets: [[UInt8]]
-        switch format {
-        case .versionRows, .clusteredRows:
-            let scan = try Vault.scanBuckets(db, keys: keys, format: format)
-            buckets = scan.digests
-            if format == .current { members = scan.members }
-        case .entryDigests:
-            buckets = try Vault.scanBucketDigestsFormat1(db, keys: keys)
-        }
+        // Entries and their versions, merged in bucket order.
+        let scan = try Vault.scanBuckets(db, keys: keys)
+        let buckets = scan.digests
         for bucket in 0..<VaultSchema.entryBuckets {
             guard ConstantTime.equals(buckets[bucket], stored[bucket]) else {
                 throw VaultError.integrity("manifest bucket \(bucket) does not match its entries (an entry or version row was changed, added or deleted)")
             }
         }
-        guard ConstantTime.equals(try Vault.computeHeader(db, keys: keys, format: format), stored[VaultSchema.headerSlot]) else {
+        guard ConstantTime.equals(try Vault.computeHeader(db, keys: keys), stored[VaultSchema.headerSlot]) else {
             throw VaultError.integrity("the vault header or key slots were changed")
         }
         guard ConstantTime.equals(try Vault.computeJournal(db, keys: keys), stored[VaultSchema.journalSlot]) else {
             throw VaultError.integrity("the rotation journal was changed")
         }
-        guard ConstantTime.equals(try Vault.computeAudit(db, keys: keys, format: format), stored[VaultSchema.auditSlot]) else {
+        guard ConstantTime.equals(try Vault.computeAudit(db, keys: keys), stored[VaultSchema.auditSlot]) else {
             throw VaultError.integrity("the audit log was changed (rows added or deleted at its end)")
         }
-        if format != .entryDigests { try Vault.verifyAuditTail(db, keys: keys) }
-        keepBucketMembers(members, generation: meta.generation, keyID: meta.keyID)
+        try Vault.verifyAuditTail(db, keys: keys)
+        keepBucketMembers(scan.members, generation: meta.generation, keyID: meta.keyID)
     }
 
     // MARK: Crash points

@@ -9,11 +9,13 @@ extension Vault {
     // MARK: Journal
 
     /// Writes a `pending` journal entry for `entity`, committed before the caller calls reset.
+    /// Closed entries older than the audit retention go in the same transaction.
     @discardableResult
     public func openJournal(entity: EntityID, txnId: String? = nil) throws -> VaultJournalEntry {
         let now = options.clock.now
         return try mutate { db, mutation in
             let keys = mutation.keys
+            try Vault.pruneJournal(db, keys: keys, cutoff: now.addingTimeInterval(-Double(mutation.auditRetention)))
             let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'journal'")) ?? 0
             let maxID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(journal_id) FROM journal")) ?? 0
             let entry = VaultJournalEntry(id: max(last, maxID) + 1, entity: entity, txnId: txnId, state: .pending, createdAt: now, updatedAt: now)
@@ -105,8 +107,10 @@ extension Vault {
     }
 
     /// Appends several audit rows, in order, in one transaction (one fsync for a whole export).
+    /// Rows older than the audit retention go in the same transaction (``pruneAudit``).
     public func appendAudit(_ events: [VaultAuditEvent]) throws {
         guard !events.isEmpty else { return }
+        let now = milliseconds(options.clock.now)
         try mutate { db, mutation in
             let keys = mutation.keys
             for event in events {
@@ -114,6 +118,7 @@ extension Vault {
                 let id: Int64 = (last.map { $0[0] as Int64 } ?? 0) + 1
                 try Vault.storeAudit(db, keys: keys, id: id, event: event, previousTag: last.map { bytes($0, 1) } ?? [])
             }
+            try Vault.pruneAudit(db, keys: keys, cutoff: now - mutation.auditRetention * 1000, now: now)
             mutation.audit = true
         }
     }
@@ -122,6 +127,45 @@ extension Vault {
     /// - Throws: ``VaultError`` `.integrity` when a row was changed, removed or reordered.
     public func auditEvents(since: Date? = nil) throws -> [VaultAuditEvent] {
         try read { db, keys in try Vault.readAudit(db, keys: keys, since: since) }
+    }
+
+    /// Per entity of `entities`, the newest audit event naming exactly that entity for which
+    /// `matches` holds: the chain read from its head back (each row opened under the stored
+    /// tag of the row before it, the first retained one under the chain start's), stopping
+    /// once every entity has one. The head is pinned by the manifest, so an edited row on the
+    /// way fails as in ``auditEvents(since:)``; rows before the stop are not opened.
+    /// - Throws: ``VaultError`` `.integrity` when a row read fails authentication or is missing.
+    public func latestAuditEvents(for entities: Set<String>, where matches: (VaultAuditEvent) -> Bool) throws -> [String: VaultAuditEvent] {
+        try read { db, keys in
+            var latest: [String: VaultAuditEvent] = [:]
+            guard !entities.isEmpty else { return latest }
+            let start = try Vault.auditChainStart(db, keys: keys)
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT audit_id, key_id, nonce, ciphertext, tag FROM audit ORDER BY audit_id DESC"))
+            var newer: LogRow?
+            /// Opens `row` (the older row's tag known) and keeps it if it matches.
+            func consider(_ row: LogRow, previousTag: [UInt8]) throws {
+                let event = try Vault.openAuditRow(row, keys: keys, previousTag: previousTag)
+                if let entity = event.entity, entities.contains(entity), latest[entity] == nil, matches(event) { latest[entity] = event }
+            }
+            while let next = try rows.next() {
+                let older = LogRow(row: next)
+                if let pending = newer {
+                    guard older.id == pending.id - 1 else {
+                        throw VaultError.integrity("audit row \(pending.id - 1) is missing (rows changed, removed or reordered)")
+                    }
+                    try consider(pending, previousTag: older.box.tag)
+                    if latest.count == entities.count { return latest }
+                }
+                newer = older
+            }
+            if let first = newer {
+                guard first.id == start.firstID else {
+                    throw VaultError.integrity("audit row \(start.firstID) is missing (rows changed, removed or reordered)")
+                }
+                try consider(first, previousTag: start.previousTag)
+            }
+            return latest
+        }
     }
 
     static func storeAudit(_ db: Database, keys: VaultKeys, id: Int64, event: VaultAuditEvent, previousTag: [UInt8]) throws {
@@ -142,28 +186,41 @@ extension Vault {
         try Row.fetchAll(db.cachedStatement(sql: "SELECT audit_id, key_id, nonce, ciphertext, tag FROM audit ORDER BY audit_id")).map(LogRow.init(row:))
     }
 
+    /// The retained audit chain from its start (1, or the ``AuditCheckpoint``), every row
+    /// opened under the tag of the row before it, optionally only rows at or after `since`.
     static func readAudit(_ db: Database, keys: VaultKeys, since: Date?) throws -> [VaultAuditEvent] {
-        var previousTag: [UInt8] = []
+        var (expected, previousTag) = try auditChainStart(db, keys: keys)
         var events: [VaultAuditEvent] = []
         for row in try readAuditRows(db) {
-            guard row.keyID == keys.keyID,
-                let plaintext = try? keys.log.open(row.box, aad: logAAD(keys: keys, table: "audit", id: row.id, keyID: row.keyID, previousTag: previousTag))
-            else {
-                throw VaultError.integrity("audit row \(row.id) failed authentication (changed, removed or reordered rows)")
+            guard row.id == expected else {
+                throw VaultError.integrity("audit row \(expected) is missing (rows changed, removed or reordered)")
             }
+            let event = try openAuditRow(row, keys: keys, previousTag: previousTag)
             previousTag = row.box.tag
-            var reader = ByteReader(plaintext)
-            guard try reader.u8() == 1 else { throw ByteReader.Malformed() }
-            let time = date(milliseconds: try reader.i64())
-            let operation = try reader.string()
-            let entity = try reader.optionalString()
-            let outcome = try reader.string()
-            let txnId = try reader.optionalString()
-            try reader.finish()
-            if let since, time < since { continue }
-            events.append(VaultAuditEvent(id: row.id, time: time, operation: operation, entity: entity, outcome: outcome, txnId: txnId))
+            expected += 1
+            if let since, event.time < since { continue }
+            events.append(event)
         }
         return events
+    }
+
+    /// One audit row opened under `previousTag` (the tag of the row before it).
+    /// - Throws: ``VaultError`` `.integrity` when it fails authentication or does not decode.
+    static func openAuditRow(_ row: LogRow, keys: VaultKeys, previousTag: [UInt8]) throws -> VaultAuditEvent {
+        guard row.keyID == keys.keyID,
+            let plaintext = try? keys.log.open(row.box, aad: logAAD(keys: keys, table: "audit", id: row.id, keyID: row.keyID, previousTag: previousTag))
+        else {
+            throw VaultError.integrity("audit row \(row.id) failed authentication (changed, removed or reordered rows)")
+        }
+        var reader = ByteReader(plaintext)
+        guard try reader.u8() == 1 else { throw ByteReader.Malformed() }
+        let time = date(milliseconds: try reader.i64())
+        let operation = try reader.string()
+        let entity = try reader.optionalString()
+        let outcome = try reader.string()
+        let txnId = try reader.optionalString()
+        try reader.finish()
+        return VaultAuditEvent(id: row.id, time: time, operation: operation, entity: entity, outcome: outcome, txnId: txnId)
     }
 
     /// Rekey: every journal and audit row re-sealed under the new key, the chain rebuilt.
@@ -171,9 +228,13 @@ extension Vault {
         for entry in try readJournal(db, keys: old) {
             try storeJournal(db, keys: new, entry: entry, insert: false)
         }
+        let checkpoint = try readAuditCheckpoint(db, keys: old)
         let events = try readAudit(db, keys: old, since: nil)
         try db.cachedStatement(sql: "DELETE FROM audit").execute()
-        var previousTag: [UInt8] = []
+        // The first retained row binds the pruned row's tag, which no re-sealing changes; the
+        // checkpoint is MACed again under the new key.
+        var previousTag = checkpoint?.previousTag ?? []
+        if let checkpoint { try storeAuditCheckpoint(db, keys: new, checkpoint) }
         for event in events {
             guard let id = event.id else { continue }
             try storeAudit(db, keys: new, id: id, event: event, previousTag: previousTag)

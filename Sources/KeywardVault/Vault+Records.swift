@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import GRDBSQLite
+internal import GRDBSQLite
 import KeywardCore
 
 /// The sealed plaintext of one version: metadata and value together, so nothing about a
@@ -532,32 +532,28 @@ extension Vault {
     public func verify() throws -> VaultVerifyReport {
         try read { db, keys in
             try verifyManifest(db, full: true)
-            return try Vault.verifyContents(db, keys: keys, format: .current)
+            return try Vault.verifyContents(db, keys: keys)
         }
     }
 
-    /// Everything `vault verify` checks beyond the manifest, on a file of manifest `format`:
-    /// every name and every version opened (AEAD), every label pointing at a version, the
-    /// journal and the whole audit chain opened. Also run before a vault is upgraded to a
-    /// newer format and before a restored copy is re-anchored, so neither goes ahead on a
+    /// Everything `vault verify` checks beyond the manifest: every name and every version
+    /// opened (AEAD), every label pointing at a version, the journal and the whole audit chain
+    /// opened. Also run before a restored copy is re-anchored, so that it never goes ahead on a
     /// file with a damaged record.
     /// - Throws: ``VaultError`` `.integrity` naming the first failure.
-    static func verifyContents(_ db: Database, keys: VaultKeys, format: ManifestFormat) throws -> VaultVerifyReport {
+    static func verifyContents(_ db: Database, keys: VaultKeys) throws -> VaultVerifyReport {
         let meta = try Vault.readMeta(db)
-        // Format 3 keys both tables by bucket first; the older ones by entry id.
-        let clustered = format == .clusteredRows
-        let versionsOf = try db.makeStatement(sql: clustered
-            ? "SELECT \(VersionRow.columns) FROM versions WHERE bucket = ? AND entry_id = ? ORDER BY version"
-            : "SELECT \(VersionRow.columns) FROM versions WHERE entry_id = ? ORDER BY version")
+        let versionsOf = try db.makeStatement(
+            sql: "SELECT \(VersionRow.columns) FROM versions WHERE bucket = ? AND entry_id = ? ORDER BY version")
         var entries = 0
         var versions = 0
-        let cursor = try Row.fetchCursor(db, sql: "SELECT \(EntryRow.columns) FROM entries ORDER BY \(clustered ? "bucket, entry_id" : "entry_id")")
+        let cursor = try Row.fetchCursor(db, sql: "SELECT \(EntryRow.columns) FROM entries ORDER BY bucket, entry_id")
         while let row = try cursor.next() {
             let entry = EntryRow(row: row)
             let text = try Vault.openName(entry: entry, keys: keys)
             guard let name = SecretName(text) else { throw VaultError.integrity("a stored name breaks the naming rule") }
             var present = Set<Int64>()
-            let key: StatementArguments = clustered ? [Vault.bucket(of: entry.id), entry.id] : [entry.id]
+            let key: StatementArguments = [Vault.bucket(of: entry.id), entry.id]
             for version in try Row.fetchAll(versionsOf, arguments: key).map({ VersionRow(row: $0) }) {
                 _ = try Vault.openRecord(version, entry: entry, keys: keys, name: name)
                 present.insert(version.version)

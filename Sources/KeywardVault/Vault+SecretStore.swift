@@ -73,6 +73,14 @@ extension Vault: SecretStore, Fingerprinter, AuditLog {
         }
     }
 
+    public func latestEntries(for entities: Set<String>, where matches: @escaping @Sendable (AuditEntry) -> Bool) async throws -> [String: AuditEntry] {
+        try await offload {
+            try self.latestAuditEvents(for: entities) { event in
+                matches(AuditEntry(time: event.time, operation: event.operation, entity: event.entity, outcome: event.outcome, txnId: event.txnId))
+            }.mapValues { AuditEntry(time: $0.time, operation: $0.operation, entity: $0.entity, outcome: $0.outcome, txnId: $0.txnId) }
+        }
+    }
+
     public func entries(since: Date?) async throws -> [AuditEntry] {
         try await offload {
             try self.auditEvents(since: since).map {

@@ -141,6 +141,7 @@ public final class Vault: @unchecked Sendable {
         guard (1...10_000).contains(options.retention) else {
             throw VaultError.invalid("retention must be between 1 and 10000 versions")
         }
+        let auditRetention = try Vault.auditRetentionSeconds(options.auditRetention)
         let directory = (path as NSString).deletingLastPathComponent
         try SafeFiles.ensurePrivateDirectory(directory.isEmpty ? "." : directory)
         try SafeFiles.checkDirectoryNotShared(directory.isEmpty ? "." : directory)
@@ -162,8 +163,11 @@ public final class Vault: @unchecked Sendable {
             let keys = try VaultKeys(vaultID: vaultIDBytes, keyID: 1, dataKey: dataKey)
             try queue.inTransaction(.immediate) { db in
                 try db.execute(
-                    sql: "INSERT INTO vault_meta(id, vault_id, key_id, retention, generation, updated_at, top_mac) VALUES (1, ?, 1, ?, 0, ?, ?)",
-                    arguments: [Data(vaultIDBytes), options.retention, milliseconds(now), Data(count: 32)])
+                    sql: """
+                        INSERT INTO vault_meta(id, vault_id, key_id, retention, generation, updated_at, top_mac, last_entry_id, audit_retention)
+                        VALUES (1, ?, 1, ?, 0, ?, ?, 0, ?)
+                        """,
+                    arguments: [Data(vaultIDBytes), options.retention, milliseconds(now), Data(count: 32), auditRetention])
                 for slotIndex in 0..<VaultSchema.manifestSlots {
                     try db.cachedStatement(sql: "INSERT INTO manifest(slot, digest) VALUES (?, ?)").execute(arguments: [slotIndex, Data(count: 32)])
                 }
@@ -188,10 +192,11 @@ public final class Vault: @unchecked Sendable {
     // MARK: Opening
 
     /// Opens and unlocks the vault at `path`: checks the file (no symbolic link, mode 0600,
-    /// owner), the format and migrations, finds a slot that `keySource` opens, verifies the
+    /// owner), the format (1) and schema, finds a slot that `keySource` opens, verifies the
     /// whole manifest and the rollback anchor.
     /// - Throws: ``VaultError``: `.wrongKey` when no slot opens (wrong key and damaged slot
-    ///   look the same), `.integrity` / `.rollback` / `.notAVault` / `.unsafeFile` (all exit 4),
+    ///   look the same), `.integrity` / `.rollback` / `.notAVault` / `.unsafeFile` (all exit 4;
+    ///   `.notAVault` also for a file an earlier, unreleased build made, with what to do),
     ///   `.notFound` when there is no vault at `path`.
     public static func open(at path: String, keySource: VaultKeySource, options: VaultOptions = VaultOptions()) throws -> Vault {
         try open(at: path, keySource: keySource, options: options, policy: .production)
@@ -199,14 +204,8 @@ public final class Vault: @unchecked Sendable {
 
     /// For this module's tests: `.testingOnly` accepts cheap Argon2id parameters on unlock.
     package static func open(at path: String, keySource: VaultKeySource, options: VaultOptions, policy: KDFPolicy) throws -> Vault {
-        let (vault, _, format) = try openUnchecked(at: path, keySource: keySource, options: options, policy: policy)
-        // The anchor is checked against the file as found, before an upgrade writes to it.
+        let (vault, _) = try openUnchecked(at: path, keySource: keySource, options: options, policy: policy)
         try vault.checkAnchor(accept: false)
-        if format != .current {
-            // An upgrade rewrites the manifest: only over a file whose every record opens.
-            try vault.verifyContents()
-            try vault.upgradeFormat()
-        }
         return vault
     }
 
@@ -218,13 +217,12 @@ public final class Vault: @unchecked Sendable {
     }
 
     package static func acceptRestore(at path: String, keySource: VaultKeySource, options: VaultOptions, policy: KDFPolicy) throws -> (Vault, VaultRestoreInfo) {
-        let (vault, meta, format) = try openUnchecked(at: path, keySource: keySource, options: options, policy: policy)
+        let (vault, meta) = try openUnchecked(at: path, keySource: keySource, options: options, policy: policy)
         // Every record, name, the journal and the audit chain must open before the restored
         // copy is accepted: a failed check must not leave it anchored.
         try vault.verifyContents()
         let anchor = (try? vault.readAnchor()) ?? nil
         try vault.writeAnchor(generation: meta.generation, updatedAt: meta.updatedAt, top: meta.topMAC, replacingAll: true)
-        if format != .current { try vault.upgradeFormat() }
         let info = VaultRestoreInfo(
             fileGeneration: meta.generation, fileUpdatedAt: date(milliseconds: meta.updatedAt),
             anchorGeneration: anchor?.generation, anchorUpdatedAt: (anchor?.updatedAt).map(date(milliseconds:)))
@@ -233,7 +231,7 @@ public final class Vault: @unchecked Sendable {
     }
 
     private static func openUnchecked(at path: String, keySource: VaultKeySource, options: VaultOptions, policy: KDFPolicy)
-        throws -> (Vault, MetaRow, ManifestFormat)
+        throws -> (Vault, MetaRow)
     {
         do {
             try Gcrypt.ensureInitialized()
@@ -248,78 +246,30 @@ public final class Vault: @unchecked Sendable {
             guard try SafeFiles.checkPrivateFile(path) == identity else {
                 throw VaultError(.unsafeFile, "the vault file \(path) changed while it was being opened")
             }
-            let format = try VaultSchema.check(queue, path: path)
+            try VaultSchema.check(queue, path: path)
             let (meta, slots) = try queue.read { db in (try readMeta(db), try readSlots(db)) }
             let (slotID, kek, dataKey, kdfSeconds) = try unlock(slots: slots, keySource: keySource, meta: meta, policy: policy)
             let keys = try VaultKeys(vaultID: meta.vaultID, keyID: meta.keyID, dataKey: dataKey)
             let vault = Vault(path: path, queue: queue, options: options, policy: policy, keys: keys,
                               generation: meta.generation, unlockSlotID: slotID, kek: kek, unlockKDFSeconds: kdfSeconds)
-            // The format again, in the check's own transaction: another process may have
-            // upgraded the file during the unlock.
-            let verified = try vault.queue.read { db in
+            try vault.queue.read { db in
                 // Another process may have re-keyed the vault during the unlock (its slot then
                 // opens the new data key): not an integrity failure.
                 let now = try readMeta(db)
                 if now.keyID != keys.keyID, ConstantTime.equals(now.vaultID, keys.vaultID) { _ = try vault.adoptRekey(db, keyID: now.keyID) }
-                let format = try VaultSchema.format(db)
-                try vault.verifyManifest(db, full: true, format: format)
-                return format
+                try vault.verifyManifest(db, full: true)
             }
             try vault.queue.inDatabase { db in try db.execute(sql: "PRAGMA cache_size = -\(VaultSchema.openCacheKiB)") }
-            return (vault, meta, verified)
+            return (vault, meta)
         } catch {
             throw mapped(error)
         }
     }
 
-    /// Runs the pending migrations on a vault opened (and fully checked) in an older manifest
-    /// format, each in its own transaction: in each that changes what the manifest covers, the
-    /// stored manifest is checked again in the old format under the write lock (another process
-    /// may have written since), the tables are changed, every slot is computed in the new
-    /// format and the generation bumped; then the last new generation is anchored (synced).
-    /// A crash between two migrations leaves a consistent file of the format in between.
-    func upgradeFormat() throws {
-        let keys = self.keys
-        let now = milliseconds(options.clock.now)
-        let committed = LockedValue<(generation: Int64, updatedAt: Int64, top: [UInt8], digests: [[UInt8]], members: BucketMembers?)?>(nil)
-        let migrator = VaultSchema.migrator { db, from, to in
-            try self.verifyManifest(db, full: false, format: from)
-            let meta = try Vault.readMeta(db)
-            var digests = try Vault.readManifest(db)
-            var mutation = Mutation(keys: keys, retention: meta.retention)
-            mutation.buckets = Set(0..<VaultSchema.entryBuckets)
-            mutation.header = true
-            mutation.journal = true
-            mutation.audit = true
-            var members: BucketMembers?
-            let stored = try Vault.storeManifest(
-                db, keys: keys, meta: meta, digests: &digests, members: &members, mutation: mutation, now: now, format: to)
-            committed.withLock { $0 = (stored.generation, stored.updatedAt, stored.top, digests, members) }
-        }
-        do {
-            try migrator.migrate(queue)
-        } catch {
-            // The migrator picks its pending migrations before it takes the write lock: another
-            // process upgrading the same file at the same time makes this one's rerun fail (and
-            // roll back). The file is then upgraded; later reads notice the new generation.
-            if (try? VaultSchema.check(queue, path: path)) == .current {
-                options.logger.debug("another process upgraded the vault's file format first")
-                return
-            }
-            throw Vault.mapped(error)
-        }
-        // Nothing committed: another process upgraded the file first (`read` notices its generation).
-        guard let done = committed.withLock({ $0 }) else { return }
-        didCommit(generation: done.generation, updatedAt: done.updatedAt, top: done.top, keys: keys, digests: done.digests,
-                  members: done.members, forceSync: true)
-        options.logger.notice("upgraded the vault's file format", metadata: ["generation": "\(done.generation)"])
-    }
-
-    /// ``verifyContents(_:keys:format:)`` on the file as it is now, in its format now (another
-    /// process may have upgraded it since it was opened).
+    /// ``verifyContents(_:keys:)`` on the file as it is now.
     func verifyContents() throws {
         do {
-            _ = try queue.read { db in try Vault.verifyContents(db, keys: keys, format: VaultSchema.format(db)) }
+            _ = try queue.read { db in try Vault.verifyContents(db, keys: keys) }
         } catch {
             throw Vault.mapped(error)
         }

@@ -6,6 +6,10 @@ import Logging
 public struct VaultOptions: Sendable {
     /// Versions kept per entry when a vault is created (labelled versions are never pruned).
     public var retention: Int
+    /// How long audit rows and closed (`done`, `aborted`) journal entries are kept when a
+    /// vault is created (``Vault/setAuditRetention(_:)`` changes it later): 90 days by
+    /// default (`vault.auditRetention` in keyward.yaml).
+    public var auditRetention: Duration
     /// Where rollback anchors live; `nil` means `$XDG_STATE_HOME/keyward/anchors`
     /// (`~/.local/state/keyward/anchors`).
     public var anchorDirectory: String?
@@ -17,16 +21,21 @@ public struct VaultOptions: Sendable {
     public var clock: any KeywardClock
 
     public init(
-        retention: Int = 10, anchorDirectory: String? = nil, busyTimeout: TimeInterval = 10,
+        retention: Int = 10, auditRetention: Duration = VaultOptions.defaultAuditRetention, anchorDirectory: String? = nil,
+        busyTimeout: TimeInterval = 10,
         logger: Logger = Logger(label: "keyward.vault", factory: { _ in SwiftLogNoOpLogHandler() }),
         clock: any KeywardClock = SystemClock()
     ) {
         self.retention = retention
+        self.auditRetention = auditRetention
         self.anchorDirectory = anchorDirectory
         self.busyTimeout = busyTimeout
         self.logger = logger
         self.clock = clock
     }
+
+    /// 90 days.
+    public static let defaultAuditRetention: Duration = .seconds(90 * 86_400)
 
     /// `$XDG_STATE_HOME/keyward/anchors`, or `~/.local/state/keyward/anchors`.
     public static func defaultAnchorDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {

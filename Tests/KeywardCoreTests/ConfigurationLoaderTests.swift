@@ -59,6 +59,15 @@ private let validYAML = """
 struct ConfigurationLoaderTests {
     let loader = ConfigurationLoader(registry: registry)
 
+    @Test("vault.auditRetention: 90 days when absent, else the duration given")
+    func auditRetention() throws {
+        let absent = try loader.parse(yaml: validYAML, file: "keyward.yaml", directory: "/srv/app")
+        #expect(absent.vault.auditRetention == .seconds(90 * 86_400))
+        let given = try loader.parse(yaml: validYAML.replacingOccurrences(of: "  retention: 12\n", with: "  retention: 12\n  auditRetention: 400d\n"),
+                                     file: "keyward.yaml", directory: "/srv/app")
+        #expect(given.vault.auditRetention == .seconds(400 * 86_400))
+    }
+
     @Test("a complete configuration loads with defaults and resolved paths")
     func loadsValidConfiguration() throws {
         let configuration = try loader.parse(yaml: validYAML, file: "keyward.yaml", directory: "/srv/app")
@@ -130,6 +139,8 @@ struct ConfigurationLoaderTests {
         .init(label: "snake_case instead of camelCase", yaml: base.replacingOccurrences(of: "baseURL", with: "base_url"), keyPath: "providers.uat.base_url", line: 4, fragment: "unknown key"),
         .init(label: "wrong type: retention as text", yaml: base + "vault:\n  retention: ten\n", keyPath: "vault.retention", line: 10, fragment: "whole number"),
         .init(label: "wrong type: quoted number", yaml: base + "vault:\n  retention: \"10\"\n", keyPath: "vault.retention", line: 10, fragment: "whole number"),
+        .init(label: "audit retention without unit", yaml: base + "vault:\n  auditRetention: 90\n", keyPath: "vault.auditRetention", line: 10, fragment: "invalid duration '90'"),
+        .init(label: "audit retention under a day", yaml: base + "vault:\n  auditRetention: 12h\n", keyPath: "vault.auditRetention", line: 10, fragment: "must be between 1d and 36500d"),
         .init(label: "bad duration unit", yaml: base + "    rotateBefore: 15x\n", keyPath: "entities.FIU-1.rotateBefore", line: 9, fragment: "invalid duration '15x'"),
         .init(label: "duration without unit", yaml: base + "    tokenRefreshBefore: 600\n", keyPath: "entities.FIU-1.tokenRefreshBefore", line: 9, fragment: "invalid duration"),
         .init(label: "negative duration", yaml: base + "    rotateBefore: -5d\n", keyPath: "entities.FIU-1.rotateBefore", line: 9, fragment: "invalid duration"),

@@ -88,9 +88,9 @@ struct TamperTests {
         ("manifest", "slot = 1000", "slot = 5"),
         ("journal", "key_id = key_id + 1", "journal_id = 1"), ("journal", "journal_id = 7", "journal_id = 1"),
         ("audit", "key_id = key_id + 1", "audit_id = 2"), ("audit", "audit_id = 9", "audit_id = 2"),
-        ("grdb_migrations", "identifier = 'v1-vault-tables-from-the-future'", "identifier = 'v1-vault-tables'"),
-        ("grdb_migrations", "identifier = 'v2-manifest-over-version-rows-from-the-future'", "identifier = 'v2-manifest-over-version-rows'"),
-        ("grdb_migrations", "identifier = 'v3-rows-clustered-by-bucket-from-the-future'", "identifier = 'v3-rows-clustered-by-bucket'"),
+        ("grdb_migrations", "identifier = 'format-1-from-the-future'", "identifier = 'format-1'"),
+        // A format-1 file passed off as one an earlier build made is refused too.
+        ("grdb_migrations", "identifier = 'v3-rows-clustered-by-bucket'", "identifier = 'format-1'"),
     ]
 
     @Test("changing any other column (ids, labels, counters, parameters) is detected", arguments: otherColumns)
@@ -107,8 +107,7 @@ struct TamperTests {
         ("vault_meta", "id = 1"), ("key_slots", "slot_id = 2"), ("key_slots", "slot_id = 1"), ("entries", "entry_id = 3"),
         ("versions", "entry_id = 3 AND version = 1"), ("versions", "entry_id = 3 AND version = 3"), ("manifest", "slot = 0"),
         ("journal", "journal_id = 1"), ("audit", "audit_id = 1"), ("audit", "audit_id = 2"), ("audit", "audit_id = 3"),
-        ("grdb_migrations", "1"), ("grdb_migrations", "identifier = 'v2-manifest-over-version-rows'"),
-        ("grdb_migrations", "identifier = 'v3-rows-clustered-by-bucket'"),
+        ("grdb_migrations", "1"), ("grdb_migrations", "identifier = 'format-1'"),
     ]
 
     @Test("deleting a row of any table is detected", arguments: deletions)

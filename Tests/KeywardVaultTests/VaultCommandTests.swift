@@ -171,16 +171,25 @@ struct VaultCommandTests {
         #expect(try keyward(["vault", "get", "a/b"], environment: env, box: box).stdout == Array("value-kept".utf8))
     }
 
-    @Test("processes opening a format-2 vault at once (puts and gets) all succeed; the file ends upgraded and verifiable",
-          arguments: 0..<3)
-    func concurrentUpgradeProcesses(round: Int) async throws {
+    @Test("a vault file made by an earlier build: `vault get` exits 4 naming the file and `keyward vault init`")
+    func earlierBuildRefusedByCLI() throws {
         let box = try Sandbox()
-        try FormatMigrationTests.copyFixture(box, from: FormatMigrationTests.fixture2)
-        let key = box.root + "/fixture.key"
-        try FileManager.default.copyItem(atPath: FormatMigrationTests.keyFile2Path, toPath: key)
-        // git keeps the fixture 0644; the CLI refuses a key file others can read (DESIGN.md, "Files and defaults").
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: key)
+        try FileFormatTests.writeEarlierBuildFile(box)
+        let key = try box.keyFile()
+        let run = try keyward(["vault", "get", "a/b"], environment: ["KEYWARD_VAULT": box.vaultPath, "KEYWARD_KEY_FILE": key], box: box)
+        #expect(run.status == 4)
+        #expect(run.stdout.isEmpty)
+        #expect(run.stderr.contains("\(box.vaultPath) was made by a development build of Keyward from before file format 1"), "\(run.stderr)")
+        #expect(run.stderr.contains("create a new vault with `keyward vault init`"), "\(run.stderr)")
+    }
+
+    @Test("processes opening one vault at once (puts and gets) all succeed; the file ends verifiable", arguments: 0..<3)
+    func concurrentProcesses(round: Int) async throws {
+        let box = try Sandbox()
+        let key = box.root + "/cli.key"
         let env = ["KEYWARD_VAULT": box.vaultPath, "KEYWARD_KEY_FILE": key]
+        #expect(try keyward(["vault", "init", "--new-key-file", key], environment: env, box: box).status == 0)
+        #expect(try keyward(["vault", "put", "app/150"], environment: env, stdin: Array("v".utf8), box: box).status == 0)
         let runs = try await withThrowingTaskGroup(of: (String, Run).self) { group in
             for index in 0..<12 {
                 group.addTask {
@@ -198,6 +207,6 @@ struct VaultCommandTests {
             #expect(run.status == 0, "\(command): \(run.stderr)")
         }
         let vault = try box.open(.keyFile(key))
-        #expect(try vault.verify().entries == 310)
+        #expect(try vault.verify().entries == 11)
     }
 }

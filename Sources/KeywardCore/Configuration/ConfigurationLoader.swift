@@ -178,12 +178,19 @@ private struct Reader {
     mutating func readVault(_ node: Node) -> VaultSettings {
         var settings = VaultSettings()
         guard let map = mapping(node, "vault") else { return settings }
-        checkKeys(map, known: ["path", "retention"], path: "vault")
+        checkKeys(map, known: ["path", "retention", "auditRetention"], path: "vault")
         if let path = map["path"], let text = string(path, "vault.path") {
             settings.path = resolvePath(text)
         }
         if let retention = map["retention"], let value = integer(retention, "vault.retention") {
             if (1...1000).contains(value) { settings.retention = value } else { fail("vault.retention", retention, "must be between 1 and 1000") }
+        }
+        if let node = map["auditRetention"], let seconds = duration(node, "vault.auditRetention") {
+            if (86_400...(36_500 * 86_400)).contains(seconds) {
+                settings.auditRetention = .seconds(seconds)
+            } else {
+                fail("vault.auditRetention", node, "must be between 1d and 36500d")
+            }
         }
         return settings
     }

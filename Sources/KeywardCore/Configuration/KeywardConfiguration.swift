@@ -41,10 +41,14 @@ public struct VaultSettings: Sendable, Equatable {
     public var path: String?
     /// Versions kept per entry (labelled versions are always kept). Default 10.
     public var retention: Int
+    /// How long the vault keeps audit rows and finished rotation journal entries
+    /// (`vault.auditRetention`, a duration of 1d to 36500d). Default 90 days.
+    public var auditRetention: Duration
 
-    public init(path: String? = nil, retention: Int = 10) {
+    public init(path: String? = nil, retention: Int = 10, auditRetention: Duration = .seconds(90 * 86_400)) {
         self.path = path
         self.retention = retention
+        self.auditRetention = auditRetention
     }
 }
 

@@ -221,7 +221,8 @@ extension Dispatcher {
     public func status(entities names: [String] = [], failWithinSeconds: Int64? = nil, context: OperationContext) async throws -> StatusReport {
         let vault = try requireVault()
         let ids = try selectEntities(names)
-        let audit = try await vault.entries(since: nil)
+        // The newest sync per entity, read from the log's end back (not the whole log).
+        let lastSyncs = try await vault.latestEntries(for: Set(ids.map(\.rawValue))) { $0.operation == "sync" && $0.outcome != "failed" }
         let journalEntries = try await (vault as? any RotationJournal)?.rotationEntries(context: context) ?? []
         let openSummaries = Dictionary(try await openRotationSummaries(ids, context: context).map { ($0.id, $0.summary) }) { first, _ in first }
         let now = context.clock.now
@@ -264,7 +265,7 @@ extension Dispatcher {
                     if failWithinSeconds != nil { report.failures.append("\(id): the entity access token expired \(Timestamps.format(expiresAt))") }
                 }
             }
-            entry.lastSync = audit.last { $0.entity == id.rawValue && $0.operation == "sync" && $0.outcome != "failed" }?.time
+            entry.lastSync = lastSyncs[id.rawValue]?.time
             if let open = entry.openJournal { entry.warnings.append(open) }
             // The journal knows every rotation that finished, including those finished by
             // recovery and those whose new secret failed its test.

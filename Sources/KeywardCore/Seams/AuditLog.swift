@@ -10,11 +10,25 @@ public protocol AuditLog: Sendable {
     func record(_ entries: [AuditEntry]) async throws
     /// Entries at or after `since` (UTC), oldest first; all of them for `nil`.
     func entries(since: Date?) async throws -> [AuditEntry]
+    /// Per entity of `entities`, the newest entry whose ``AuditEntry/entity`` is exactly that
+    /// entity and for which `matches` holds (`keyward status`'s last sync). A log that can
+    /// reads from its newest entry back and stops once every entity has one, so the cost
+    /// does not grow with the log.
+    func latestEntries(for entities: Set<String>, where matches: @escaping @Sendable (AuditEntry) -> Bool) async throws -> [String: AuditEntry]
 }
 
 extension AuditLog {
     public func record(_ entries: [AuditEntry]) async throws {
         for entry in entries { try await record(entry) }
+    }
+
+    /// Reads every entry (``entries(since:)``) and keeps the newest match per entity.
+    public func latestEntries(for entities: Set<String>, where matches: @escaping @Sendable (AuditEntry) -> Bool) async throws -> [String: AuditEntry] {
+        var latest: [String: AuditEntry] = [:]
+        for entry in try await entries(since: nil) {
+            if let entity = entry.entity, entities.contains(entity), matches(entry) { latest[entity] = entry }
+        }
+        return latest
     }
 }
 

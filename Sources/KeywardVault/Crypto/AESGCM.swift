@@ -1,4 +1,4 @@
-import CGcrypt
+internal import CGcrypt
 import Foundation
 
 /// The output of one AES-256-GCM seal: a fresh 96-bit nonce, the ciphertext (as long as the
@@ -147,6 +147,10 @@ package final class AESGCM: @unchecked Sendable {
         return output
     }
 
+    #if DEBUG
+    // The trap tests' entry points (Tests/KeywardVaultTests/CryptoTests.swift): test builds
+    // only, so a release binary holds no way to call libgcrypt unguarded.
+
     /// Calls `gcry_cipher_checktag` with whatever tag length it is given, as a naive caller
     /// would: for the trap test only, which shows that libgcrypt accepts a prefix of the tag.
     package func unguardedLibraryOpen(_ box: SealedBox, aad: [UInt8]) throws -> Bool {
@@ -195,6 +199,7 @@ package final class AESGCM: @unchecked Sendable {
         let key = [UInt8](repeating: 7, count: length)
         return key.withUnsafeBytes { keyward_gcry_cipher_setkey(opened, $0.baseAddress, $0.count) } == 0
     }
+    #endif
 
     private func start(nonce: [UInt8], aad: [UInt8]) throws {
         try CryptoError.check(keyward_gcry_cipher_reset(handle), "gcry_cipher_reset")

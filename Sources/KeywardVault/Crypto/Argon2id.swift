@@ -1,4 +1,4 @@
-import CGcrypt
+internal import CGcrypt
 
 /// Argon2id cost parameters (RFC 9106 §3.1). libgcrypt takes them as unchecked 32-bit
 /// values, so every value is bounded here before use, and values read from a vault file are

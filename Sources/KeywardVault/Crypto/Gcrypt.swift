@@ -1,4 +1,4 @@
-import CGcrypt
+internal import CGcrypt
 
 /// One-time initialisation of libgcrypt, as its manual requires before any other call
 /// ("Initializing the library"): version check, secure memory pool, then

@@ -1,4 +1,4 @@
-import CGcrypt
+internal import CGcrypt
 import Foundation
 
 /// HMAC-SHA256 (RFC 2104) under one key, over libgcrypt's `gcry_mac`.
@@ -92,6 +92,7 @@ package final class HMACSHA256: @unchecked Sendable {
         }
     }
 
+    #if DEBUG
     /// Calls `gcry_mac_verify` with whatever length it is given, as a naive caller would: for
     /// the trap test only, which shows that libgcrypt accepts a prefix of the tag.
     package func unguardedLibraryVerify(tag: [UInt8], data: [UInt8]) throws -> Bool {
@@ -101,6 +102,7 @@ package final class HMACSHA256: @unchecked Sendable {
             return tag.withUnsafeBytes { gcry_mac_verify(handle, $0.baseAddress, $0.count) } == 0
         }
     }
+    #endif
 }
 
 /// What an HMAC computation is fed, piece by piece, with fixed-width big-endian integers so

@@ -1,4 +1,4 @@
-import CGcrypt
+internal import CGcrypt
 
 #if canImport(Glibc)
 import Glibc

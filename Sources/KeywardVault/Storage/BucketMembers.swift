@@ -1,7 +1,7 @@
 import GRDB
-import GRDBSQLite
+internal import GRDBSQLite
 
-/// The MAC input of the 256 manifest buckets (``Vault/scanBuckets(_:keys:format:)``'s bytes,
+/// The MAC input of the 256 manifest buckets (``Vault/scanBuckets(_:keys:)``'s bytes,
 /// without each bucket's closing count), as the file held it at ``generation``: kept after a
 /// full pass (the unlock's check, `vault verify`, a write that touched many buckets) so that a
 /// later write by this process recomputes a bucket from memory. A write updates the bytes of
@@ -91,18 +91,27 @@ final class BucketMembers: @unchecked Sendable {
         let segment = ScratchBuffer(capacity: 512)
         if let created = edit.created {
             guard position(bucket: bucket, entryID: entryID) == nil else { return false }
-            Vault.appendManifestEntry(
-                segment, entryID: entryID, nameIndex: created.nameIndex, keyID: created.keyID, nameNonce: created.name.nonce,
-                nameTag: created.name.tag, nameCiphertextLength: Int64(created.name.ciphertext.count), labels: edit.labels)
+            created.nameIndex.withUnsafeBytes { nameIndex in
+                created.name.nonce.withUnsafeBytes { nonce in
+                    created.name.tag.withUnsafeBytes { tag in
+                        Vault.appendManifestEntry(segment, ManifestEntryFields(
+                            entryID: entryID, nameIndex: nameIndex, keyID: created.keyID, nameNonce: nonce, nameTag: tag,
+                            nameCiphertextLength: Int64(created.name.ciphertext.count), labels: edit.labels))
+                    }
+                }
+            }
         } else {
+            // The entry row's fields as they are, with the new labels: parsed back from its
+            // bytes and encoded again by the one encoder.
             guard let range = position(bucket: bucket, entryID: entryID), let old = parse(buffers[bucket], range) else { return false }
-            segment.append(buffers[bucket], range.lowerBound..<old.labelsStart)
-            Vault.appendManifestLabels(segment, edit.labels)
+            var entry = old.entry
+            entry.labels = edit.labels
+            Vault.appendManifestEntry(segment, entry)
             for version in old.versions where !edit.pruned.contains(version.number) {
                 segment.append(buffers[bucket], version.bytes)
             }
         }
-        for version in edit.added { Vault.appendManifestVersion(segment, version) }
+        for version in edit.added { version.withManifestFields { Vault.appendManifestVersion(segment, $0) } }
         segment.u8(0)
         splice(bucket: bucket, entryID: entryID, segment: segment)
         return true
@@ -125,40 +134,59 @@ final class BucketMembers: @unchecked Sendable {
         return low
     }
 
-    /// An entry's bytes taken apart: where its labels start, and each version's number and
-    /// bytes. Nil when they do not read as ``Vault/appendManifestEntry(_:_:_:)`` wrote them.
-    private func parse(_ buffer: ScratchBuffer, _ range: Range<Int>) -> (labelsStart: Int, versions: [(number: Int64, bytes: Range<Int>)])? {
+    /// An entry's bytes taken apart: the entry row's fields (pointing into `buffer`), and each
+    /// version's number and bytes. Nil when they do not read as
+    /// ``Vault/appendManifestEntry(_:_:)-(_,ManifestEntryFields)`` wrote them.
+    private func parse(_ buffer: ScratchBuffer, _ range: Range<Int>)
+        -> (entry: ManifestEntryFields, versions: [(number: Int64, bytes: Range<Int>)])?
+    {
         var at = range.lowerBound
-        func skip(_ count: Int) -> Bool {
-            guard count >= 0, at + count <= range.upperBound else { return false }
-            at += count
-            return true
+        func has(_ count: Int) -> Bool { count >= 0 && at + count <= range.upperBound }
+        func i64() -> Int64? {
+            guard has(8) else { return nil }
+            defer { at += 8 }
+            return buffer.readI64(at: at)
         }
-        func skipField() -> Bool {
-            guard at + 4 <= range.upperBound else { return false }
-            let length = Int(buffer.readU32(at: at))
-            return skip(4 + length)
+        func u32() -> UInt32? {
+            guard has(4) else { return nil }
+            defer { at += 4 }
+            return buffer.readU32(at: at)
         }
-        func skipOptional() -> Bool {
-            guard at < range.upperBound else { return false }
-            return skip(buffer.readU8(at: at) == 0 ? 1 : 9)
+        func u8() -> UInt8? {
+            guard has(1) else { return nil }
+            defer { at += 1 }
+            return buffer.readU8(at: at)
         }
-        // u8 1, i64 entry_id, name_index, i64 bucket, u32 key_id, name_nonce, name_tag, i64 length
-        guard skip(1 + 8), skipField(), skip(8 + 4), skipField(), skipField(), skip(8) else { return nil }
-        let labelsStart = at
-        guard skipOptional(), skipOptional(), skipOptional(), skip(8) else { return nil }
+        func field() -> UnsafeRawBufferPointer? {
+            guard let length = u32().map(Int.init), has(length) else { return nil }
+            defer { at += length }
+            return buffer.slice(at..<(at + length))
+        }
+        func optional() -> Int64?? {
+            switch u8() {
+            case 0: return .some(nil)
+            case 1: return i64().map { .some($0) }
+            default: return nil
+            }
+        }
+        guard u8() == 1, let entryID = i64(), let nameIndex = field(), let bucket = i64(), let keyID = u32(),
+            let nameNonce = field(), let nameTag = field(), let nameLength = i64(),
+            let current = optional(), let previous = optional(), let pending = optional(), let nextVersion = i64()
+        else { return nil }
+        var entry = ManifestEntryFields(
+            entryID: entryID, nameIndex: nameIndex, keyID: keyID, nameNonce: nameNonce, nameTag: nameTag,
+            nameCiphertextLength: nameLength, labels: EntryLabels(current: current, previous: previous, pending: pending, nextVersion: nextVersion))
+        entry.bucket = bucket
         var versions = [(number: Int64, bytes: Range<Int>)]()
         while at < range.upperBound, buffer.readU8(at: at) == 1 {
             let start = at
-            guard at + 9 <= range.upperBound else { return nil }
-            let number = buffer.readI64(at: at + 1)
             // u8 1, i64 version, u32 key_id, i64 alg, nonce, tag, i64 length
-            guard skip(1 + 8 + 4 + 8), skipField(), skipField(), skip(8) else { return nil }
+            guard u8() == 1, let number = i64(), u32() != nil, i64() != nil, field() != nil, field() != nil, i64() != nil else { return nil }
             versions.append((number, start..<at))
         }
         // The closing u8 0 must be the entry's last byte.
         guard at == range.upperBound - 1, buffer.readU8(at: at) == 0 else { return nil }
-        return (labelsStart, versions)
+        return (entry, versions)
     }
 
     /// Replaces entry `entryID`'s bytes in `bucket` with `segment` (nil: removes the entry).

@@ -1,10 +1,10 @@
 import Foundation
 import GRDB
-import GRDBSQLite
+internal import GRDBSQLite
 
-/// The manifest's entry buckets (format 2, migration `v2-manifest-over-version-rows`): each of
-/// the 256 buckets is one HMAC over its entries' rows and their versions' rows, in entry id
-/// and version order, with no MAC per entry in between. An entry row is MACed as
+/// The manifest's entry buckets: each of the 256 buckets is one HMAC over its entries' rows
+/// and their versions' rows, in entry id and version order, with no MAC per entry in between.
+/// An entry row is MACed as
 ///
 ///     u8 1, i64 entry_id, field name_index, i64 bucket, u32 key_id, field name_nonce,
 ///     field name_tag, i64 length(name_ciphertext), the three labels (0, or 1 and i64),
@@ -15,70 +15,38 @@ import GRDBSQLite
 /// ciphertext is covered by its length here and by its AEAD tag (which binds its bytes, nonce
 /// and associated data) in full. A field is a u32 length and the bytes; integers big-endian.
 ///
-/// Everything is read on raw SQLite statements straight into reused scratch buffers: no `Row`
+/// Each record kind has one encoder, ``appendManifestEntry(_:_:)`` and
+/// ``appendManifestVersion(_:_:)``, whatever the fields come from (a row SQLite stepped to, or
+/// what a write just stored), so what a write MACs and what the unlock recomputes cannot drift
+/// apart. Rows are read on raw SQLite statements straight into reused scratch buffers: no `Row`
 /// per row, no ciphertext read, nothing allocated per entry.
 extension Vault {
-    /// The entry columns a bucket MACs, in ``appendManifestEntry(_:_:_:)``'s order.
+    /// The entry columns a bucket MACs, in ``ManifestEntryFields/init(_:_:)``'s order.
     static let manifestEntryColumns = """
         entry_id, name_index, bucket, key_id, name_nonce, length(name_ciphertext), name_tag, \
         current_version, previous_version, pending_version, next_version
         """
-    /// The version columns a bucket MACs, in ``appendManifestVersion(_:_:_:)``'s order.
+    /// The version columns a bucket MACs, in ``ManifestVersionFields/init(_:_:)``'s order.
     static let manifestVersionColumns = "version, key_id, alg, nonce, length(ciphertext), tag"
 
-    /// Appends the entry row at column `o` of `s` (``manifestEntryColumns``) to a bucket.
-    static func appendManifestEntry(_ out: ScratchBuffer, _ s: OpaquePointer?, _ o: Int32) {
+    /// The one encoder of an entry row's manifest bytes (the type's documentation).
+    static func appendManifestEntry(_ out: ScratchBuffer, _ entry: ManifestEntryFields) {
         out.u8(1)
-        out.i64(sqlite3_column_int64(s, o))
-        out.blobField(s, o + 1)
-        out.i64(sqlite3_column_int64(s, o + 2))
-        out.u32(keyID(s, o + 3))
-        out.blobField(s, o + 4)
-        out.blobField(s, o + 6)
-        out.i64(sqlite3_column_int64(s, o + 5))
-        out.optionalI64(s, o + 7)
-        out.optionalI64(s, o + 8)
-        out.optionalI64(s, o + 9)
-        out.i64(sqlite3_column_int64(s, o + 10))
+        out.i64(entry.entryID)
+        out.field(entry.nameIndex)
+        out.i64(entry.bucket)
+        out.u32(entry.keyID)
+        out.field(entry.nameNonce)
+        out.field(entry.nameTag)
+        out.i64(entry.nameCiphertextLength)
+        out.optionalI64(entry.labels.current)
+        out.optionalI64(entry.labels.previous)
+        out.optionalI64(entry.labels.pending)
+        out.i64(entry.labels.nextVersion)
     }
 
-    /// Appends the version row at column `o` of `s` (``manifestVersionColumns``) to a bucket.
-    static func appendManifestVersion(_ out: ScratchBuffer, _ s: OpaquePointer?, _ o: Int32) {
-        out.u8(1)
-        out.i64(sqlite3_column_int64(s, o))
-        out.u32(keyID(s, o + 1))
-        out.i64(sqlite3_column_int64(s, o + 2))
-        out.blobField(s, o + 3)
-        out.blobField(s, o + 5)
-        out.i64(sqlite3_column_int64(s, o + 4))
-    }
-
-    /// Appends an entry row from its values, as ``appendManifestEntry(_:_:_:)`` from its columns
-    /// (`nameCiphertextLength` is `length(name_ciphertext)`).
-    static func appendManifestEntry(_ out: ScratchBuffer, entryID: Int64, nameIndex: [UInt8], keyID: UInt32, nameNonce: [UInt8],
-                                    nameTag: [UInt8], nameCiphertextLength: Int64, labels: EntryLabels) {
-        out.u8(1)
-        out.i64(entryID)
-        out.field(nameIndex)
-        out.i64(bucket(of: entryID))
-        out.u32(keyID)
-        out.field(nameNonce)
-        out.field(nameTag)
-        out.i64(nameCiphertextLength)
-        appendManifestLabels(out, labels)
-    }
-
-    /// The part of an entry row after `length(name_ciphertext)`: labels, next version.
-    static func appendManifestLabels(_ out: ScratchBuffer, _ labels: EntryLabels) {
-        out.optionalI64(labels.current)
-        out.optionalI64(labels.previous)
-        out.optionalI64(labels.pending)
-        out.i64(labels.nextVersion)
-    }
-
-    /// Appends a version row from its values, as ``appendManifestVersion(_:_:_:)`` from its
-    /// columns.
-    static func appendManifestVersion(_ out: ScratchBuffer, _ version: VersionFields) {
+    /// The one encoder of a version row's manifest bytes (the type's documentation).
+    static func appendManifestVersion(_ out: ScratchBuffer, _ version: ManifestVersionFields) {
         out.u8(1)
         out.i64(version.version)
         out.u32(version.keyID)
@@ -86,6 +54,16 @@ extension Vault {
         out.field(version.nonce)
         out.field(version.tag)
         out.i64(version.ciphertextLength)
+    }
+
+    /// Appends the entry row at column `o` of `s` (``manifestEntryColumns``).
+    static func appendManifestEntry(_ out: ScratchBuffer, _ s: OpaquePointer?, _ o: Int32) {
+        appendManifestEntry(out, ManifestEntryFields(s, o))
+    }
+
+    /// Appends the version row at column `o` of `s` (``manifestVersionColumns``).
+    static func appendManifestVersion(_ out: ScratchBuffer, _ s: OpaquePointer?, _ o: Int32) {
+        appendManifestVersion(out, ManifestVersionFields(s, o))
     }
 
     /// The digest of `bucket` whose `count` members were appended to `members`: the bucket's
@@ -109,21 +87,16 @@ extension Vault {
     /// with the MAC input they were computed from. In format 3 both tables are read in their
     /// stored order, bucket first; in format 2 in entry order. Throws when an entry or version
     /// is filed in the wrong bucket or a version belongs to no entry.
-    static func scanBuckets(_ db: Database, keys: VaultKeys, format: ManifestFormat = .current)
-        throws -> (digests: [[UInt8]], members: BucketMembers)
-    {
-        let clustered = format == .clusteredRows
-        let entries = try db.makeStatement(
-            sql: "SELECT \(manifestEntryColumns) FROM entries ORDER BY \(clustered ? "bucket, entry_id" : "entry_id")")
-        let versions = try db.makeStatement(sql: clustered
-            ? "SELECT bucket, entry_id, \(manifestVersionColumns) FROM versions ORDER BY bucket, entry_id, version"
-            : "SELECT entry_id & 255, entry_id, \(manifestVersionColumns) FROM versions ORDER BY entry_id, version")
+    static func scanBuckets(_ db: Database, keys: VaultKeys) throws -> (digests: [[UInt8]], members: BucketMembers) {
+        let entries = try db.makeStatement(sql: "SELECT \(manifestEntryColumns) FROM entries ORDER BY bucket, entry_id")
+        let versions = try db.makeStatement(
+            sql: "SELECT bucket, entry_id, \(manifestVersionColumns) FROM versions ORDER BY bucket, entry_id, version")
         // Sized up front for an entry row and two versions per id (about 250 bytes): growing
         // 256 buffers by doubling copied most of what they held.
         let maxID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(entry_id) FROM entries")) ?? 0
         let perBucket = Int(min(max(maxID, 0), 1 << 24) / Int64(VaultSchema.entryBuckets) + 1)
         let members = BucketMembers(capacity: perBucket * 256, entries: perBucket)
-        try mergeRows(entries: entries.sqliteStatement, versions: versions.sqliteStatement, clustered: clustered) { bucket in
+        try mergeRows(entries: entries.sqliteStatement, versions: versions.sqliteStatement) { bucket in
             members.buffers[bucket]
         } ended: { bucket, id, end in
             members.ids[bucket].append(id)
@@ -174,15 +147,15 @@ extension Vault {
     }
 
     /// Merges entry rows (``manifestEntryColumns``) with version rows (`bucket, entry_id`, then
-    /// ``manifestVersionColumns``), both stepped in the same order (by bucket then entry id when
-    /// `clustered`, else by entry id), appending each entry and its versions to the buffer
+    /// ``manifestVersionColumns``), both stepped in the same order (by bucket, then entry id),
+    /// appending each entry and its versions to the buffer
     /// `member(bucket)` returns, then calling `ended(bucket, entryID, end)` with the buffer's
     /// length after the entry. Throws when a row is filed in the wrong bucket or a version
     /// belongs to no entry.
-    private static func mergeRows(entries e: OpaquePointer?, versions v: OpaquePointer?, clustered: Bool,
+    private static func mergeRows(entries e: OpaquePointer?, versions v: OpaquePointer?,
                                   member: (Int) -> ScratchBuffer, ended: (Int, Int64, Int) -> Void = { _, _, _ in }) throws {
-        /// The merge order of a row: (bucket, id) in format 3, (0, id) in format 2.
-        func key(_ bucket: Int64, _ id: Int64) -> (Int64, Int64) { (clustered ? bucket : 0, id) }
+        /// The merge order of a row.
+        func key(_ bucket: Int64, _ id: Int64) -> (Int64, Int64) { (bucket, id) }
         /// The current version row's key, read once per row; nil after the last.
         func nextVersion() throws -> (Int64, Int64)? {
             guard try step(v) else { return nil }
@@ -217,9 +190,9 @@ extension Vault {
     }
 
     /// One bucket's digest from its own rows: what a write that touched a few buckets
-    /// recomputes, O(N/256). Both tables are keyed by bucket first (format 3), so this is two
-    /// range scans over contiguous pages, merged. The same bytes as
-    /// ``scanBuckets(_:keys:format:)`` MACs for that bucket.
+    /// recomputes, O(N/256). Both tables are keyed by bucket first, so this is two range scans
+    /// over contiguous pages, merged. The same bytes as ``scanBuckets(_:keys:)`` MACs for that
+    /// bucket.
     static func computeBucket(_ db: Database, keys: VaultKeys, bucket: Int) throws -> [UInt8] {
         let entries = try RawStatement(db, "SELECT \(manifestEntryColumns) FROM entries WHERE bucket = ? ORDER BY entry_id")
         defer { entries.reset() }
@@ -230,7 +203,7 @@ extension Vault {
         try versions.bind(1, Int64(bucket))
         let members = ScratchBuffer(capacity: 4096)
         var count: Int64 = 0
-        try mergeRows(entries: entries.raw, versions: versions.raw, clustered: true) { _ in
+        try mergeRows(entries: entries.raw, versions: versions.raw) { _ in
             count += 1
             return members
         }
@@ -271,6 +244,78 @@ extension Vault {
     static func keyID(_ statement: OpaquePointer?, _ column: Int32) -> UInt32 {
         let value = sqlite3_column_int64(statement, column)
         return (0...Int64(UInt32.max)).contains(value) ? UInt32(value) : UInt32.max
+    }
+}
+
+/// The fields of an entry row that its manifest bucket covers, for
+/// ``Vault/appendManifestEntry(_:_:)-(_,ManifestEntryFields)``. The byte fields point into
+/// memory the caller keeps alive while encoding (SQLite's column memory until the next step, or
+/// an array's storage).
+struct ManifestEntryFields {
+    var entryID: Int64
+    var nameIndex: UnsafeRawBufferPointer
+    var bucket: Int64
+    var keyID: UInt32
+    var nameNonce: UnsafeRawBufferPointer
+    var nameTag: UnsafeRawBufferPointer
+    var nameCiphertextLength: Int64
+    var labels: EntryLabels
+
+    /// The row at column `o` of `s` (``Vault/manifestEntryColumns``); a BLOB column that is
+    /// NULL or of another type reads as empty, a key id out of range as `UInt32.max`.
+    init(_ s: OpaquePointer?, _ o: Int32) {
+        entryID = sqlite3_column_int64(s, o)
+        nameIndex = Vault.storedBlob(s, o + 1)
+        bucket = sqlite3_column_int64(s, o + 2)
+        keyID = Vault.keyID(s, o + 3)
+        nameNonce = Vault.storedBlob(s, o + 4)
+        nameCiphertextLength = sqlite3_column_int64(s, o + 5)
+        nameTag = Vault.storedBlob(s, o + 6)
+        labels = EntryLabels(current: Vault.optionalInt(s, o + 7), previous: Vault.optionalInt(s, o + 8),
+                             pending: Vault.optionalInt(s, o + 9), nextVersion: sqlite3_column_int64(s, o + 10))
+    }
+
+    init(entryID: Int64, nameIndex: UnsafeRawBufferPointer, keyID: UInt32, nameNonce: UnsafeRawBufferPointer,
+         nameTag: UnsafeRawBufferPointer, nameCiphertextLength: Int64, labels: EntryLabels) {
+        self.entryID = entryID
+        self.nameIndex = nameIndex
+        self.bucket = Vault.bucket(of: entryID)
+        self.keyID = keyID
+        self.nameNonce = nameNonce
+        self.nameTag = nameTag
+        self.nameCiphertextLength = nameCiphertextLength
+        self.labels = labels
+    }
+}
+
+/// The fields of a version row that its manifest bucket covers, for
+/// ``Vault/appendManifestVersion(_:_:)-(_,ManifestVersionFields)``; the byte fields as in
+/// ``ManifestEntryFields``.
+struct ManifestVersionFields {
+    var version: Int64
+    var keyID: UInt32
+    var alg: Int64
+    var nonce: UnsafeRawBufferPointer
+    var tag: UnsafeRawBufferPointer
+    var ciphertextLength: Int64
+
+    /// The row at column `o` of `s` (``Vault/manifestVersionColumns``).
+    init(_ s: OpaquePointer?, _ o: Int32) {
+        version = sqlite3_column_int64(s, o)
+        keyID = Vault.keyID(s, o + 1)
+        alg = sqlite3_column_int64(s, o + 2)
+        nonce = Vault.storedBlob(s, o + 3)
+        ciphertextLength = sqlite3_column_int64(s, o + 4)
+        tag = Vault.storedBlob(s, o + 5)
+    }
+
+    init(version: Int64, keyID: UInt32, alg: Int64, nonce: UnsafeRawBufferPointer, tag: UnsafeRawBufferPointer, ciphertextLength: Int64) {
+        self.version = version
+        self.keyID = keyID
+        self.alg = alg
+        self.nonce = nonce
+        self.tag = tag
+        self.ciphertextLength = ciphertextLength
     }
 }
 
@@ -374,24 +419,6 @@ final class ScratchBuffer {
         count += 8
     }
 
-    /// A column as ``ByteWriter/optionalI64(_:)`` encodes it: 0 for NULL, else 1 and the value.
-    func optionalI64(_ statement: OpaquePointer?, _ column: Int32) {
-        if sqlite3_column_type(statement, column) == SQLITE_NULL {
-            u8(0)
-        } else {
-            u8(1)
-            i64(sqlite3_column_int64(statement, column))
-        }
-    }
-
-    /// A BLOB column as ``ByteWriter/field(_:)-([UInt8])`` encodes ``Vault/blob(_:_:)``:
-    /// u32 length, then the bytes (NULL or another type reads as empty).
-    func blobField(_ statement: OpaquePointer?, _ column: Int32) {
-        let blob = Vault.storedBlob(statement, column)
-        u32(UInt32(blob.count))
-        bytes(blob)
-    }
-
     /// A value as ``ByteWriter/optionalI64(_:)`` encodes it: 0 for nil, else 1 and the value.
     func optionalI64(_ value: Int64?) {
         if let value {
@@ -400,6 +427,12 @@ final class ScratchBuffer {
         } else {
             u8(0)
         }
+    }
+
+    /// Bytes as ``ByteWriter/field(_:)-([UInt8])`` encodes them: u32 length, then the bytes.
+    func field(_ value: UnsafeRawBufferPointer) {
+        u32(UInt32(value.count))
+        bytes(value)
     }
 
     /// Bytes as ``ByteWriter/field(_:)-([UInt8])`` encodes them: u32 length, then the bytes.
@@ -412,6 +445,12 @@ final class ScratchBuffer {
     func append(_ other: ScratchBuffer, _ range: Range<Int>) {
         precondition(range.lowerBound >= 0 && range.upperBound <= other.count)
         bytes(UnsafeRawBufferPointer(start: other.base + range.lowerBound, count: range.count))
+    }
+
+    /// The bytes in `range` (valid until the buffer next changes).
+    func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count)
+        return UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)
     }
 
     /// The big-endian integers at `offset` (the caller has checked the length).

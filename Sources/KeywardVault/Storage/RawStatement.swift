@@ -1,5 +1,5 @@
 import GRDB
-import GRDBSQLite
+internal import GRDBSQLite
 
 /// A statement from GRDB's per-connection cache, driven through SQLite's C API: the write path
 /// and the manifest run these thousands of times per transaction, where building a `Row` and

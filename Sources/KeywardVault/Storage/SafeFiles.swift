@@ -1,4 +1,5 @@
 import Foundation
+import KeywardCore
 
 #if canImport(Glibc)
 import Glibc
@@ -85,28 +86,18 @@ enum SafeFiles {
         guard fsync(fd) == 0 else { throw VaultError.io("cannot fsync \(path): \(errnoText())") }
     }
 
-    /// Replaces `path` atomically: a temporary file in the same directory (0600), fsync,
-    /// rename over the target, fsync of the directory.
+    /// Replaces `path` atomically with a private file (0600) holding `contents`, with the
+    /// package's one atomic writer (``AtomicFileWriter``: a temporary file in the same
+    /// directory, fsync, rename over the target, fsync of the directory; a symbolic link at
+    /// `path` is refused, never followed or replaced).
+    /// - Throws: ``VaultError`` `.unsafeFile` for a link or another non-regular file at `path`,
+    ///   `.io` for file-system failures.
     static func replaceAtomically(path: String, contents: [UInt8]) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw VaultError.io("cannot create \(temporary): \(errnoText())") }
         do {
-            try writeAll(fd: fd, contents, path: temporary)
-            guard fsync(fd) == 0 else { throw VaultError.io("cannot fsync \(temporary): \(errnoText())") }
-            close(fd)
-        } catch {
-            close(fd)
-            unlink(temporary)
-            throw error
+            try AtomicFileWriter().write(contents, to: path, mode: 0o600)
+        } catch let error as KeywardError {
+            throw VaultError(error.category == .usage ? .unsafeFile : .io, error.message)
         }
-        guard rename(temporary, path) == 0 else {
-            let text = errnoText()
-            unlink(temporary)
-            throw VaultError.io("cannot rename \(temporary) to \(path): \(text)")
-        }
-        try fsyncDirectory(directory.isEmpty ? "." : directory)
     }
 
     /// Writes `contents` at `offset` of an existing private file of exactly `expectedSize`
@@ -139,13 +130,6 @@ enum SafeFiles {
         }
         if sync, fdatasync(fd) != 0 { throw VaultError.io("cannot sync \(path): \(errnoText())") }
         return true
-    }
-
-    static func fsyncDirectory(_ path: String) throws {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw VaultError.io("cannot open the directory \(path): \(errnoText())") }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw VaultError.io("cannot fsync the directory \(path): \(errnoText())") }
     }
 
     /// Reads a small file without following a symbolic link.

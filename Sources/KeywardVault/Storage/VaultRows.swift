@@ -7,6 +7,8 @@ struct MetaRow {
     var vaultID: [UInt8]
     var keyID: UInt32
     var retention: Int
+    /// How long audit rows and closed journal entries are kept, in seconds.
+    var auditRetention: Int64
     var generation: Int64
     var updatedAt: Int64
     var topMAC: [UInt8]
@@ -138,16 +140,17 @@ private func keyIDValue(_ row: Row, _ index: Int) -> UInt32 {
 }
 
 extension Vault {
-    /// The manifest bucket of an entry, and the first column of both tables' keys (format 3).
+    /// The manifest bucket of an entry, and the first column of both tables' keys.
     static func bucket(of entryID: Int64) -> Int64 { entryID & 0xFF }
 
     static func readMeta(_ db: Database) throws -> MetaRow {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT vault_id, key_id, retention, generation, updated_at, top_mac FROM vault_meta WHERE id = 1")) else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT vault_id, key_id, retention, generation, updated_at, top_mac, audit_retention FROM vault_meta WHERE id = 1")) else {
             throw VaultError.integrity("the vault header row is missing")
         }
         let keyID: Int64 = row[1]
         guard (1...Int64(UInt32.max)).contains(keyID) else { throw VaultError.integrity("the vault header holds an invalid key id") }
-        return MetaRow(vaultID: bytes(row, 0), keyID: UInt32(keyID), retention: row[2], generation: row[3], updatedAt: row[4], topMAC: bytes(row, 5))
+        return MetaRow(vaultID: bytes(row, 0), keyID: UInt32(keyID), retention: row[2], auditRetention: row[6], generation: row[3],
+                       updatedAt: row[4], topMAC: bytes(row, 5))
     }
 
     static func readSlots(_ db: Database) throws -> [SlotRow] {

@@ -1,9 +1,11 @@
 import Foundation
 import GRDB
 
-/// The vault's SQLite schema: named, ordered, append-only migrations (GRDB's
-/// `DatabaseMigrator`), recorded in `grdb_migrations`. A file whose migrations this build does
-/// not know, or whose `application_id` is not Keyward's, is refused.
+/// The vault's SQLite schema, file format 1: one named GRDB migration (`DatabaseMigrator`),
+/// recorded in `grdb_migrations`. A later format appends migrations. A file whose migrations
+/// this build does not know, whose `application_id` is not Keyward's, or that an earlier,
+/// unreleased build made (its migration record starts with ``earlierBuildMigrations``) is
+/// refused (exit 4).
 enum VaultSchema {
     /// `PRAGMA application_id`: "KWV1".
     static let applicationID: Int32 = 0x4B57_5631
@@ -21,179 +23,115 @@ enum VaultSchema {
     static let auditSlot = 258
     static let manifestSlots = 259
 
-    /// The migration that replaced per-entry digests with version rows MACed straight into the
-    /// manifest buckets (format 2 of the manifest).
-    static let versionRowsMigration = "v2-manifest-over-version-rows"
+    /// The migration that creates format 1.
+    static let formatOneMigration = "format-1"
 
-    /// The migration that stores `entries` and `versions` clustered by manifest bucket and
-    /// keeps the entry-id high-water mark in `vault_meta` (format 3 of the manifest).
-    static let clusteredRowsMigration = "v3-rows-clustered-by-bucket"
+    /// The first migration of the development builds made before format 1 (never released;
+    /// their files are refused with what to do, not upgraded).
+    static let earlierBuildMigrations: Set<String> = [
+        "v1-vault-tables", "v2-manifest-over-version-rows", "v3-rows-clustered-by-bucket",
+    ]
 
-    /// The migrations, in order. `rewriteManifest(db, from, to)` runs inside the transaction of
-    /// each migration that changes what the manifest covers, when the file already holds a vault
-    /// (it needs the unlocked keys, so those migrations run after the unlock): it checks the
-    /// stored manifest in format `from` and rewrites it in format `to`. A new file has nothing to
-    /// rewrite.
-    static func migrator(
-        rewriteManifest: (@Sendable (Database, ManifestFormat, ManifestFormat) throws -> Void)? = nil
-    ) -> DatabaseMigrator {
+    /// The migrations, in order.
+    static func migrator() -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1-vault-tables") { db in
+        // `entries` and `versions` are keyed by manifest bucket first (`WITHOUT ROWID`), so one
+        // bucket's entries and versions are each one contiguous range of pages: a write
+        // recomputes a bucket from two range scans, and the unlock merges two scans in the
+        // same order. `vault_meta.last_entry_id` is the highest entry id ever given out (so a
+        // removed entry's id is never reused), and `audit_retention` how long audit rows and
+        // closed journal entries are kept (seconds), both covered by the header digest.
+        // `audit_checkpoint` holds at most one row: where the retained audit chain starts once
+        // older rows were pruned (docs/vault.md, "Retention").
+        migrator.registerMigration(formatOneMigration) { db in
             try db.execute(sql: """
                 PRAGMA application_id = \(applicationID);
                 PRAGMA user_version = \(formatVersion);
-                CREATE TABLE vault_meta(
-                    id INTEGER PRIMARY KEY CHECK (id = 1),
-                    vault_id BLOB NOT NULL,
-                    key_id INTEGER NOT NULL,
-                    retention INTEGER NOT NULL,
-                    generation INTEGER NOT NULL,
-                    updated_at INTEGER NOT NULL,
-                    top_mac BLOB NOT NULL
-                ) STRICT;
-                CREATE TABLE key_slots(
-                    slot_id INTEGER PRIMARY KEY,
-                    kind TEXT NOT NULL,
-                    key_id INTEGER NOT NULL,
-                    kdf_t INTEGER NOT NULL,
-                    kdf_m_kib INTEGER NOT NULL,
-                    kdf_p INTEGER NOT NULL,
-                    salt BLOB NOT NULL,
-                    created_at INTEGER NOT NULL,
-                    wrap_nonce BLOB NOT NULL,
-                    wrapped_key BLOB NOT NULL,
-                    wrap_tag BLOB NOT NULL
-                ) STRICT;
-                CREATE TABLE entries(
-                    entry_id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    name_index BLOB NOT NULL UNIQUE,
-                    bucket INTEGER NOT NULL,
-                    key_id INTEGER NOT NULL,
-                    name_nonce BLOB NOT NULL,
-                    name_ciphertext BLOB NOT NULL,
-                    name_tag BLOB NOT NULL,
-                    current_version INTEGER,
-                    previous_version INTEGER,
-                    pending_version INTEGER,
-                    next_version INTEGER NOT NULL,
-                    digest BLOB NOT NULL
-                ) STRICT;
-                CREATE INDEX entries_by_bucket ON entries(bucket, entry_id, digest);
-                CREATE TABLE versions(
-                    entry_id INTEGER NOT NULL REFERENCES entries(entry_id) ON DELETE CASCADE,
-                    version INTEGER NOT NULL,
-                    key_id INTEGER NOT NULL,
-                    alg INTEGER NOT NULL,
-                    nonce BLOB NOT NULL,
-                    ciphertext BLOB NOT NULL,
-                    tag BLOB NOT NULL,
-                    PRIMARY KEY(entry_id, version)
-                ) STRICT, WITHOUT ROWID;
-                CREATE TABLE manifest(
-                    slot INTEGER PRIMARY KEY,
-                    digest BLOB NOT NULL
-                ) STRICT;
-                CREATE TABLE journal(
-                    journal_id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    key_id INTEGER NOT NULL,
-                    nonce BLOB NOT NULL,
-                    ciphertext BLOB NOT NULL,
-                    tag BLOB NOT NULL
-                ) STRICT;
-                CREATE TABLE audit(
-                    audit_id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    key_id INTEGER NOT NULL,
-                    nonce BLOB NOT NULL,
-                    ciphertext BLOB NOT NULL,
-                    tag BLOB NOT NULL
-                ) STRICT;
                 """)
-        }
-        // Format 2: no per-entry digest (its column and its place in the bucket index go); the
-        // buckets MAC entry and version rows directly, so the unlock scans each table once and
-        // computes 256 MACs instead of one per entry, and a put runs no digest statements.
-        migrator.registerMigration(versionRowsMigration) { db in
-            try db.execute(sql: """
-                DROP INDEX entries_by_bucket;
-                ALTER TABLE entries DROP COLUMN digest;
-                CREATE INDEX entries_by_bucket ON entries(bucket, entry_id);
-                """)
-            try rewrite(db, from: .entryDigests, to: .versionRows, with: rewriteManifest)
-        }
-        // Format 3: both tables keyed by bucket first (`WITHOUT ROWID`), so one bucket's entries
-        // and versions are each one contiguous range of pages: a write recomputes its bucket
-        // from two range scans instead of a B-tree search per entry and per version (about 800
-        // at 100,000 entries), and the unlock merges two scans in the same order. Entry ids
-        // are no longer a rowid with AUTOINCREMENT, so the high-water mark that keeps a
-        // removed entry's id from being reused moves from `sqlite_sequence` (which no MAC
-        // covered) to `vault_meta.last_entry_id`, covered by the header digest. `versions`
-        // loses its foreign key: it had no index that starts with `entry_id` any more, and
-        // the vault deletes an entry's versions itself (an orphan fails the manifest check).
-        migrator.registerMigration(clusteredRowsMigration) { db in
-            // No MAC covered sqlite_sequence: only a plausible mark is carried over (and sealed).
-            if let mark = try Row.fetchOne(db, sql: "SELECT seq, typeof(seq) FROM sqlite_sequence WHERE name = 'entries'") {
-                let seq: Int64? = mark[1] == "integer" ? mark[0] : nil
-                guard let seq, (0...maxEntryID).contains(seq) else {
-                    throw VaultError.integrity("the entry-id mark in sqlite_sequence is not a plausible entry id; refusing to upgrade the vault")
-                }
-            }
-            try db.execute(sql: """
-                CREATE TABLE entries_clustered(
-                    bucket INTEGER NOT NULL,
-                    entry_id INTEGER NOT NULL UNIQUE,
-                    name_index BLOB NOT NULL UNIQUE,
-                    key_id INTEGER NOT NULL,
-                    name_nonce BLOB NOT NULL,
-                    name_ciphertext BLOB NOT NULL,
-                    name_tag BLOB NOT NULL,
-                    current_version INTEGER,
-                    previous_version INTEGER,
-                    pending_version INTEGER,
-                    next_version INTEGER NOT NULL,
-                    PRIMARY KEY(bucket, entry_id)
-                ) STRICT, WITHOUT ROWID;
-                INSERT INTO entries_clustered(bucket, entry_id, name_index, key_id, name_nonce, name_ciphertext, name_tag,
-                                              current_version, previous_version, pending_version, next_version)
-                    SELECT bucket, entry_id, name_index, key_id, name_nonce, name_ciphertext, name_tag,
-                           current_version, previous_version, pending_version, next_version
-                    FROM entries ORDER BY bucket, entry_id;
-                CREATE TABLE versions_clustered(
-                    bucket INTEGER NOT NULL,
-                    entry_id INTEGER NOT NULL,
-                    version INTEGER NOT NULL,
-                    key_id INTEGER NOT NULL,
-                    alg INTEGER NOT NULL,
-                    nonce BLOB NOT NULL,
-                    ciphertext BLOB NOT NULL,
-                    tag BLOB NOT NULL,
-                    PRIMARY KEY(bucket, entry_id, version)
-                ) STRICT, WITHOUT ROWID;
-                INSERT INTO versions_clustered(bucket, entry_id, version, key_id, alg, nonce, ciphertext, tag)
-                    SELECT entry_id & 255, entry_id, version, key_id, alg, nonce, ciphertext, tag
-                    FROM versions ORDER BY entry_id & 255, entry_id, version;
-                ALTER TABLE vault_meta ADD COLUMN last_entry_id INTEGER NOT NULL DEFAULT 0;
-                UPDATE vault_meta SET last_entry_id = max(
-                    coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'entries'), 0),
-                    coalesce((SELECT MAX(entry_id) FROM entries), 0));
-                DROP TABLE versions;
-                DROP TABLE entries;
-                ALTER TABLE entries_clustered RENAME TO entries;
-                ALTER TABLE versions_clustered RENAME TO versions;
-                """)
-            try rewrite(db, from: .versionRows, to: .clusteredRows, with: rewriteManifest)
+            try db.execute(sql: formatOneTables)
         }
         return migrator
     }
 
-    /// Inside a migration: rewrites the manifest of a file that already holds a vault.
-    private static func rewrite(_ db: Database, from: ManifestFormat, to: ManifestFormat,
-                                with rewriteManifest: (@Sendable (Database, ManifestFormat, ManifestFormat) throws -> Void)?) throws {
-        guard try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM vault_meta") != 0 else { return }
-        guard let rewriteManifest else {
-            throw VaultError(.notAVault, "the vault's manifest must be rewritten after it is unlocked")
-        }
-        try rewriteManifest(db, from, to)
-    }
+    /// The tables of format 1, as the migration creates them: SQLite keeps each `CREATE`
+    /// statement's text, which the unlock compares (``declaredObjects``).
+    static let formatOneTables = """
+        CREATE TABLE vault_meta(
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            vault_id BLOB NOT NULL,
+            key_id INTEGER NOT NULL,
+            retention INTEGER NOT NULL,
+            generation INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            top_mac BLOB NOT NULL,
+            last_entry_id INTEGER NOT NULL,
+            audit_retention INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE key_slots(
+            slot_id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            key_id INTEGER NOT NULL,
+            kdf_t INTEGER NOT NULL,
+            kdf_m_kib INTEGER NOT NULL,
+            kdf_p INTEGER NOT NULL,
+            salt BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            wrap_nonce BLOB NOT NULL,
+            wrapped_key BLOB NOT NULL,
+            wrap_tag BLOB NOT NULL
+        ) STRICT;
+        CREATE TABLE entries(
+            bucket INTEGER NOT NULL,
+            entry_id INTEGER NOT NULL UNIQUE,
+            name_index BLOB NOT NULL UNIQUE,
+            key_id INTEGER NOT NULL,
+            name_nonce BLOB NOT NULL,
+            name_ciphertext BLOB NOT NULL,
+            name_tag BLOB NOT NULL,
+            current_version INTEGER,
+            previous_version INTEGER,
+            pending_version INTEGER,
+            next_version INTEGER NOT NULL,
+            PRIMARY KEY(bucket, entry_id)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE versions(
+            bucket INTEGER NOT NULL,
+            entry_id INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            key_id INTEGER NOT NULL,
+            alg INTEGER NOT NULL,
+            nonce BLOB NOT NULL,
+            ciphertext BLOB NOT NULL,
+            tag BLOB NOT NULL,
+            PRIMARY KEY(bucket, entry_id, version)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE manifest(
+            slot INTEGER PRIMARY KEY,
+            digest BLOB NOT NULL
+        ) STRICT;
+        CREATE TABLE journal(
+            journal_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key_id INTEGER NOT NULL,
+            nonce BLOB NOT NULL,
+            ciphertext BLOB NOT NULL,
+            tag BLOB NOT NULL
+        ) STRICT;
+        CREATE TABLE audit(
+            audit_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key_id INTEGER NOT NULL,
+            nonce BLOB NOT NULL,
+            ciphertext BLOB NOT NULL,
+            tag BLOB NOT NULL
+        ) STRICT;
+        CREATE TABLE audit_checkpoint(
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            first_id INTEGER NOT NULL,
+            previous_tag BLOB NOT NULL,
+            pruned_at INTEGER NOT NULL,
+            key_id INTEGER NOT NULL,
+            mac BLOB NOT NULL
+        ) STRICT;
+    """
 
     /// SQLite's page cache once the vault is open, in KiB (it fills only as pages are read).
     /// The default 2 MiB held a few hundred pages: at 100,000 entries each durable put's bucket
@@ -231,75 +169,63 @@ enum VaultSchema {
         return configuration
     }
 
-    /// Refuses a foreign file, a newer format, or unknown migrations; returns the manifest
-    /// format of the file. Pending migrations run after the unlock (``Vault`` `upgradeFormat`):
-    /// the only one there is rewrites the manifest, which needs the keys.
-    static func check(_ queue: DatabaseQueue, path: String) throws -> ManifestFormat {
+    /// Refuses a foreign file, a file of a newer format or with unknown migrations, and a file
+    /// an earlier (unreleased) build made; checks the schema objects.
+    /// - Throws: ``VaultError`` `.notAVault` / `.integrity` (exit 4), naming `path`.
+    static func check(_ queue: DatabaseQueue, path: String) throws {
         let migrator = self.migrator()
-        return try queue.writeWithoutTransaction { db -> ManifestFormat in
-            // One read snapshot for the migration record and the schema objects: another process
-            // upgrading the file meanwhile is seen wholly or not at all (read in two implicit
-            // transactions, the record of the old format met the new format's tables).
-            var format = ManifestFormat.current
+        try queue.writeWithoutTransaction { db in
+            // One read snapshot for the migration record and the schema objects.
             try db.inTransaction(.deferred) {
-                format = try checkSnapshot(db, path: path, migrator: migrator)
+                try checkSnapshot(db, path: path, migrator: migrator)
                 return .commit
             }
-            return format
         }
     }
 
-    private static func checkSnapshot(_ db: Database, path: String, migrator: DatabaseMigrator) throws -> ManifestFormat {
+    private static func checkSnapshot(_ db: Database, path: String, migrator: DatabaseMigrator) throws {
         let applicationID = try Int32.fetchOne(db.cachedStatement(sql: "PRAGMA application_id")) ?? 0
         guard applicationID == self.applicationID else {
             throw VaultError(.notAVault, "\(path) is not a Keyward vault (SQLite application_id \(applicationID))")
+        }
+        guard try db.tableExists("grdb_migrations") else {
+            throw VaultError(.notAVault, "\(path) has no migration record; refusing it")
+        }
+        let applied = try migrator.appliedIdentifiers(db)
+        if !applied.isDisjoint(with: earlierBuildMigrations) {
+            throw VaultError(
+                .notAVault,
+                "\(path) was made by a development build of Keyward from before file format 1, which this version does not read; "
+                    + "move it aside, create a new vault with `keyward vault init`, and put its entries again "
+                    + "(`keyward login` and `keyward sync` fetch the provider secrets anew)")
         }
         let userVersion = try Int32.fetchOne(db.cachedStatement(sql: "PRAGMA user_version")) ?? 0
         guard userVersion <= formatVersion else {
             throw VaultError(.notAVault, "\(path) was written by a newer Keyward (format \(userVersion)); this build reads format \(formatVersion)")
         }
-        guard try db.tableExists("grdb_migrations") else {
-            throw VaultError(.notAVault, "\(path) has no migration record; refusing it")
-        }
-        if try migrator.hasBeenSuperseded(db) {
-            let unknown = try migrator.appliedIdentifiers(db).subtracting(migrator.migrations).sorted()
+        let known = Set(migrator.migrations)
+        guard applied.isSubset(of: known) else {
+            let unknown = applied.subtracting(known).sorted()
             throw VaultError(
                 .notAVault,
                 "\(path) has schema migrations this build does not know (\(unknown.joined(separator: ", "))); upgrade Keyward")
         }
-        let applied = try migrator.appliedIdentifiers(db)
-        guard let first = migrator.migrations.first, applied.contains(first) else {
-            throw VaultError(.notAVault, "\(path) lacks the record of its first schema migration; refusing it")
-        }
-        let known = Set(migrator.migrations)
-        if !applied.isSubset(of: known) {
-            throw VaultError(.notAVault, "\(path) has schema migrations this build does not know; upgrade Keyward")
-        }
         // Migrations apply in order, so the record is always the first k of them: a gap means
         // the record was edited (a later format passed off as an earlier one, say).
         let expected = Set(migrator.migrations.prefix(applied.count))
+        guard let first = migrator.migrations.first, applied.contains(first) else {
+            throw VaultError(.notAVault, "\(path) lacks the record of its first schema migration; refusing it")
+        }
         guard applied == expected else {
             let missing = migrator.migrations.filter { expected.contains($0) && !applied.contains($0) }
             throw VaultError(
                 .integrity,
                 "\(path): the record of schema migration \(missing.joined(separator: ", ")) is missing before later ones; refusing it")
         }
+        guard applied.count == migrator.migrations.count else {
+            throw VaultError(.notAVault, "\(path) is of an older file format than this build writes; refusing it")
+        }
         try checkObjects(db, path: path, applied: applied.count)
-        // Every open of an up-to-date file (every CLI command) skips the migrator's own checks
-        // and its CREATE TABLE IF NOT EXISTS, which wrote and synced the WAL before the unlock.
-        return format(applied: applied)
-    }
-
-    /// The manifest format of the file as `db` sees it now: another process may have upgraded
-    /// it since ``check(_:path:)`` (the unlock's full check reads it again in its own
-    /// transaction).
-    static func format(_ db: Database) throws -> ManifestFormat {
-        format(applied: Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")))
-    }
-
-    private static func format(applied: Set<String>) -> ManifestFormat {
-        if applied.contains(clusteredRowsMigration) { return .clusteredRows }
-        return applied.contains(versionRowsMigration) ? .versionRows : .entryDigests
     }
 
     /// One row of `sqlite_master`, as compared with what the migrations create.
@@ -318,8 +244,26 @@ enum VaultSchema {
             self.sql = sql.map(Self.normalized)
         }
 
+        /// Quotes dropped, runs of white space (space, tab, CR, LF) made one space, none at
+        /// either end: over the UTF-8 bytes (Foundation's string search took a good part of
+        /// the unlock's schema check).
         static func normalized(_ sql: String) -> String {
-            sql.replacingOccurrences(of: "\"", with: "").split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+            var out = [UInt8]()
+            out.reserveCapacity(sql.utf8.count)
+            var pendingSpace = false
+            for byte in sql.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""):
+                    continue
+                case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"), 0x0B, 0x0C:
+                    pendingSpace = !out.isEmpty
+                default:
+                    if pendingSpace { out.append(UInt8(ascii: " ")) }
+                    pendingSpace = false
+                    out.append(byte)
+                }
+            }
+            return String(decoding: out, as: UTF8.self)
         }
     }
 
@@ -330,6 +274,35 @@ enum VaultSchema {
     /// The schema a file holds after the first `applied` migrations: built by running them
     /// on an empty in-memory database, once per process and count.
     static func expectedObjects(applied: Int) throws -> Set<SchemaObject> {
+        // Format 1, the only one: read from its statements, without building a database
+        // (the in-memory run below cost about half a millisecond of every unlock). A test
+        // checks that the two agree.
+        if applied == 1 { return declaredObjects }
+        return try migratedObjects(applied: applied)
+    }
+
+    /// What format 1's statements declare, plus what SQLite and GRDB add by themselves:
+    /// `sqlite_sequence` (for the AUTOINCREMENT tables), the automatic indexes of `entries`'
+    /// two UNIQUE columns, and GRDB's migration record with its primary key's index.
+    static let declaredObjects: Set<SchemaObject> = {
+        var objects = Set<SchemaObject>()
+        for statement in formatOneTables.split(separator: ";") {
+            let text = statement.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard text.hasPrefix("CREATE TABLE "), let open = text.firstIndex(of: "(") else { continue }
+            let name = text[text.index(text.startIndex, offsetBy: "CREATE TABLE ".count)..<open].trimmingCharacters(in: .whitespaces)
+            objects.insert(SchemaObject(type: "table", name: name, table: name, sql: text))
+        }
+        objects.insert(SchemaObject(type: "table", name: "sqlite_sequence", table: "sqlite_sequence", sql: "CREATE TABLE sqlite_sequence(name,seq)"))
+        objects.insert(SchemaObject(type: "index", name: "sqlite_autoindex_entries_1", table: "entries", sql: nil))
+        objects.insert(SchemaObject(type: "index", name: "sqlite_autoindex_entries_2", table: "entries", sql: nil))
+        objects.insert(SchemaObject(type: "table", name: migrationsTable, table: migrationsTable, sql: nil))
+        objects.insert(SchemaObject(type: "index", name: "sqlite_autoindex_grdb_migrations_1", table: migrationsTable, sql: nil))
+        return objects
+    }()
+
+    /// The schema a file holds after the first `applied` migrations, by running them on an
+    /// empty in-memory database (once per process and count).
+    static func migratedObjects(applied: Int) throws -> Set<SchemaObject> {
         if let known = expectedObjectsCache.withLock({ $0[applied] }) { return known }
         let migrator = self.migrator()
         let queue = try DatabaseQueue()
@@ -377,17 +350,4 @@ enum VaultSchema {
             throw VaultError.integrity("\(path): the \(missing.type) `\(missing.name)` is missing; refusing the file")
         }
     }
-}
-
-/// How the manifest's entry buckets are computed.
-enum ManifestFormat: Sendable {
-    /// Migration `v1-vault-tables`: a digest per entry, buckets over the digests.
-    case entryDigests
-    /// Migration `v2-manifest-over-version-rows`: buckets over the entry and version rows.
-    case versionRows
-    /// Migration `v3-rows-clustered-by-bucket`: the same buckets over the same row fields,
-    /// both tables keyed by bucket first, and the header digest covers `last_entry_id`.
-    case clusteredRows
-
-    static let current = ManifestFormat.clusteredRows
 }

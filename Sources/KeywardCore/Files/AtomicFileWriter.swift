@@ -5,11 +5,12 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import KeywardCore
 
 /// Replaces a file's contents all at once, the way every Keyward file sink must (DESIGN.md,
-/// "Sinks"): a reader sees either the old file or the new one, never a half-written one, and a
-/// crash leaves the old file in place.
+/// "Sinks"), and the way the vault writes its rollback anchor anew: a reader sees either the old
+/// file or the new one, never a half-written one, and a crash leaves the old file in place.
+/// The one atomic writer of the package: KeywardExporters' sinks, the CLI's `export --out` and
+/// schedule files, and KeywardVault's anchor use it.
 ///
 /// A write
 /// 1. refuses a target that is a symbolic link (checked with `lstat`, never followed), or
@@ -40,18 +41,18 @@ import KeywardCore
 /// Errors are ``KeywardError``s that name the path and the system's reason, never the
 /// contents: ``FailureCategory/usage`` for a missing directory or a target that is a link, a
 /// directory or another non-regular file; ``FailureCategory/operationFailed`` for I/O errors.
-public struct AtomicFileWriter: Sendable {
+package struct AtomicFileWriter: Sendable {
     /// Where a write can be made to fail on purpose, so tests can check the clean-up path.
-    enum FaultPoint: Sendable {
+    package enum FaultPoint: Sendable {
         /// After the temporary file was written and synced, before the rename.
         case beforeRename
     }
 
     var fault: FaultPoint?
 
-    public init() {}
+    package init() {}
 
-    init(fault: FaultPoint?) {
+    package init(fault: FaultPoint?) {
         self.fault = fault
     }
 
@@ -61,7 +62,7 @@ public struct AtomicFileWriter: Sendable {
     ///   mode (nothing was touched), ``SinkWriteOutcome/written`` otherwise.
     /// - Throws: ``KeywardError`` naming `path` (see the type's documentation for categories).
     @discardableResult
-    public func write(_ bytes: [UInt8], to path: String, mode: UInt16) throws -> SinkWriteOutcome {
+    package func write(_ bytes: [UInt8], to path: String, mode: UInt16) throws -> SinkWriteOutcome {
         let target = try Target(path: path)
         let directory = try target.openDirectory()
         defer { close(directory) }
@@ -73,7 +74,7 @@ public struct AtomicFileWriter: Sendable {
 
     /// What ``write(_:to:mode:)`` would return, with the same checks and refusals, without
     /// writing anything: for `--dry-run`.
-    public func outcome(of bytes: [UInt8], at path: String, mode: UInt16) throws -> SinkWriteOutcome {
+    package func outcome(of bytes: [UInt8], at path: String, mode: UInt16) throws -> SinkWriteOutcome {
         let target = try Target(path: path)
         let directory = try target.openDirectory()
         defer { close(directory) }
