@@ -69,8 +69,7 @@ extension Dispatcher {
             // A secret changed by an open rotation is that rotation's to store (journal, lock,
             // fan-out): stored here, it made the rotation's recovery see "the service still shows
             // the vault's secret" and leave the entry open as a reset of unknown outcome.
-            if let journal = vault as? any RotationJournal,
-                try await journal.openRotations(context: context).contains(where: { $0.entity == id })
+            if try await vault.openRotations(context: context).contains(where: { $0.entity == id })
             {
                 throw error
             }
@@ -219,7 +218,7 @@ extension Dispatcher {
         let vault = try requireVault()
         let ids = try selectEntities(names)
         let audit = try await vault.entries(since: nil)
-        let journalEntries = try await (vault as? any RotationJournal)?.rotationEntries(context: context) ?? []
+        let journalEntries = try await vault.rotationEntries(context: context)
         let openSummaries = Dictionary(try await openRotationSummaries(ids, context: context).map { ($0.id, $0.summary) }) { first, _ in first }
         let now = context.clock.now
         var report = StatusReport(generatedAt: now, entities: [])

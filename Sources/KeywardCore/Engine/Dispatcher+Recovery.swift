@@ -36,7 +36,8 @@ extension Dispatcher {
     /// open afterwards, so a long-running caller can look at them again soon.
     public func recoverOpenRotationsReporting(for ids: [EntityID], context: OperationContext) async -> Recovery {
         var recovery = Recovery()
-        guard !context.dryRun, let vault, let journal = vault as? any RotationJournal else { return recovery }
+        guard !context.dryRun, let vault, let coordinator else { return recovery }
+        let journal: any RotationJournal = vault
         let open: [RotationJournalEntry]
         do {
             open = try await journal.openRotations(context: context)
@@ -45,15 +46,19 @@ extension Dispatcher {
             return recovery
         }
         for id in ids where open.contains(where: { $0.entity == id }) {
+            let held = HeldLease()
             do {
-                guard let lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id, operation: "recovery") else {
-                    let holder = RotationLock.holder(directory: journal.rotationLockDirectory, entity: id)
-                    context.logger.notice("\(id): another job holds the rotation lock (\(holder)) and will finish its open rotation")
+                switch try await coordinator.acquire(id, context: context.doing("recovery")) {
+                case .held(let holder):
+                    context.logger.notice("\(id): another job holds the rotation lock (held by \(holder)) and will finish its open rotation")
                     recovery.open.append(id)
                     recovery.reasons[id] = "another job holds its rotation lock and will finish its open rotation"
                     continue
+                case .granted(let lease):
+                    held.lease = lease
                 }
-                let result = try await finishOpenRotations(id, provider: try provider(for: id), vault: vault, journal: journal, context: context)
+                let result = try await finishOpenRotations(id, provider: try provider(for: id), vault: vault, journal: journal, lease: held.lease!,
+                                                           context: context)
                 if result.changed { recovery.changed.append(id) }
                 if let aborted = result.aborted { recovery.aborted[id] = aborted }
                 if let unresolved = result.unresolved {
@@ -62,8 +67,9 @@ extension Dispatcher {
                     recovery.reasons[id] = RotationSettling.unknownOutcome(unresolved, now: context.clock.now)
                     context.logger.warning("\(id): \(RotationSettling.unknownOutcome(unresolved, now: context.clock.now))")
                 }
-                withExtendedLifetime(lock) {}
+                await held.lease?.release()
             } catch {
+                await held.lease?.release()
                 recovery.open.append(id)
                 recovery.txnIds[id] = Self.txnId(of: error)
                 recovery.reasons[id] = "an interrupted rotation could not be finished yet: \(SyncReport.ErrorInfo(error).message)"
@@ -73,7 +79,7 @@ extension Dispatcher {
         return recovery
     }
 
-    /// What ``finishOpenRotations(_:provider:vault:journal:context:)`` did for one entity.
+    /// What ``finishOpenRotations(_:provider:vault:journal:lease:context:)`` did for one entity.
     struct RecoveryResult {
         /// The vault's current secret changed (a reset's answer was found and stored).
         var changed = false
@@ -99,7 +105,7 @@ extension Dispatcher {
     ///   open until ``RotationSettling/settleSeconds`` after it was sent, then is closed `aborted`.
     /// - `stored`: the answer is in the vault as `pending`: tested, made current, `done`.
     func finishOpenRotations(_ id: EntityID, provider: any SecretProvider, vault: any VaultServices, journal: any RotationJournal,
-                             context: OperationContext) async throws -> RecoveryResult
+                             lease: any RotationLease, context: OperationContext) async throws -> RecoveryResult
     {
         // Read again under the lock: the job that held it may have finished.
         let open = try await journal.openRotations(context: context).filter { $0.entity == id }
@@ -107,6 +113,7 @@ extension Dispatcher {
         for entry in open {
             if entry.state == .pending {
                 _ = try await journal.advanceRotation(id: entry.id, to: .aborted, txnId: nil, context: context)
+                try await lease.advance(to: .aborted, txnId: nil, secretHash: nil)
                 await recordAudit(AuditEntry(time: context.clock.now, operation: "rotate recover", entity: id.rawValue, outcome: "aborted", txnId: nil),
                                   to: vault, context: context)
                 context.logger.notice("\(id): rotation \(entry.id) never sent its reset; closed")
@@ -125,13 +132,15 @@ extension Dispatcher {
                     continue
                 }
                 _ = try await journal.advanceRotation(id: entry.id, to: .aborted, txnId: read.record.txnId, context: context)
+                try await lease.advance(to: .aborted, txnId: read.record.txnId, secretHash: nil)
                 await recordAudit(AuditEntry(time: now, operation: "rotate recover", entity: id.rawValue, outcome: "aborted", txnId: read.record.txnId),
                                   to: vault, context: context)
                 context.logger.warning("\(id): the reset of rotation \(entry.id) was never applied by the service; closed (the secret is unchanged)")
                 result.aborted = RecoveryResult.abortedUnapplied
                 continue
             }
-            let settled = try await settle(entry, answer: read.record, id: id, provider: provider, vault: vault, journal: journal, context: context)
+            let settled = try await settle(entry, answer: read.record, id: id, provider: provider, vault: vault, journal: journal, lease: lease,
+                                           context: context)
             result.changed = result.changed || settled.changed
             // A `stored` entry may have been stopped during its fan-out, after making the new
             // secret current (so nothing looks changed now): its sinks are written too.
@@ -139,7 +148,7 @@ extension Dispatcher {
                 // The fan-out is part of the rotation (DESIGN.md, "Rotation", item 6): every sink
                 // naming the entity gets the new secret before the entry is closed, whichever
                 // command finishes it. A sink that fails is reported; the others still get it.
-                CrashHook.at("during-sinks", environment: environment)
+                CrashHook.at(.duringSinks, environment: environment)
                 for name in try selectSinks([], entities: [id]) {
                     let (outcome, _) = await writeSink(name, vault: vault, context: context, fanOut: true)
                     if outcome.outcome == "failed" {
@@ -148,6 +157,7 @@ extension Dispatcher {
                 }
             }
             _ = try await journal.advanceRotation(id: entry.id, to: .done, txnId: read.record.txnId, context: context)
+            try await lease.advance(to: .done, txnId: read.record.txnId, secretHash: nil)
             // Every command that finishes it says so, once (round 2, item 4).
             let txn = read.record.txnId.map { ", txnId \($0)" } ?? ""
             context.logger.warning("\(id): recovered an interrupted rotation (rotation \(entry.id)\(txn))")
@@ -164,7 +174,7 @@ extension Dispatcher {
     /// A sentence for `status` and `export` about each of `ids` that has an unfinished rotation,
     /// in the order of `ids`, from one read of the journal.
     func openRotationSummaries(_ ids: [EntityID], context: OperationContext) async throws -> [(id: EntityID, summary: String, state: RotationJournalState)] {
-        guard let journal = vault as? any RotationJournal else { return [] }
+        guard let journal: any RotationJournal = vault else { return [] }
         let open = try await journal.openRotations(context: context)
         guard !open.isEmpty else { return [] }
         var latest: [EntityID: RotationJournalEntry] = [:]

@@ -59,7 +59,7 @@ extension Dispatcher {
         var outcome: SyncReport.EntityOutcome
         var plan: [SyncReport.PlanAction] = []
         /// Held until the sinks are written and the journal closed.
-        var lock: RotationLock?
+        var lease: (any RotationLease)?
         /// The journal entry to close `done` after the sinks.
         var journalID: Int64?
         var txnId: String?
@@ -82,9 +82,8 @@ extension Dispatcher {
     ///   message of a job that finds it held: `rotation` by default, `schedule run` for the scheduler.
     public func rotate(entities names: [String], force: Bool, operation: String = "rotation", context: OperationContext) async throws -> SyncReport {
         let vault = try requireVault()
-        guard let journal = vault as? any RotationJournal else {
-            throw KeywardError(.vault, "this vault keeps no rotation journal")
-        }
+        let journal: any RotationJournal = vault
+        let coordinator: any RotationCoordinator = self.coordinator ?? vault
         let ids = try selectEntities(names)
         for id in ids {
             let provider = try provider(for: id)
@@ -95,7 +94,7 @@ extension Dispatcher {
         // Rotations finished by other jobs after this process started count as this run's (16
         // `rotate --force` started together reset once). No slack added: a rotation finished just
         // before this process started (a recovery by the previous command, say) is not this run's.
-        let runStart = context.clock.now.addingTimeInterval(-ProcessAge.seconds())
+        let runStart = context.processStartedAt ?? context.clock.now
 
         // Finish what a crashed job left first, for every entity named, due or not (item 7).
         let recovery = await recoverOpenRotationsReporting(for: ids, context: context)
@@ -114,7 +113,8 @@ extension Dispatcher {
                 rotations.append(rotation)
                 continue
             }
-            rotations.append(await rotateEntity(id, force: force, runStart: runStart, vault: vault, journal: journal, operation: operation, context: context))
+            rotations.append(await rotateEntity(id, force: force, runStart: runStart, vault: vault, journal: journal, coordinator: coordinator,
+                                                operation: operation, context: context))
         }
 
         // A rotation closed `aborted` on the way (its reset never sent) is said, as the dry run
@@ -137,16 +137,17 @@ extension Dispatcher {
             }
         } else {
             for (index, name) in try selectSinks([], entities: changed).enumerated() {
-                if index == 1 { CrashHook.at("during-sinks", environment: environment) }
+                if index == 1 { CrashHook.at(.duringSinks, environment: environment) }
                 sinkOutcomes.append(await writeSink(name, vault: vault, context: context, fanOut: true).0)
             }
-            if sinkOutcomes.count == 1 { CrashHook.at("during-sinks", environment: environment) }
+            if sinkOutcomes.count == 1 { CrashHook.at(.duringSinks, environment: environment) }
         }
 
         for index in rotations.indices {
             if let id = rotations[index].journalID {
                 do {
-                    _ = try await journal.advanceRotation(id: id, to: .done, txnId: nil, context: context)
+                    let closed = try await journal.advanceRotation(id: id, to: .done, txnId: nil, context: context)
+                    try await rotations[index].lease?.advance(to: .done, txnId: closed.txnId, secretHash: nil)
                 } catch {
                     rotations[index].outcome.warnings.append("the rotation journal entry \(id) could not be closed; the next run finishes it")
                 }
@@ -157,14 +158,14 @@ extension Dispatcher {
                                          entity: rotation.outcome.id, outcome: rotation.outcome.outcome, txnId: rotation.txnId),
                               to: vault, context: context)
         }
-        // The locks are released here, once every sink holds the new secrets.
+        // The leases are released here, once every sink holds the new secrets.
         let outcomes = rotations.map(\.outcome)
-        rotations.removeAll()
+        for rotation in rotations { await rotation.lease?.release() }
         return SyncReport(dryRun: context.dryRun, entities: outcomes, sinks: sinkOutcomes, plan: context.dryRun ? plan : nil)
     }
 
     private func rotateEntity(_ id: EntityID, force: Bool, runStart: Date, vault: any VaultServices, journal: any RotationJournal,
-                              operation lockOperation: String, context: OperationContext) async -> EntityRotation
+                              coordinator: any RotationCoordinator, operation lockOperation: String, context: OperationContext) async -> EntityRotation
     {
         var rotation = EntityRotation(outcome: SyncReport.EntityOutcome(
             id: id.rawValue, outcome: "unchanged", error: nil, warnings: [], secretVersion: nil, secretFingerprint: nil,
@@ -216,16 +217,19 @@ extension Dispatcher {
                 return rotation
             }
 
-            guard let lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id, operation: lockOperation) else {
+            let lease: any RotationLease
+            switch try await coordinator.acquire(id, context: context.doing(lockOperation)) {
+            case .held(let holder):
                 rotation.outcome.outcome = "skipped"
-                let holder = RotationLock.holder(directory: journal.rotationLockDirectory, entity: id)
-                rotation.outcome.warnings.append("another job holds the rotation lock (\(holder)); skipped")
+                rotation.outcome.warnings.append("another job holds the rotation lock (held by \(holder)); skipped")
                 return rotation
+            case .granted(let granted):
+                lease = granted
+                rotation.lease = granted
             }
-            rotation.lock = lock
 
             // Under the lock: finish what a crashed job left, then look again (item 2).
-            let recovery = try await finishOpenRotations(id, provider: provider, vault: vault, journal: journal, context: context)
+            let recovery = try await finishOpenRotations(id, provider: provider, vault: vault, journal: journal, lease: lease, context: context)
             if recovery.changed {
                 rotation.changed = true
                 rotation.outcome.outcome = "ok"
@@ -258,9 +262,11 @@ extension Dispatcher {
                 guard recheck.due else { return rotation }
             }
 
-            CrashHook.at("before-journal", environment: environment)
+            CrashHook.at(.beforeJournal, environment: environment)
             let entry = try await journal.beginRotation(entity: id, context: context)
-            CrashHook.at("after-journal", environment: environment)
+            let startedFrom = vault.fingerprint(known.value)
+            try await lease.advance(to: .pending, txnId: nil, secretHash: startedFrom)
+            CrashHook.at(.afterJournal, environment: environment)
 
             // A fresh user token first (a reset's validity is capped by its remaining life). The
             // entry is still `pending`: a failure here certainly changed nothing.
@@ -269,8 +275,11 @@ extension Dispatcher {
                 try await rotator.prepareReset(for: id, context: context)
             } catch {
                 _ = try? await journal.advanceRotation(id: entry.id, to: .aborted, txnId: nil, context: context)
+                try? await lease.advance(to: .aborted, txnId: nil, secretHash: startedFrom)
                 throw error
             }
+            // The lease first: a holder that lost its lease never resets (DESIGN.md, "Fencing the reset").
+            try await lease.advance(to: .sent, txnId: nil, secretHash: startedFrom)
             let sent = try await journal.advanceRotation(id: entry.id, to: .sent, txnId: nil, context: context)
             var answer: ProvidedSecret
             var answerLost = false
@@ -278,6 +287,7 @@ extension Dispatcher {
                 answer = try await rotator.resetSecret(for: id, validityDays: entityConfiguration.secretExpiryDays, context: context)
             } catch let error as any ServiceActionReporting where error.serviceDidNotAct {
                 _ = try? await journal.advanceRotation(id: entry.id, to: .aborted, txnId: nil, context: context)
+                try? await lease.advance(to: .aborted, txnId: nil, secretHash: startedFrom)
                 throw error
             } catch {
                 // The answer was lost: the secret may have changed. Never reset again (contract,
@@ -293,11 +303,12 @@ extension Dispatcher {
                 // command, which settles it (see ``Dispatcher/finishOpenRotations``).
                 throw KeywardError.operationFailed(RotationSettling.unknownOutcome(sent, now: context.clock.now))
             }
-            CrashHook.at("after-reset-answer", environment: environment)
+            CrashHook.at(.afterResetAnswer, environment: environment)
             rotation.txnId = answer.record.txnId
             rotation.outcome.warnings += answer.warnings
 
-            let settled = try await settle(entry, answer: answer.record, id: id, provider: provider, vault: vault, journal: journal, context: context)
+            let settled = try await settle(entry, answer: answer.record, id: id, provider: provider, vault: vault, journal: journal, lease: lease,
+                                           context: context)
             // Closed `done` once the sinks are written. A failure before this point leaves the
             // entry open for the next mutating command to finish by secret/read.
             rotation.journalID = entry.id
@@ -333,7 +344,7 @@ extension Dispatcher {
         outcome.secretExpiresAt = record.expiresAt
     }
 
-    /// What ``settle(_:answer:id:provider:vault:journal:context:)`` did.
+    /// What ``settle(_:answer:id:provider:vault:journal:lease:context:)`` did.
     struct Settled {
         var current: SecretRecord?
         var changed: Bool
@@ -346,7 +357,7 @@ extension Dispatcher {
     /// by minting an entity token, then moves `current` to it. Leaves the entry for the caller
     /// to close `done`.
     func settle(_ entry: RotationJournalEntry, answer: SecretRecord, id: EntityID, provider: any SecretProvider,
-                vault: any VaultServices, journal: any RotationJournal, context: OperationContext) async throws -> Settled
+                vault: any VaultServices, journal: any RotationJournal, lease: any RotationLease, context: OperationContext) async throws -> Settled
     {
         // This secret's lifetime is known exactly: it was created by this rotation's reset.
         var answer = answer
@@ -368,7 +379,8 @@ extension Dispatcher {
         } else {
             stored = try await journal.storePendingSecret(name, record: answer, journalID: entry.id, state: .stored, context: context)
         }
-        CrashHook.at("after-store", environment: environment)
+        try await lease.advance(to: .stored, txnId: answer.txnId, secretHash: nil)
+        CrashHook.at(.afterStore, environment: environment)
 
         var settled = Settled(current: stored, changed: true, tokenMinted: false)
         if let issuer = provider as? any AccessTokenIssuer {
@@ -380,7 +392,7 @@ extension Dispatcher {
                 settled.tokenError = error
             }
         }
-        CrashHook.at("after-token", environment: environment)
+        CrashHook.at(.afterToken, environment: environment)
         // The old secret no longer works once the service reset it: the vault follows the
         // service even when the test failed (item 5).
         try await journal.promote(name, version: stored.version, context: context)

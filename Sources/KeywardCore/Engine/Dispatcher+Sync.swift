@@ -186,23 +186,35 @@ extension Dispatcher {
                             operation lockOperation: String, context: OperationContext) async
         -> (EntityID, SyncReport.EntityOutcome, [SyncReport.PlanAction])
     {
+        let held = HeldLease()
+        let result = await syncEntity(id, rotationOpen: openReason, vault: vault, mintFailures: mintFailures, operation: lockOperation,
+                                      held: held, context: context)
+        await held.lease?.release()
+        return result
+    }
+
+    /// ``syncEntity(_:rotationOpen:vault:mintFailures:operation:context:)``'s work; the lease it
+    /// takes is left in `held`, released by the caller once the entity is done.
+    private func syncEntity(_ id: EntityID, rotationOpen openReason: String?, vault: any VaultServices, mintFailures: MintFailures,
+                            operation lockOperation: String, held: HeldLease, context: OperationContext) async
+        -> (EntityID, SyncReport.EntityOutcome, [SyncReport.PlanAction])
+    {
         var outcome = SyncReport.EntityOutcome(id: id.rawValue, outcome: "unchanged", error: nil, warnings: [], secretVersion: nil,
                                                secretFingerprint: nil, secretExpiresAt: nil, tokenExpiresAt: nil, changes: [])
         var plan: [SyncReport.PlanAction] = []
         var txnId: String?
-        // The entity's rotation lock, held while its secret may be stored: a rotation running in
+        // The entity's rotation lease, held while its secret may be stored: a rotation running in
         // another process owns the entity until it has made its new secret current.
-        var lock: RotationLock?
-        defer { withExtendedLifetime(lock) {} }
         do {
             let entityConfiguration = configuration.entities[id]!
             let provider = try provider(for: id)
-            if !context.dryRun, let journal = vault as? any RotationJournal {
-                lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id, operation: lockOperation)
-                if lock == nil {
+            if !context.dryRun, let coordinator {
+                switch try await coordinator.acquire(id, context: context.doing(lockOperation)) {
+                case .granted(let granted):
+                    held.lease = granted
+                case .held(let holder):
                     outcome.outcome = "skipped"
-                    let holder = RotationLock.holder(directory: journal.rotationLockDirectory, entity: id)
-                    outcome.warnings.append("its rotation lock is \(holder); skipped (that job writes its sinks)")
+                    outcome.warnings.append("its rotation lock is held by \(holder); skipped (that job writes its sinks)")
                     for warning in outcome.warnings { context.logger.warning("\(id): \(warning)") }
                     return (id, outcome, plan)
                 }
@@ -436,7 +448,7 @@ extension Dispatcher {
                     return result
                 }
                 let result: SinkWriteOutcome
-                if let ledger = self.vault as? any HookLedger {
+                if let ledger = self.vault {
                     let wait = Double(configuration.onChange == nil ? 0 : configuration.onChangeTimeoutSeconds + HookRunner.killGraceSeconds) + 60
                     result = try await ledger.withSinkLock(sink: name, timeoutSeconds: wait, write)
                 } else {
@@ -464,7 +476,7 @@ extension Dispatcher {
     /// - Throws: ``KeywardError`` (operation failed) from ``HookRunner``, reported as the
     ///   sink's failure.
     func runOnChange(of sink: SinkConfiguration, written: Bool, context: OperationContext) async throws {
-        let ledger = vault as? any HookLedger
+        let ledger: (any HookLedger)? = vault
         guard let command = sink.onChange else {
             ledger?.clearPendingHook(sink: sink.name)
             return
@@ -486,6 +498,6 @@ extension Dispatcher {
     /// Sinks whose `onChange` is pending (a failed or interrupted hook), for a scheduler cycle
     /// that would not write them otherwise.
     func sinksWithPendingHooks() -> [String] {
-        ((vault as? any HookLedger)?.pendingHooks() ?? []).filter { configuration.sinks[$0]?.onChange != nil }
+        (vault?.pendingHooks() ?? []).filter { configuration.sinks[$0]?.onChange != nil }
     }
 }
