@@ -260,7 +260,7 @@ extension Dispatcher {
                     if failWithinSeconds != nil { report.failures.append("\(id): the entity access token expired \(Timestamps.format(expiresAt))") }
                 }
             }
-            entry.lastSync = audit.last { $0.entity == id.rawValue && $0.operation == "sync" && $0.outcome != "failed" }?.time
+            entry.lastSync = audit.last { $0.entity == id.rawValue && $0.operation == "sync" && $0.outcome != SyncReport.Outcome.failed.rawValue }?.time
             if let open = entry.openJournal { entry.warnings.append(open) }
             // The journal knows every rotation that finished, including those finished by
             // recovery and those whose new secret failed its test.

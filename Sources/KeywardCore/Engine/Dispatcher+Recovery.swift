@@ -29,7 +29,7 @@ extension Dispatcher {
         public var txnIds: [EntityID: String] = [:]
         /// Entities whose open rotation was closed `aborted` (nothing changed), with the change
         /// name saying why: ``RecoveryResult/abortedUnsent`` or ``RecoveryResult/abortedUnapplied``.
-        public var aborted: [EntityID: String] = [:]
+        public var aborted: [EntityID: SyncReport.Change] = [:]
     }
 
     /// ``recoverOpenRotations(for:context:)``, also naming the entities whose rotation is still
@@ -86,13 +86,13 @@ extension Dispatcher {
         /// An entry left open: its reset's outcome is not known yet (see ``RotationSettling``).
         var unresolved: RotationJournalEntry?
         /// An entry closed `aborted` without changing anything: the change name saying why.
-        var aborted: String?
+        var aborted: SyncReport.Change?
 
         /// The change name (``SyncReport/EntityOutcome/changes``) of an entry closed `aborted`
         /// because its reset was never sent (state `pending`).
-        static let abortedUnsent = "abortedUnsent"
+        static let abortedUnsent = SyncReport.Change.abortedUnsent
         /// … because the service never applied its reset (settled by `secret/read`).
-        static let abortedUnapplied = "abortedUnapplied"
+        static let abortedUnapplied = SyncReport.Change.abortedUnapplied
     }
 
     /// Finishes `id`'s open journal entries; the caller holds the entity's lock.
@@ -111,62 +111,41 @@ extension Dispatcher {
         let open = try await journal.openRotations(context: context).filter { $0.entity == id }
         var result = RecoveryResult()
         for entry in open {
-            if entry.state == .pending {
-                _ = try await journal.advanceRotation(id: entry.id, to: .aborted, txnId: nil, context: context)
-                try await lease.advance(to: .aborted, txnId: nil, secretHash: nil)
-                await recordAudit(AuditEntry(time: context.clock.now, operation: "rotate recover", entity: id.rawValue, outcome: "aborted", txnId: nil),
-                                  to: vault, context: context)
-                context.logger.notice("\(id): rotation \(entry.id) never sent its reset; closed")
-                result.aborted = result.aborted ?? RecoveryResult.abortedUnsent
-                continue
-            }
-            let read = try await provider.readSecret(for: id, context: context)
-            if entry.state == .sent, let current = try await vault.read(.entitySecret(id), label: .current, context: context),
-                current.value == read.record.value
-            {
-                let now = context.clock.now
-                if now < RotationSettling.settlesAt(entry) {
-                    // The caller reports it (a warning, or the entity's error).
-                    context.logger.debug("\(id): \(RotationSettling.unknownOutcome(entry, now: now))")
-                    result.unresolved = entry
-                    continue
-                }
-                _ = try await journal.advanceRotation(id: entry.id, to: .aborted, txnId: read.record.txnId, context: context)
-                try await lease.advance(to: .aborted, txnId: read.record.txnId, secretHash: nil)
-                await recordAudit(AuditEntry(time: now, operation: "rotate recover", entity: id.rawValue, outcome: "aborted", txnId: read.record.txnId),
-                                  to: vault, context: context)
-                context.logger.warning("\(id): the reset of rotation \(entry.id) was never applied by the service; closed (the secret is unchanged)")
-                result.aborted = RecoveryResult.abortedUnapplied
-                continue
-            }
-            let settled = try await settle(entry, answer: read.record, id: id, provider: provider, vault: vault, journal: journal, lease: lease,
-                                           context: context)
-            result.changed = result.changed || settled.changed
-            // A `stored` entry may have been stopped during its fan-out, after making the new
-            // secret current (so nothing looks changed now): its sinks are written too.
-            if settled.changed || entry.state == .stored {
-                // The fan-out is part of the rotation (DESIGN.md, "Rotation", item 6): every sink
-                // naming the entity gets the new secret before the entry is closed, whichever
-                // command finishes it. A sink that fails is reported; the others still get it.
-                CrashHook.at(.duringSinks, environment: environment)
-                for name in try selectSinks([], entities: [id]) {
-                    let (outcome, _) = await writeSink(name, vault: vault, context: context, fanOut: true)
-                    if outcome.outcome == "failed" {
-                        context.logger.error("\(id): sink \(name) could not take the recovered secret: \(outcome.error?.message ?? "failed")")
+            // One step per journal state, reading only (``RotationStateMachine``).
+            let machine = RotationStateMachine(dispatcher: self, id: id, provider: provider, vault: vault, lease: lease, driver: .recovery,
+                                               context: context)
+            switch try await machine.run(from: entry) {
+            case .aborted(let change):
+                result.aborted = change == .abortedUnsent ? result.aborted ?? change : change
+            case .unresolved(let left):
+                result.unresolved = left
+            case .settled(let settled, let answer, _):
+                result.changed = result.changed || settled.changed
+                // A `stored` entry may have been stopped during its fan-out, after making the new
+                // secret current (so nothing looks changed now): its sinks are written too.
+                if settled.changed || entry.state == .stored {
+                    // The fan-out is part of the rotation (DESIGN.md, "Rotation", item 6): every sink
+                    // naming the entity gets the new secret before the entry is closed, whichever
+                    // command finishes it. A sink that fails is reported; the others still get it.
+                    CrashHook.at(.duringSinks, environment: environment)
+                    for name in try selectSinks([], entities: [id]) {
+                        let (outcome, _) = await writeSink(name, vault: vault, context: context, fanOut: true)
+                        if outcome.outcome == .failed {
+                            context.logger.error("\(id): sink \(name) could not take the recovered secret: \(outcome.error?.message ?? "failed")")
+                        }
                     }
                 }
+                try await machine.close(entry, as: .done, txnId: answer.txnId)
+                // Every command that finishes it says so, once (round 2, item 4).
+                let txn = answer.txnId.map { ", txnId \($0)" } ?? ""
+                context.logger.warning("\(id): recovered an interrupted rotation (rotation \(entry.id)\(txn))")
+                if let tokenError = settled.tokenError {
+                    context.logger.warning("\(id): the recovered secret failed its test: \(SyncReport.ErrorInfo(tokenError).message)")
+                }
+                await recordAudit(AuditEntry(time: context.clock.now, operation: "rotate recover", entity: id.rawValue,
+                                             outcome: (settled.tokenError == nil ? SyncReport.Outcome.ok : .failed).rawValue, txnId: answer.txnId),
+                                  to: vault, context: context)
             }
-            _ = try await journal.advanceRotation(id: entry.id, to: .done, txnId: read.record.txnId, context: context)
-            try await lease.advance(to: .done, txnId: read.record.txnId, secretHash: nil)
-            // Every command that finishes it says so, once (round 2, item 4).
-            let txn = read.record.txnId.map { ", txnId \($0)" } ?? ""
-            context.logger.warning("\(id): recovered an interrupted rotation (rotation \(entry.id)\(txn))")
-            if let tokenError = settled.tokenError {
-                context.logger.warning("\(id): the recovered secret failed its test: \(SyncReport.ErrorInfo(tokenError).message)")
-            }
-            await recordAudit(AuditEntry(time: context.clock.now, operation: "rotate recover", entity: id.rawValue,
-                                         outcome: settled.tokenError == nil ? "ok" : "failed", txnId: read.record.txnId),
-                              to: vault, context: context)
         }
         return result
     }
