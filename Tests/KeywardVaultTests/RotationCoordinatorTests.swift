@@ -129,4 +129,27 @@ struct RotationCoordinatorTests {
         #expect(rotator.resets == 0)
         #expect(coordinator.advances(of: "FIU-ALPHA") == [])
     }
+
+    @Test("recovery drives a crashed rotation's `sent` entry through the same steps: the fake sees a recovery lease advance stored, done")
+    func recoveryThroughTheSeam() async throws {
+        let box = try Sandbox()
+        let rotator = FakeRotator()
+        let coordinator = InMemoryRotationCoordinator()
+        let dispatcher = try await Self.dispatcher(box, rotator: rotator, coordinator: coordinator)
+        let context = OperationContext()
+        let entity = EntityID("FIU-ALPHA")
+        #expect(try await dispatcher.sync(SyncRequest(), context: context).entities.map(\.outcome) == [.ok])
+        // A job that died right after its reset was answered: the entry is `sent`, the service
+        // holds the new secret, the vault the old one.
+        let vault = try #require(dispatcher.vault)
+        let open = try await vault.beginRotation(entity: entity, context: context)
+        _ = try await vault.advanceRotation(id: open.id, to: .sent, txnId: nil, context: context)
+        let answer = try await rotator.resetSecret(for: entity, validityDays: nil, context: context)
+        #expect(await dispatcher.recoverOpenRotations(for: [entity], context: context) == [entity])
+        #expect(coordinator.events.contains(.acquired(entity, operation: "recovery", fencingToken: 2)), "after the sync's lease (token 1)")
+        #expect(coordinator.advances(of: entity) == [.stored, .done])
+        #expect(try await vault.read(.entitySecret(entity), label: .current, context: context)?.value == answer.record.value)
+        #expect(try await vault.openRotations(context: context).isEmpty)
+        #expect(rotator.resets == 1, "recovery reads, never resets")
+    }
 }

@@ -28,7 +28,7 @@ extension Dispatcher {
         /// row of a command refused because of it: round 2, item 5).
         public var txnIds: [EntityID: String] = [:]
         /// Entities whose open rotation was closed `aborted` (nothing changed), with the change
-        /// name saying why: ``RecoveryResult/abortedUnsent`` or ``RecoveryResult/abortedUnapplied``.
+        /// name saying why: ``SyncReport/Change/abortedUnsent`` or ``SyncReport/Change/abortedUnapplied``.
         public var aborted: [EntityID: SyncReport.Change] = [:]
     }
 
@@ -85,14 +85,10 @@ extension Dispatcher {
         var changed = false
         /// An entry left open: its reset's outcome is not known yet (see ``RotationSettling``).
         var unresolved: RotationJournalEntry?
-        /// An entry closed `aborted` without changing anything: the change name saying why.
+        /// An entry closed `aborted` without changing anything: ``SyncReport/Change/abortedUnsent``
+        /// (its reset was never sent) or ``SyncReport/Change/abortedUnapplied`` (the service never
+        /// applied it).
         var aborted: SyncReport.Change?
-
-        /// The change name (``SyncReport/EntityOutcome/changes``) of an entry closed `aborted`
-        /// because its reset was never sent (state `pending`).
-        static let abortedUnsent = SyncReport.Change.abortedUnsent
-        /// … because the service never applied its reset (settled by `secret/read`).
-        static let abortedUnapplied = SyncReport.Change.abortedUnapplied
     }
 
     /// Finishes `id`'s open journal entries; the caller holds the entity's lock.

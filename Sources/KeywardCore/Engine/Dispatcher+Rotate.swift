@@ -178,7 +178,7 @@ extension Dispatcher {
                 if open.state == .pending {
                     rotation.plan.append(.init(action: .closeAborted, target: name.rawValue, oldFingerprint: nil, newFingerprint: nil,
                                                detail: "rotation \(open.id) is pending: its reset was never sent; a real run closes it first"))
-                    rotation.outcome.changes.append(RecoveryResult.abortedUnsent)
+                    rotation.outcome.changes.append(SyncReport.Change.abortedUnsent)
                 } else {
                     rotation.plan.append(.init(action: .recover, target: name.rawValue, oldFingerprint: nil, newFingerprint: nil,
                                                detail: "rotation \(open.id) is \(open.state.rawValue): a real run finishes it by secret/read first, never by a second reset"))

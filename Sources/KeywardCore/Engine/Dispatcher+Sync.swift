@@ -98,7 +98,7 @@ extension Dispatcher {
                 let unsent = state == .pending
                 plans[id, default: []].insert(.init(action: unsent ? .closeAborted : .recover, target: SecretName.entitySecret(id).rawValue,
                                                     oldFingerprint: nil, newFingerprint: nil, detail: summary), at: 0)
-                outcome.changes.insert(unsent ? RecoveryResult.abortedUnsent : .recovered, at: 0)
+                outcome.changes.insert(unsent ? SyncReport.Change.abortedUnsent : .recovered, at: 0)
                 outcome.outcome = .ok
                 outcomes[id] = outcome
             }
@@ -123,7 +123,7 @@ extension Dispatcher {
         var sinkPlan: [SyncReport.PlanAction] = []
         // In a dry run, a sink naming an entity the plan changes would be written: the vault
         // cannot show it yet (a fresh vault holds no secret at all).
-        let closingOnly: Set<SyncReport.Change> = [RecoveryResult.abortedUnsent, RecoveryResult.abortedUnapplied]
+        let closingOnly: Set<SyncReport.Change> = [SyncReport.Change.abortedUnsent, SyncReport.Change.abortedUnapplied]
         let changing = Set(outcomes.filter { !Set($0.value.changes).isSubset(of: closingOnly) }.map(\.key))
         for name in sinkNames {
             let (outcome, plan) = await writeSink(name, vault: vault, context: context, planned: changing, mintFailures: mintFailures)

@@ -1,6 +1,11 @@
 import Foundation
 import Logging
 
+/// A lease taken inside a function and released by its caller (a `defer` cannot `await`).
+final class HeldLease: @unchecked Sendable {
+    var lease: (any RotationLease)?
+}
+
 /// One rotation journal entry driven through DESIGN.md's states ("Rotation: a crash-safe state
 /// machine", items 3 to 7): one step per state, shared by a rotation, which sends the reset,
 /// and by recovery, which only reads what the service holds (never a second reset).

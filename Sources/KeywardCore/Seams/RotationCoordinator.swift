@@ -78,8 +78,3 @@ public protocol RotationLease: AnyObject, Sendable {
     /// Gives the entity up. Idempotent; the lease is unusable afterwards.
     func release() async
 }
-
-/// A lease taken inside a function and released by its caller (a `defer` cannot `await`).
-final class HeldLease: @unchecked Sendable {
-    var lease: (any RotationLease)?
-}
