@@ -17,10 +17,10 @@ extension Dispatcher {
         var txnId: String?
         do {
             let token = try await validToken(for: id, vault: vault, context: context, txnId: &txnId)
-            try await vault.record(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "ok", txnId: token.txnId))
+            try await vault.record(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: .ok, txnId: token.txnId))
             return token
         } catch {
-            await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "failed",
+            await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: .failed,
                                          txnId: Self.txnId(of: error) ?? txnId), to: vault, context: context)
             throw error
         }
@@ -154,10 +154,10 @@ extension Dispatcher {
             try Self.refuseExpiredTokens(material, keys: nil, now: context.clock.now, what: operation)
             // One row per operation, not per entity: each row is sealed and chained, and an export
             // of thousands of entities spent most of its time writing them.
-            try await vault.record(AuditEntry(time: context.clock.now, operation: operation, entities: ids.map(\.rawValue), outcome: "ok", txnId: txnId))
+            try await vault.record(AuditEntry(time: context.clock.now, operation: operation, entities: ids.map(\.rawValue), outcome: .ok, txnId: txnId))
             return material
         } catch {
-            await recordAudit(AuditEntry(time: context.clock.now, operation: operation, entities: ids.map(\.rawValue), outcome: "failed",
+            await recordAudit(AuditEntry(time: context.clock.now, operation: operation, entities: ids.map(\.rawValue), outcome: .failed,
                                          txnId: Self.txnId(of: error) ?? txnId), to: vault, context: context)
             throw error
         }
@@ -197,10 +197,10 @@ extension Dispatcher {
                 try await verifier.verify(password: password, context: context)
             }
             _ = try await vault.write(entry, record: SecretRecord(value: password, createdAt: context.clock.now, source: "login"), label: .current, context: context)
-            try await vault.record(AuditEntry(time: context.clock.now, operation: "login \(name)", outcome: "ok"))
+            try await vault.record(AuditEntry(time: context.clock.now, operation: "login \(name)", outcome: .ok))
         } catch {
             // Audited as failed, with the service's txnId when a call failed (issue 12, item 8).
-            await recordAudit(AuditEntry(time: context.clock.now, operation: "login \(name)", outcome: "failed", txnId: Self.txnId(of: error)),
+            await recordAudit(AuditEntry(time: context.clock.now, operation: "login \(name)", outcome: .failed, txnId: Self.txnId(of: error)),
                               to: vault, context: context)
             throw error
         }

@@ -139,7 +139,7 @@ extension Dispatcher {
                     context.logger.warning("\(id): the recovered secret failed its test: \(SyncReport.ErrorInfo(tokenError).message)")
                 }
                 await recordAudit(AuditEntry(time: context.clock.now, operation: "rotate recover", entity: id.rawValue,
-                                             outcome: (settled.tokenError == nil ? SyncReport.Outcome.ok : .failed).rawValue, txnId: answer.txnId),
+                                             outcome: settled.tokenError == nil ? .ok : .failed, txnId: answer.txnId),
                                   to: vault, context: context)
             }
         }

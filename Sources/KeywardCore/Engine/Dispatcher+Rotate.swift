@@ -155,7 +155,7 @@ extension Dispatcher {
             let rotation = rotations[index]
             for warning in rotation.outcome.warnings { context.logger.warning("\(rotation.outcome.id): \(warning)") }
             await recordAudit(AuditEntry(time: context.clock.now, operation: context.dryRun ? "rotate --dry-run" : "rotate",
-                                         entity: rotation.outcome.id, outcome: rotation.outcome.outcome.rawValue, txnId: rotation.txnId),
+                                         entity: rotation.outcome.id, outcome: rotation.outcome.outcome, txnId: rotation.txnId),
                               to: vault, context: context)
         }
         // The leases are released here, once every sink holds the new secrets.

@@ -307,7 +307,7 @@ extension Dispatcher {
             context.logger.warning("\(id): \(warning)")
         }
         await recordAudit(AuditEntry(time: context.clock.now, operation: context.dryRun ? "sync --dry-run" : "sync",
-                                           entity: id.rawValue, outcome: outcome.outcome.rawValue, txnId: txnId), to: vault, context: context)
+                                           entity: id.rawValue, outcome: outcome.outcome, txnId: txnId), to: vault, context: context)
         return (id, outcome, plan)
     }
 
@@ -349,12 +349,12 @@ extension Dispatcher {
             var txnId: String?
             do {
                 material[index].token = try await validToken(for: id, vault: vault, context: context, txnId: &txnId)
-                await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "ok", txnId: txnId),
+                await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: .ok, txnId: txnId),
                                   to: vault, context: context)
             } catch {
                 why[id] = SyncReport.ErrorInfo(error).message
                 mintFailures.record(id, error)
-                await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "failed",
+                await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: .failed,
                                              txnId: Self.txnId(of: error) ?? txnId), to: vault, context: context)
             }
         }

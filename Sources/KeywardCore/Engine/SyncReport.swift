@@ -174,3 +174,15 @@ public struct SyncReport: Sendable, Codable, Equatable {
         return .operationFailed
     }
 }
+
+extension AuditEntry {
+    /// An audit row whose outcome is one of the engine's: the stored word is its raw value.
+    init(time: Date, operation: String, entity: String? = nil, outcome: SyncReport.Outcome, txnId: String? = nil) {
+        self.init(time: time, operation: operation, entity: entity, outcome: outcome.rawValue, txnId: txnId)
+    }
+
+    /// One row for an operation on all of `entities`, with one of the engine's outcomes.
+    init(time: Date, operation: String, entities: [String], outcome: SyncReport.Outcome, txnId: String? = nil) {
+        self.init(time: time, operation: operation, entities: entities, outcome: outcome.rawValue, txnId: txnId)
+    }
+}
