@@ -533,14 +533,15 @@ extension Vault {
 
     // MARK: Crash points
 
-    /// Debug builds: `KEYWARD_CRASH_AT=<point>` kills the process at that point (DESIGN.md,
-    /// "Rotation", item 8); tests may also install a throwing hook.
+    /// Debug builds: `KEYWARD_CRASH_AT=vault.<point>` kills the process at that point
+    /// (DESIGN.md, "Rotation", item 8; the names are Core's ``CrashStep``, one list for the
+    /// engine and the vault); tests may also install a throwing hook, which gets `point`.
     func checkpoint(_ point: String) throws {
-        #if DEBUG
-        if let target = ProcessInfo.processInfo.environment["KEYWARD_CRASH_AT"], target == "vault.\(point)" {
-            kill(getpid(), SIGKILL)
+        if let step = CrashStep(rawValue: "vault.\(point)") {
+            CrashHook.at(step)
+        } else {
+            assertionFailure("vault checkpoint '\(point)' is not a CrashStep")
         }
-        #endif
         if let hook = faultHook.withLock({ $0 }) { try hook(point) }
     }
 

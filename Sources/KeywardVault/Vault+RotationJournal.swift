@@ -44,8 +44,6 @@ extension Vault: RotationJournal {
         try await offloadJournal { try self.moveLabel(.current, of: name, toVersion: version) }
     }
 
-    public var rotationLockDirectory: String { path + ".locks" }
-
     private static func core(_ entry: VaultJournalEntry) -> RotationJournalEntry {
         RotationJournalEntry(id: entry.id, entity: entry.entity, txnId: entry.txnId, state: core(entry.state),
                              createdAt: entry.createdAt, updatedAt: entry.updatedAt)

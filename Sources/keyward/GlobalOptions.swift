@@ -37,7 +37,8 @@ struct GlobalOptions: ParsableArguments {
         var logger = Logger(label: "keyward")
         logger.logLevel = level
         for problem in CrashHook.problems(in: ProcessInfo.processInfo.environment) { Output.warn(problem) }
-        return OperationContext(logger: logger, clock: SystemClock.fromEnvironment(), dryRun: dryRun)
+        let clock = SystemClock.fromEnvironment()
+        return OperationContext(logger: logger, clock: clock, dryRun: dryRun, processStartedAt: ProcessStart.date(clock: clock))
     }
 }
 

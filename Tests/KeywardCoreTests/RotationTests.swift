@@ -62,19 +62,4 @@ struct RotationTests {
                                                now: Self.now, force: false)
         #expect(decision.due, "window min(15 d, 30 d / 3) = 10 d: \(decision.reason)")
     }
-
-    @Test("the lock is exclusive until released, also within one process, and lives beside the vault")
-    func lock() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-lock-\(UUID().uuidString)").path + "/vault.db.locks"
-        try FileManager.default.createDirectory(atPath: (directory as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: (directory as NSString).deletingLastPathComponent) }
-        let entity = EntityID("FIU-ALPHA")
-        var first = try RotationLock.acquire(directory: directory, entity: entity)
-        #expect(first != nil)
-        #expect(first?.path == directory + "/FIU-ALPHA.lock")
-        #expect(try RotationLock.acquire(directory: directory, entity: entity) == nil, "held: a second job skips")
-        #expect(try RotationLock.acquire(directory: directory, entity: EntityID("FIU-BETA")) != nil, "per entity")
-        first = nil
-        #expect(try RotationLock.acquire(directory: directory, entity: entity) != nil, "released when closed")
-    }
 }

@@ -17,10 +17,10 @@ extension Dispatcher {
         var txnId: String?
         do {
             let token = try await validToken(for: id, vault: vault, context: context, txnId: &txnId)
-            try await vault.record(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "ok", txnId: token.txnId))
+            try await vault.record(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: .ok, txnId: token.txnId))
             return token
         } catch {
-            await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "failed",
+            await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: .failed,
                                          txnId: Self.txnId(of: error) ?? txnId), to: vault, context: context)
             throw error
         }
@@ -69,8 +69,7 @@ extension Dispatcher {
             // A secret changed by an open rotation is that rotation's to store (journal, lock,
             // fan-out): stored here, it made the rotation's recovery see "the service still shows
             // the vault's secret" and leave the entry open as a reset of unknown outcome.
-            if let journal = vault as? any RotationJournal,
-                try await journal.openRotations(context: context).contains(where: { $0.entity == id })
+            if try await vault.openRotations(context: context).contains(where: { $0.entity == id })
             {
                 throw error
             }
@@ -155,10 +154,10 @@ extension Dispatcher {
             try Self.refuseExpiredTokens(material, keys: nil, now: context.clock.now, what: operation)
             // One row per operation, not per entity: each row is sealed and chained, and an export
             // of thousands of entities spent most of its time writing them.
-            try await vault.record(AuditEntry(time: context.clock.now, operation: operation, entities: ids.map(\.rawValue), outcome: "ok", txnId: txnId))
+            try await vault.record(AuditEntry(time: context.clock.now, operation: operation, entities: ids.map(\.rawValue), outcome: .ok, txnId: txnId))
             return material
         } catch {
-            await recordAudit(AuditEntry(time: context.clock.now, operation: operation, entities: ids.map(\.rawValue), outcome: "failed",
+            await recordAudit(AuditEntry(time: context.clock.now, operation: operation, entities: ids.map(\.rawValue), outcome: .failed,
                                          txnId: Self.txnId(of: error) ?? txnId), to: vault, context: context)
             throw error
         }
@@ -201,10 +200,10 @@ extension Dispatcher {
                 try await verifier.verify(password: password, context: context)
             }
             _ = try await vault.write(entry, record: SecretRecord(value: password, createdAt: context.clock.now, source: "login"), label: .current, context: context)
-            try await vault.record(AuditEntry(time: context.clock.now, operation: "login \(name)", outcome: "ok"))
+            try await vault.record(AuditEntry(time: context.clock.now, operation: "login \(name)", outcome: .ok))
         } catch {
             // Audited as failed, with the service's txnId when a call failed (issue 12, item 8).
-            await recordAudit(AuditEntry(time: context.clock.now, operation: "login \(name)", outcome: "failed", txnId: Self.txnId(of: error)),
+            await recordAudit(AuditEntry(time: context.clock.now, operation: "login \(name)", outcome: .failed, txnId: Self.txnId(of: error)),
                               to: vault, context: context)
             throw error
         }
@@ -222,8 +221,10 @@ extension Dispatcher {
         let vault = try requireVault()
         let ids = try selectEntities(names)
         // The newest sync per entity, read from the log's end back (not the whole log).
-        let lastSyncs = try await vault.latestEntries(for: Set(ids.map(\.rawValue))) { $0.operation == "sync" && $0.outcome != "failed" }
-        let journalEntries = try await (vault as? any RotationJournal)?.rotationEntries(context: context) ?? []
+        let lastSyncs = try await vault.latestEntries(for: Set(ids.map(\.rawValue))) {
+            $0.operation == "sync" && $0.outcome != SyncReport.Outcome.failed.rawValue
+        }
+        let journalEntries = try await vault.rotationEntries(context: context)
         let openSummaries = Dictionary(try await openRotationSummaries(ids, context: context).map { ($0.id, $0.summary) }) { first, _ in first }
         let now = context.clock.now
         var report = StatusReport(generatedAt: now, entities: [])

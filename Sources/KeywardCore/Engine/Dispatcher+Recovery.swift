@@ -28,15 +28,16 @@ extension Dispatcher {
         /// row of a command refused because of it: round 2, item 5).
         public var txnIds: [EntityID: String] = [:]
         /// Entities whose open rotation was closed `aborted` (nothing changed), with the change
-        /// name saying why: ``RecoveryResult/abortedUnsent`` or ``RecoveryResult/abortedUnapplied``.
-        public var aborted: [EntityID: String] = [:]
+        /// name saying why: ``SyncReport/Change/abortedUnsent`` or ``SyncReport/Change/abortedUnapplied``.
+        public var aborted: [EntityID: SyncReport.Change] = [:]
     }
 
     /// ``recoverOpenRotations(for:context:)``, also naming the entities whose rotation is still
     /// open afterwards, so a long-running caller can look at them again soon.
     public func recoverOpenRotationsReporting(for ids: [EntityID], context: OperationContext) async -> Recovery {
         var recovery = Recovery()
-        guard !context.dryRun, let vault, let journal = vault as? any RotationJournal else { return recovery }
+        guard !context.dryRun, let vault, let coordinator else { return recovery }
+        let journal: any RotationJournal = vault
         let open: [RotationJournalEntry]
         do {
             open = try await journal.openRotations(context: context)
@@ -45,15 +46,19 @@ extension Dispatcher {
             return recovery
         }
         for id in ids where open.contains(where: { $0.entity == id }) {
+            let held = HeldLease()
             do {
-                guard let lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id, operation: "recovery") else {
-                    let holder = RotationLock.holder(directory: journal.rotationLockDirectory, entity: id)
-                    context.logger.notice("\(id): another job holds the rotation lock (\(holder)) and will finish its open rotation")
+                switch try await coordinator.acquire(id, context: context.doing("recovery")) {
+                case .held(let holder):
+                    context.logger.notice("\(id): another job holds the rotation lock (held by \(holder)) and will finish its open rotation")
                     recovery.open.append(id)
                     recovery.reasons[id] = "another job holds its rotation lock and will finish its open rotation"
                     continue
+                case .granted(let lease):
+                    held.lease = lease
                 }
-                let result = try await finishOpenRotations(id, provider: try provider(for: id), vault: vault, journal: journal, context: context)
+                let result = try await finishOpenRotations(id, provider: try provider(for: id), vault: vault, journal: journal, lease: held.lease!,
+                                                           context: context)
                 if result.changed { recovery.changed.append(id) }
                 if let aborted = result.aborted { recovery.aborted[id] = aborted }
                 if let unresolved = result.unresolved {
@@ -62,8 +67,9 @@ extension Dispatcher {
                     recovery.reasons[id] = RotationSettling.unknownOutcome(unresolved, now: context.clock.now)
                     context.logger.warning("\(id): \(RotationSettling.unknownOutcome(unresolved, now: context.clock.now))")
                 }
-                withExtendedLifetime(lock) {}
+                await held.lease?.release()
             } catch {
+                await held.lease?.release()
                 recovery.open.append(id)
                 recovery.txnIds[id] = Self.txnId(of: error)
                 recovery.reasons[id] = "an interrupted rotation could not be finished yet: \(SyncReport.ErrorInfo(error).message)"
@@ -73,20 +79,16 @@ extension Dispatcher {
         return recovery
     }
 
-    /// What ``finishOpenRotations(_:provider:vault:journal:context:)`` did for one entity.
+    /// What ``finishOpenRotations(_:provider:vault:journal:lease:context:)`` did for one entity.
     struct RecoveryResult {
         /// The vault's current secret changed (a reset's answer was found and stored).
         var changed = false
         /// An entry left open: its reset's outcome is not known yet (see ``RotationSettling``).
         var unresolved: RotationJournalEntry?
-        /// An entry closed `aborted` without changing anything: the change name saying why.
-        var aborted: String?
-
-        /// The change name (``SyncReport/EntityOutcome/changes``) of an entry closed `aborted`
-        /// because its reset was never sent (state `pending`).
-        static let abortedUnsent = "abortedUnsent"
-        /// … because the service never applied its reset (settled by `secret/read`).
-        static let abortedUnapplied = "abortedUnapplied"
+        /// An entry closed `aborted` without changing anything: ``SyncReport/Change/abortedUnsent``
+        /// (its reset was never sent) or ``SyncReport/Change/abortedUnapplied`` (the service never
+        /// applied it).
+        var aborted: SyncReport.Change?
     }
 
     /// Finishes `id`'s open journal entries; the caller holds the entity's lock.
@@ -99,64 +101,47 @@ extension Dispatcher {
     ///   open until ``RotationSettling/settleSeconds`` after it was sent, then is closed `aborted`.
     /// - `stored`: the answer is in the vault as `pending`: tested, made current, `done`.
     func finishOpenRotations(_ id: EntityID, provider: any SecretProvider, vault: any VaultServices, journal: any RotationJournal,
-                             context: OperationContext) async throws -> RecoveryResult
+                             lease: any RotationLease, context: OperationContext) async throws -> RecoveryResult
     {
         // Read again under the lock: the job that held it may have finished.
         let open = try await journal.openRotations(context: context).filter { $0.entity == id }
         var result = RecoveryResult()
         for entry in open {
-            if entry.state == .pending {
-                _ = try await journal.advanceRotation(id: entry.id, to: .aborted, txnId: nil, context: context)
-                await recordAudit(AuditEntry(time: context.clock.now, operation: "rotate recover", entity: id.rawValue, outcome: "aborted", txnId: nil),
-                                  to: vault, context: context)
-                context.logger.notice("\(id): rotation \(entry.id) never sent its reset; closed")
-                result.aborted = result.aborted ?? RecoveryResult.abortedUnsent
-                continue
-            }
-            let read = try await provider.readSecret(for: id, context: context)
-            if entry.state == .sent, let current = try await vault.read(.entitySecret(id), label: .current, context: context),
-                current.value == read.record.value
-            {
-                let now = context.clock.now
-                if now < RotationSettling.settlesAt(entry) {
-                    // The caller reports it (a warning, or the entity's error).
-                    context.logger.debug("\(id): \(RotationSettling.unknownOutcome(entry, now: now))")
-                    result.unresolved = entry
-                    continue
-                }
-                _ = try await journal.advanceRotation(id: entry.id, to: .aborted, txnId: read.record.txnId, context: context)
-                await recordAudit(AuditEntry(time: now, operation: "rotate recover", entity: id.rawValue, outcome: "aborted", txnId: read.record.txnId),
-                                  to: vault, context: context)
-                context.logger.warning("\(id): the reset of rotation \(entry.id) was never applied by the service; closed (the secret is unchanged)")
-                result.aborted = RecoveryResult.abortedUnapplied
-                continue
-            }
-            let settled = try await settle(entry, answer: read.record, id: id, provider: provider, vault: vault, journal: journal, context: context)
-            result.changed = result.changed || settled.changed
-            // A `stored` entry may have been stopped during its fan-out, after making the new
-            // secret current (so nothing looks changed now): its sinks are written too.
-            if settled.changed || entry.state == .stored {
-                // The fan-out is part of the rotation (DESIGN.md, "Rotation", item 6): every sink
-                // naming the entity gets the new secret before the entry is closed, whichever
-                // command finishes it. A sink that fails is reported; the others still get it.
-                CrashHook.at("during-sinks", environment: environment)
-                for name in try selectSinks([], entities: [id]) {
-                    let (outcome, _) = await writeSink(name, vault: vault, context: context, fanOut: true)
-                    if outcome.outcome == "failed" {
-                        context.logger.error("\(id): sink \(name) could not take the recovered secret: \(outcome.error?.message ?? "failed")")
+            // One step per journal state, reading only (``RotationStateMachine``).
+            let machine = RotationStateMachine(dispatcher: self, id: id, provider: provider, vault: vault, lease: lease, driver: .recovery,
+                                               context: context)
+            switch try await machine.run(from: entry) {
+            case .aborted(let change):
+                result.aborted = change == .abortedUnsent ? result.aborted ?? change : change
+            case .unresolved(let left):
+                result.unresolved = left
+            case .settled(let settled, let answer, _):
+                result.changed = result.changed || settled.changed
+                // A `stored` entry may have been stopped during its fan-out, after making the new
+                // secret current (so nothing looks changed now): its sinks are written too.
+                if settled.changed || entry.state == .stored {
+                    // The fan-out is part of the rotation (DESIGN.md, "Rotation", item 6): every sink
+                    // naming the entity gets the new secret before the entry is closed, whichever
+                    // command finishes it. A sink that fails is reported; the others still get it.
+                    CrashHook.at(.duringSinks, environment: environment)
+                    for name in try selectSinks([], entities: [id]) {
+                        let (outcome, _) = await writeSink(name, vault: vault, context: context, fanOut: true)
+                        if outcome.outcome == .failed {
+                            context.logger.error("\(id): sink \(name) could not take the recovered secret: \(outcome.error?.message ?? "failed")")
+                        }
                     }
                 }
+                try await machine.close(entry, as: .done, txnId: answer.txnId)
+                // Every command that finishes it says so, once (round 2, item 4).
+                let txn = answer.txnId.map { ", txnId \($0)" } ?? ""
+                context.logger.warning("\(id): recovered an interrupted rotation (rotation \(entry.id)\(txn))")
+                if let tokenError = settled.tokenError {
+                    context.logger.warning("\(id): the recovered secret failed its test: \(SyncReport.ErrorInfo(tokenError).message)")
+                }
+                await recordAudit(AuditEntry(time: context.clock.now, operation: "rotate recover", entity: id.rawValue,
+                                             outcome: settled.tokenError == nil ? .ok : .failed, txnId: answer.txnId),
+                                  to: vault, context: context)
             }
-            _ = try await journal.advanceRotation(id: entry.id, to: .done, txnId: read.record.txnId, context: context)
-            // Every command that finishes it says so, once (round 2, item 4).
-            let txn = read.record.txnId.map { ", txnId \($0)" } ?? ""
-            context.logger.warning("\(id): recovered an interrupted rotation (rotation \(entry.id)\(txn))")
-            if let tokenError = settled.tokenError {
-                context.logger.warning("\(id): the recovered secret failed its test: \(SyncReport.ErrorInfo(tokenError).message)")
-            }
-            await recordAudit(AuditEntry(time: context.clock.now, operation: "rotate recover", entity: id.rawValue,
-                                         outcome: settled.tokenError == nil ? "ok" : "failed", txnId: read.record.txnId),
-                              to: vault, context: context)
         }
         return result
     }
@@ -164,7 +149,7 @@ extension Dispatcher {
     /// A sentence for `status` and `export` about each of `ids` that has an unfinished rotation,
     /// in the order of `ids`, from one read of the journal.
     func openRotationSummaries(_ ids: [EntityID], context: OperationContext) async throws -> [(id: EntityID, summary: String, state: RotationJournalState)] {
-        guard let journal = vault as? any RotationJournal else { return [] }
+        guard let journal: any RotationJournal = vault else { return [] }
         let open = try await journal.openRotations(context: context)
         guard !open.isEmpty else { return [] }
         var latest: [EntityID: RotationJournalEntry] = [:]

@@ -65,7 +65,7 @@ extension Dispatcher {
         var outcome: SyncReport.EntityOutcome
         var plan: [SyncReport.PlanAction] = []
         /// Held until the sinks are written and the journal closed.
-        var lock: RotationLock?
+        var lease: (any RotationLease)?
         /// The journal entry to close `done` after the sinks.
         var journalID: Int64?
         var txnId: String?
@@ -88,9 +88,8 @@ extension Dispatcher {
     ///   message of a job that finds it held: `rotation` by default, `schedule run` for the scheduler.
     public func rotate(entities names: [String], force: Bool, operation: String = "rotation", context: OperationContext) async throws -> SyncReport {
         let vault = try requireVault()
-        guard let journal = vault as? any RotationJournal else {
-            throw KeywardError(.vault, "this vault keeps no rotation journal")
-        }
+        let journal: any RotationJournal = vault
+        let coordinator: any RotationCoordinator = self.coordinator ?? vault
         let ids = try selectEntities(names)
         for id in ids {
             let provider = try provider(for: id)
@@ -101,7 +100,7 @@ extension Dispatcher {
         // Rotations finished by other jobs after this process started count as this run's (16
         // `rotate --force` started together reset once). No slack added: a rotation finished just
         // before this process started (a recovery by the previous command, say) is not this run's.
-        let runStart = context.clock.now.addingTimeInterval(-ProcessAge.seconds())
+        let runStart = context.processStartedAt ?? context.clock.now
 
         // Finish what a crashed job left first, for every entity named, due or not (item 7).
         let recovery = await recoverOpenRotationsReporting(for: ids, context: context)
@@ -112,15 +111,16 @@ extension Dispatcher {
                 // The interrupted rotation's reset was this entity's rotation: finished, not repeated.
                 // Said on stderr by the recovery itself (one line, with the rotation and txnId).
                 var rotation = EntityRotation(outcome: SyncReport.EntityOutcome(
-                    id: id.rawValue, outcome: "ok", error: nil, warnings: [],
-                    secretVersion: nil, secretFingerprint: nil, secretExpiresAt: nil, tokenExpiresAt: nil, changes: ["recovered"]))
+                    id: id.rawValue, outcome: .ok, error: nil, warnings: [],
+                    secretVersion: nil, secretFingerprint: nil, secretExpiresAt: nil, tokenExpiresAt: nil, changes: [.recovered]))
                 rotation.changed = true
                 fill(&rotation.outcome, with: try? await vault.read(.entitySecret(id), label: .current, context: context), vault: vault)
                 rotation.outcome.tokenExpiresAt = try? await vault.read(.entityToken(id), label: .current, context: context)?.expiresAt
                 rotations.append(rotation)
                 continue
             }
-            rotations.append(await rotateEntity(id, force: force, runStart: runStart, vault: vault, journal: journal, operation: operation, context: context))
+            rotations.append(await rotateEntity(id, force: force, runStart: runStart, vault: vault, journal: journal, coordinator: coordinator,
+                                                operation: operation, context: context))
         }
 
         // A rotation closed `aborted` on the way (its reset never sent) is said, as the dry run
@@ -128,31 +128,32 @@ extension Dispatcher {
         for index in rotations.indices {
             guard let id = EntityID(rotations[index].outcome.id), let change = recovery.aborted[id], !recovered.contains(id) else { continue }
             rotations[index].outcome.changes.insert(change, at: 0)
-            if rotations[index].outcome.outcome == "unchanged" { rotations[index].outcome.outcome = "ok" }
+            if rotations[index].outcome.outcome == .unchanged { rotations[index].outcome.outcome = .ok }
         }
         let changed = rotations.filter(\.changed).compactMap { EntityID($0.outcome.id) }
         var sinkOutcomes: [SyncReport.SinkOutcome] = []
         var plan = rotations.flatMap(\.plan)
-        let due = rotations.filter { $0.plan.contains { $0.action == "reset" } }.compactMap { EntityID($0.outcome.id) }
+        let due = rotations.filter { $0.plan.contains { $0.action == .reset } }.compactMap { EntityID($0.outcome.id) }
         if context.dryRun {
             for name in try selectSinks([], entities: due) {
                 let sink = configuration.sinks[name]
                 let resets = (sink?.entities ?? []).filter(due.contains).map(\.rawValue).joined(separator: ", ")
-                plan.append(.init(action: "write sink", target: name, oldFingerprint: nil, newFingerprint: nil,
+                plan.append(.init(action: .writeSink, target: name, oldFingerprint: nil, newFingerprint: nil,
                                   detail: (sink?.path.map { "\($0): " } ?? "") + "the plan resets \(resets)"))
             }
         } else {
             for (index, name) in try selectSinks([], entities: changed).enumerated() {
-                if index == 1 { CrashHook.at("during-sinks", environment: environment) }
+                if index == 1 { CrashHook.at(.duringSinks, environment: environment) }
                 sinkOutcomes.append(await writeSink(name, vault: vault, context: context, fanOut: true).0)
             }
-            if sinkOutcomes.count == 1 { CrashHook.at("during-sinks", environment: environment) }
+            if sinkOutcomes.count == 1 { CrashHook.at(.duringSinks, environment: environment) }
         }
 
         for index in rotations.indices {
             if let id = rotations[index].journalID {
                 do {
-                    _ = try await journal.advanceRotation(id: id, to: .done, txnId: nil, context: context)
+                    let closed = try await journal.advanceRotation(id: id, to: .done, txnId: nil, context: context)
+                    try await rotations[index].lease?.advance(to: .done, txnId: closed.txnId, secretHash: nil)
                 } catch {
                     rotations[index].outcome.warnings.append("the rotation journal entry \(id) could not be closed; the next run finishes it")
                 }
@@ -163,17 +164,17 @@ extension Dispatcher {
                                          entity: rotation.outcome.id, outcome: rotation.outcome.outcome, txnId: rotation.txnId),
                               to: vault, context: context)
         }
-        // The locks are released here, once every sink holds the new secrets.
+        // The leases are released here, once every sink holds the new secrets.
         let outcomes = rotations.map(\.outcome)
-        rotations.removeAll()
+        for rotation in rotations { await rotation.lease?.release() }
         return SyncReport(dryRun: context.dryRun, entities: outcomes, sinks: sinkOutcomes, plan: context.dryRun ? plan : nil)
     }
 
     private func rotateEntity(_ id: EntityID, force: Bool, runStart: Date, vault: any VaultServices, journal: any RotationJournal,
-                              operation lockOperation: String, context: OperationContext) async -> EntityRotation
+                              coordinator: any RotationCoordinator, operation lockOperation: String, context: OperationContext) async -> EntityRotation
     {
         var rotation = EntityRotation(outcome: SyncReport.EntityOutcome(
-            id: id.rawValue, outcome: "unchanged", error: nil, warnings: [], secretVersion: nil, secretFingerprint: nil,
+            id: id.rawValue, outcome: .unchanged, error: nil, warnings: [], secretVersion: nil, secretFingerprint: nil,
             secretExpiresAt: nil, tokenExpiresAt: nil, changes: []))
         let name = SecretName.entitySecret(id)
         do {
@@ -181,15 +182,15 @@ extension Dispatcher {
             let provider = try provider(for: id)
             if context.dryRun, let open = try await journal.openRotations(context: context).last(where: { $0.entity == id }) {
                 if open.state == .pending {
-                    rotation.plan.append(.init(action: "close aborted", target: name.rawValue, oldFingerprint: nil, newFingerprint: nil,
+                    rotation.plan.append(.init(action: .closeAborted, target: name.rawValue, oldFingerprint: nil, newFingerprint: nil,
                                                detail: "rotation \(open.id) is pending: its reset was never sent; a real run closes it first"))
-                    rotation.outcome.changes.append(RecoveryResult.abortedUnsent)
+                    rotation.outcome.changes.append(SyncReport.Change.abortedUnsent)
                 } else {
-                    rotation.plan.append(.init(action: "recover", target: name.rawValue, oldFingerprint: nil, newFingerprint: nil,
+                    rotation.plan.append(.init(action: .recover, target: name.rawValue, oldFingerprint: nil, newFingerprint: nil,
                                                detail: "rotation \(open.id) is \(open.state.rawValue): a real run finishes it by secret/read first, never by a second reset"))
-                    rotation.outcome.changes.append("recovered")
+                    rotation.outcome.changes.append(.recovered)
                 }
-                rotation.outcome.outcome = "ok"
+                rotation.outcome.outcome = .ok
             }
             var current = try await vault.read(name, label: .current, context: context)
             let known: SecretRecord
@@ -209,33 +210,36 @@ extension Dispatcher {
                 rotateBeforeSeconds: entityConfiguration.rotateBeforeSeconds, now: context.clock.now, force: force,
                 createdByReset: known.createdByReset)
             guard decision.due else {
-                rotation.plan.append(.init(action: "keep", target: name.rawValue, oldFingerprint: rotation.outcome.secretFingerprint,
+                rotation.plan.append(.init(action: .keep, target: name.rawValue, oldFingerprint: rotation.outcome.secretFingerprint,
                                            newFingerprint: nil, detail: "not due: \(decision.reason)"))
                 return rotation
             }
             if context.dryRun {
-                rotation.plan.append(.init(action: "reset", target: name.rawValue, oldFingerprint: rotation.outcome.secretFingerprint,
+                rotation.plan.append(.init(action: .reset, target: name.rawValue, oldFingerprint: rotation.outcome.secretFingerprint,
                                            newFingerprint: nil, detail: "due: \(decision.reason)"))
                 // What a real run would do: never `unchanged` beneath a plan that changes it.
-                rotation.outcome.outcome = "ok"
-                rotation.outcome.changes.append("secret")
+                rotation.outcome.outcome = .ok
+                rotation.outcome.changes.append(.secret)
                 return rotation
             }
 
-            guard let lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id, operation: lockOperation) else {
-                rotation.outcome.outcome = "skipped"
-                let holder = RotationLock.holder(directory: journal.rotationLockDirectory, entity: id)
-                rotation.outcome.warnings.append("another job holds the rotation lock (\(holder)); skipped")
+            let lease: any RotationLease
+            switch try await coordinator.acquire(id, context: context.doing(lockOperation)) {
+            case .held(let holder):
+                rotation.outcome.outcome = .skipped
+                rotation.outcome.warnings.append("another job holds the rotation lock (held by \(holder)); skipped")
                 return rotation
+            case .granted(let granted):
+                lease = granted
+                rotation.lease = granted
             }
-            rotation.lock = lock
 
             // Under the lock: finish what a crashed job left, then look again (item 2).
-            let recovery = try await finishOpenRotations(id, provider: provider, vault: vault, journal: journal, context: context)
+            let recovery = try await finishOpenRotations(id, provider: provider, vault: vault, journal: journal, lease: lease, context: context)
             if recovery.changed {
                 rotation.changed = true
-                rotation.outcome.outcome = "ok"
-                rotation.outcome.changes.append("recovered")
+                rotation.outcome.outcome = .ok
+                rotation.outcome.changes.append(.recovered)
                 current = try await vault.read(name, label: .current, context: context)
                 fill(&rotation.outcome, with: current, vault: vault)
                 return rotation
@@ -264,69 +268,52 @@ extension Dispatcher {
                 guard recheck.due else { return rotation }
             }
 
-            CrashHook.at("before-journal", environment: environment)
+            CrashHook.at(.beforeJournal, environment: environment)
             let entry = try await journal.beginRotation(entity: id, context: context)
-            CrashHook.at("after-journal", environment: environment)
+            try await lease.advance(to: .pending, txnId: nil, secretHash: vault.fingerprint(known.value))
+            CrashHook.at(.afterJournal, environment: environment)
 
-            // A fresh user token first (a reset's validity is capped by its remaining life). The
-            // entry is still `pending`: a failure here certainly changed nothing.
-            let rotator = provider as! any SecretRotator
+            // pending → sent → stored, one step per state (``RotationStateMachine``); the entry
+            // is closed `done` once the sinks are written. A failure before that point leaves
+            // it open for the next mutating command to finish by secret/read.
+            let machine = RotationStateMachine(
+                dispatcher: self, id: id, provider: provider, vault: vault, lease: lease,
+                driver: .rotation(provider as! any SecretRotator, known: known, validityDays: entityConfiguration.secretExpiryDays),
+                context: context)
+            let stop: RotationStateMachine.Stop
             do {
-                try await rotator.prepareReset(for: id, context: context)
+                stop = try await machine.run(from: entry)
             } catch {
-                _ = try? await journal.advanceRotation(id: entry.id, to: .aborted, txnId: nil, context: context)
+                rotation.outcome.warnings += machine.warnings
+                if let answer = machine.resetAnswer { rotation.txnId = answer.txnId }
                 throw error
             }
-            let sent = try await journal.advanceRotation(id: entry.id, to: .sent, txnId: nil, context: context)
-            var answer: ProvidedSecret
-            var answerLost = false
-            do {
-                answer = try await rotator.resetSecret(for: id, validityDays: entityConfiguration.secretExpiryDays, context: context)
-            } catch let error as any ServiceActionReporting where error.serviceDidNotAct {
-                _ = try? await journal.advanceRotation(id: entry.id, to: .aborted, txnId: nil, context: context)
-                throw error
-            } catch {
-                // The answer was lost: the secret may have changed. Never reset again (contract,
-                // "Reset semantics"): read what the service holds now.
-                rotation.outcome.warnings.append("the reset's answer was lost (\(SyncReport.ErrorInfo(error).message)); read the secret back with secret/read")
-                answer = try await provider.readSecret(for: id, context: context)
-                answerLost = true
+            rotation.outcome.warnings += machine.warnings
+            guard case .settled(let settled, let answer, let answerLost) = stop else {
+                throw KeywardError.operationFailed("rotation \(entry.id) of \(id) stopped before it was stored")
             }
-            if answerLost, answer.record.value == known.value {
-                // The service still shows the secret from before the reset: the request may still
-                // be applied (it can outlive the client's timeout) or never be. Neither a second
-                // reset nor closing the entry is safe yet: it stays `sent` for the next mutating
-                // command, which settles it (see ``Dispatcher/finishOpenRotations``).
-                throw KeywardError.operationFailed(RotationSettling.unknownOutcome(sent, now: context.clock.now))
-            }
-            CrashHook.at("after-reset-answer", environment: environment)
-            rotation.txnId = answer.record.txnId
-            rotation.outcome.warnings += answer.warnings
-
-            let settled = try await settle(entry, answer: answer.record, id: id, provider: provider, vault: vault, journal: journal, context: context)
-            // Closed `done` once the sinks are written. A failure before this point leaves the
-            // entry open for the next mutating command to finish by secret/read.
+            rotation.txnId = answer.txnId
             rotation.journalID = entry.id
             fill(&rotation.outcome, with: settled.current, vault: vault)
             if settled.changed {
                 rotation.changed = true
-                rotation.outcome.changes.append("secret")
+                rotation.outcome.changes.append(.secret)
                 // Said on stdout too, not only in a warning (round 2, item 4).
-                if answerLost { rotation.outcome.changes.append("readBack") }
+                if answerLost { rotation.outcome.changes.append(.readBack) }
             }
-            if settled.tokenMinted { rotation.outcome.changes.append("token") }
+            if settled.tokenMinted { rotation.outcome.changes.append(.token) }
             rotation.outcome.tokenExpiresAt = try await vault.read(.entityToken(id), label: .current, context: context)?.expiresAt
             if let tokenError = settled.tokenError {
-                rotation.outcome.outcome = "failed"
+                rotation.outcome.outcome = .failed
                 // A failed test is an operation failure (exit 1), whatever the service's answer was.
                 rotation.outcome.error = SyncReport.ErrorInfo(KeywardError.operationFailed(
                     "the new secret failed its test: \(SyncReport.ErrorInfo(tokenError).message)"))
                 rotation.outcome.warnings.append("the new secret failed its test (minting an entity token); it is current anyway, since the service reset it")
             } else {
-                rotation.outcome.outcome = "ok"
+                rotation.outcome.outcome = .ok
             }
         } catch {
-            rotation.outcome.outcome = "failed"
+            rotation.outcome.outcome = .failed
             rotation.outcome.error = SyncReport.ErrorInfo(error)
         }
         return rotation
@@ -339,60 +326,11 @@ extension Dispatcher {
         outcome.secretExpiresAt = record.expiresAt
     }
 
-    /// What ``settle(_:answer:id:provider:vault:journal:context:)`` did.
+    /// What a ``RotationStateMachine`` did once the vault follows the service.
     struct Settled {
         var current: SecretRecord?
         var changed: Bool
         var tokenMinted: Bool
         var tokenError: (any Error)?
-    }
-
-    /// Makes the vault follow the service after a reset (or its recovery): stores `answer` as
-    /// the `pending` version in the transaction that advances the journal to `stored`, tests it
-    /// by minting an entity token, then moves `current` to it. Leaves the entry for the caller
-    /// to close `done`.
-    func settle(_ entry: RotationJournalEntry, answer: SecretRecord, id: EntityID, provider: any SecretProvider,
-                vault: any VaultServices, journal: any RotationJournal, context: OperationContext) async throws -> Settled
-    {
-        // This secret's lifetime is known exactly: it was created by this rotation's reset.
-        var answer = answer
-        answer.markCreatedByReset()
-        let name = SecretName.entitySecret(id)
-        let current = try await vault.read(name, label: .current, context: context)
-        if let current, current.value == answer.value {
-            // The service holds what the vault already uses: the reset never acted.
-            return Settled(current: current, changed: false, tokenMinted: false)
-        }
-        let stored: SecretRecord
-        if let pending = try await vault.read(name, label: .pending, context: context), pending.value == answer.value {
-            stored = pending
-            if entry.state != .stored {
-                _ = try await journal.advanceRotation(id: entry.id, to: .stored, txnId: answer.txnId, context: context)
-            }
-        } else if entry.state == .stored {
-            stored = try await vault.write(name, record: answer, label: .pending, context: context)
-        } else {
-            stored = try await journal.storePendingSecret(name, record: answer, journalID: entry.id, state: .stored, context: context)
-        }
-        CrashHook.at("after-store", environment: environment)
-
-        var settled = Settled(current: stored, changed: true, tokenMinted: false)
-        if let issuer = provider as? any AccessTokenIssuer {
-            do {
-                let minted = try await issuer.issueAccessToken(for: id, secret: stored.value, context: context)
-                _ = try await vault.write(.entityToken(id), record: minted.record, label: .current, context: context)
-                settled.tokenMinted = true
-            } catch {
-                settled.tokenError = error
-            }
-        }
-        CrashHook.at("after-token", environment: environment)
-        // The old secret no longer works once the service reset it: the vault follows the
-        // service even when the test failed (item 5).
-        try await journal.promote(name, version: stored.version, context: context)
-        var promoted = stored
-        promoted.label = .current
-        settled.current = promoted
-        return settled
     }
 }

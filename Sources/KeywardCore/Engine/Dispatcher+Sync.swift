@@ -92,30 +92,30 @@ extension Dispatcher {
         if context.dryRun, let open = try? await openRotationSummaries(ids, context: context) {
             // A real run finishes these first (recovery runs only in real runs).
             for (id, summary, state) in open {
-                guard var outcome = outcomes[id], outcome.outcome != "failed" else { continue }
+                guard var outcome = outcomes[id], outcome.outcome != .failed else { continue }
                 // A reset never sent is closed `aborted` by the real run, which changes and
                 // writes nothing else (round 2, item 6); any other open entry is finished.
                 let unsent = state == .pending
-                plans[id, default: []].insert(.init(action: unsent ? "close aborted" : "recover", target: SecretName.entitySecret(id).rawValue,
+                plans[id, default: []].insert(.init(action: unsent ? .closeAborted : .recover, target: SecretName.entitySecret(id).rawValue,
                                                     oldFingerprint: nil, newFingerprint: nil, detail: summary), at: 0)
-                outcome.changes.insert(unsent ? RecoveryResult.abortedUnsent : "recovered", at: 0)
-                outcome.outcome = "ok"
+                outcome.changes.insert(unsent ? SyncReport.Change.abortedUnsent : .recovered, at: 0)
+                outcome.outcome = .ok
                 outcomes[id] = outcome
             }
         }
         for id in recovery.changed {
             guard var outcome = outcomes[id] else { continue }
             // Said on stderr by the recovery itself (one line, with the rotation and txnId).
-            outcome.changes.insert("recovered", at: 0)
+            outcome.changes.insert(.recovered, at: 0)
             outcome.warnings.append("finished an interrupted rotation first")
-            if outcome.outcome == "unchanged" { outcome.outcome = "ok" }
+            if outcome.outcome == .unchanged { outcome.outcome = .ok }
             outcomes[id] = outcome
         }
         for (id, change) in recovery.aborted where !recovery.changed.contains(id) {
             // The journal entry was closed: said, never reported as "unchanged" (round 2, item 6).
             guard var outcome = outcomes[id] else { continue }
             outcome.changes.insert(change, at: 0)
-            if outcome.outcome == "unchanged" { outcome.outcome = "ok" }
+            if outcome.outcome == .unchanged { outcome.outcome = .ok }
             outcomes[id] = outcome
         }
 
@@ -123,7 +123,7 @@ extension Dispatcher {
         var sinkPlan: [SyncReport.PlanAction] = []
         // In a dry run, a sink naming an entity the plan changes would be written: the vault
         // cannot show it yet (a fresh vault holds no secret at all).
-        let closingOnly: Set<String> = [RecoveryResult.abortedUnsent, RecoveryResult.abortedUnapplied]
+        let closingOnly: Set<SyncReport.Change> = [SyncReport.Change.abortedUnsent, SyncReport.Change.abortedUnapplied]
         let changing = Set(outcomes.filter { !Set($0.value.changes).isSubset(of: closingOnly) }.map(\.key))
         for name in sinkNames {
             let (outcome, plan) = await writeSink(name, vault: vault, context: context, planned: changing, mintFailures: mintFailures)
@@ -186,23 +186,35 @@ extension Dispatcher {
                             operation lockOperation: String, context: OperationContext) async
         -> (EntityID, SyncReport.EntityOutcome, [SyncReport.PlanAction])
     {
-        var outcome = SyncReport.EntityOutcome(id: id.rawValue, outcome: "unchanged", error: nil, warnings: [], secretVersion: nil,
+        let held = HeldLease()
+        let result = await syncEntity(id, rotationOpen: openReason, vault: vault, mintFailures: mintFailures, operation: lockOperation,
+                                      held: held, context: context)
+        await held.lease?.release()
+        return result
+    }
+
+    /// ``syncEntity(_:rotationOpen:vault:mintFailures:operation:context:)``'s work; the lease it
+    /// takes is left in `held`, released by the caller once the entity is done.
+    private func syncEntity(_ id: EntityID, rotationOpen openReason: String?, vault: any VaultServices, mintFailures: MintFailures,
+                            operation lockOperation: String, held: HeldLease, context: OperationContext) async
+        -> (EntityID, SyncReport.EntityOutcome, [SyncReport.PlanAction])
+    {
+        var outcome = SyncReport.EntityOutcome(id: id.rawValue, outcome: .unchanged, error: nil, warnings: [], secretVersion: nil,
                                                secretFingerprint: nil, secretExpiresAt: nil, tokenExpiresAt: nil, changes: [])
         var plan: [SyncReport.PlanAction] = []
         var txnId: String?
-        // The entity's rotation lock, held while its secret may be stored: a rotation running in
+        // The entity's rotation lease, held while its secret may be stored: a rotation running in
         // another process owns the entity until it has made its new secret current.
-        var lock: RotationLock?
-        defer { withExtendedLifetime(lock) {} }
         do {
             let entityConfiguration = configuration.entities[id]!
             let provider = try provider(for: id)
-            if !context.dryRun, let journal = vault as? any RotationJournal {
-                lock = try RotationLock.acquire(directory: journal.rotationLockDirectory, entity: id, operation: lockOperation)
-                if lock == nil {
-                    outcome.outcome = "skipped"
-                    let holder = RotationLock.holder(directory: journal.rotationLockDirectory, entity: id)
-                    outcome.warnings.append("its rotation lock is \(holder); skipped (that job writes its sinks)")
+            if !context.dryRun, let coordinator {
+                switch try await coordinator.acquire(id, context: context.doing(lockOperation)) {
+                case .granted(let granted):
+                    held.lease = granted
+                case .held(let holder):
+                    outcome.outcome = .skipped
+                    outcome.warnings.append("its rotation lock is held by \(holder); skipped (that job writes its sinks)")
                     for warning in outcome.warnings { context.logger.warning("\(id): \(warning)") }
                     return (id, outcome, plan)
                 }
@@ -221,7 +233,7 @@ extension Dispatcher {
             } else if let existing, existing.value == read.record.value {
                 if Self.sameInstant(existing.expiresAt, read.record.expiresAt) {
                     current = existing
-                    plan.append(.init(action: "keep", target: secretName.rawValue, oldFingerprint: newFingerprint, newFingerprint: newFingerprint,
+                    plan.append(.init(action: .keep, target: secretName.rawValue, oldFingerprint: newFingerprint, newFingerprint: newFingerprint,
                                       detail: "the service's secret equals the vault's version \(existing.version)"))
                 } else {
                     // The same bytes with another expiry (extended by the service, or a legacy
@@ -231,26 +243,26 @@ extension Dispatcher {
                         var amended = existing
                         amended.expiresAt = read.record.expiresAt
                         current = amended
-                        plan.append(.init(action: "store expiry", target: secretName.rawValue, oldFingerprint: newFingerprint,
+                        plan.append(.init(action: .storeExpiry, target: secretName.rawValue, oldFingerprint: newFingerprint,
                                           newFingerprint: newFingerprint, detail: "same secret as version \(existing.version); \(change)"))
                     } else {
                         current = try await vault.amend(secretName, label: .current, expiresAt: read.record.expiresAt, txnId: read.record.txnId,
                                                         context: context)
                         context.logger.notice("\(id): the service reports a new expiry for the same secret: \(change)")
                     }
-                    outcome.changes.append("expiry")
+                    outcome.changes.append(.expiry)
                 }
             } else if context.dryRun {
                 current = read.record
-                plan.append(.init(action: "store new version", target: secretName.rawValue, oldFingerprint: existing.map { vault.fingerprint($0.value) },
+                plan.append(.init(action: .storeNewVersion, target: secretName.rawValue, oldFingerprint: existing.map { vault.fingerprint($0.value) },
                                   newFingerprint: newFingerprint,
                                   detail: existing.map { "the service's secret differs from the vault's version \($0.version)" } ?? "the vault holds no secret yet"))
                 // A dry run's outcome is what a real run would do: never `unchanged` beneath a
                 // plan that changes the entity.
-                outcome.changes.append("secret")
+                outcome.changes.append(.secret)
             } else {
                 current = try await vault.write(secretName, record: read.record, label: .current, context: context)
-                outcome.changes.append("secret")
+                outcome.changes.append(.secret)
             }
             outcome.secretVersion = current.version == 0 ? nil : current.version
             outcome.secretFingerprint = newFingerprint
@@ -264,9 +276,9 @@ extension Dispatcher {
             let due = token?.expiresAt.map { $0.timeIntervalSince(now) <= Double(entityConfiguration.tokenRefreshBeforeSeconds) } ?? true
             if due, let issuer = provider as? any AccessTokenIssuer {
                 if context.dryRun {
-                    plan.append(.init(action: "mint token", target: tokenName.rawValue, oldFingerprint: token.map { vault.fingerprint($0.value) },
+                    plan.append(.init(action: .mintToken, target: tokenName.rawValue, oldFingerprint: token.map { vault.fingerprint($0.value) },
                                       newFingerprint: nil, detail: token?.expiresAt.map { "the held token expires \(Timestamps.format($0))" } ?? "no token held"))
-                    outcome.changes.append("token")
+                    outcome.changes.append(.token)
                 } else {
                     // Under the token lock: a token another process minted meanwhile is used.
                     let result: (record: SecretRecord, minted: Bool, warnings: [String])
@@ -278,17 +290,17 @@ extension Dispatcher {
                     }
                     outcome.warnings += result.warnings
                     outcome.tokenExpiresAt = result.record.expiresAt
-                    if result.minted { outcome.changes.append("token") }
+                    if result.minted { outcome.changes.append(.token) }
                 }
             }
-            outcome.outcome = outcome.changes.isEmpty ? "unchanged" : "ok"
+            outcome.outcome = outcome.changes.isEmpty ? .unchanged : .ok
             if let openReason, !context.dryRun {
                 throw KeywardError.operationFailed(
                     "\(openReason); the service may already have replaced the vault's secret, "
                         + "so every sink written from it may hold a dead secret: run `keyward sync` again")
             }
         } catch {
-            outcome.outcome = "failed"
+            outcome.outcome = .failed
             outcome.error = SyncReport.ErrorInfo(error)
         }
         for warning in outcome.warnings {
@@ -337,12 +349,12 @@ extension Dispatcher {
             var txnId: String?
             do {
                 material[index].token = try await validToken(for: id, vault: vault, context: context, txnId: &txnId)
-                await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "ok", txnId: txnId),
+                await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: .ok, txnId: txnId),
                                   to: vault, context: context)
             } catch {
                 why[id] = SyncReport.ErrorInfo(error).message
                 mintFailures.record(id, error)
-                await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: "failed",
+                await recordAudit(AuditEntry(time: context.clock.now, operation: "token", entity: id.rawValue, outcome: .failed,
                                              txnId: Self.txnId(of: error) ?? txnId), to: vault, context: context)
             }
         }
@@ -396,16 +408,16 @@ extension Dispatcher {
         async -> (SyncReport.SinkOutcome, [SyncReport.PlanAction])
     {
         let configuration = self.configuration.sinks[name]!
-        var outcome = SyncReport.SinkOutcome(name: name, outcome: "failed", path: configuration.path, error: nil)
+        var outcome = SyncReport.SinkOutcome(name: name, outcome: .failed, path: configuration.path, error: nil)
         var plan: [SyncReport.PlanAction] = []
         do {
             let sink = try registry.makeSink(configuration, environment: pluginEnvironment)
             outcome.path = sink.destination ?? configuration.path
             let changed = configuration.entities.filter(planned.contains)
             if context.dryRun, !changed.isEmpty {
-                plan.append(.init(action: "write sink", target: name, oldFingerprint: nil, newFingerprint: nil,
+                plan.append(.init(action: .writeSink, target: name, oldFingerprint: nil, newFingerprint: nil,
                                   detail: (outcome.path.map { "\($0): " } ?? "") + "the plan changes \(changed.map(\.rawValue).joined(separator: ", "))"))
-                outcome.outcome = "skipped"
+                outcome.outcome = .skipped
                 return (outcome, plan)
             }
             var material = try await material(for: configuration.entities, vault: vault, context: context)
@@ -419,10 +431,10 @@ extension Dispatcher {
             }
             if context.dryRun {
                 let planned = try await sink.plan(material, context: context)
-                plan.append(.init(action: planned == .unchanged ? "keep sink" : "write sink", target: name, oldFingerprint: nil, newFingerprint: nil,
+                plan.append(.init(action: planned == .unchanged ? .keepSink : .writeSink, target: name, oldFingerprint: nil, newFingerprint: nil,
                                   detail: (outcome.path.map { "\($0): " } ?? "")
                                       + (planned == .unchanged ? "it already holds the vault's credentials" : "its content would change")))
-                outcome.outcome = planned == .unchanged ? "unchanged" : "skipped"
+                outcome.outcome = planned == .unchanged ? .unchanged : .skipped
             } else {
                 // One process at a time writes this sink and runs its hook (waiting up to the
                 // hook's timeout and kill grace, plus a minute for the write): a concurrent sync
@@ -434,20 +446,20 @@ extension Dispatcher {
                     return result
                 }
                 let result: SinkWriteOutcome
-                if let ledger = self.vault as? any HookLedger {
+                if let ledger = self.vault {
                     let wait = Double(configuration.onChange == nil ? 0 : configuration.onChangeTimeoutSeconds + HookRunner.killGraceSeconds) + 60
                     result = try await ledger.withSinkLock(sink: name, timeoutSeconds: wait, write)
                 } else {
                     result = try await write(false)
                 }
-                outcome.outcome = result.rawValue
+                outcome.outcome = SyncReport.SinkResult(result)
             }
         } catch {
-            outcome.outcome = "failed"
+            outcome.outcome = .failed
             outcome.error = SyncReport.ErrorInfo(error)
         }
         if !context.dryRun {
-            await recordAudit(AuditEntry(time: context.clock.now, operation: "write sink \(name)", outcome: outcome.outcome), to: vault, context: context)
+            await recordAudit(AuditEntry(time: context.clock.now, operation: "write sink \(name)", outcome: outcome.outcome.rawValue), to: vault, context: context)
         }
         return (outcome, plan)
     }
@@ -462,7 +474,7 @@ extension Dispatcher {
     /// - Throws: ``KeywardError`` (operation failed) from ``HookRunner``, reported as the
     ///   sink's failure.
     func runOnChange(of sink: SinkConfiguration, written: Bool, context: OperationContext) async throws {
-        let ledger = vault as? any HookLedger
+        let ledger: (any HookLedger)? = vault
         guard let command = sink.onChange else {
             ledger?.clearPendingHook(sink: sink.name)
             return
@@ -484,6 +496,6 @@ extension Dispatcher {
     /// Sinks whose `onChange` is pending (a failed or interrupted hook), for a scheduler cycle
     /// that would not write them otherwise.
     func sinksWithPendingHooks() -> [String] {
-        ((vault as? any HookLedger)?.pendingHooks() ?? []).filter { configuration.sinks[$0]?.onChange != nil }
+        (vault?.pendingHooks() ?? []).filter { configuration.sinks[$0]?.onChange != nil }
     }
 }

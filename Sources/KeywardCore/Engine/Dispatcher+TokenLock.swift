@@ -20,7 +20,7 @@ extension Dispatcher {
     func withTokenLock<T: Sendable>(_ id: EntityID, operation: String, context: OperationContext,
                                     _ body: (_ locked: Bool) async throws -> T) async throws -> T
     {
-        guard !context.dryRun, let coordinator = vault as? any MintCoordinator else { return try await body(false) }
+        guard !context.dryRun, let coordinator = vault else { return try await body(false) }
         let timeout = configuration.entities[id].flatMap { configuration.providers[$0.provider] }
             .map { registry.providerSettings($0).callTimeout.components.seconds } ?? 10
         return try await coordinator.withMintLock(.entityToken(id), operation: operation, timeoutSeconds: Double(timeout)) { locked in

@@ -12,6 +12,9 @@ public struct Dispatcher: Sendable, CustomStringConvertible, CustomReflectable {
     /// The vault, or `nil` for operations that do not need it.
     public let vault: (any VaultServices)?
     public var store: (any SecretStore)? { vault }
+    /// Who may rotate an entity now (DESIGN.md, "Architecture"): the vault's own file lock
+    /// unless ``with(vault:coordinator:)`` was given another (a shared store's lease).
+    public let coordinator: (any RotationCoordinator)?
     public let environment: [String: String]
     /// Providers built so far, by name: one per provider for the dispatcher's life, so its
     /// user token cache serves every entity.
@@ -27,12 +30,14 @@ public struct Dispatcher: Sendable, CustomStringConvertible, CustomReflectable {
     /// As ``description``: `dump` and debuggers show no environment either.
     public var customMirror: Mirror { Mirror(self, children: ["description": description]) }
 
+    /// - Parameter coordinator: who may rotate an entity; `nil` for the vault's own file lock.
     public init(configuration: KeywardConfiguration, registry: PluginRegistry, vault: (any VaultServices)? = nil,
-                environment: [String: String] = ProcessInfo.processInfo.environment) {
+                environment: [String: String] = ProcessInfo.processInfo.environment, coordinator: (any RotationCoordinator)? = nil) {
         self.configuration = configuration
         self.registry = registry
         self.vault = vault
         self.environment = environment
+        self.coordinator = coordinator ?? vault
     }
 
     /// Loads the configuration from `--config`, `$KEYWARD_CONFIG` or `./keyward.yaml`.
@@ -46,8 +51,11 @@ public struct Dispatcher: Sendable, CustomStringConvertible, CustomReflectable {
     }
 
     /// The same dispatcher with a vault.
-    public func with(vault: any VaultServices) -> Dispatcher {
-        Dispatcher(configuration: configuration, registry: registry, vault: vault, environment: environment)
+    ///
+    /// - Parameter coordinator: who may rotate an entity (a shared store's lease, or a fake in
+    ///   tests); `nil` for the vault's own file lock.
+    public func with(vault: any VaultServices, coordinator: (any RotationCoordinator)? = nil) -> Dispatcher {
+        Dispatcher(configuration: configuration, registry: registry, vault: vault, environment: environment, coordinator: coordinator)
     }
 
     /// Appends an audit row on the way out of an operation. A failure to audit is logged, not

@@ -42,7 +42,23 @@ public struct EntitySchedule: Sendable, Equatable {
     /// no secret or no token yet.
     public var nextRunAt: Date?
     /// Why ``nextRunAt`` is what it is: `sync`, `rotate`, `refresh token`, `retry`.
-    public var nextAction: String?
+    public var nextAction: Action?
+
+    /// What an entity's next run does; the raw values are the words of the status file.
+    public enum Action: String, Sendable, Codable, Equatable, CustomStringConvertible, ExpressibleByStringLiteral {
+        case sync
+        case rotate
+        case refreshToken = "refresh token"
+        case retry
+
+        public var description: String { rawValue }
+
+        /// For literals in code and tests; traps on a word that is not an action.
+        public init(stringLiteral value: String) {
+            guard let action = Action(rawValue: value) else { preconditionFailure("'\(value)' is not a scheduled action") }
+            self = action
+        }
+    }
 
     /// The schedule of one entity.
     ///
@@ -62,7 +78,7 @@ public struct EntitySchedule: Sendable, Equatable {
         func jitter(_ window: Double) -> Double { max(0, min(maxJitterSeconds, window / 10)) * jitterFraction }
         guard let secret else {
             schedule.nextRunAt = max(now, retryAt ?? now)
-            schedule.nextAction = retryAt.map { $0 > now } == true ? "retry" : "sync"
+            schedule.nextAction = retryAt.map { $0 > now } == true ? .retry : .sync
             return schedule
         }
         if rotates, let expiresAt = secret.expiresAt {
@@ -81,13 +97,13 @@ public struct EntitySchedule: Sendable, Equatable {
                 schedule.tokenRefreshAt = now
             }
         }
-        let candidates: [(Date, String)] = [
-            schedule.rotationDueAt.map { ($0, "rotate") }, schedule.tokenRefreshAt.map { ($0, "refresh token") },
+        let candidates: [(Date, Action)] = [
+            schedule.rotationDueAt.map { ($0, .rotate) }, schedule.tokenRefreshAt.map { ($0, .refreshToken) },
         ].compactMap { $0 }
         guard let earliest = candidates.min(by: { $0.0 < $1.0 }) else { return schedule }
         if let retryAt, retryAt > earliest.0 {
             schedule.nextRunAt = retryAt
-            schedule.nextAction = "retry"
+            schedule.nextAction = .retry
         } else {
             schedule.nextRunAt = earliest.0
             schedule.nextAction = earliest.1
@@ -103,7 +119,16 @@ public struct ScheduleStatus: Sendable, Codable, Equatable {
     public var version = 1
     /// `starting` (written before the first cycle), `running`, or `stopped` once a shutdown was
     /// asked for and the last cycle finished.
-    public var state: String
+    public var state: State
+
+    /// The scheduler's state; the raw values are the words of the status file.
+    public enum State: String, Sendable, Codable, Equatable, CustomStringConvertible {
+        case starting
+        case running
+        case stopped
+
+        public var description: String { rawValue }
+    }
     /// The scheduler's process id.
     public var pid: Int32
     public var startedAt: Date
@@ -118,7 +143,7 @@ public struct ScheduleStatus: Sendable, Codable, Equatable {
     /// The sinks written by the last cycle that wrote any.
     public var sinks: [SyncReport.SinkOutcome]
 
-    public init(state: String, pid: Int32, startedAt: Date, updatedAt: Date, cycles: Int, lastCycle: Cycle?, nextWakeAt: Date?,
+    public init(state: State, pid: Int32, startedAt: Date, updatedAt: Date, cycles: Int, lastCycle: Cycle?, nextWakeAt: Date?,
                 entities: [Entity], sinks: [SyncReport.SinkOutcome]) {
         self.state = state
         self.pid = pid
@@ -138,7 +163,17 @@ public struct ScheduleStatus: Sendable, Codable, Equatable {
         public var finishedAt: Date
         /// `idle` (nothing was due), `ok` (nothing failed), `partial` (something failed and
         /// something worked) or `failed` (something failed and nothing worked).
-        public var outcome: String
+        public var outcome: Outcome
+
+        /// How a cycle went; the raw values are the words of the status file.
+        public enum Outcome: String, Sendable, Codable, Equatable, CustomStringConvertible {
+            case idle
+            case ok
+            case partial
+            case failed
+
+            public var description: String { rawValue }
+        }
         /// Entities whose secret was reset and the new one made current.
         public var rotated: [String]
         /// Entities synced (a first sync, a token refresh, or a retry).
@@ -155,7 +190,7 @@ public struct ScheduleStatus: Sendable, Codable, Equatable {
     public struct Entity: Sendable, Codable, Equatable {
         public var id: String
         /// The last outcome (`ok`, `unchanged`, `failed`, `skipped`), `nil` before the first run.
-        public var outcome: String?
+        public var outcome: SyncReport.Outcome?
         public var error: SyncReport.ErrorInfo?
         public var warnings: [String]
         public var lastRunAt: Date?
@@ -168,7 +203,7 @@ public struct ScheduleStatus: Sendable, Codable, Equatable {
         public var tokenRefreshAt: Date?
         public var nextRunAt: Date?
         /// `sync`, `rotate`, `refresh token` or `retry`.
-        public var nextAction: String?
+        public var nextAction: EntitySchedule.Action?
     }
 
     enum CodingKeys: String, CodingKey {
@@ -261,7 +296,7 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
     {
         let started = context.clock.now
         var state = LoopState(entities: entities, now: started)
-        var status = ScheduleStatus(state: "running", pid: pid, startedAt: started, updatedAt: started, cycles: 0, lastCycle: nil,
+        var status = ScheduleStatus(state: .running, pid: pid, startedAt: started, updatedAt: started, cycles: 0, lastCycle: nil,
                                     nextWakeAt: nil, entities: [], sinks: [])
         if !unrotatable.isEmpty {
             context.logger.warning("not rotated (their provider cannot reset secrets): \(unrotatable.sorted().map(\.rawValue).joined(separator: ", "))")
@@ -295,7 +330,7 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
             status.nextWakeAt = max(wake, now)
             let stopping = isStopping()
             if stopping {
-                status.state = "stopped"
+                status.state = .stopped
                 status.nextWakeAt = nil
             }
             await report(status)
@@ -304,8 +339,8 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
             let seconds = wake.timeIntervalSince(now)
             if seconds > 0 { await sleep(seconds) }
         }
-        if status.state != "stopped" {
-            status.state = "stopped"
+        if status.state != .stopped {
+            status.state = .stopped
             status.nextWakeAt = nil
             status.updatedAt = context.clock.now
             await report(status)
@@ -403,12 +438,12 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
             guard !rotate.contains(id) else { return false }
             if recovery.changed.contains(id) { return true }
             guard !waiting(id), let schedule = schedules[id] else { return false }
-            return schedule.nextAction == "sync" || due(schedule.tokenRefreshAt) || (retryAt[id] != nil && due(schedule.nextRunAt))
+            return schedule.nextAction == .sync || due(schedule.tokenRefreshAt) || (retryAt[id] != nil && due(schedule.nextRunAt))
         }
 
         var outcomes: [SyncReport.EntityOutcome] = []
         var sinks: [SyncReport.SinkOutcome] = []
-        var summary = ScheduleStatus.Cycle(number: number, startedAt: started, finishedAt: started, outcome: "idle", rotated: [], synced: [],
+        var summary = ScheduleStatus.Cycle(number: number, startedAt: started, finishedAt: started, outcome: .idle, rotated: [], synced: [],
                                            failed: [], skipped: [], recovered: recovery.changed.map(\.rawValue))
         if !rotate.isEmpty {
             let report = try await dispatcher.rotate(entities: rotate.map(\.rawValue), force: false, operation: "schedule run", context: context)
@@ -416,14 +451,14 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
             sinks += report.sinks
             // `unchanged`: rotate's own due check found it not due after all; nothing done.
             summary.rotated += report.entities.filter {
-                $0.outcome == "ok" && ($0.changes.contains("secret") || $0.changes.contains("recovered"))
+                $0.outcome == .ok && ($0.changes.contains(.secret) || $0.changes.contains(.recovered))
             }.map(\.id)
         }
         if !sync.isEmpty {
             let report = try await dispatcher.sync(SyncRequest(entities: sync.map(\.rawValue), operation: "schedule run"), context: context)
             outcomes += report.entities
             sinks += report.sinks
-            summary.synced += report.entities.filter { $0.outcome == "ok" || $0.outcome == "unchanged" }.map(\.id)
+            summary.synced += report.entities.filter { $0.outcome == .ok || $0.outcome == .unchanged }.map(\.id)
         }
         // The first cycle writes every sink of the scheduled entities, so a file deleted while
         // nothing ran comes back; every cycle writes the sinks whose onChange is still pending
@@ -441,18 +476,18 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
         let unknown = SyncReport.ErrorInfo(KeywardError.operationFailed("a reset has no known outcome yet: the rotation stays open; not reset again"))
         for id in recovery.unresolved where !waiting(id) {
             if let index = outcomes.firstIndex(where: { $0.id == id.rawValue }) {
-                outcomes[index].outcome = "failed"
+                outcomes[index].outcome = .failed
                 outcomes[index].error = unknown
                 summary.synced.removeAll { $0 == id.rawValue }
             } else {
                 outcomes.append(SyncReport.EntityOutcome(
-                    id: id.rawValue, outcome: "failed", error: unknown, warnings: [], secretVersion: nil, secretFingerprint: nil,
+                    id: id.rawValue, outcome: .failed, error: unknown, warnings: [], secretVersion: nil, secretFingerprint: nil,
                     secretExpiresAt: nil, tokenExpiresAt: nil, changes: []))
             }
         }
         for index in outcomes.indices where recovery.changed.contains(where: { $0.rawValue == outcomes[index].id }) {
-            if !outcomes[index].changes.contains("recovered") { outcomes[index].changes.insert("recovered", at: 0) }
-            if outcomes[index].outcome == "unchanged" { outcomes[index].outcome = "ok" }
+            if !outcomes[index].changes.contains(.recovered) { outcomes[index].changes.insert(.recovered, at: 0) }
+            if outcomes[index].outcome == .unchanged { outcomes[index].outcome = .ok }
         }
 
         let finished = context.clock.now
@@ -461,14 +496,14 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
             state.last[id] = outcome
             state.lastRunAt[id] = finished
             switch outcome.outcome {
-            case "skipped":
+            case .skipped:
                 // Another job holds the entity's rotation lock: not a failure (DESIGN.md, "Exit
                 // codes"); look again after the first retry delay.
                 summary.skipped.append(outcome.id)
                 state.skips[id, default: 0] += 1
                 state.retryAt[id] = finished.addingTimeInterval(options.retryBaseSeconds)
                 context.logger.notice("\(id): another job holds its rotation lock; looking again in \(DurationParser.format(seconds: Int64(options.retryBaseSeconds)))")
-            case "failed":
+            case .failed:
                 summary.failed.append(outcome.id)
                 state.skips[id] = nil
                 let failures = (state.failures[id] ?? 0) + 1
@@ -490,17 +525,17 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
         for id in recovery.open where state.retryAt[id] == nil {
             state.retryAt[id] = finished.addingTimeInterval(options.retryBaseSeconds)
         }
-        for sink in sinks where sink.outcome == "failed" {
+        for sink in sinks where sink.outcome == .failed {
             context.logger.error("sink \(sink.name): \(sink.error?.message ?? "failed")")
         }
 
-        let failedSinks = sinks.filter { $0.outcome == "failed" }.count
-        let worked = outcomes.contains { $0.outcome == "ok" || $0.outcome == "unchanged" } || sinks.contains { $0.outcome == "written" }
+        let failedSinks = sinks.filter { $0.outcome == .failed }.count
+        let worked = outcomes.contains { $0.outcome == .ok || $0.outcome == .unchanged } || sinks.contains { $0.outcome == .written }
             || !recovery.changed.isEmpty
         if summary.failed.isEmpty && failedSinks == 0 {
-            summary.outcome = outcomes.isEmpty && sinks.isEmpty && recovery.changed.isEmpty ? "idle" : "ok"
+            summary.outcome = outcomes.isEmpty && sinks.isEmpty && recovery.changed.isEmpty ? .idle : .ok
         } else {
-            summary.outcome = worked ? "partial" : "failed"
+            summary.outcome = worked ? .partial : .failed
         }
         summary.finishedAt = finished
         return CycleResult(summary: summary, sinks: sinks.isEmpty ? nil : sinks)
@@ -524,7 +559,7 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
         if let (date, what) = wake {
             line += "; next wake-up \(Timestamps.format(date))" + (what.map { " (\($0))" } ?? "")
         }
-        if cycle.outcome == "failed" || cycle.outcome == "partial" {
+        if cycle.outcome == .failed || cycle.outcome == .partial {
             context.logger.warning("\(line)")
         } else {
             context.logger.info("\(line)")

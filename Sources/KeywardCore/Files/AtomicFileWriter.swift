@@ -180,7 +180,7 @@ private struct Target {
             throw KeywardError.operationFailed("cannot write \(path): injected failure before rename")
         }
         // Debug builds: KEYWARD_CRASH_AT=sink-before-rename dies here, leaving the temporary file.
-        CrashHook.at("sink-before-rename", environment: getenv("KEYWARD_CRASH_AT").map { ["KEYWARD_CRASH_AT": String(cString: $0)] } ?? [:])
+        CrashHook.at(.sinkBeforeRename)
         guard renameat(directory, temporary, directory, name) == 0 else {
             throw failure("cannot replace \(path)", errno)
         }

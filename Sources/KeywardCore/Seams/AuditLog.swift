@@ -70,5 +70,8 @@ public struct AuditEntry: Sendable, Codable, Equatable {
     }
 }
 
-/// Everything the engine needs from the vault.
-public typealias VaultServices = SecretStore & Fingerprinter & AuditLog
+/// Everything the engine needs from the vault, handed to it whole (no downcasts): the store,
+/// fingerprints, the audit log, the rotation journal, the rotation coordinator (the vault's
+/// file lock; a shared store's lease may replace it, see ``Dispatcher/with(vault:coordinator:)``),
+/// the token mint locks and the sinks' hook ledger.
+public typealias VaultServices = SecretStore & Fingerprinter & AuditLog & RotationJournal & RotationCoordinator & MintCoordinator & HookLedger

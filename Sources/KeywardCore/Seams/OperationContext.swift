@@ -12,17 +12,37 @@ public struct OperationContext: Sendable {
     public var dryRun: Bool
     /// The latest time (UTC) by which the operation should finish, if any.
     public var deadline: Date?
+    /// When this process started, in ``clock``'s time (UTC), filled by the program that owns
+    /// the process (the CLI reads it from the kernel). A rotation another job finished after
+    /// it counts as this run's (DESIGN.md, "Rotation", item 2: sixteen `rotate --force`
+    /// started together reset once). `nil`: the operation's own start.
+    public var processStartedAt: Date?
+    /// What the caller does (`sync`, `rotation`, `recovery`, `schedule run`), recorded by the
+    /// locks and leases it takes so that a job which finds one held can name the holder.
+    /// `nil`: the operation's own word.
+    public var operation: String?
 
     public init(
         logger: Logger = Logger(label: "keyward", factory: { _ in SwiftLogNoOpLogHandler() }),
         clock: any KeywardClock = SystemClock(),
         dryRun: Bool = false,
-        deadline: Date? = nil
+        deadline: Date? = nil,
+        processStartedAt: Date? = nil,
+        operation: String? = nil
     ) {
         self.logger = logger
         self.clock = clock
         self.dryRun = dryRun
         self.deadline = deadline
+        self.processStartedAt = processStartedAt
+        self.operation = operation
+    }
+
+    /// The same context, recording `operation` in the locks and leases taken with it.
+    public func doing(_ operation: String) -> OperationContext {
+        var context = self
+        context.operation = operation
+        return context
     }
 }
 

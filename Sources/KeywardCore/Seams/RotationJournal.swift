@@ -62,9 +62,6 @@ public protocol RotationJournal: Sendable {
     /// Moves `current` to `version` of `name` (the old current becomes `previous`, the
     /// `pending` label is cleared from it).
     func promote(_ name: SecretName, version: Int, context: OperationContext) async throws
-
-    /// The directory of the per-entity rotation lock files: `<vault>.locks` (DESIGN.md, "Files and defaults").
-    var rotationLockDirectory: String { get }
 }
 
 extension RotationJournal {

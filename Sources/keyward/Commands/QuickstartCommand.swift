@@ -92,8 +92,8 @@ struct QuickstartCommand: AsyncParsableCommand {
                 if !text { try Output.printJSON(QuickstartDocument(simulator: baseURL.absoluteString, configuration: configPath, vault: vault.path,
                                                                     keyFile: keyFile, sync: report, status: nil, calls: [:], written: [],
                                                                     directory: directory.path, kept: keep)) }
-                let failures = report.entities.filter { $0.outcome == "failed" }.map { "entity \($0.id): \($0.error?.message ?? "failed")" }
-                    + report.sinks.filter { $0.outcome == "failed" }.map { "sink \($0.name): \($0.error?.message ?? "failed")" }
+                let failures = report.entities.filter { $0.outcome == .failed }.map { "entity \($0.id): \($0.error?.message ?? "failed")" }
+                    + report.sinks.filter { $0.outcome == .failed }.map { "sink \($0.name): \($0.error?.message ?? "failed")" }
                 throw KeywardError(category, (["quickstart: the sync did not complete"] + failures).joined(separator: "\nkeyward: "))
             }
             let status = try await dispatcher.status(context: context)

@@ -51,8 +51,8 @@ struct RotateCommand: AsyncParsableCommand {
         }
         // Each entity's warnings were logged on stderr as they happened.
         if let category = Self.failureCategory(report) {
-            let failures = report.entities.filter { $0.outcome == "failed" }.map { "entity \($0.id): \($0.error?.message ?? "failed")" }
-                + report.sinks.filter { $0.outcome == "failed" }.map { "sink \($0.name): \($0.error?.message ?? "failed")" }
+            let failures = report.entities.filter { $0.outcome == .failed }.map { "entity \($0.id): \($0.error?.message ?? "failed")" }
+                + report.sinks.filter { $0.outcome == .failed }.map { "sink \($0.name): \($0.error?.message ?? "failed")" }
             throw CommandExit(code: ExitCodes.code(for: category), message: failures.joined(separator: "\nkeyward: "))
         }
     }
@@ -62,7 +62,7 @@ struct RotateCommand: AsyncParsableCommand {
     /// "Rotation", item 5: a failed test exits 1).
     static func failureCategory(_ report: SyncReport) -> FailureCategory? {
         guard let category = report.failureCategory else { return nil }
-        guard category == .partial, !report.entities.isEmpty, report.entities.allSatisfy({ $0.outcome == "failed" }) else { return category }
+        guard category == .partial, !report.entities.isEmpty, report.entities.allSatisfy({ $0.outcome == .failed }) else { return category }
         let codes = Set(report.entities.compactMap(\.error?.code))
         if codes.count == 1, let only = codes.first, let single = FailureCategory(rawValue: only) { return single }
         return .operationFailed

@@ -95,7 +95,7 @@ struct ScheduleCommand: AsyncParsableCommand {
                 try statusWriter.probe()
                 let now = session.context.clock.now
                 do {
-                    try statusWriter.write(ScheduleStatus(state: "starting", pid: getpid(), startedAt: now, updatedAt: now, cycles: 0,
+                    try statusWriter.write(ScheduleStatus(state: .starting, pid: getpid(), startedAt: now, updatedAt: now, cycles: 0,
                                                           lastCycle: nil, nextWakeAt: nil, entities: [], sinks: []))
                 } catch {
                     let reason = (error as? any CategorizedError)?.description ?? "\(type(of: error))"

@@ -46,24 +46,23 @@ struct SyncCommand: AsyncParsableCommand {
         }
         // Each entity's warnings were logged on stderr as they happened.
         if let category = report.failureCategory {
-            let failures = report.entities.filter { $0.outcome == "failed" }.map { "entity \($0.id): \($0.error?.message ?? "failed")" }
-                + report.sinks.filter { $0.outcome == "failed" }.map { "sink \($0.name): \($0.error?.message ?? "failed")" }
+            let failures = report.entities.filter { $0.outcome == .failed }.map { "entity \($0.id): \($0.error?.message ?? "failed")" }
+                + report.sinks.filter { $0.outcome == .failed }.map { "sink \($0.name): \($0.error?.message ?? "failed")" }
             throw CommandExit(code: ExitCodes.code(for: category), message: failures.joined(separator: "\nkeyward: "))
         }
     }
 
     /// A change named in ``SyncReport/EntityOutcome/changes``, in words.
-    static func describe(change: String, dryRun: Bool) -> String {
+    static func describe(change: SyncReport.Change, dryRun: Bool) -> String {
         switch change {
-        case "secret": dryRun ? "store a new secret version" : "new secret version"
-        case "token": dryRun ? "mint a token" : "token minted"
-        case "expiry": dryRun ? "record the service's new expiry" : "expiry updated from the service"
-        case "recovered": dryRun ? "finish an interrupted rotation" : "recovered an interrupted rotation"
-        case "abortedUnsent":
+        case .secret: dryRun ? "store a new secret version" : "new secret version"
+        case .token: dryRun ? "mint a token" : "token minted"
+        case .expiry: dryRun ? "record the service's new expiry" : "expiry updated from the service"
+        case .recovered: dryRun ? "finish an interrupted rotation" : "recovered an interrupted rotation"
+        case .abortedUnsent:
             dryRun ? "close the interrupted rotation as aborted: its reset was never sent" : "closed the interrupted rotation as aborted: its reset was never sent"
-        case "abortedUnapplied": "closed the interrupted rotation as aborted: the service never applied its reset"
-        case "readBack": "recovered through secret/read after the reset's answer was lost"
-        default: change
+        case .abortedUnapplied: "closed the interrupted rotation as aborted: the service never applied its reset"
+        case .readBack: "recovered through secret/read after the reset's answer was lost"
         }
     }
 
@@ -88,11 +87,11 @@ struct SyncCommand: AsyncParsableCommand {
             if let fingerprint = entity.secretFingerprint { line += " \(fingerprint)" }
             if let expiresAt = entity.secretExpiresAt { line += ", expires \(Timestamps.format(expiresAt))" }
             // A failure's reason goes to stderr (the command's exit message), not into the results.
-            if let error = entity.error, entity.outcome != "failed" { line += ": \(error.message)" }
+            if let error = entity.error, entity.outcome != .failed { line += ": \(error.message)" }
             lines.append(line)
         }
         for sink in report.sinks {
-            let reason = sink.outcome == "failed" ? nil : sink.error.map { ": \($0.message)" }
+            let reason = sink.outcome == .failed ? nil : sink.error.map { ": \($0.message)" }
             lines.append("sink \(sink.name): \(sink.outcome)" + (sink.path.map { " \($0)" } ?? "") + (reason ?? ""))
         }
         return lines.joined(separator: "\n")
