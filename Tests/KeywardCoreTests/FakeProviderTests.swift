@@ -90,31 +90,6 @@ struct FakeProviderTests {
         #expect(error.description == "configuration error: keyward.yaml: line \(example.line), column \(error.problems[0].column ?? 0): \(example.keyPath): \(example.message)")
     }
 
-    @Test("it drives the engine: a sync through the Dispatcher delivers its secret and token to a recording sink; failAfter fails the entity")
-    func drivesTheEngine() async throws {
-        let directory = try Self.scratch()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let sink = RecordingSink(name: "env")
-        let registry = Self.registry(sink: sink)
-        let configuration = try ConfigurationLoader(registry: registry).parse(yaml: Self.yaml(directory: directory), directory: directory)
-        let store = RecordingVault()
-        let dispatcher = Dispatcher(configuration: configuration, registry: registry, vault: store, environment: [:])
-        let context = OperationContext(clock: ManualClock(now: Date(timeIntervalSince1970: 1_800_000_000)))
-        let report = try await dispatcher.sync(SyncRequest(), context: context)
-        #expect(report.entities.map { "\($0.outcome)" } == ["ok"], "\(report.entities)")
-        let written = try #require(sink.recorded.last?.first)
-        let stored = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/FIU-FAKE-1.json"))) as? [String: Any])
-        #expect(written.secret.value == SecretValue(utf8: try #require(stored["secret"] as? String)))
-        #expect(written.token?.value.revealUTF8().hasPrefix("fake-token.") == true)
-        #expect(written.secret.expiresAt == Date(timeIntervalSince1970: 1_800_000_000 + 30 * 86_400))
-
-        // failAfter: 0 fails the first call; the sync reports the entity failed, naming the fake.
-        let failing = try ConfigurationLoader(registry: registry).parse(yaml: Self.yaml(directory: directory, provider: ["failAfter: 0"]), directory: directory)
-        let failed = try await Dispatcher(configuration: failing, registry: registry, vault: RecordingVault(), environment: [:]).sync(SyncRequest(), context: context)
-        #expect(failed.entities.map { "\($0.outcome)" } == ["failed"])
-        #expect(failed.entities.first?.error?.message.contains("failing after 0 calls (failAfter)") == true, "\(failed.entities)")
-    }
-
     @Test("the fake passes the provider conformance suite")
     func conformance() async throws {
         let directory = try Self.scratch()
@@ -149,33 +124,4 @@ private struct LeakyProvider: SecretProvider {
         return ProvidedSecret(record: SecretRecord(value: SecretValue(utf8: value), createdAt: context.clock.now, source: "leaky"),
                               warnings: ["fetched \(value)"])
     }
-}
-
-/// The in-memory store with an audit log, as the engine needs a vault.
-private final class RecordingVault: SecretStore, Fingerprinter, AuditLog, @unchecked Sendable {
-    private let store = InMemorySecretStore()
-    private let lock = NSLock()
-    private var audit: [AuditEntry] = []
-
-    func read(_ name: SecretName, label: VersionLabel, context: OperationContext) async throws -> SecretRecord? {
-        try await store.read(name, label: label, context: context)
-    }
-
-    func write(_ name: SecretName, record: SecretRecord, label: VersionLabel, context: OperationContext) async throws -> SecretRecord {
-        try await store.write(name, record: record, label: label, context: context)
-    }
-
-    func list(prefix: String, context: OperationContext) async throws -> [SecretName] {
-        try await store.list(prefix: prefix, context: context)
-    }
-
-    func remove(_ name: SecretName, context: OperationContext) async throws {
-        try await store.remove(name, context: context)
-    }
-
-    func fingerprint(_ value: SecretValue) -> String { store.fingerprint(value) }
-
-    func record(_ entry: AuditEntry) async throws { lock.withLock { audit.append(entry) } }
-
-    func entries(since: Date?) async throws -> [AuditEntry] { lock.withLock { audit } }
 }
