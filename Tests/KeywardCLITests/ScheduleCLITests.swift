@@ -108,8 +108,17 @@ struct ScheduleCLITests {
         let (command, stdin) = Self.cronCommand(line.dropFirst("17 * * * * ".count))
         #expect(stdin == nil)
         let fake = try project.fakeKeyward()
-        let run = try await Self.shell(command.replacingOccurrences(of: Self.keyward, with: fake.path),
+        // A fork by another test at the moment the script was written can hold it open for
+        // writing for an instant, and exec then fails with ETXTBSY ("Text file busy", status
+        // 126): that is the test process racing itself, not the cron line, so run it again.
+        var run = try await Self.shell(command.replacingOccurrences(of: Self.keyward, with: fake.path),
                                  environment: ["LOG": project.log.path, "ROTATE_STATUS": "\(rotate)", "SYNC_STATUS": "\(sync)"])
+        for _ in 0..<5 where run.status == 126 && run.stderr.contains("Text file busy") {
+            try? FileManager.default.removeItem(at: project.log)
+            try await Task.sleep(for: .milliseconds(200))
+            run = try await Self.shell(command.replacingOccurrences(of: Self.keyward, with: fake.path),
+                                 environment: ["LOG": project.log.path, "ROTATE_STATUS": "\(rotate)", "SYNC_STATUS": "\(sync)"])
+        }
         #expect(run.status == job)
         // Results go to /dev/null (cron would mail them every hour); diagnostics stay on stderr.
         #expect(run.stdout.isEmpty)
@@ -367,15 +376,22 @@ struct PrintProject {
     func fakeKeyward() throws -> URL {
         let url = root.appendingPathComponent("bin/keyward")
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try """
+        let script = """
             #!/bin/sh
             { for a in "$@"; do printf '[%s]\\n' "$a"; done; printf '[KEYWARD_KEY_FILE=%s]\\n' "$KEYWARD_KEY_FILE"; } >>"$LOG"
             echo "$1 result on stdout"
             echo "$1 diagnostic on stderr" >&2
             case "$1" in rotate) exit "$ROTATE_STATUS" ;; *) exit "$SYNC_STATUS" ;; esac
 
-            """.write(to: url, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path)
+            """
+        // Written through a close-on-exec descriptor, so a child another test spawns meanwhile
+        // does not keep it open for writing (which makes exec fail with ETXTBSY).
+        let descriptor = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard descriptor >= 0 else { throw CocoaError(.fileWriteUnknown) }
+        let bytes = Array(script.utf8)
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
+        guard written == bytes.count else { throw CocoaError(.fileWriteUnknown) }
         return url
     }
 
