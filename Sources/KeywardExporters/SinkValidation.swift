@@ -3,7 +3,7 @@ import KeywardCore
 /// The configuration-time checks of the file sinks (``SinkTypeDescriptor/validate``): what
 /// the formats would refuse at write time, found when the configuration is loaded, so that
 /// `config check` and every command refuse it before the vault is unlocked or the network
-/// called (issue 12, items 3 and 9). The write-time checks stay, for `export` and for callers
+/// called. The write-time checks stay, for `export` and for callers
 /// that build sinks without a configuration.
 enum SinkValidation {
     /// The output key names of a sink (its `keys:`, or the default names of each entity),

@@ -54,7 +54,7 @@ public struct KeywardSession: Sendable, CustomStringConvertible, CustomReflectab
     /// slots, verify, the open rotation journal).
     public let vault: Vault
 
-    /// Never the dispatcher's environment (round 2, item 1).
+    /// Never the dispatcher's environment.
     public var description: String { "KeywardSession(\(dispatcher))" }
 
     /// As ``description``: `dump` and debuggers show no environment either.
@@ -73,7 +73,7 @@ public struct KeywardSession: Sendable, CustomStringConvertible, CustomReflectab
     /// vault, unlocks it and, unless `applyRetention` is `false` (dry runs, read-only
     /// commands), applies the configuration's `vault.retention` and `vault.auditRetention`. Nothing is looked for or asked
     /// before the configuration and `check` passed, so an unknown name exits 2 naming it, never
-    /// 4 for a locked vault (round 2, item 2).
+    /// 4 for a locked vault.
     ///
     /// - Parameters:
     ///   - context: its logger and clock are the vault's.
@@ -121,7 +121,7 @@ public struct KeywardSession: Sendable, CustomStringConvertible, CustomReflectab
     ///
     /// - Throws: ``ConfigurationError`` (exit 2) when a configuration was named (`--config`,
     ///   `$KEYWARD_CONFIG`) but is missing, or one was found and is invalid: a broken or missing
-    ///   one never sends the command to the default vault instead (issue 12, items 3 and 9).
+    ///   one never sends the command to the default vault instead.
     public static func configuredVaultPath(_ options: Options, warn: (ConfigurationWarning) -> Void = { _ in }) throws -> String {
         let configuration = try optionalConfiguration(options, warn: warn)
         return VaultLocation.resolve(flag: options.vaultPath, configured: configuration?.vault.path, environment: options.environment)

@@ -10,8 +10,7 @@ public enum VaultUnlock {
 
     /// The first unlock source that `environment` names, else what `prompt` returns.
     ///
-    /// Every way of failing here is exit 4 (DESIGN.md, "Unlocking the vault"; issue 12, items 3
-    /// and 7): a key or passphrase file that is missing, unreadable, or open to group or others
+    /// Every way of failing here is exit 4 (DESIGN.md, "Unlocking the vault"): a key or passphrase file that is missing, unreadable, or open to group or others
     /// (naming the `chmod` that fixes it); an empty passphrase, however it came.
     ///
     /// - Parameters:

@@ -2,7 +2,7 @@ import Foundation
 import KeywardCore
 
 /// The conformance suite every provider passes, built in or a third party's (DESIGN.md,
-/// "Plugins"; issue 13, item 5). Plain Swift that returns the failed cases, so a test target
+/// "Plugins"). Plain Swift that returns the failed cases, so a test target
 /// wraps it in `#expect(failures.isEmpty)` and `keyward plugin test` can run it in the release
 /// binary. Cases:
 /// - fetch returns a non-empty secret that no description, dump or encoding of it shows, and a

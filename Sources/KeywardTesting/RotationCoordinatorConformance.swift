@@ -1,7 +1,7 @@
 import Foundation
 import KeywardCore
 
-/// The conformance suite for ``RotationCoordinator`` implementations (issue 13, item 5; the
+/// The conformance suite for ``RotationCoordinator`` implementations (the
 /// contract is the one the protocol documents): plain Swift, returning the failed cases.
 ///
 /// ```swift

@@ -158,7 +158,7 @@ public final class TokenServiceClient: Sendable {
     private func tokenCall(_ endpoint: TokenServiceEndpoint, fields: [(String, SecretValue)], context: OperationContext) async throws -> AccessToken {
         let body = FormEncoding.encode(fields)
         // The credentials, not the names: an entity id (or a username) in the service's message
-        // stays readable (issue 12, item 10: an entity id is never shown as `<redacted>`).
+        // stays readable (an entity id is never shown as `<redacted>`).
         let sensitive = fields.filter { $0.0 != "id" && $0.0 != "username" }.map(\.1)
         let txnId = UUID().uuidString.lowercased()
         let answer = try await send(endpoint, contentType: "application/x-www-form-urlencoded", body: body, bearer: nil,

@@ -56,7 +56,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
 
     /// ``userToken(context:)``, and whether the token was reused (kept in memory or in the vault)
     /// rather than minted by this call: only a reused token the service refuses is worth
-    /// replacing (issue 12, round 3).
+    /// replacing.
     private func userTokenNotingReuse(context: OperationContext) async throws -> (token: AccessToken, reused: Bool) {
         // One request at a time per provider: entities synced concurrently share one user token.
         try await gate.serialize {
@@ -67,7 +67,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
             if let cached = client.cachedUserToken(username: options.username, password: password, at: context.clock.now) {
                 return (cached, true)
             }
-            // Processes that need a new user token together obtain one (issue 12, item 4): the
+            // Processes that need a new user token together obtain one: the
             // others wait for `<vault>.locks/providers-<NAME>.user-token.lock`, then adopt the
             // token the first one persisted.
             guard !context.dryRun, let coordinator = store as? any MintCoordinator else {
@@ -142,7 +142,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
         var warnings = secret.message.map { ["token service: \($0)"] } ?? []
         let asked = Double(validityDays ?? 180) * 86_400
         if let expiresAt = secret.expiresAt, expiresAt.timeIntervalSince(context.clock.now) < asked - 3_600 {
-            // Rounded to the nearest day (issue 12, item 10), so 89.9 days reads "90 days".
+            // Rounded to the nearest day, so 89.9 days reads "90 days".
             let days = Int((expiresAt.timeIntervalSince(context.clock.now) / 86_400).rounded())
             let askedDays = Int(asked / 86_400)
             warnings.append("the new secret is valid for \(days >= askedDays ? "just under \(askedDays)" : "\(days)") days, shorter than the \(askedDays) asked for")

@@ -55,7 +55,7 @@ extension Vault {
         }
         guard entry.state.canAdvance(to: state) else {
             // Not a usage error: the entry moved on under another job (it was finished or closed
-            // meanwhile). Its MAC held, so it is no integrity failure either (issue 12, item 9).
+            // meanwhile). Its MAC held, so it is no integrity failure either.
             throw VaultError(.conflict, "rotation journal entry \(id) of \(entry.entity) is already \(entry.state.rawValue) and cannot move to \(state.rawValue): "
                              + "another job changed it meanwhile; run the command again")
         }

@@ -263,7 +263,7 @@ extension Vault {
     /// Records a new expiry (and the `txnId` of the read that reported it) for the version of
     /// `name` that carries `label`, in place: its bytes, version number, labels, creation time
     /// and source stay. For a service that changed a secret's expiry without changing the
-    /// secret (issue 12, item 1: the vault follows the service). The version is sealed again
+    /// secret (the vault follows the service). The version is sealed again
     /// under a fresh nonce, in one transaction with the manifest. Durable on return.
     ///
     /// - Parameter txnId: the new `txnId`, or `nil` to keep the version's own.

@@ -37,7 +37,7 @@ public enum VaultKeySource: Sendable {
 
     /// Creates a new key file: 32 strong random bytes, base64, mode 0600, refusing to replace
     /// an existing file or follow a symbolic link. Missing directories on the way are created
-    /// with mode 0700 (issue 12, item 7: `vault init --new-key-file ~/.config/keyward/vault.key`
+    /// with mode 0700 (`vault init --new-key-file ~/.config/keyward/vault.key`
     /// on a fresh machine).
     /// - Throws: ``VaultError`` `.invalidInput` when the file exists, `.io` when it cannot be written.
     public static func createKeyFile(at path: String) throws {

@@ -9,7 +9,7 @@ import Logging
 /// configuration, the unlocked vault and the dispatcher built from them, opened by the
 /// library's ``KeywardSession`` (the session rules live there, not in the executable).
 struct EngineSession: CustomStringConvertible {
-    /// Never the dispatcher's environment (round 2, item 1).
+    /// Never the dispatcher's environment.
     var description: String { "EngineSession(\(dispatcher))" }
 
     let dispatcher: Dispatcher
@@ -21,7 +21,7 @@ struct EngineSession: CustomStringConvertible {
     ///
     /// - Parameter check: checks the names the command line gives (entities, sinks, providers)
     ///   against the configuration before the vault is looked for or unlocked, so an unknown
-    ///   name exits 2 naming it, never 4 for a locked vault (round 2, item 2).
+    ///   name exits 2 naming it, never 4 for a locked vault.
     /// - Throws: ``ConfigurationError`` (exit 2); what `check` throws; ``VaultError`` (exit 4)
     ///   when the vault is missing, locked or damaged.
     static func open(_ global: GlobalOptions, dryRun: Bool = false, defaultLogLevel: Logger.Level = .warning,

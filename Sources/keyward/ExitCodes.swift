@@ -14,7 +14,7 @@ enum ExitCodes {
     /// `exec`: Keyward's own failure before CMD ran (126 and 127 are CMD's, as in env(1)).
     static let execOwnFailure: Int32 = 125
 
-    /// The exit code when writing stdout failed (issue 12, item 6): 1 unless the command
+    /// The exit code when writing stdout failed: 1 unless the command
     /// already failed with its own code.
     static func code(afterOutputFailure code: Int32) -> Int32 {
         code == success ? operationFailed : code

@@ -99,7 +99,7 @@ struct DiagnosticLogHandler: LogHandler {
 }
 
 /// Writes results to stdout and diagnostics to stderr, never crashing on a closed, full or
-/// broken stream (issue 12, item 6: `keyward sync | true`, `> /dev/full`, `>&-`).
+/// broken stream (`keyward sync | true`, `> /dev/full`, `>&-`).
 ///
 /// The first failed write to stdout is remembered and later output is dropped, so the command
 /// finishes what it was doing (vault commit, sink writes, clean-up); `KeywardCommand.main` then

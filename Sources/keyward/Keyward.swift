@@ -70,7 +70,7 @@ struct KeywardCommand: AsyncParsableCommand {
             }
             Foundation.exit(code)
         }
-        // A mistyped command: say which one was meant (issue 12, item 10).
+        // A mistyped command: say which one was meant.
         if let unknown = CommandSuggestion.unknownSubcommand(in: Array(CommandLine.arguments.dropFirst())) {
             // The whole command as it would be typed: `vault list`, not `list`.
             let hint = unknown.suggestion.map { "; did you mean '\((unknown.path.dropLast() + [$0]).joined(separator: " "))'?" } ?? ""

@@ -9,7 +9,7 @@ import Yams
 /// Every problem is collected with its key path and line, then thrown together as one
 /// ``ConfigurationError`` (exit 2). Loading writes nothing.
 public struct ConfigurationLoader: Sendable, CustomStringConvertible {
-    /// Never the environment it holds (round 2, item 1).
+    /// Never the environment it holds.
     public var description: String { "ConfigurationLoader" }
 
     /// The plugin types this build provides; a sink `type` outside it is an error.

@@ -2,7 +2,7 @@ import Foundation
 
 /// Turns a ``CredentialReference`` into the credential's bytes.
 public struct CredentialResolver: Sendable, CustomStringConvertible {
-    /// Never the environment it holds (round 2, item 1).
+    /// Never the environment it holds.
     public var description: String { "CredentialResolver" }
 
     private let environment: [String: String]

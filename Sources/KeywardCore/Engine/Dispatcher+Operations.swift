@@ -31,7 +31,7 @@ extension Dispatcher {
 
     /// The vault's entity token for `id` when it is valid for longer than the entity's
     /// `tokenRefreshBefore`, else a newly minted one (stored). Appends no audit row.
-    /// Processes that find the token due together make one mint (issue 12, item 4): the others
+    /// Processes that find the token due together make one mint: the others
     /// wait for the token lock, then find the new token in the vault.
     ///
     /// - Parameter txnId: set to the mint's `txnId` when one was made.
@@ -101,7 +101,7 @@ extension Dispatcher {
     /// (``AuditEntry/entities``), `failed` (with the service's txnId when there was one) when
     /// nothing is delivered.
     ///
-    /// It never delivers a dead or superseded credential (issue 12, item 2; DESIGN.md,
+    /// It never delivers a dead or superseded credential (DESIGN.md,
     /// "Rotation", item 7): a rotation left open is finished first, under the entity's lock, as
     /// `token` does; an entity token that is missing or due is minted (as `token` does). When
     /// that cannot be done, it throws naming the entity, and delivers nothing.
@@ -117,7 +117,7 @@ extension Dispatcher {
             let recovery = await recoverOpenRotationsReporting(for: ids, context: context)
             let open = try await openRotationSummaries(ids, context: context)
             if let first = open.first {
-                // The audit row names the failed call that left it open (round 2, item 5).
+                // The audit row names the failed call that left it open.
                 txnId = recovery.txnIds[first.id] ?? txnId
                 throw KeywardError.operationFailed(
                     "\(first.id): nothing delivered while its rotation is open (\(first.summary)): it could not be finished now "
@@ -166,7 +166,7 @@ extension Dispatcher {
     // MARK: - login
 
     /// The provider named `name`, checked against the configuration (the CLI checks before
-    /// unlocking: round 2, item 2).
+    /// unlocking).
     ///
     /// - Throws: ``KeywardError`` (usage) naming a provider that is not configured.
     @discardableResult
@@ -202,7 +202,7 @@ extension Dispatcher {
             _ = try await vault.write(entry, record: SecretRecord(value: password, createdAt: context.clock.now, source: "login"), label: .current, context: context)
             try await vault.record(AuditEntry(time: context.clock.now, operation: "login \(name)", outcome: .ok))
         } catch {
-            // Audited as failed, with the service's txnId when a call failed (issue 12, item 8).
+            // Audited as failed, with the service's txnId when a call failed.
             await recordAudit(AuditEntry(time: context.clock.now, operation: "login \(name)", outcome: .failed, txnId: Self.txnId(of: error)),
                               to: vault, context: context)
             throw error

@@ -25,7 +25,7 @@ extension Dispatcher {
         /// Of ``open``: why each is still open, one sentence.
         public var reasons: [EntityID: String] = [:]
         /// Of ``open``: the txnId of the service call that failed, when one did (for the audit
-        /// row of a command refused because of it: round 2, item 5).
+        /// row of a command refused because of it).
         public var txnIds: [EntityID: String] = [:]
         /// Entities whose open rotation was closed `aborted` (nothing changed), with the change
         /// name saying why: ``SyncReport/Change/abortedUnsent`` or ``SyncReport/Change/abortedUnapplied``.
@@ -132,7 +132,7 @@ extension Dispatcher {
                     }
                 }
                 try await machine.close(entry, as: .done, txnId: answer.txnId)
-                // Every command that finishes it says so, once (round 2, item 4).
+                // Every command that finishes it says so, once.
                 let txn = answer.txnId.map { ", txnId \($0)" } ?? ""
                 context.logger.warning("\(id): recovered an interrupted rotation (rotation \(entry.id)\(txn))")
                 if let tokenError = settled.tokenError {

@@ -124,7 +124,7 @@ extension Dispatcher {
         }
 
         // A rotation closed `aborted` on the way (its reset never sent) is said, as the dry run
-        // plans it, never `unchanged` (round 2, item 6).
+        // plans it, never `unchanged`.
         for index in rotations.indices {
             guard let id = EntityID(rotations[index].outcome.id), let change = recovery.aborted[id], !recovered.contains(id) else { continue }
             rotations[index].outcome.changes.insert(change, at: 0)
@@ -298,7 +298,7 @@ extension Dispatcher {
             if settled.changed {
                 rotation.changed = true
                 rotation.outcome.changes.append(.secret)
-                // Said on stdout too, not only in a warning (round 2, item 4).
+                // Said on stdout too, not only in a warning.
                 if answerLost { rotation.outcome.changes.append(.readBack) }
             }
             if settled.tokenMinted { rotation.outcome.changes.append(.token) }

@@ -94,7 +94,7 @@ extension Dispatcher {
             for (id, summary, state) in open {
                 guard var outcome = outcomes[id], outcome.outcome != .failed else { continue }
                 // A reset never sent is closed `aborted` by the real run, which changes and
-                // writes nothing else (round 2, item 6); any other open entry is finished.
+                // writes nothing else; any other open entry is finished.
                 let unsent = state == .pending
                 plans[id, default: []].insert(.init(action: unsent ? .closeAborted : .recover, target: SecretName.entitySecret(id).rawValue,
                                                     oldFingerprint: nil, newFingerprint: nil, detail: summary), at: 0)
@@ -112,7 +112,7 @@ extension Dispatcher {
             outcomes[id] = outcome
         }
         for (id, change) in recovery.aborted where !recovery.changed.contains(id) {
-            // The journal entry was closed: said, never reported as "unchanged" (round 2, item 6).
+            // The journal entry was closed: said, never reported as "unchanged".
             guard var outcome = outcomes[id] else { continue }
             outcome.changes.insert(change, at: 0)
             if outcome.outcome == .unchanged { outcome.outcome = .ok }
@@ -137,9 +137,9 @@ extension Dispatcher {
 
     /// The entities and sinks `request` names, checked against the configuration without
     /// touching the vault or the service: the CLI calls it before unlocking, so a typo exits 2
-    /// naming it, never 4 for a locked vault (round 2, item 2).
+    /// naming it, never 4 for a locked vault.
     ///
-    /// `--sink NAME` alone chooses the entities those sinks name (issue 12, item 10). Named
+    /// `--sink NAME` alone chooses the entities those sinks name. Named
     /// together with entities, each sink must name at least one of them: a sink that names none
     /// would be written from entities this run did not sync.
     ///
@@ -178,7 +178,7 @@ extension Dispatcher {
     /// - Parameter rotationOpen: why the entity's rotation is still open after recovery, if it
     ///   is: its secret is left to that rotation (a new one seen now may be its reset's answer,
     ///   which recovery stores as such), only a token is minted when due, and the entity fails
-    ///   (issue 12, item 9: the vault's secret, and every sink's, may be dead by now, e.g. a
+    ///   (the vault's secret, and every sink's, may be dead by now, e.g. a
     ///   reset whose outcome is unknown may still be applied). Another job holding the lock is
     ///   no failure: the entity is `skipped`, and that job finishes the rotation.
     /// - Parameter mintFailures: where a failed token mint is recorded, for the run's sinks.
@@ -311,8 +311,8 @@ extension Dispatcher {
         return (id, outcome, plan)
     }
 
-    /// Refuses material that would hand out an expired entity access token (issue 12, item 2:
-    /// never deliver a dead credential with exit 0).
+    /// Refuses material that would hand out an expired entity access token (a dead credential
+    /// is never delivered with exit 0).
     ///
     /// - Parameter keys: the output's key templates (`nil`: the defaults, which include the
     ///   token); material whose templates never use `{entity.token}` passes.
@@ -422,7 +422,7 @@ extension Dispatcher {
             }
             var material = try await material(for: configuration.entities, vault: vault, context: context)
             if !context.dryRun, !fanOut {
-                // Never hand a dead credential to a sink (issue 12, item 2): an expired token of
+                // Never hand a dead credential to a sink: an expired token of
                 // an entity this run did not sync (the sink names others too) is minted now, or
                 // the sink is refused.
                 let why = await renewExpiredTokens(&material, vault: vault, mintFailures: mintFailures, context: context)
@@ -467,7 +467,7 @@ extension Dispatcher {
 
 extension Dispatcher {
     /// Runs `sink`'s `onChange` when its output changed (`written`) or an earlier run of the
-    /// hook did not succeed (issue 12, item 5): the hook is marked pending before it runs and
+    /// hook did not succeed: the hook is marked pending before it runs and
     /// cleared when it succeeds, so one that failed, timed out or was interrupted by a kill
     /// runs again at the next write of the sink, changed or not.
     ///

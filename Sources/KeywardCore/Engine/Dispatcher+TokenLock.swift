@@ -16,7 +16,7 @@ extension Dispatcher {
     /// "Files and defaults") when the vault coordinates mints (``MintCoordinator``), waiting
     /// for another process's mint up to the entity's provider timeout. `body` reads the vault
     /// again before it mints: what another process minted meanwhile is used, not minted twice
-    /// (issue 12, item 4). Dry runs and stores without the seam run `body` unlocked.
+    ///. Dry runs and stores without the seam run `body` unlocked.
     func withTokenLock<T: Sendable>(_ id: EntityID, operation: String, context: OperationContext,
                                     _ body: (_ locked: Bool) async throws -> T) async throws -> T
     {

@@ -22,7 +22,7 @@ public struct Dispatcher: Sendable, CustomStringConvertible, CustomReflectable {
 
     /// The configuration file and the entity count, never the environment or a credential: a
     /// dispatcher reaches logs inside other values (ServiceLifecycle logs the services it runs),
-    /// and its environment holds unlock variables such as `KEYWARD_PASSPHRASE` (round 2, item 1).
+    /// and its environment holds unlock variables such as `KEYWARD_PASSPHRASE`.
     public var description: String {
         "Dispatcher(configuration: \(configuration.file ?? "none"), entities: \(configuration.entities.count))"
     }

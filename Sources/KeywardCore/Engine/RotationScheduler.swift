@@ -86,7 +86,7 @@ public struct EntitySchedule: Sendable, Equatable {
                                                  secretExpiryDays: configuration.grantedValidityDays,
                                                  rotateBeforeSeconds: configuration.rotateBeforeSeconds,
                                                  createdByReset: secret.createdByReset)
-            // Never before the secret was first seen (issue 12, item 10), as `status` shows it.
+            // Never before the secret was first seen, as `status` shows it.
             schedule.rotationDueAt = max(secret.createdAt, expiresAt.addingTimeInterval(-window + jitter(window)))
         }
         if issuesTokens {
@@ -262,7 +262,7 @@ extension ScheduleStatus.Entity {
 /// to tell that a shutdown was asked for (the CLI uses swift-service-lifecycle's graceful
 /// shutdown), and receives the status after every cycle.
 public struct RotationScheduler: Sendable, CustomStringConvertible {
-    /// The entities scheduled only: never the dispatcher's environment (round 2, item 1).
+    /// The entities scheduled only: never the dispatcher's environment.
     public var description: String { "RotationScheduler(entities: \(entities.map(\.rawValue).joined(separator: ", ")))" }
 
     public let dispatcher: Dispatcher
@@ -462,7 +462,7 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
         }
         // The first cycle writes every sink of the scheduled entities, so a file deleted while
         // nothing ran comes back; every cycle writes the sinks whose onChange is still pending
-        // (issue 12, item 5). Sinks this cycle wrote already are not written twice.
+        //. Sinks this cycle wrote already are not written twice.
         let scheduledSinks = (try? dispatcher.selectSinks([], entities: entities)) ?? []
         let extraSinks = Set((number == 1 ? scheduledSinks : []) + dispatcher.sinksWithPendingHooks().filter(scheduledSinks.contains))
             .subtracting(sinks.map(\.name)).sorted()

@@ -24,7 +24,7 @@ import Darwin
 ///
 /// The temporary file is named `.<name>.keyward-<pid>-<random hex>.tmp`. A process killed
 /// mid-write leaves its temporary file (plaintext) behind, so every write of a target, changed
-/// or not, first removes the stale temporaries of that target (issue 12, item 9): those whose
+/// or not, first removes the stale temporaries of that target: those whose
 /// writer process is gone, those older than an hour (the pid may have been reused, or belongs
 /// to another host or container sharing the directory), and those of older Keyward versions
 /// (no pid in the name) older than ten minutes. A live writer's temporary file is kept: a write

@@ -99,7 +99,7 @@ public struct SinkTypeDescriptor: Sendable {
     /// Kubernetes name, the output key names a format can carry): every problem found, each
     /// naming the key it is about. The configuration loader runs it, so `config check` and every
     /// command refuse such a section before the vault is unlocked or the network called
-    /// (DESIGN.md, "Configuration"; issue 12, item 3).
+    /// (DESIGN.md, "Configuration").
     public var validate: @Sendable (SinkConfiguration) -> [SinkConfigurationProblem]
 
     public init(type: String, writesFile: Bool, options: [String: OptionKind] = [:],

@@ -78,7 +78,7 @@ public enum MintLockKey: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// One mint per expiry across processes (issue 12, item 4; DESIGN.md, "Files and defaults"):
+/// One mint per expiry across processes (DESIGN.md, "Files and defaults"):
 /// a process that finds a token due takes the token lock, reads the vault again (another
 /// process may just have minted), and mints only when it is still due. Waiting is bounded:
 /// the lock is waited on up to the provider's timeout, never a rotation lock.
@@ -98,7 +98,7 @@ public protocol MintCoordinator: Sendable {
                                    _ body: (_ locked: Bool) async throws -> T) async throws -> T
 }
 
-/// Sinks whose `onChange` has not succeeded since their output last changed (issue 12, item 5):
+/// Sinks whose `onChange` has not succeeded since their output last changed:
 /// a hook that failed, timed out or was interrupted is run again by the next `sync` or
 /// `schedule run` cycle, even when the file did not change again, until it succeeds.
 ///

@@ -86,7 +86,7 @@ public protocol RetryAfterReporting: Error {
 }
 
 /// An error that carries the `txnId` of the service call that failed, so that the audit row of
-/// a failed operation names it (issue 12, item 8).
+/// a failed operation names it.
 public protocol TransactionReporting: Error {
     var txnId: String? { get }
 }

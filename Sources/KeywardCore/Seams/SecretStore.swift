@@ -16,7 +16,7 @@ public protocol SecretStore: Sendable {
 
     /// Records a new expiry for the version of `name` that carries `label`, keeping its bytes,
     /// creation time and source: the service changed a secret's expiry without changing the
-    /// secret, and the store follows (issue 12, item 1). `txnId` (when not `nil`) replaces the
+    /// secret, and the store follows. `txnId` (when not `nil`) replaces the
     /// version's. A store that can amends in place (same version number); the default stores a
     /// new version with the same bytes. Returns the record as stored. Durable when this returns.
     func amend(_ name: SecretName, label: VersionLabel, expiresAt: Date?, txnId: String?, context: OperationContext) async throws -> SecretRecord

@@ -208,7 +208,7 @@ struct ScheduleCommand: AsyncParsableCommand {
 ///
 /// Its `description` is its name only: ServiceLifecycle logs every service it runs (debug
 /// level, `--verbose`), and the default description would print the dispatcher's whole process
-/// environment, a passphrase included (round 2, item 1).
+/// environment, a passphrase included.
 struct ScheduleService: Service, CustomStringConvertible {
     var description: String { "ScheduleService" }
 

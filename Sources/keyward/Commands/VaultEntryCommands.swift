@@ -136,7 +136,7 @@ extension VaultCommand {
 
         /// Not `--version`: ArgumentParser takes `--version` anywhere on the line as the
         /// program's version flag (the root command has a version), so that spelling never
-        /// reached this option and `--help` listed `--version` twice (issue 12, item 10).
+        /// reached this option and `--help` listed `--version` twice.
         @Option(name: .customLong("entry-version"), help: ArgumentHelp("A specific version number (see `vault history`) instead of a label.", valueName: "n"))
         var version: Int?
 

@@ -13,7 +13,7 @@ import Darwin
 /// What every vault command shares: where the vault is, how it is unlocked, how a secret is
 /// read from stdin or the terminal. Parsing and I/O only; the work is done by `Vault`.
 struct VaultSession: CustomStringConvertible {
-    /// Never the environment it holds (round 2, item 1).
+    /// Never the environment it holds.
     var description: String { "VaultSession" }
 
     let global: GlobalOptions
@@ -114,7 +114,7 @@ struct VaultSession: CustomStringConvertible {
     /// Reports open rotation journal entries on stderr (read-only commands change nothing:
     /// DESIGN.md, "Rotation", item 7). An entry of the entity whose entry `reading` names (`vault
     /// get entities/<ID>/secret`) is said first and plainly: the value printed may already be
-    /// superseded by the service (round 2, item 3).
+    /// superseded by the service.
     func reportOpenJournal(_ vault: Vault, reading: SecretName? = nil) {
         guard !global.quiet, let open = try? vault.openJournalEntries(), !open.isEmpty else { return }
         let hint = Dispatcher.openRotationHint
