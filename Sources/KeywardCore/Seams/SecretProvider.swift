@@ -36,33 +36,3 @@ extension SecretRotator {
     /// Nothing to prepare.
     public func prepareReset(for entity: EntityID, context: OperationContext) async throws {}
 }
-
-/// A provider that mints entity access tokens from an entity secret (contract:
-/// `POST /entity/token/generate`).
-public protocol AccessTokenIssuer: SecretProvider {
-    /// Mints an access token for `entity` with `secret`.
-    func issueAccessToken(for entity: EntityID, secret: SecretValue, context: OperationContext) async throws -> ProvidedSecret
-}
-
-/// What a provider returns: the record and the notices that came with it.
-public struct ProvidedSecret: Sendable {
-    /// The value and its metadata (`version` is 0: the record is not stored yet).
-    public var record: SecretRecord
-    /// Human-readable notices from the service (its `message` field, a shortened validity …).
-    /// Surfaced to the user, never parsed.
-    public var warnings: [String]
-
-    public init(record: SecretRecord, warnings: [String] = []) {
-        self.record = record
-        self.warnings = warnings
-    }
-}
-
-/// A provider whose credentials (an admin password) can be checked before they are stored,
-/// as `keyward login` does.
-public protocol CredentialVerifier: SecretProvider {
-    /// Proves that `password` works, without storing it.
-    ///
-    /// - Throws: the provider's error; an authentication failure for a wrong password.
-    func verify(password: SecretValue, context: OperationContext) async throws
-}
