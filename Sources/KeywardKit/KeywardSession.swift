@@ -123,8 +123,19 @@ public struct KeywardSession: Sendable, CustomStringConvertible, CustomReflectab
     ///   `$KEYWARD_CONFIG`) but is missing, or one was found and is invalid: a broken or missing
     ///   one never sends the command to the default vault instead.
     public static func configuredVaultPath(_ options: Options, warn: (ConfigurationWarning) -> Void = { _ in }) throws -> String {
+        try configuredVault(options, warn: warn).path
+    }
+
+    /// ``configuredVaultPath(_:warn:)`` and the configuration's `vault:` settings (`nil` when no
+    /// configuration is used), for `vault init`, which creates the vault with them.
+    ///
+    /// - Throws: ``ConfigurationError`` (exit 2), as ``configuredVaultPath(_:warn:)``.
+    public static func configuredVault(_ options: Options, warn: (ConfigurationWarning) -> Void = { _ in }) throws
+        -> (path: String, settings: VaultSettings?)
+    {
         let configuration = try optionalConfiguration(options, warn: warn)
-        return VaultLocation.resolve(flag: options.vaultPath, configured: configuration?.vault.path, environment: options.environment)
+        let path = VaultLocation.resolve(flag: options.vaultPath, configured: configuration?.vault.path, environment: options.environment)
+        return (path, configuration?.vault)
     }
 
     /// The vault's key source, in DESIGN.md's unlock order (``VaultUnlock``).

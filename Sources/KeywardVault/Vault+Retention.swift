@@ -126,12 +126,19 @@ extension Vault {
         return pruned
     }
 
-    /// Deletes `done` and `aborted` journal entries last changed before `cutoff`. In the
-    /// caller's transaction; the caller recomputes the journal slot.
+    /// Deletes `done` and `aborted` journal entries last changed before `cutoff`, except each
+    /// entity's newest `done` entry: it is the entity's last rotation, which `status` shows
+    /// however long ago it was. In the caller's transaction; the caller recomputes the journal
+    /// slot.
     /// - Returns: how many entries were deleted.
     @discardableResult
     static func pruneJournal(_ db: Database, keys: VaultKeys, cutoff: Date) throws -> Int {
-        let expired = try readJournal(db, keys: keys).filter { $0.state.isClosed && $0.updatedAt < cutoff }
+        let entries = try readJournal(db, keys: keys)
+        var lastRotation: [EntityID: Int64] = [:]
+        for entry in entries where entry.state == .done {
+            lastRotation[entry.entity] = max(lastRotation[entry.entity] ?? entry.id, entry.id)
+        }
+        let expired = entries.filter { $0.state.isClosed && $0.updatedAt < cutoff && lastRotation[$0.entity] != $0.id }
         let delete = try db.cachedStatement(sql: "DELETE FROM journal WHERE journal_id = ?")
         for entry in expired { try delete.execute(arguments: [entry.id]) }
         return expired.count

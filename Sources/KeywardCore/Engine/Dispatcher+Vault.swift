@@ -35,11 +35,11 @@ extension Dispatcher {
                 record = found
             }
         } catch {
-            await recordEntryAudit(operation, name, outcome: "failed", vault: vault, context: context)
+            await recordEntryAudit(operation, name, outcome: .failed, vault: vault, context: context)
             throw error
         }
         do {
-            try await vault.record(AuditEntry(time: context.clock.now, operation: operation, entity: name.rawValue, outcome: "ok"))
+            try await vault.record(AuditEntry(time: context.clock.now, operation: operation, entity: name.rawValue, outcome: .ok))
         } catch {
             throw KeywardError(.vault, "\(operation): the audit log cannot record this read, so the value is not printed: \(Self.reason(error))")
         }
@@ -56,7 +56,7 @@ extension Dispatcher {
         let vault = try requireVault()
         let record = try await vault.write(name, record: SecretRecord(value: value, createdAt: context.clock.now, source: "user"),
                                            label: label, context: context)
-        await recordEntryAudit("vault put", name, outcome: "ok", vault: vault, context: context)
+        await recordEntryAudit("vault put", name, outcome: .ok, vault: vault, context: context)
         return StoredEntry(record: record, fingerprint: vault.fingerprint(value))
     }
 
@@ -67,7 +67,7 @@ extension Dispatcher {
     public func vaultRemove(_ name: SecretName, context: OperationContext) async throws {
         let vault = try requireVault()
         try await vault.remove(name, context: context)
-        await recordEntryAudit("vault rm", name, outcome: "ok", vault: vault, context: context)
+        await recordEntryAudit("vault rm", name, outcome: .ok, vault: vault, context: context)
     }
 
     /// The entry names starting with `prefix`, sorted (`vault list`): names only, so no audit row.
@@ -86,7 +86,7 @@ extension Dispatcher {
     }
 
     /// Appends one row for an entry; a failure to append is a warning, not the operation's error.
-    private func recordEntryAudit(_ operation: String, _ name: SecretName, outcome: String, vault: any VaultServices,
+    private func recordEntryAudit(_ operation: String, _ name: SecretName, outcome: SyncReport.Outcome, vault: any VaultServices,
                                   context: OperationContext) async {
         do {
             try await vault.record(AuditEntry(time: context.clock.now, operation: operation, entity: name.rawValue, outcome: outcome))

@@ -23,13 +23,13 @@ extension VaultCommand {
         @Option(name: .long, help: ArgumentHelp("Create a new key file here and unlock the vault with it.", valueName: "path"))
         var newKeyFile: String?
 
-        @Option(name: .long, help: "Versions kept per entry (labelled versions are never pruned).")
-        var retention: Int = 10
+        @Option(name: .long, help: "Versions kept per entry (labelled versions are never pruned); default: the configuration's vault.retention, else 10.")
+        var retention: Int?
 
         func run() throws {
             let session = VaultSession(global)
             // The configuration first (exit 2), before a key file is made or a passphrase asked.
-            let path = try session.vaultPath()
+            let (path, settings) = try KeywardSession.configuredVault(global.sessionOptions, warn: global.warnOnce)
             let source: VaultKeySource
             if let newKeyFile {
                 try VaultKeySource.createKeyFile(at: newKeyFile)
@@ -43,7 +43,10 @@ extension VaultCommand {
             }
             if case .passphrase(let passphrase) = source { session.warnIfShort(passphrase) }
             var options = session.options
-            options.retention = retention
+            // The configuration's vault settings from the start, so that the first engine
+            // command has nothing to bring in line.
+            options.retention = retention ?? settings?.retention ?? VaultSettings().retention
+            if let settings { options.auditRetention = settings.auditRetention }
             let vault = try Vault.create(at: path, keySource: source, options: options)
             switch global.output {
             case .json: try Output.printJSON(InitResult(version: 1, path: vault.path, vaultID: vault.vaultID))

@@ -7,9 +7,12 @@ import KeywardKit
 // session rules as the `keyward` command (configuration lookup, vault path precedence, unlock
 // order), so `keyward.yaml` and the KEYWARD_* variables mean what they mean to `keyward`.
 //
-//   embedded-keyward [--config PATH] [--dry-run]
+//   embedded-keyward [--config PATH] [--dry-run]        syncs; prints the sync report as JSON
+//   embedded-keyward login PROVIDER [--config PATH]     checks the admin password read from stdin
+//                                                       with the token service and keeps it in the vault
 //
-// prints the sync report as JSON; exit 0 when everything synced, 1 otherwise.
+// Exit 0 when everything worked, 1 otherwise. The stock `keyward` cannot load a configuration
+// that names this program's sink type, so this program also does what needs it (`login`).
 
 var registry = BuiltInPlugins.registry()
 CredentialsDirectorySink.register(in: &registry)
@@ -22,6 +25,18 @@ do {
     let session = try KeywardSession.open(KeywardSession.Options(configPath: configPath, registry: registry), context: context,
                                           applyRetention: !context.dryRun,
                                           warn: { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) })
+    if arguments.first == "login" {
+        guard arguments.count > 1, !arguments[1].hasPrefix("-") else {
+            FileHandle.standardError.write(Data("embedded-keyward: usage: embedded-keyward login PROVIDER [--config PATH] < password\n".utf8))
+            exit(2)
+        }
+        // One line from stdin, without its newline; never echoed or logged.
+        var password = FileHandle.standardInput.readDataToEndOfFile()
+        if password.last == UInt8(ascii: "\n") { password.removeLast() }
+        try await session.dispatcher.login(provider: arguments[1], password: SecretValue(bytes: Array(password)), context: context)
+        FileHandle.standardOutput.write(Data("logged in: the password for \(arguments[1]) is in the vault\n".utf8))
+        exit(0)
+    }
     let report = try await session.dispatcher.sync(SyncRequest(), context: context)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
