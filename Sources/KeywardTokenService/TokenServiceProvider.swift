@@ -76,7 +76,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
                 return (token, false)
             }
             return try await coordinator.withMintLock(.userToken(provider: configuration.name), operation: "user token mint",
-                                                      timeoutSeconds: Double(options.timeout.components.seconds)) { _ in
+                                                      timeout: .seconds(options.timeout.components.seconds)) { _ in
                 if let persisted = try await persistedUserToken(context: context) {
                     client.adoptUserToken(persisted, username: options.username, password: password)
                 }
