@@ -34,7 +34,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
         self.credentials = credentials
         self.store = store
         self.client = try TokenServiceClient(
-            configuration: .init(baseURL: options.baseURL, timeoutSeconds: Double(options.timeout.components.seconds), retry: retry),
+            configuration: .init(baseURL: options.baseURL, timeout: .seconds(options.timeout.components.seconds), retry: retry),
             httpClient: httpClient)
     }
 
