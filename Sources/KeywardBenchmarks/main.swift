@@ -70,7 +70,7 @@ if let externalBase, let externalSecret {
 }
 
 let http = HTTPClient(eventLoopGroupProvider: .singleton)
-let client = try TokenServiceClient(configuration: .init(baseURL: baseURL, timeoutSeconds: 10), httpClient: http)
+let client = try TokenServiceClient(configuration: .init(baseURL: baseURL, timeout: .seconds(10)), httpClient: http)
 let context = OperationContext()
 let secretValue = SecretValue(utf8: secret)
 let formBody = "id=\(entity.rawValue)&secret=\(secret.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"

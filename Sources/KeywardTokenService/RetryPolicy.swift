@@ -1,3 +1,5 @@
+import KeywardCore
+
 /// How idempotent calls (user token, secret read, entity token) are retried after 429, 5xx,
 /// timeouts, dropped connections and cut-off bodies: capped exponential backoff with full
 /// jitter, honouring `Retry-After`. Reset is never retried, whatever the policy; nor is a
@@ -6,18 +8,20 @@
 public struct RetryPolicy: Sendable {
     /// Attempts in all, the first included. Default 3.
     public var maxAttempts: Int
-    /// The first backoff, in seconds, before jitter. Default 0.25.
-    public var baseDelaySeconds: Double
-    /// The largest backoff, in seconds. Default 4.
-    public var maxDelaySeconds: Double
-    /// The longest `Retry-After` waited for, in seconds; a longer one fails at once. Default 30.
-    public var maxRetryAfterSeconds: Int
+    /// The first backoff (a `Duration`), before jitter. Default 250 ms.
+    public var baseDelay: Duration
+    /// The largest backoff (a `Duration`). Default 4 s.
+    public var maxDelay: Duration
+    /// The longest `Retry-After` waited for (a `Duration`; the header itself counts whole
+    /// seconds, RFC 9110 §10.2.3); a longer one fails at once. Default 30 s.
+    public var maxRetryAfter: Duration
 
-    public init(maxAttempts: Int = 3, baseDelaySeconds: Double = 0.25, maxDelaySeconds: Double = 4, maxRetryAfterSeconds: Int = 30) {
+    public init(maxAttempts: Int = 3, baseDelay: Duration = .milliseconds(250), maxDelay: Duration = .seconds(4),
+                maxRetryAfter: Duration = .seconds(30)) {
         self.maxAttempts = max(1, maxAttempts)
-        self.baseDelaySeconds = baseDelaySeconds
-        self.maxDelaySeconds = maxDelaySeconds
-        self.maxRetryAfterSeconds = maxRetryAfterSeconds
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+        self.maxRetryAfter = maxRetryAfter
     }
 
     /// No retries at all.
@@ -28,9 +32,9 @@ public struct RetryPolicy: Sendable {
     func delay(afterAttempt attempt: Int, retryAfter: Int?) -> Double? {
         guard attempt < maxAttempts else { return nil }
         if let retryAfter {
-            return retryAfter <= maxRetryAfterSeconds ? Double(max(0, retryAfter)) : nil
+            return .seconds(retryAfter) <= maxRetryAfter ? Double(max(0, retryAfter)) : nil
         }
-        let ceiling = min(maxDelaySeconds, baseDelaySeconds * Double(1 << min(attempt - 1, 16)))
+        let ceiling = min(maxDelay.timeInterval, baseDelay.timeInterval * Double(1 << min(attempt - 1, 16)))
         return Double.random(in: 0...max(ceiling, 0))
     }
 }

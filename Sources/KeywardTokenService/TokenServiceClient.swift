@@ -14,7 +14,7 @@ import NIOPosix
 ///   (UUID) and a `timestamp` (RFC 3339, milliseconds, UTC) on every request.
 /// - Idempotent calls are retried per ``RetryPolicy``; ``resetSecret(entity:validityDays:userToken:context:)``
 ///   is sent exactly once and reports a lost answer as ``TokenServiceError/Code/outcomeUnknown``.
-/// - User tokens are cached in memory until ``Configuration/userTokenRenewBeforeSeconds`` before
+/// - User tokens are cached in memory until ``Configuration/userTokenRenewBefore`` before
 ///   they expire.
 ///
 /// Thread-safe; share one per base URL.
@@ -23,17 +23,18 @@ public final class TokenServiceClient: Sendable {
     public struct Configuration: Sendable {
         /// The base URL, ending in `/iam/v1`. `http://` only for loopback hosts.
         public var baseURL: URL
-        /// Time allowed for one HTTP call (connect, send, receive), in seconds. Default 10.
-        public var timeoutSeconds: Double
+        /// Time allowed for one HTTP call (connect, send, receive), a `Duration`. Default 10 s.
+        public var timeout: Duration
         public var retry: RetryPolicy
-        /// A cached user token is renewed once it has fewer than this many seconds left. Default 300.
-        public var userTokenRenewBeforeSeconds: Double
+        /// A cached user token is renewed once it has less than this left (a `Duration`). Default 300 s.
+        public var userTokenRenewBefore: Duration
 
-        public init(baseURL: URL, timeoutSeconds: Double = 10, retry: RetryPolicy = RetryPolicy(), userTokenRenewBeforeSeconds: Double = 300) {
+        public init(baseURL: URL, timeout: Duration = .seconds(10), retry: RetryPolicy = RetryPolicy(),
+                    userTokenRenewBefore: Duration = .seconds(300)) {
             self.baseURL = baseURL
-            self.timeoutSeconds = timeoutSeconds
+            self.timeout = timeout
             self.retry = retry
-            self.userTokenRenewBeforeSeconds = userTokenRenewBeforeSeconds
+            self.userTokenRenewBefore = userTokenRenewBefore
         }
     }
 
@@ -82,13 +83,13 @@ public final class TokenServiceClient: Sendable {
     // MARK: - The four calls
 
     /// A user access token for the admin user, from the in-memory cache when one is still valid
-    /// for longer than ``Configuration/userTokenRenewBeforeSeconds``.
+    /// for longer than ``Configuration/userTokenRenewBefore``.
     ///
     /// Contract: `POST /user/token/generate`. Retried on 429, 5xx, timeouts and connection failures.
     /// - Throws: ``TokenServiceError``; ``TokenServiceError/Code/unauthorized`` for a wrong password.
     public func userToken(username: String, password: SecretValue, context: OperationContext) async throws -> AccessToken {
         let now = context.clock.now
-        if let cached = userTokens.valid(for: username, password: password, at: now, renewBefore: configuration.userTokenRenewBeforeSeconds) {
+        if let cached = userTokens.valid(for: username, password: password, at: now, renewBefore: configuration.userTokenRenewBefore.timeInterval) {
             return cached
         }
         let token = try await tokenCall(.userToken, fields: [("username", SecretValue(utf8: username)), ("password", password)], context: context)
@@ -97,9 +98,9 @@ public final class TokenServiceClient: Sendable {
     }
 
     /// The cached user token when it is still valid for longer than
-    /// ``Configuration/userTokenRenewBeforeSeconds`` (no request is made); `nil` otherwise.
+    /// ``Configuration/userTokenRenewBefore`` (no request is made); `nil` otherwise.
     public func cachedUserToken(username: String, password: SecretValue, at now: Date) -> AccessToken? {
-        userTokens.valid(for: username, password: password, at: now, renewBefore: configuration.userTokenRenewBeforeSeconds)
+        userTokens.valid(for: username, password: password, at: now, renewBefore: configuration.userTokenRenewBefore.timeInterval)
     }
 
     /// Puts a user token obtained earlier (persisted by the caller) into the in-memory cache,
@@ -246,7 +247,7 @@ public final class TokenServiceClient: Sendable {
 
     private func exchange(_ request: HTTPClientRequest, endpoint: TokenServiceEndpoint, txnId: String,
                           sensitive: [SecretValue], logger: Logger) async throws -> Answer {
-        let timeout = TimeAmount.nanoseconds(Int64(configuration.timeoutSeconds * 1_000_000_000))
+        let timeout = TimeAmount.nanoseconds(Int64(configuration.timeout.timeInterval * 1_000_000_000))
         let deadline = NIODeadline.now() + timeout
         let target = Self.target(of: request.url)
         let started = ContinuousClock.now

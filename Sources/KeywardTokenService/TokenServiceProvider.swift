@@ -34,7 +34,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
         self.credentials = credentials
         self.store = store
         self.client = try TokenServiceClient(
-            configuration: .init(baseURL: options.baseURL, timeoutSeconds: Double(options.timeout.components.seconds), retry: retry),
+            configuration: .init(baseURL: options.baseURL, timeout: .seconds(options.timeout.components.seconds), retry: retry),
             httpClient: httpClient)
     }
 
@@ -76,7 +76,7 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
                 return (token, false)
             }
             return try await coordinator.withMintLock(.userToken(provider: configuration.name), operation: "user token mint",
-                                                      timeoutSeconds: Double(options.timeout.components.seconds)) { _ in
+                                                      timeout: .seconds(options.timeout.components.seconds)) { _ in
                 if let persisted = try await persistedUserToken(context: context) {
                     client.adoptUserToken(persisted, username: options.username, password: password)
                 }

@@ -51,12 +51,12 @@ extension Vault: HookLedger {
 
     /// `<vault>.hooks/<sink>.lock`, an exclusive `flock(2)` released by the kernel when its
     /// holder exits or dies (the token locks' kind: ``MintLockFile``).
-    public func withSinkLock<T: Sendable>(sink: String, timeoutSeconds: Double,
+    public func withSinkLock<T: Sendable>(sink: String, timeout: Duration,
                                           _ body: (_ locked: Bool) async throws -> T) async throws -> T
     {
         let name = String(Self.hookFileName(sink).dropLast(".pending".count)) + ".lock"
         let lock = try await MintLockFile.acquire(directory: hookDirectory, name: name, operation: "write sink \(sink)",
-                                                  timeoutSeconds: timeoutSeconds)
+                                                  timeout: timeout)
         defer { withExtendedLifetime(lock) {} }
         return try await body(lock != nil)
     }

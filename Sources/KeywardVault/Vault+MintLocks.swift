@@ -10,11 +10,11 @@ import Darwin
 /// and `<vault>.locks/providers-<NAME>.user-token.lock`, each an exclusive `flock(2)` that the
 /// kernel releases when the holder exits or dies, so a killed process never leaves one held.
 extension Vault: MintCoordinator {
-    public func withMintLock<T: Sendable>(_ key: MintLockKey, operation: String, timeoutSeconds: Double,
+    public func withMintLock<T: Sendable>(_ key: MintLockKey, operation: String, timeout: Duration,
                                           _ body: (_ locked: Bool) async throws -> T) async throws -> T
     {
         let lock = try await MintLockFile.acquire(directory: path + ".locks", name: key.fileName, operation: operation,
-                                                  timeoutSeconds: timeoutSeconds)
+                                                  timeout: timeout)
         defer { withExtendedLifetime(lock) {} }
         return try await body(lock != nil)
     }
@@ -38,8 +38,8 @@ final class MintLockFile: @unchecked Sendable {
     /// round trip, so waiters learn of it within a few of these.
     static let pollMilliseconds = 20
 
-    /// Takes the lock, waiting up to `timeoutSeconds`; `nil` when the wait ran out.
-    static func acquire(directory: String, name: String, operation: String, timeoutSeconds: Double) async throws -> MintLockFile? {
+    /// Takes the lock, waiting up to `timeout`; `nil` when the wait ran out.
+    static func acquire(directory: String, name: String, operation: String, timeout: Duration) async throws -> MintLockFile? {
         if mkdir(directory, 0o700) != 0 && errno != EEXIST {
             throw KeywardError.operationFailed("cannot create the lock directory \(directory): \(String(cString: strerror(errno)))")
         }
@@ -49,7 +49,7 @@ final class MintLockFile: @unchecked Sendable {
         guard descriptor >= 0 else {
             throw KeywardError.operationFailed("cannot open the lock file \(path): \(String(cString: strerror(errno)))")
         }
-        let deadline = ContinuousClock.now + .milliseconds(Int64(max(0, timeoutSeconds) * 1_000))
+        let deadline = ContinuousClock.now + max(.zero, timeout)
         while true {
             if flock(descriptor, LOCK_EX | LOCK_NB) == 0 {
                 LockHolder(operation: operation).record(in: descriptor)

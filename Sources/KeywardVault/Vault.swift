@@ -158,7 +158,7 @@ public final class Vault: @unchecked Sendable {
         let slot = try SlotMaterial.make(for: keySource, vaultID: vaultIDBytes, policy: policy)
         try SafeFiles.createExclusive(path: path, contents: [])
         do {
-            let queue = try DatabaseQueue(path: path, configuration: VaultSchema.configuration(busyTimeout: options.busyTimeout))
+            let queue = try DatabaseQueue(path: path, configuration: VaultSchema.configuration(busyTimeout: options.busyTimeout.timeInterval))
             try VaultSchema.migrator().migrate(queue)
             let keys = try VaultKeys(vaultID: vaultIDBytes, keyID: 1, dataKey: dataKey)
             try queue.inTransaction(.immediate) { db in
@@ -241,7 +241,7 @@ public final class Vault: @unchecked Sendable {
             let directory = (path as NSString).deletingLastPathComponent
             try SafeFiles.checkDirectoryNotShared(directory.isEmpty ? "." : directory)
             for suffix in ["-wal", "-shm"] { try SafeFiles.checkPrivateFile(path + suffix, what: "vault companion") }
-            let queue = try DatabaseQueue(path: path, configuration: VaultSchema.configuration(busyTimeout: options.busyTimeout))
+            let queue = try DatabaseQueue(path: path, configuration: VaultSchema.configuration(busyTimeout: options.busyTimeout.timeInterval))
             // The path was checked with lstat; make sure SQLite opened that same file.
             guard try SafeFiles.checkPrivateFile(path) == identity else {
                 throw VaultError(.unsafeFile, "the vault file \(path) changed while it was being opened")

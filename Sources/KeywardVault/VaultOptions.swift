@@ -13,8 +13,9 @@ public struct VaultOptions: Sendable {
     /// Where rollback anchors live; `nil` means `$XDG_STATE_HOME/keyward/anchors`
     /// (`~/.local/state/keyward/anchors`).
     public var anchorDirectory: String?
-    /// How long a write waits for another process's transaction, in seconds.
-    public var busyTimeout: TimeInterval
+    /// How long a write waits for another process's transaction (a `Duration`; SQLite's busy
+    /// timeout). Default 10 s.
+    public var busyTimeout: Duration
     /// Where diagnostics go (no-op by default). Never receives a value or key.
     public var logger: Logger
     /// The clock for `createdAt` and audit times.
@@ -22,7 +23,7 @@ public struct VaultOptions: Sendable {
 
     public init(
         retention: Int = 10, auditRetention: Duration = VaultOptions.defaultAuditRetention, anchorDirectory: String? = nil,
-        busyTimeout: TimeInterval = 10,
+        busyTimeout: Duration = .seconds(10),
         logger: Logger = Logger(label: "keyward.vault", factory: { _ in SwiftLogNoOpLogHandler() }),
         clock: any KeywardClock = SystemClock()
     ) {

@@ -58,9 +58,9 @@ struct ProcessCoordinationTests {
     func onChangeTimeout() throws {
         let loader = ConfigurationLoader(registry: Self.registry)
         let plain = try loader.parse(yaml: Self.base + "    onChange: [true]\n", directory: "/")
-        #expect(plain.sinks["env"]?.onChangeTimeoutSeconds == 60)
+        #expect(plain.sinks["env"]?.onChangeTimeout == .seconds(60))
         let set = try loader.parse(yaml: Self.base + "    onChange: [true]\n    onChangeTimeout: 2m\n", directory: "/")
-        #expect(set.sinks["env"]?.onChangeTimeoutSeconds == 120)
+        #expect(set.sinks["env"]?.onChangeTimeout == .seconds(120))
         for (yaml, fragment) in [(Self.base + "    onChangeTimeout: 2m\n", "there is no onChange command to time out"),
                                  (Self.base + "    onChange: [true]\n    onChangeTimeout: 2h\n", "expected between 1s and 1h"),
                                  (Self.base + "    onChange: [true]\n    onChangeTimeout: soon\n", "invalid duration 'soon'")] {

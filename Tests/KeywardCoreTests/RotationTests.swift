@@ -32,7 +32,7 @@ struct RotationTests {
     func due(_ example: Case) {
         let decision = RotationDecision.decide(
             expiresAt: example.expiresIn.map { Self.now.addingTimeInterval($0) }, createdAt: Self.now.addingTimeInterval(-example.age),
-            secretExpiryDays: 90, rotateBeforeSeconds: example.rotateBeforeDays * 86_400, now: Self.now, force: example.force)
+            secretExpiryDays: 90, rotateBefore: .seconds(example.rotateBeforeDays * 86_400), now: Self.now, force: example.force)
         #expect(decision.due == example.due, "\(decision.reason)")
         #expect(!decision.reason.isEmpty)
     }
@@ -41,11 +41,11 @@ struct RotationTests {
     func adopted() {
         // Adopted with 10 days left: its record spans 10 days, its real lifetime is 90.
         let expiresAt = Self.now.addingTimeInterval(10 * Self.day)
-        let adopted = RotationDecision.decide(expiresAt: expiresAt, createdAt: Self.now, secretExpiryDays: 90, rotateBeforeSeconds: 15 * 86_400,
+        let adopted = RotationDecision.decide(expiresAt: expiresAt, createdAt: Self.now, secretExpiryDays: 90, rotateBefore: .seconds(15 * 86_400),
                                               now: Self.now, force: false, createdByReset: false)
         #expect(adopted.due, "inside the 15-day window: \(adopted.reason)")
         // The same span from Keyward's own reset is exact (the service granted 10 days): a third.
-        let reset = RotationDecision.decide(expiresAt: expiresAt, createdAt: Self.now, secretExpiryDays: 90, rotateBeforeSeconds: 15 * 86_400,
+        let reset = RotationDecision.decide(expiresAt: expiresAt, createdAt: Self.now, secretExpiryDays: 90, rotateBefore: .seconds(15 * 86_400),
                                             now: Self.now, force: false, createdByReset: true)
         #expect(!reset.due, "window capped at 10 d / 3, no loop: \(reset.reason)")
         var record = SecretRecord(value: SecretValue(utf8: "x"), createdAt: Self.now, source: "uat")
@@ -58,7 +58,7 @@ struct RotationTests {
     @Test("a lifetime the record cannot tell (created at or after expiry) falls back to secretExpiryDays")
     func lifetimeFallback() {
         let expiresAt = Self.now.addingTimeInterval(5 * Self.day)
-        let decision = RotationDecision.decide(expiresAt: expiresAt, createdAt: expiresAt, secretExpiryDays: 30, rotateBeforeSeconds: 15 * 86_400,
+        let decision = RotationDecision.decide(expiresAt: expiresAt, createdAt: expiresAt, secretExpiryDays: 30, rotateBefore: .seconds(15 * 86_400),
                                                now: Self.now, force: false)
         #expect(decision.due, "window min(15 d, 30 d / 3) = 10 d: \(decision.reason)")
     }

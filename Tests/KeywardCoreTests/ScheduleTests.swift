@@ -9,7 +9,7 @@ struct ScheduleTests {
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
     static let day: TimeInterval = 86_400
     static let entity = EntityConfiguration(id: "FIU-ALPHA", provider: "sim", secretExpiryDays: 90,
-                                            rotateBeforeSeconds: 15 * 86_400, tokenRefreshBeforeSeconds: 600)
+                                            rotateBefore: .seconds(15 * 86_400), tokenRefreshBefore: .seconds(600))
 
     static func secret(expiresIn: TimeInterval?, age: TimeInterval) -> SecretRecord {
         SecretRecord(value: SecretValue(utf8: "unused"), version: 1, createdAt: now.addingTimeInterval(-age),
@@ -19,7 +19,7 @@ struct ScheduleTests {
     static func compute(secret: SecretRecord?, tokenExpiresIn: TimeInterval?, jitter: Double = 300, fraction: Double = 0,
                         retryIn: TimeInterval? = nil, rotates: Bool = true, issuesTokens: Bool = true) -> EntitySchedule {
         EntitySchedule.compute(secret: secret, tokenExpiresAt: tokenExpiresIn.map { now.addingTimeInterval($0) }, configuration: entity,
-                               rotates: rotates, issuesTokens: issuesTokens, now: now, maxJitterSeconds: jitter, jitterFraction: fraction,
+                               rotates: rotates, issuesTokens: issuesTokens, now: now, maxJitter: .seconds(jitter), jitterFraction: fraction,
                                retryAt: retryIn.map { now.addingTimeInterval($0) })
     }
 

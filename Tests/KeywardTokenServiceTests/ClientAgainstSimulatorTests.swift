@@ -21,14 +21,14 @@ struct Harness {
     let logs: CapturingLogHandler
     let clock: SimulatorClock
 
-    static func start(retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelaySeconds: 0.01, maxDelaySeconds: 0.05),
+    static func start(retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50)),
                       timeoutSeconds: Double = 30) async throws -> Harness {
         let seed = SimulatorSeed(
             users: [.init(username: username, password: password.revealUTF8(), entities: [entity.rawValue, other.rawValue])],
             entities: [.init(id: entity.rawValue, secret: firstSecret, expiresIn: 90 * 86_400), .init(id: other.rawValue, expiresIn: nil)])
         let simulator = TokenServiceSimulator(seed: seed)
         let baseURL = try await simulator.start()
-        let client = try TokenServiceClient(configuration: .init(baseURL: baseURL, timeoutSeconds: timeoutSeconds, retry: retry))
+        let client = try TokenServiceClient(configuration: .init(baseURL: baseURL, timeout: .seconds(timeoutSeconds), retry: retry))
         let logs = CapturingLogHandler()
         let clock = SimulatorClock(simulator: simulator)
         return Harness(simulator: simulator, client: client, context: OperationContext(logger: logs.logger(), clock: clock), logs: logs, clock: clock)
@@ -271,7 +271,7 @@ struct ClientFaultTests {
     func retryAfterHonoured() async throws {
         // A generous timeout: a first attempt timed out under load and retried would meet no
         // 429 the second time (it was seen once in CI: two calls, then success).
-        let harness = try await Harness.start(retry: RetryPolicy(maxAttempts: 3, baseDelaySeconds: 0.01, maxDelaySeconds: 0.05, maxRetryAfterSeconds: 2),
+        let harness = try await Harness.start(retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50), maxRetryAfter: .seconds(2)),
                                               timeoutSeconds: 30)
         defer { Task { await harness.stop() } }
         harness.simulator.inject(.rateLimit429(retryAfterSeconds: 120), endpoint: .userToken, count: 1)

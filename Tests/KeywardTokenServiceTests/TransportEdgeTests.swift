@@ -30,7 +30,7 @@ struct TransportEdgeTests {
     @Test("a host that does not resolve fails on its first attempt, naming host:port and the DNS lookup")
     func unknownHost() async throws {
         let logs = CapturingLogHandler()
-        let client = try TokenServiceClient(configuration: .init(baseURL: URL(string: "https://keyward-test.invalid/iam/v1")!, timeoutSeconds: 30))
+        let client = try TokenServiceClient(configuration: .init(baseURL: URL(string: "https://keyward-test.invalid/iam/v1")!, timeout: .seconds(30)))
         let context = OperationContext(logger: logs.logger(), clock: SystemClock())
         let error = await #expect(throws: TokenServiceError.self) {
             try await client.userToken(username: Harness.username, password: Harness.password, context: context)

@@ -374,7 +374,7 @@ private struct Reader {
         guard problems.count == start, let provider else { return nil }
         entityMaps[id] = map
         return EntityConfiguration(id: id, provider: provider, secretExpiryDays: expiryDays, grantedValidityDays: grantedDays,
-                                   rotateBeforeSeconds: rotateBefore, tokenRefreshBeforeSeconds: refreshBefore)
+                                   rotateBefore: .seconds(rotateBefore), tokenRefreshBefore: .seconds(refreshBefore))
     }
 
     /// - Parameter written: set to the file the sink writes, as soon as its `path` is read,
@@ -453,7 +453,7 @@ private struct Reader {
                 fail("\(path).onChange", node, "expected a command as a non-empty list (argv form, no shell), e.g. [systemctl, reload, app]")
             }
         }
-        var onChangeTimeout = HookRunner.defaultTimeoutSeconds
+        var onChangeTimeout = HookRunner.defaultTimeout.components.seconds
         if let node = map["onChangeTimeout"], let seconds = duration(node, "\(path).onChangeTimeout") {
             if map["onChange"] == nil {
                 fail("\(path).onChangeTimeout", node, "there is no onChange command to time out")
@@ -520,7 +520,7 @@ private struct Reader {
             if let value = option(node, kind: kind, path: "\(path).\(key)") { options[key] = value }
         }
         let sink = SinkConfiguration(name: name, type: type, path: filePath, entities: sinkEntities, onChange: onChange,
-                                     onChangeTimeoutSeconds: onChangeTimeout, keys: keys, mode: mode, allowGroupRead: allowGroupRead, options: options, line: keyNode.mark?.line)
+                                     onChangeTimeout: .seconds(onChangeTimeout), keys: keys, mode: mode, allowGroupRead: allowGroupRead, options: options, line: keyNode.mark?.line)
         // The type's own rules (Kubernetes names, the key names a format can carry): checked
         // here, so every command refuses the section before it unlocks or calls anything.
         // Checked even when the generic checks failed, so that every problem of the file is

@@ -12,20 +12,21 @@ public struct EntityConfiguration: Sendable, Equatable {
     /// loader; `nil` when the provider does not say. The rotation window uses it for a secret
     /// whose record cannot tell its lifetime.
     public var grantedValidityDays: Int?
-    /// A rotation is due once the secret's expiry is this close, in seconds. Default 15 days;
-    /// the engine caps it at a third of the secret's lifetime.
-    public var rotateBeforeSeconds: Int64
-    /// An entity token is minted again once its expiry is this close, in seconds. Default 10 min.
-    public var tokenRefreshBeforeSeconds: Int64
+    /// `rotateBefore`: a rotation is due once the secret's expiry is this close (a `Duration`).
+    /// Default 15 days; the engine caps it at a third of the secret's lifetime (DESIGN.md, "Rotation").
+    public var rotateBefore: Duration
+    /// `tokenRefreshBefore`: an entity token is minted again once its expiry is this close
+    /// (a `Duration`). Default 10 min.
+    public var tokenRefreshBefore: Duration
 
     /// - Parameter grantedValidityDays: `nil` takes `secretExpiryDays`.
     public init(id: EntityID, provider: String, secretExpiryDays: Int? = nil, grantedValidityDays: Int? = nil,
-                rotateBeforeSeconds: Int64 = 15 * 86_400, tokenRefreshBeforeSeconds: Int64 = 600) {
+                rotateBefore: Duration = .seconds(15 * 86_400), tokenRefreshBefore: Duration = .seconds(600)) {
         self.id = id
         self.provider = provider
         self.secretExpiryDays = secretExpiryDays
         self.grantedValidityDays = grantedValidityDays ?? secretExpiryDays
-        self.rotateBeforeSeconds = rotateBeforeSeconds
-        self.tokenRefreshBeforeSeconds = tokenRefreshBeforeSeconds
+        self.rotateBefore = rotateBefore
+        self.tokenRefreshBefore = tokenRefreshBefore
     }
 }

@@ -13,8 +13,8 @@ public struct SinkConfiguration: Sendable {
     /// A command (argv, no shell) run after this sink's output changed.
     public var onChange: [String]?
     /// `onChangeTimeout`: how long `onChange` may run before its process group gets SIGTERM
-    /// (then SIGKILL 5 s later), in seconds; default 60 (DESIGN.md, "Plugins").
-    public var onChangeTimeoutSeconds: Int64 = HookRunner.defaultTimeoutSeconds
+    /// (then SIGKILL 5 s later), a `Duration`; default 60 s (DESIGN.md, "Plugins").
+    public var onChangeTimeout: Duration = HookRunner.defaultTimeout
     /// Output key to template, in configuration order; `nil` for the default names.
     public var keys: [(key: String, template: KeyTemplate)]?
     /// The file mode for written files (default 0600). One that lets group or others read is

@@ -132,7 +132,7 @@ extension Dispatcher {
                     continue
                 }
                 if let expiresAt = material[index].token?.expiresAt,
-                    expiresAt.timeIntervalSince(now) > Double(entityConfiguration.tokenRefreshBeforeSeconds)
+                    expiresAt.timeIntervalSince(now) > entityConfiguration.tokenRefreshBefore.timeInterval
                 {
                     continue
                 }
@@ -214,10 +214,10 @@ extension Dispatcher {
     /// Per entity: the secret's version and expiry, the token's expiry, the last sync and
     /// rotation (from the audit log), and warnings. Reads the vault only; appends nothing.
     ///
-    /// - Parameter failWithinSeconds: with `--fail-within`, the report's
+    /// - Parameter failWithin: with `--fail-within`, a `Duration`: the report's
     ///   ``StatusReport/expiringWithin`` lists the secrets that expire within it (tokens renew
     ///   themselves and are not counted).
-    public func status(entities names: [String] = [], failWithinSeconds: Int64? = nil, context: OperationContext) async throws -> StatusReport {
+    public func status(entities names: [String] = [], failWithin: Duration? = nil, context: OperationContext) async throws -> StatusReport {
         let vault = try requireVault()
         let ids = try selectEntities(names)
         // The newest sync per entity, read from the log's end back (not the whole log).
@@ -239,7 +239,7 @@ extension Dispatcher {
                     entityConfiguration.map { entity in
                         max(secret.createdAt, expiresAt.addingTimeInterval(-RotationDecision.window(
                             expiresAt: expiresAt, createdAt: secret.createdAt, secretExpiryDays: entity.grantedValidityDays,
-                            rotateBeforeSeconds: entity.rotateBeforeSeconds, createdByReset: secret.createdByReset)))
+                            rotateBefore: entity.rotateBefore, createdByReset: secret.createdByReset)))
                     }
                 }
                 entry.secret = .init(version: secret.version, label: VersionLabel.current.rawValue, expiresAt: secret.expiresAt,
@@ -249,13 +249,13 @@ extension Dispatcher {
                     entry.warnings.append("rotation due since \(Timestamps.format(rotationDueAt)): run `keyward rotate \(id)` (the secret expires \(Timestamps.format(expiresAt)))")
                 }
                 entry.warnings += expiryWarnings(id, secret.expiresAt, now: now)
-                if let expiresAt = secret.expiresAt, let window = failWithinSeconds, expiresAt.timeIntervalSince(now) <= Double(window) {
+                if let expiresAt = secret.expiresAt, let window = failWithin, expiresAt.timeIntervalSince(now) <= window.timeInterval {
                     report.expiringWithin.append(id.rawValue)
                     report.failures.append("\(id): the secret expires \(Timestamps.format(expiresAt))")
                 }
             } else {
                 entry.warnings.append("not synced yet: the vault holds no secret (run `keyward sync \(id)`)")
-                if failWithinSeconds != nil { report.failures.append("\(id): no secret in the vault") }
+                if failWithin != nil { report.failures.append("\(id): no secret in the vault") }
             }
             if let token = try await vault.read(.entityToken(id), label: .current, context: context) {
                 entry.token = .init(expiresAt: token.expiresAt)
@@ -263,7 +263,7 @@ extension Dispatcher {
                 // credential in every sink that holds it.
                 if let expiresAt = token.expiresAt, expiresAt <= now {
                     entry.warnings.append("the entity access token EXPIRED at \(Timestamps.format(expiresAt)): run `keyward sync \(id)` (or `keyward token \(id)`)")
-                    if failWithinSeconds != nil { report.failures.append("\(id): the entity access token expired \(Timestamps.format(expiresAt))") }
+                    if failWithin != nil { report.failures.append("\(id): the entity access token expired \(Timestamps.format(expiresAt))") }
                 }
             }
             entry.lastSync = lastSyncs[id.rawValue]?.time
@@ -285,10 +285,11 @@ extension Dispatcher {
 
     // MARK: - audit
 
-    /// The audit log since `sinceSeconds` ago (all of it for `nil`), oldest first.
-    public func auditLog(sinceSeconds: Int64?, context: OperationContext) async throws -> [AuditEntry] {
+    /// The audit log of the last `since` (a `Duration` back from the context's clock; all of it
+    /// for `nil`), oldest first.
+    public func auditLog(since: Duration?, context: OperationContext) async throws -> [AuditEntry] {
         let vault = try requireVault()
-        return try await vault.entries(since: sinceSeconds.map { context.clock.now.addingTimeInterval(-Double($0)) })
+        return try await vault.entries(since: since.map { context.clock.now.addingTimeInterval(-$0.timeInterval) })
     }
 }
 

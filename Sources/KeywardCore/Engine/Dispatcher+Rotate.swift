@@ -8,18 +8,19 @@ public struct RotationDecision: Sendable, Equatable {
     public var reason: String
 
     /// A secret is due when `expiresAt - now <= rotateBefore`, where `rotateBefore` is capped at
-    /// a third of the secret's lifetime (see ``window(expiresAt:createdAt:secretExpiryDays:rotateBeforeSeconds:createdByReset:)``),
+    /// a third of the secret's lifetime (see ``window(expiresAt:createdAt:secretExpiryDays:rotateBefore:createdByReset:)``),
     /// so a short-lived secret cannot cause a rotation loop. A secret without expiry is never due
     /// unless forced; an expired one always is.
     ///
     /// - Parameter secretExpiryDays: the validity a reset grants, in days
     ///   (``EntityConfiguration/grantedValidityDays``); `nil` when the provider does not say.
-    public static func decide(expiresAt: Date?, createdAt: Date, secretExpiryDays: Int?, rotateBeforeSeconds: Int64,
+    /// - Parameter rotateBefore: the entity's `rotateBefore` (``EntityConfiguration/rotateBefore``), a `Duration`.
+    public static func decide(expiresAt: Date?, createdAt: Date, secretExpiryDays: Int?, rotateBefore: Duration,
                               now: Date, force: Bool, createdByReset: Bool = true) -> RotationDecision
     {
         if force { return RotationDecision(due: true, reason: "--force") }
         guard let expiresAt else { return RotationDecision(due: false, reason: "the secret has no expiry: rotated only with --force") }
-        let window = window(expiresAt: expiresAt, createdAt: createdAt, secretExpiryDays: secretExpiryDays, rotateBeforeSeconds: rotateBeforeSeconds,
+        let window = window(expiresAt: expiresAt, createdAt: createdAt, secretExpiryDays: secretExpiryDays, rotateBefore: rotateBefore,
                             createdByReset: createdByReset)
         let left = expiresAt.timeIntervalSince(now)
         let windowText = DurationParser.format(seconds: Int64(window))
@@ -34,7 +35,8 @@ public struct RotationDecision: Sendable, Equatable {
             reason: "the secret expires \(Timestamps.format(expiresAt)); due from \(Timestamps.format(expiresAt.addingTimeInterval(-window))) (window \(windowText))")
     }
 
-    /// The rotation window in seconds: `rotateBefore`, capped at a third of the secret's lifetime.
+    /// The rotation window as a `TimeInterval` (seconds, for `Date` arithmetic): `rotateBefore`
+    /// (a `Duration`), capped at a third of the secret's lifetime.
     /// A secret is due from `expiresAt - window` on.
     ///
     /// The lifetime of a secret Keyward's own reset created is exact: `expiresAt - createdAt`
@@ -45,17 +47,17 @@ public struct RotationDecision: Sendable, Equatable {
     /// adopted with 10 days left and a 15-day `rotateBefore` is due at once, not 3 days before
     /// expiry. At worst that rotates an adopted secret once early; the reset's own record is then
     /// exact. With neither a lifetime nor a granted validity, the window is `rotateBefore`.
-    public static func window(expiresAt: Date, createdAt: Date, secretExpiryDays: Int?, rotateBeforeSeconds: Int64,
+    public static func window(expiresAt: Date, createdAt: Date, secretExpiryDays: Int?, rotateBefore: Duration,
                               createdByReset: Bool = true) -> TimeInterval
     {
         let granted = secretExpiryDays.map { Double($0) * 86_400 }
         var lifetime = expiresAt.timeIntervalSince(createdAt)
         if lifetime <= 0 {
-            guard let granted else { return Double(rotateBeforeSeconds) }
+            guard let granted else { return rotateBefore.timeInterval }
             lifetime = granted
         }
         if !createdByReset, let granted { lifetime = max(lifetime, granted) }
-        return min(Double(rotateBeforeSeconds), lifetime / 3)
+        return min(rotateBefore.timeInterval, lifetime / 3)
     }
 }
 
@@ -207,7 +209,7 @@ extension Dispatcher {
             rotation.outcome.secretExpiresAt = known.expiresAt
             let decision = RotationDecision.decide(
                 expiresAt: known.expiresAt, createdAt: known.createdAt, secretExpiryDays: entityConfiguration.grantedValidityDays,
-                rotateBeforeSeconds: entityConfiguration.rotateBeforeSeconds, now: context.clock.now, force: force,
+                rotateBefore: entityConfiguration.rotateBefore, now: context.clock.now, force: force,
                 createdByReset: known.createdByReset)
             guard decision.due else {
                 rotation.plan.append(.init(action: .keep, target: name.rawValue, oldFingerprint: rotation.outcome.secretFingerprint,
@@ -263,7 +265,7 @@ extension Dispatcher {
             if let again, !force {
                 let recheck = RotationDecision.decide(
                     expiresAt: again.expiresAt, createdAt: again.createdAt, secretExpiryDays: entityConfiguration.grantedValidityDays,
-                    rotateBeforeSeconds: entityConfiguration.rotateBeforeSeconds, now: context.clock.now, force: false,
+                    rotateBefore: entityConfiguration.rotateBefore, now: context.clock.now, force: false,
                     createdByReset: again.createdByReset)
                 guard recheck.due else { return rotation }
             }

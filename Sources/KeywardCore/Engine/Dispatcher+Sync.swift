@@ -273,7 +273,7 @@ extension Dispatcher {
             let token = try await vault.read(tokenName, label: .current, context: context)
             outcome.tokenExpiresAt = token?.expiresAt
             let now = context.clock.now
-            let due = token?.expiresAt.map { $0.timeIntervalSince(now) <= Double(entityConfiguration.tokenRefreshBeforeSeconds) } ?? true
+            let due = token?.expiresAt.map { $0.timeIntervalSince(now) <= entityConfiguration.tokenRefreshBefore.timeInterval } ?? true
             if due, let issuer = provider as? any AccessTokenIssuer {
                 if context.dryRun {
                     plan.append(.init(action: .mintToken, target: tokenName.rawValue, oldFingerprint: token.map { vault.fingerprint($0.value) },
@@ -447,8 +447,8 @@ extension Dispatcher {
                 }
                 let result: SinkWriteOutcome
                 if let ledger = self.vault {
-                    let wait = Double(configuration.onChange == nil ? 0 : configuration.onChangeTimeoutSeconds + HookRunner.killGraceSeconds) + 60
-                    result = try await ledger.withSinkLock(sink: name, timeoutSeconds: wait, write)
+                    let wait = (configuration.onChange == nil ? .zero : configuration.onChangeTimeout + .seconds(HookRunner.killGraceSeconds)) + .seconds(60)
+                    result = try await ledger.withSinkLock(sink: name, timeout: wait, write)
                 } else {
                     result = try await write(false)
                 }
@@ -485,7 +485,7 @@ extension Dispatcher {
         try ledger?.markHookPending(sink: sink.name, reason: written ? "output changed" : "retry")
         do {
             try await HookRunner.run(command, directory: configuration.file.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path },
-                                     timeoutSeconds: sink.onChangeTimeoutSeconds, environment: environment)
+                                     timeout: sink.onChangeTimeout, environment: environment)
         } catch {
             try? ledger?.markHookPending(sink: sink.name, reason: SyncReport.ErrorInfo(error).message)
             throw error

@@ -5,9 +5,9 @@ extension Dispatcher {
     /// The entity token the vault holds, when it stays valid for longer than the entity's
     /// `tokenRefreshBefore`; `nil` when a mint is due.
     func freshToken(_ id: EntityID, vault: any VaultServices, context: OperationContext) async throws -> SecretRecord? {
-        guard let refreshBefore = configuration.entities[id]?.tokenRefreshBeforeSeconds,
+        guard let refreshBefore = configuration.entities[id]?.tokenRefreshBefore,
             let held = try await vault.read(.entityToken(id), label: .current, context: context), let expiresAt = held.expiresAt,
-            expiresAt.timeIntervalSince(context.clock.now) > Double(refreshBefore)
+            expiresAt.timeIntervalSince(context.clock.now) > refreshBefore.timeInterval
         else { return nil }
         return held
     }
@@ -23,7 +23,7 @@ extension Dispatcher {
         guard !context.dryRun, let coordinator = vault else { return try await body(false) }
         let timeout = configuration.entities[id].flatMap { configuration.providers[$0.provider] }
             .map { registry.providerSettings($0).callTimeout.components.seconds } ?? 10
-        return try await coordinator.withMintLock(.entityToken(id), operation: operation, timeoutSeconds: Double(timeout)) { locked in
+        return try await coordinator.withMintLock(.entityToken(id), operation: operation, timeout: .seconds(timeout)) { locked in
             if !locked {
                 context.logger.notice("\(id): another process has held the token lock for \(timeout)s; reading the vault and minting if still due")
             }

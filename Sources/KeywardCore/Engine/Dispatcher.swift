@@ -133,8 +133,8 @@ public struct Dispatcher: Sendable, CustomStringConvertible, CustomReflectable {
             },
             entities: configuration.entities.values.sorted { $0.id < $1.id }.map {
                 .init(id: $0.id.rawValue, provider: $0.provider, secretExpiryDays: $0.secretExpiryDays,
-                      rotateBefore: DurationParser.format(seconds: $0.rotateBeforeSeconds),
-                      tokenRefreshBefore: DurationParser.format(seconds: $0.tokenRefreshBeforeSeconds))
+                      rotateBefore: DurationParser.format(seconds: $0.rotateBefore.components.seconds),
+                      tokenRefreshBefore: DurationParser.format(seconds: $0.tokenRefreshBefore.components.seconds))
             },
             sinks: configuration.sinks.values.sorted { $0.name < $1.name }.map {
                 .init(name: $0.name, type: $0.type, path: $0.path, entities: $0.entities.map(\.rawValue))

@@ -15,8 +15,8 @@ import Darwin
 /// Waiting polls `waitpid(WNOHANG)` and sleeps the task in between: no thread of Swift's
 /// cooperative pool is blocked while a hook runs.
 public enum HookRunner {
-    /// The default `onChangeTimeout`, in seconds (DESIGN.md, "Plugins").
-    public static let defaultTimeoutSeconds: Int64 = 60
+    /// The default `onChangeTimeout`: 60 s (DESIGN.md, "Plugins").
+    public static let defaultTimeout: Duration = .seconds(60)
     /// Between SIGTERM and SIGKILL to the hook's process group, in seconds (DESIGN.md, "Plugins").
     public static let killGraceSeconds: Int64 = 5
     /// The variables a hook inherits (DESIGN.md, "Plugins"); everything else is dropped.
@@ -31,19 +31,20 @@ public enum HookRunner {
     ///
     /// - Parameters:
     ///   - directory: the working directory (the configuration file's); `nil` keeps Keyward's.
-    ///   - timeoutSeconds: how long it may run before its process group is stopped.
+    ///   - timeout: how long it may run before its process group is stopped (a `Duration`,
+    ///     at least 1 s; `onChangeTimeout`, DESIGN.md "Plugins").
     ///   - environment: Keyward's environment, scrubbed here.
     /// - Throws: ``KeywardError`` (operation failed) naming the command (the caller names the
     ///   sink) when it cannot start, exits non-zero, is killed by a signal, or outlives its timeout.
-    public static func run(_ command: [String], directory: String?, timeoutSeconds: Int64,
+    public static func run(_ command: [String], directory: String?, timeout: Duration,
                            environment: [String: String]) async throws
     {
         guard let executable = command.first, !executable.isEmpty else { return }
         let what = "onChange command \(executable)"
         let pid = try spawn(command, directory: directory, environment: scrubbedEnvironment(environment), what: what)
 
-        let timeout = ContinuousClock.now + .seconds(max(1, timeoutSeconds))
-        if let status = await wait(pid, until: timeout) {
+        let deadline = ContinuousClock.now + max(.seconds(1), timeout)
+        if let status = await wait(pid, until: deadline) {
             try check(status, what: what)
             return
         }
@@ -56,7 +57,7 @@ public enum HookRunner {
         // Children that ignored SIGTERM (the hook itself exited on it) go too.
         kill(-pid, SIGKILL)
         throw KeywardError.operationFailed(
-            "\(what) did not finish within \(DurationParser.format(seconds: timeoutSeconds)): stopped (SIGTERM to its process group, SIGKILL \(killGraceSeconds)s later); raise onChangeTimeout if it needs longer")
+            "\(what) did not finish within \(DurationParser.format(seconds: timeout.components.seconds)): stopped (SIGTERM to its process group, SIGKILL \(killGraceSeconds)s later); raise onChangeTimeout if it needs longer")
     }
 
     private static func check(_ status: Int32, what: String) throws {

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 
-/// How `keyward schedule run` paces itself. Every duration is in seconds.
+/// How `keyward schedule run` paces itself. Every span is a `Duration`.
 public struct ScheduleOptions: Sendable, Equatable {
     /// The entities scheduled; empty for every configured entity.
     public var entities: [String]
@@ -9,24 +9,24 @@ public struct ScheduleOptions: Sendable, Equatable {
     /// due together do not all call the token service in the same second. Each entity draws its
     /// own fraction of it once per process. Never more than a tenth of the window it delays
     /// into (`rotateBefore` or `tokenRefreshBefore`), so the work still happens well before the
-    /// expiry. Default 300.
-    public var maxJitterSeconds: Double
+    /// expiry. Default 300 s.
+    public var maxJitter: Duration
     /// The longest sleep between two cycles. The loop looks at the vault at least this often,
-    /// so it notices what other jobs rotated or synced. Default 3,600.
-    public var maxSleepSeconds: Double
+    /// so it notices what other jobs rotated or synced. Default 3,600 s.
+    public var maxSleep: Duration
     /// The delay before retrying an entity that failed, doubled after each consecutive failure
-    /// up to ``maxRetrySeconds``. Default 30.
-    public var retryBaseSeconds: Double
-    /// The longest delay between retries of a failing entity. Default 900.
-    public var maxRetrySeconds: Double
+    /// up to ``maxRetry``. Default 30 s.
+    public var retryBase: Duration
+    /// The longest delay between retries of a failing entity. Default 900 s.
+    public var maxRetry: Duration
 
-    public init(entities: [String] = [], maxJitterSeconds: Double = 300, maxSleepSeconds: Double = 3_600,
-                retryBaseSeconds: Double = 30, maxRetrySeconds: Double = 900) {
+    public init(entities: [String] = [], maxJitter: Duration = .seconds(300), maxSleep: Duration = .seconds(3_600),
+                retryBase: Duration = .seconds(30), maxRetry: Duration = .seconds(900)) {
         self.entities = entities
-        self.maxJitterSeconds = maxJitterSeconds
-        self.maxSleepSeconds = maxSleepSeconds
-        self.retryBaseSeconds = retryBaseSeconds
-        self.maxRetrySeconds = maxRetrySeconds
+        self.maxJitter = maxJitter
+        self.maxSleep = maxSleep
+        self.retryBase = retryBase
+        self.maxRetry = maxRetry
     }
 }
 
@@ -67,15 +67,15 @@ public struct EntitySchedule: Sendable, Equatable {
     ///   - tokenExpiresAt: the held entity token's expiry, `nil` when none is held.
     ///   - rotates: whether the entity's provider can reset secrets.
     ///   - issuesTokens: whether the entity's provider mints entity access tokens.
-    ///   - jitterFraction: the entity's draw in `0..<1`, scaled by `maxJitterSeconds` and capped
+    ///   - jitterFraction: the entity's draw in `0..<1`, scaled by `maxJitter` (a `Duration`) and capped
     ///     at a tenth of each window.
     ///   - retryAt: after a failure, the earliest time to try again.
     public static func compute(secret: SecretRecord?, tokenExpiresAt: Date?, configuration: EntityConfiguration, rotates: Bool,
-                               issuesTokens: Bool, now: Date, maxJitterSeconds: Double, jitterFraction: Double,
+                               issuesTokens: Bool, now: Date, maxJitter: Duration, jitterFraction: Double,
                                retryAt: Date?) -> EntitySchedule
     {
         var schedule = EntitySchedule()
-        func jitter(_ window: Double) -> Double { max(0, min(maxJitterSeconds, window / 10)) * jitterFraction }
+        func jitter(_ window: Double) -> Double { max(0, min(maxJitter.timeInterval, window / 10)) * jitterFraction }
         guard let secret else {
             schedule.nextRunAt = max(now, retryAt ?? now)
             schedule.nextAction = retryAt.map { $0 > now } == true ? .retry : .sync
@@ -84,14 +84,14 @@ public struct EntitySchedule: Sendable, Equatable {
         if rotates, let expiresAt = secret.expiresAt {
             let window = RotationDecision.window(expiresAt: expiresAt, createdAt: secret.createdAt,
                                                  secretExpiryDays: configuration.grantedValidityDays,
-                                                 rotateBeforeSeconds: configuration.rotateBeforeSeconds,
+                                                 rotateBefore: configuration.rotateBefore,
                                                  createdByReset: secret.createdByReset)
             // Never before the secret was first seen, as `status` shows it.
             schedule.rotationDueAt = max(secret.createdAt, expiresAt.addingTimeInterval(-window + jitter(window)))
         }
         if issuesTokens {
             if let tokenExpiresAt {
-                let window = Double(configuration.tokenRefreshBeforeSeconds)
+                let window = configuration.tokenRefreshBefore.timeInterval
                 schedule.tokenRefreshAt = tokenExpiresAt.addingTimeInterval(-window + jitter(window))
             } else {
                 schedule.tokenRefreshAt = now
@@ -275,8 +275,8 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
     /// - Throws: ``KeywardError`` (usage) for an unknown entity or negative durations;
     ///   provider factory errors.
     public init(dispatcher: Dispatcher, options: ScheduleOptions) throws {
-        guard options.maxJitterSeconds >= 0, options.maxSleepSeconds > 0, options.retryBaseSeconds > 0,
-            options.maxRetrySeconds >= options.retryBaseSeconds
+        guard options.maxJitter >= .zero, options.maxSleep > .zero, options.retryBase > .zero,
+            options.maxRetry >= options.retryBase
         else { throw KeywardError.usage("schedule: jitter must be 0 or more, the longest sleep and the retry delays more than 0") }
         self.dispatcher = dispatcher
         self.options = options
@@ -301,7 +301,7 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
         if !unrotatable.isEmpty {
             context.logger.warning("not rotated (their provider cannot reset secrets): \(unrotatable.sorted().map(\.rawValue).joined(separator: ", "))")
         }
-        context.logger.info("schedule: \(entities.count) \(entities.count == 1 ? "entity" : "entities"); jitter up to \(DurationParser.format(seconds: Int64(options.maxJitterSeconds)))")
+        context.logger.info("schedule: \(entities.count) \(entities.count == 1 ? "entity" : "entities"); jitter up to \(DurationParser.format(seconds: Int64(options.maxJitter.timeInterval)))")
         while !isStopping() {
             let before = try await computeSchedules(state: state, context: context)
             let cycle = try await runCycle(number: status.cycles + 1, schedules: before.schedules, state: &state, context: context)
@@ -318,13 +318,13 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
             }
             if !stuck.isEmpty {
                 for id in stuck {
-                    state.retryAt[id] = now.addingTimeInterval(options.retryBaseSeconds)
-                    context.logger.warning("\(id): still due after this cycle (\(after.schedules[id]?.nextAction ?? "run")); next try in \(DurationParser.format(seconds: Int64(options.retryBaseSeconds)))")
+                    state.retryAt[id] = now.addingTimeInterval(options.retryBase.timeInterval)
+                    context.logger.warning("\(id): still due after this cycle (\(after.schedules[id]?.nextAction ?? "run")); next try in \(DurationParser.format(seconds: Int64(options.retryBase.timeInterval)))")
                 }
                 after = try await computeSchedules(state: state, context: context)
             }
             let earliest = after.schedules.values.compactMap(\.nextRunAt).min()
-            let wake = min(earliest ?? now.addingTimeInterval(options.maxSleepSeconds), now.addingTimeInterval(options.maxSleepSeconds))
+            let wake = min(earliest ?? now.addingTimeInterval(options.maxSleep.timeInterval), now.addingTimeInterval(options.maxSleep.timeInterval))
             status.entities = entities.map { state.statusEntity($0, snapshot: after) }
             status.updatedAt = now
             status.nextWakeAt = max(wake, now)
@@ -407,7 +407,7 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
             snapshot.schedules[id] = EntitySchedule.compute(
                 secret: secret, tokenExpiresAt: token?.expiresAt, configuration: configuration,
                 rotates: !unrotatable.contains(id), issuesTokens: provider is any AccessTokenIssuer, now: now,
-                maxJitterSeconds: options.maxJitterSeconds, jitterFraction: state.jitter[id] ?? 0, retryAt: state.retryAt[id])
+                maxJitter: options.maxJitter, jitterFraction: state.jitter[id] ?? 0, retryAt: state.retryAt[id])
         }
         return snapshot
     }
@@ -501,14 +501,14 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
                 // codes"); look again after the first retry delay.
                 summary.skipped.append(outcome.id)
                 state.skips[id, default: 0] += 1
-                state.retryAt[id] = finished.addingTimeInterval(options.retryBaseSeconds)
-                context.logger.notice("\(id): another job holds its rotation lock; looking again in \(DurationParser.format(seconds: Int64(options.retryBaseSeconds)))")
+                state.retryAt[id] = finished.addingTimeInterval(options.retryBase.timeInterval)
+                context.logger.notice("\(id): another job holds its rotation lock; looking again in \(DurationParser.format(seconds: Int64(options.retryBase.timeInterval)))")
             case .failed:
                 summary.failed.append(outcome.id)
                 state.skips[id] = nil
                 let failures = (state.failures[id] ?? 0) + 1
                 state.failures[id] = failures
-                let backoff = min(options.maxRetrySeconds, options.retryBaseSeconds * pow(2, Double(min(failures - 1, 30))))
+                let backoff = min(options.maxRetry.timeInterval, options.retryBase.timeInterval * pow(2, Double(min(failures - 1, 30))))
                 // The service's own Retry-After (a 429) is never cut short.
                 let delay = max(backoff, Double(outcome.error?.retryAfterSeconds ?? 0))
                 state.retryAt[id] = finished.addingTimeInterval(delay)
@@ -523,7 +523,7 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
         // A rotation still open (its reset's outcome not known yet) is looked at again after
         // the retry delay, unless a failure already set a (doubling) delay.
         for id in recovery.open where state.retryAt[id] == nil {
-            state.retryAt[id] = finished.addingTimeInterval(options.retryBaseSeconds)
+            state.retryAt[id] = finished.addingTimeInterval(options.retryBase.timeInterval)
         }
         for sink in sinks where sink.outcome == .failed {
             context.logger.error("sink \(sink.name): \(sink.error?.message ?? "failed")")

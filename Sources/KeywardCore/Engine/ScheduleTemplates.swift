@@ -41,10 +41,10 @@ public enum ScheduleTemplates {
     /// ``longestGapSeconds``: an hourly job may find their token not yet due and the next run
     /// come after it expired, leaving an expired token in the sinks. `nil` when there are none.
     public static func tokenRefreshWarning(_ entities: [EntityConfiguration]) -> String? {
-        let short = entities.filter { $0.tokenRefreshBeforeSeconds < longestGapSeconds }
+        let short = entities.filter { $0.tokenRefreshBefore < .seconds(longestGapSeconds) }
             .sorted { $0.id.rawValue < $1.id.rawValue }
         guard !short.isEmpty else { return nil }
-        let names = short.map { "\($0.id.rawValue) (\(DurationParser.format(seconds: $0.tokenRefreshBeforeSeconds)))" }
+        let names = short.map { "\($0.id.rawValue) (\(DurationParser.format(seconds: $0.tokenRefreshBefore.components.seconds)))" }
         return "the schedule runs hourly, but the entity token of \(names.joined(separator: ", ")) is refreshed only "
             + "within its tokenRefreshBefore of expiry, less than the \(DurationParser.format(seconds: longestGapSeconds)) "
             + "between two runs, so a token in a sink can expire before the next run; set "

@@ -20,12 +20,12 @@ public protocol HookLedger: Sendable {
     /// Clears `sink`'s pending hook.
     func clearPendingHook(sink: String)
     /// Runs `body` holding `sink`'s lock (one process at a time writes the sink and runs its
-    /// hook), after waiting for another holder for at most `timeoutSeconds` (polled). When the
+    /// hook), after waiting for another holder for at most `timeout` (a `Duration`; polled). When the
     /// wait runs out, `body` runs anyway with `locked == false` (at worst one extra hook run).
     /// So concurrent syncs run one hook per change of the file: the second finds the file
     /// unchanged and the marker cleared by the first.
     ///
     /// - Throws: `body`'s error; an error of the lock directory or file.
-    func withSinkLock<T: Sendable>(sink: String, timeoutSeconds: Double,
+    func withSinkLock<T: Sendable>(sink: String, timeout: Duration,
                                    _ body: (_ locked: Bool) async throws -> T) async throws -> T
 }

@@ -14,13 +14,13 @@ import Darwin
 /// only this seam. A store without it mints without coordination.
 public protocol MintCoordinator: Sendable {
     /// Runs `body` holding the token lock for `key`, after waiting for another holder for at
-    /// most `timeoutSeconds` (polled, never blocking a thread). When the wait runs out, `body`
+    /// most `timeout` (a `Duration`; polled, never blocking a thread). When the wait runs out, `body`
     /// runs anyway with `locked == false` (the holder is stuck or slow: the caller reads the
     /// vault again and mints only what is still due, so at worst there is one extra mint).
     ///
     /// - Parameters:
     ///   - operation: what the holder does, recorded in the lock file (``LockHolder``).
     /// - Throws: `body`'s error; an error of the lock directory or file.
-    func withMintLock<T: Sendable>(_ key: MintLockKey, operation: String, timeoutSeconds: Double,
+    func withMintLock<T: Sendable>(_ key: MintLockKey, operation: String, timeout: Duration,
                                    _ body: (_ locked: Bool) async throws -> T) async throws -> T
 }

@@ -22,7 +22,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     func run() async throws {
         let session = try EngineSession.open(global, dryRun: true)
-        let entries = try await session.dispatcher.auditLog(sinceSeconds: since.flatMap(DurationParser.seconds), context: session.context)
+        let entries = try await session.dispatcher.auditLog(since: since.flatMap(DurationParser.seconds).map { .seconds($0) }, context: session.context)
         switch global.output {
         case .json:
             // Each row as stored, plus `entities`: the row's entity field split into its ids (a

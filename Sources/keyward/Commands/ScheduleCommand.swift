@@ -82,10 +82,10 @@ struct ScheduleCommand: AsyncParsableCommand {
         func run() async throws {
             // A service logs its cycles: info by default, errors only with --quiet.
             let session = try EngineSession.open(global, defaultLogLevel: .info) { _ = try $0.selectEntities(entities) }
-            let retry = Double(DurationParser.seconds(retryDelay) ?? 30)
-            let options = ScheduleOptions(entities: entities, maxJitterSeconds: Double(Self.jitterSeconds(jitter) ?? 300),
-                                          maxSleepSeconds: Double(DurationParser.seconds(maxSleep) ?? 3_600),
-                                          retryBaseSeconds: retry, maxRetrySeconds: max(900, retry))
+            let retry = Duration.seconds(DurationParser.seconds(retryDelay) ?? 30)
+            let options = ScheduleOptions(entities: entities, maxJitter: .seconds(Self.jitterSeconds(jitter) ?? 300),
+                                          maxSleep: .seconds(DurationParser.seconds(maxSleep) ?? 3_600),
+                                          retryBase: retry, maxRetry: max(.seconds(900), retry))
             let scheduler = try RotationScheduler(dispatcher: session.dispatcher, options: options)
             let statusWriter = statusFile.map {
                 StatusFileWriter(path: $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0)

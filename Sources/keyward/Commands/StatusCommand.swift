@@ -26,7 +26,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let session = try EngineSession.open(global, dryRun: true) { _ = try $0.selectEntities(entities) }
-        let report = try await session.dispatcher.status(entities: entities, failWithinSeconds: failWithin.flatMap(DurationParser.seconds),
+        let report = try await session.dispatcher.status(entities: entities, failWithin: failWithin.flatMap(DurationParser.seconds).map { .seconds($0) },
                                                          context: session.context)
         switch global.output {
         case .json: try Output.printJSON(report)
