@@ -600,6 +600,43 @@ extension ConfigurationCLITests {
         #expect(try Data(contentsOf: fixture.directory.appendingPathComponent("deploy/app.sh")) == shBefore)
         #expect(LeakScanner.leaks(in: sync.all + token.all, of: fixture.secrets()).isEmpty)
     }
+
+    @Test("vault init creates the vault with the configuration's vault.auditRetention: audit rows older than it are pruned")
+    func initTakesAuditRetention() async throws {
+        let directory = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try """
+            version: 1
+            vault:
+              path: v.db
+              auditRetention: 1d
+            providers:
+              uat:
+                type: token-service
+                baseURL: http://127.0.0.1:9/iam/v1
+                username: ops@example.com
+            entities:
+              FIU-ALPHA: {}
+            """.write(to: directory.appendingPathComponent("keyward.yaml"), atomically: true, encoding: .utf8)
+        let key = directory.appendingPathComponent("vault.key").path
+        let created = try await CommandRunner.run(["vault", "init", "--new-key-file", key], directory: directory)
+        #expect(created.status == 0, "\(created.all)")
+        let unlock = ["KEYWARD_KEY_FILE": key]
+        let first = try await CommandRunner.run(["vault", "put", "app/one"], environment: unlock, stdin: "value-one", directory: directory)
+        #expect(first.status == 0, "\(first.all)")
+        // Two days later (debug builds' clock hook): appending a row prunes those older than 1 day.
+        let later = unlock.merging(["KEYWARD_CLOCK_OFFSET_SECONDS": "\(2 * 86_400)"]) { $1 }
+        let second = try await CommandRunner.run(["vault", "put", "app/two"], environment: later, stdin: "value-two", directory: directory)
+        #expect(second.status == 0, "\(second.all)")
+        let audit = try await CommandRunner.run(["audit", "--output", "json"], environment: later, directory: directory)
+        #expect(audit.status == 0, "\(audit.all)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(audit.stdout.utf8)) as? [String: Any])
+        let entries = try #require(document["entries"] as? [[String: Any]])
+        #expect(entries.compactMap { $0["entity"] as? String } == ["app/two"], "the first put's row is older than 1 day: \(audit.stdout)")
+        let verified = try await CommandRunner.run(["vault", "verify"], environment: later, directory: directory)
+        #expect(verified.status == 0, "the pruned chain verifies: \(verified.all)")
+        #expect(!(audit.all + first.all + second.all).contains("value-"))
+    }
 }
 
 /// Runs the built `keyward` on a new pseudo-terminal (its controlling terminal, so /dev/tty is
