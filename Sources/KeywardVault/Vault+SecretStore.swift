@@ -51,12 +51,7 @@ extension Vault: SecretStore, Fingerprinter, AuditLog {
     }
 
     public func history(_ name: SecretName, context: OperationContext) async throws -> [SecretVersionInfo] {
-        try await offload {
-            try self.history(name).map {
-                SecretVersionInfo(version: $0.version, labels: $0.labels, createdAt: $0.createdAt, expiresAt: $0.expiresAt, source: $0.source,
-                                  txnId: $0.txnId, fingerprint: $0.fingerprint, byteCount: $0.byteCount)
-            }
-        }
+        try await offload { try self.history(name) }
     }
 
     public func record(_ entry: AuditEntry) async throws {
