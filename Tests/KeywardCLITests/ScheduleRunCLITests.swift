@@ -304,6 +304,8 @@ struct ScheduleRunCLITests {
             (["--jitter", "soon"], 2, "--jitter: 'soon'"),
             (["--max-sleep", "0s"], 2, "--max-sleep: '0s' is not a positive duration"),
             (["--retry-delay", "x"], 2, "--retry-delay: 'x'"),
+            (["--retry-delay", "36500d"], 2, "--retry-delay: '36500d' is longer than 15m"),
+            (["--retry-delay", "16m"], 2, "--retry-delay: '16m' is longer than 15m"),
             (["--status-file", fixture.directory.appendingPathComponent("missing/status.json").path], 2, "missing does not exist"),
             (["--status-file", fixture.directory.appendingPathComponent("deploy").path], 2, "is a directory"),
         ]

@@ -32,5 +32,5 @@ public enum DurationParser {
     }
 
     /// The form, for error messages.
-    public static let formDescription = "a positive whole number and a unit: 90s, 15m, 12h or 15d"
+    public static let formDescription = "a positive whole number and a unit, at most 36500d (100 years): 90s, 15m, 12h or 15d"
 }

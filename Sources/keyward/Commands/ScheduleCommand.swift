@@ -62,6 +62,11 @@ struct ScheduleCommand: AsyncParsableCommand {
             guard let retry = DurationParser.seconds(retryDelay), retry > 0 else {
                 throw ValidationError("--retry-delay: '\(retryDelay)' is not a positive duration such as 30s")
             }
+            // The retries double up to 15 minutes: a first delay beyond that would park a
+            // failing entity (and let its token run out) far longer than the README promises.
+            guard retry <= Self.longestRetryDelaySeconds else {
+                throw ValidationError("--retry-delay: '\(retryDelay)' is longer than \(DurationParser.format(seconds: Self.longestRetryDelaySeconds)), the longest wait between retries")
+            }
             if let statusFile {
                 guard !statusFile.isEmpty else { throw ValidationError("--status-file: the path is empty") }
                 let directory = URL(fileURLWithPath: statusFile).deletingLastPathComponent().path
@@ -71,6 +76,9 @@ struct ScheduleCommand: AsyncParsableCommand {
                 }
             }
         }
+
+        /// The longest wait between retries of a failing entity, in seconds (15 minutes).
+        static let longestRetryDelaySeconds: Int64 = 900
 
         /// A duration (`30s`, `5m`), or zero written `0` or `0s`/`0m`/`0h`/`0d` (no jitter).
         static func jitterSeconds(_ text: String) -> Int64? {
@@ -85,7 +93,7 @@ struct ScheduleCommand: AsyncParsableCommand {
             let retry = Duration.seconds(DurationParser.seconds(retryDelay) ?? 30)
             let options = ScheduleOptions(entities: entities, maxJitter: .seconds(Self.jitterSeconds(jitter) ?? 300),
                                           maxSleep: .seconds(DurationParser.seconds(maxSleep) ?? 3_600),
-                                          retryBase: retry, maxRetry: max(.seconds(900), retry))
+                                          retryBase: retry, maxRetry: .seconds(Self.longestRetryDelaySeconds))
             let scheduler = try RotationScheduler(dispatcher: session.dispatcher, options: options)
             let statusWriter = statusFile.map {
                 StatusFileWriter(path: $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0)

@@ -23,7 +23,7 @@ extension VaultCommand {
         @Option(name: .long, help: ArgumentHelp("Create a new key file here and unlock the vault with it.", valueName: "path"))
         var newKeyFile: String?
 
-        @Option(name: .long, help: "Versions kept per entry (labelled versions are never pruned); default: the configuration's vault.retention, else 10.")
+        @Option(name: .long, help: "Versions kept per entry (labelled versions are never pruned); default: the configuration's vault.retention, else 10. With a configuration, its vault.retention is what engine commands keep.")
         var retention: Int?
 
         func run() throws {
@@ -46,6 +46,9 @@ extension VaultCommand {
             // The configuration's vault settings from the start, so that the first engine
             // command has nothing to bring in line.
             options.retention = retention ?? settings?.retention ?? VaultSettings().retention
+            if let retention, let settings, retention != settings.retention, !global.quiet {
+                Output.warn("--retention \(retention) differs from vault.retention (\(settings.retention)) in the configuration, which every engine command (sync, token, login, …) applies to the vault: set it there to keep \(retention)")
+            }
             if let settings { options.auditRetention = settings.auditRetention }
             let vault = try Vault.create(at: path, keySource: source, options: options)
             switch global.output {

@@ -18,6 +18,18 @@ var registry = BuiltInPlugins.registry()
 CredentialsDirectorySink.register(in: &registry)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
+let usage = "usage: embedded-keyward [--config PATH] [--dry-run] | embedded-keyward login PROVIDER [--config PATH] < password\n"
+// Only the words above: anything else is a mistake, not a reason to sync.
+var position = arguments.first == "login" ? 2 : 0
+while position < arguments.count {
+    switch arguments[position] {
+    case "--dry-run": position += 1
+    case "--config" where position + 1 < arguments.count: position += 2
+    default:
+        FileHandle.standardError.write(Data("embedded-keyward: unexpected argument '\(arguments[position])'; \(usage)".utf8))
+        exit(2)
+    }
+}
 let configPath = arguments.firstIndex(of: "--config").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
 let context = OperationContext(dryRun: arguments.contains("--dry-run"))
 
@@ -27,7 +39,7 @@ do {
                                           warn: { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) })
     if arguments.first == "login" {
         guard arguments.count > 1, !arguments[1].hasPrefix("-") else {
-            FileHandle.standardError.write(Data("embedded-keyward: usage: embedded-keyward login PROVIDER [--config PATH] < password\n".utf8))
+            FileHandle.standardError.write(Data("embedded-keyward: \(usage)".utf8))
             exit(2)
         }
         // One line from stdin, without its newline; never echoed or logged.
@@ -42,6 +54,10 @@ do {
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     encoder.dateEncodingStrategy = .iso8601
     FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+    // Exit 1 when an entity or a sink failed: the report says which.
+    if report.entities.contains(where: { $0.outcome == .failed }) || report.sinks.contains(where: { $0.outcome == .failed }) {
+        exit(1)
+    }
 } catch {
     // Keyward's errors describe themselves without secrets; anything else is named by type.
     let message = (error as? any CategorizedError)?.description ?? "unexpected error: \(type(of: error))"
