@@ -227,8 +227,10 @@ import Testing
     @Test("secretExpiryDays is honoured when 180 or less", arguments: [1, 30, 180])
     func resetHonoursDays(days: Int) async throws {
         try await Harness.run { harness in
-            let token = try await harness.userToken()
+            // Before the user token: a reset's validity is capped by the user token's remaining
+            // life (token-service-contract.md), so a 180-day expiry may count from its minting.
             let before = harness.simulator.now
+            let token = try await harness.userToken()
             let json = try await harness.reset(Harness.entity, token: token, days: days).json()
             let after = harness.simulator.now
             let expiresOn = try #require(Harness.integer(json["expiresOn"]))
@@ -241,8 +243,10 @@ import Testing
     @Test("secretExpiryDays above 180, or none, falls back to 180 days with a message", arguments: [365, nil] as [Int?])
     func resetFallsBackToDefault(days: Int?) async throws {
         try await Harness.run { harness in
-            let token = try await harness.userToken()
+            // Before the user token: a reset's validity is capped by the user token's remaining
+            // life (token-service-contract.md), so a 180-day expiry may count from its minting.
             let before = harness.simulator.now
+            let token = try await harness.userToken()
             let json = try await harness.reset(Harness.entity, token: token, days: days).json()
             let after = harness.simulator.now
             let expiresOn = try #require(Harness.integer(json["expiresOn"]))
