@@ -40,6 +40,18 @@ struct ProcessCLITests {
     }
 
     /// Appends `text` to the fixture's keyward.yaml.
+    /// Gives the fixture's provider a 5-minute timeout. The one-mint tests measure what the
+    /// token locks do, not how fast a loaded machine answers: a waiter gives up on the lock after
+    /// the provider's timeout (DESIGN.md, "Files and defaults"), and a client retries a call that
+    /// timed out, so a CI machine that stalls the in-process simulator for 30 s (seen once) would
+    /// otherwise be counted as a second mint.
+    static func patientProvider(_ fixture: EngineFixture) throws {
+        let config = fixture.directory.appendingPathComponent("keyward.yaml")
+        let text = try String(contentsOf: config, encoding: .utf8)
+        precondition(text.contains("    timeout: 30s\n"))
+        try text.replacingOccurrences(of: "    timeout: 30s\n", with: "    timeout: 5m\n").write(to: config, atomically: true, encoding: .utf8)
+    }
+
     static func appendConfig(_ fixture: EngineFixture, _ text: String) throws {
         let config = fixture.directory.appendingPathComponent("keyward.yaml")
         try (try String(contentsOf: config, encoding: .utf8) + text + "\n").write(to: config, atomically: true, encoding: .utf8)
@@ -59,6 +71,7 @@ struct ProcessCLITests {
     func oneEntityTokenMint() async throws {
         let fixture = try await EngineFixture.start()
         defer { Task { await fixture.stop() } }
+        try Self.patientProvider(fixture)
         let sync = try await fixture.run(["sync", "FIU-ALPHA"])
         #expect(sync.status == 0, "\(sync.all)")
         let before = fixture.counter(.entityToken)
@@ -81,6 +94,7 @@ struct ProcessCLITests {
     func oneUserTokenMint() async throws {
         let fixture = try await EngineFixture.start()
         defer { Task { await fixture.stop() } }
+        try Self.patientProvider(fixture)
         let removed = try await fixture.run(["vault", "rm", "providers/sim/user-token"])
         #expect(removed.status == 0, "\(removed.all)")
         let before = fixture.counter(.userToken)
@@ -244,6 +258,7 @@ struct ProcessCLITests {
     func concurrentSyncsRunHookOnce() async throws {
         let fixture = try await EngineFixture.start()
         defer { Task { await fixture.stop() } }
+        try Self.patientProvider(fixture)
         try Self.appendConfig(fixture, """
             sinks:
               app-env:
