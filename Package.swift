@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "KeywardSimulator", targets: ["KeywardSimulator"]),
         .library(name: "KeywardTesting", targets: ["KeywardTesting"]),
         .library(name: "KeywardKit", targets: ["KeywardKit"]),
+        .library(name: "KeywardOpenBao", targets: ["KeywardOpenBao"]),
         .plugin(name: "KeywardExport", targets: ["KeywardExport"]),
     ],
     dependencies: [
@@ -35,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.24.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        // Already built for jwt-kit; KeywardOpenBao takes SHA-256 from it (a lease's secret digest).
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
     ],
     targets: [
         // libgcrypt, as a system library found through pkg-config. Only KeywardVault imports it.
@@ -100,6 +103,21 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // OpenBao / HashiCorp Vault: the KV v2 client, the `shared:` store (rotation leases and
+        // publication) and the `openbao-kv` sink. Core and AsyncHTTPClient only.
+        .target(
+            name: "KeywardOpenBao",
+            dependencies: [
+                "KeywardCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .target(
             name: "KeywardTesting",
             dependencies: ["KeywardCore", .product(name: "Logging", package: "swift-log")],
@@ -110,7 +128,7 @@ let package = Package(
         // Core stays free of plugin modules.
         .target(
             name: "KeywardKit",
-            dependencies: ["KeywardCore", "KeywardTokenService", "KeywardVault", "KeywardExporters"],
+            dependencies: ["KeywardCore", "KeywardTokenService", "KeywardVault", "KeywardExporters", "KeywardOpenBao"],
             swiftSettings: strictSwift
         ),
         .executableTarget(
@@ -185,6 +203,11 @@ let package = Package(
             name: "CredentialsDirectorySinkTests",
             dependencies: ["CredentialsDirectorySink", "KeywardCore", "KeywardTesting"],
             path: "Examples/EmbeddingKeyward/Tests/CredentialsDirectorySinkTests",
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KeywardOpenBaoTests",
+            dependencies: ["KeywardOpenBao", "KeywardCore", "KeywardTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
         .testTarget(

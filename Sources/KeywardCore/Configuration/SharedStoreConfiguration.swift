@@ -1,0 +1,25 @@
+import Foundation
+
+/// The `shared:` section (DESIGN.md, "Beyond one machine"), as written: its `type` and its other
+/// keys, each with its line. The module that registers the type (KeywardOpenBao for `openbao`)
+/// validates the options and builds the store.
+public struct SharedStoreConfiguration: Sendable, Equatable {
+    /// `type:` (`openbao`).
+    public var type: String
+    /// Every key but `type`, as YAML gave it (strings, integers, booleans, lists, maps).
+    public var options: [String: ConfigurationValue]
+    /// The line of each key in ``options``; a nested map's keys as `auth.token`.
+    public var optionLines: [String: Int]
+    /// The line of `shared:`.
+    public var line: Int?
+    /// The configuration file's directory (relative `caFile` and `file:` paths resolve against it).
+    public var directory: String
+
+    public init(type: String, options: [String: ConfigurationValue], optionLines: [String: Int] = [:], line: Int? = nil, directory: String) {
+        self.type = type
+        self.options = options
+        self.optionLines = optionLines
+        self.line = line
+        self.directory = directory
+    }
+}
