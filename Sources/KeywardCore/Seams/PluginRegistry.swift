@@ -142,9 +142,13 @@ public struct PluginEnvironment: Sendable {
     public var store: (any SecretStore)?
     /// Resolves credential references (`env:`, `file:`, `vault:`).
     public var credentials: CredentialResolver
+    /// The configuration's `shared:` section, when it has one: a sink of the shared store's type
+    /// (`openbao-kv`) uses its connection unless it names its own.
+    public var shared: SharedStoreConfiguration?
 
-    public init(store: (any SecretStore)?, credentials: CredentialResolver) {
+    public init(store: (any SecretStore)?, credentials: CredentialResolver, shared: SharedStoreConfiguration? = nil) {
         self.store = store
         self.credentials = credentials
+        self.shared = shared
     }
 }

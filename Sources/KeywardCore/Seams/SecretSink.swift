@@ -42,3 +42,13 @@ public enum SinkWriteOutcome: String, Sendable, Codable {
     case written
     case unchanged
 }
+
+/// A sink (or store) whose destination can be checked before a run changes anything: the engine
+/// calls ``checkReady(context:)`` once per run of `sync`, `rotate`, `schedule run` and
+/// `config check`, before any entity is synced (DESIGN.md, "Beyond one machine": a missing or
+/// KV v1 mount stops the run there).
+public protocol ReadinessChecking: Sendable {
+    /// - Throws: a ``CategorizedError`` naming what is missing (usage for a missing mount,
+    ///   authentication for a refused token, operation failed for a server that is away).
+    func checkReady(context: OperationContext) async throws
+}
