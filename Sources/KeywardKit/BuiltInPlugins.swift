@@ -1,5 +1,6 @@
 import KeywardCore
 import KeywardExporters
+import KeywardOpenBao
 import KeywardTokenService
 
 /// Every plugin type this build provides, registered by its `type` name: the token-service
@@ -12,6 +13,7 @@ public enum BuiltInPlugins {
         var registry = PluginRegistry()
         TokenServiceProvider.register(in: &registry)
         Exporters.register(in: &registry)
+        OpenBaoPlugins.register(in: &registry)
         return registry
     }
 }

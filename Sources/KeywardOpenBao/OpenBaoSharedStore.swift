@@ -19,6 +19,9 @@ public struct SharedStoreSettings: Sendable, Equatable {
         self.prefix = prefix
         self.leaseTTL = leaseTTL
     }
+
+    /// The `shared:` section's settings. - Throws: ``ConfigurationError`` naming each key and line.
+    public static func parse(_ configuration: SharedStoreConfiguration) throws -> SharedStoreSettings { fatalError("wtC implements") }
 }
 
 /// ``SharedSecretStore`` on an OpenBao/Vault KV v2 mount: rotation leases at

@@ -59,7 +59,8 @@ extension Dispatcher {
         var secret = try await vault.read(.entitySecret(id), label: .current, context: context)
         var readAgain = false
         if secret == nil {
-            secret = try await storeIfChanged(try await provider.readSecret(for: id, context: context).record, id: id, vault: vault, context: context)
+            secret = try await storeIfChanged(try await readSourceSecret(id, provider: provider, context: context).record, id: id, vault: vault,
+                                              context: context)
             readAgain = true
         }
         var minted: ProvidedSecret
@@ -73,7 +74,8 @@ extension Dispatcher {
             {
                 throw error
             }
-            let fresh = try await provider.readSecret(for: id, context: context).record
+            // A follower reads the publication again, consistently (DESIGN.md, "Followers").
+            let fresh = try await readSourceSecret(id, provider: provider, context: context).record
             guard fresh.value != secret!.value else { throw error }
             secret = try await storeIfChanged(fresh, id: id, vault: vault, context: context)
             minted = try await issuer.issueAccessToken(for: id, secret: secret!.value, context: context)
@@ -86,7 +88,7 @@ extension Dispatcher {
 
     /// Stores `record` as the entity's current secret unless the vault holds the same bytes;
     /// then only a changed expiry is recorded (the vault follows the service).
-    private func storeIfChanged(_ record: SecretRecord, id: EntityID, vault: any VaultServices, context: OperationContext) async throws -> SecretRecord {
+    func storeIfChanged(_ record: SecretRecord, id: EntityID, vault: any VaultServices, context: OperationContext) async throws -> SecretRecord {
         if let current = try await vault.read(.entitySecret(id), label: .current, context: context), current.value == record.value {
             if Self.sameInstant(current.expiresAt, record.expiresAt) { return current }
             return try await vault.amend(.entitySecret(id), label: .current, expiresAt: record.expiresAt, txnId: record.txnId, context: context)

@@ -68,7 +68,7 @@ final class RotationStateMachine {
         self.lease = lease
         self.driver = driver
         self.context = context
-        if case .rotation(_, let known, _) = driver { startedFrom = vault.fingerprint(known.value) } else { startedFrom = nil }
+        if case .rotation(_, let known, _) = driver { startedFrom = dispatcher.leaseDigest(known.value, vault: vault) } else { startedFrom = nil }
     }
 
     /// Runs `entry` from its state until it is settled, closed or left open.
