@@ -240,8 +240,17 @@ extension Dispatcher {
                 return rotation
             }
             if context.dryRun {
+                if let shared {
+                    rotation.plan.append(.init(action: .takeLease, target: name.rawValue, oldFingerprint: nil, newFingerprint: nil,
+                                               detail: "\(shared.location): the entity's rotation lease, with check-and-set; then the "
+                                                   + "publication is read and a newer secret adopted before the due check"))
+                }
                 rotation.plan.append(.init(action: .reset, target: name.rawValue, oldFingerprint: rotation.outcome.secretFingerprint,
                                            newFingerprint: nil, detail: "due: \(decision.reason)"))
+                if let shared {
+                    rotation.plan.append(.init(action: .publish, target: name.rawValue, oldFingerprint: nil, newFingerprint: nil,
+                                               detail: "\(shared.location): the new secret, as the service returns it then"))
+                }
                 // What a real run would do: never `unchanged` beneath a plan that changes it.
                 rotation.outcome.outcome = .ok
                 rotation.outcome.changes.append(.secret)

@@ -314,6 +314,14 @@ extension Dispatcher {
                 }
             }
             outcome.outcome = outcome.changes.isEmpty ? .unchanged : .ok
+            if context.dryRun, openReason == nil, let shared, !followsShared(id) {
+                // Reading is harmless: the plan says whether a real run would publish.
+                let record = try await shared.publication(of: id, context: context)
+                if record?.secret != read.record.value {
+                    plan.append(.init(action: .publish, target: secretName.rawValue, oldFingerprint: nil, newFingerprint: newFingerprint,
+                                      detail: "\(shared.location): " + (record.map { "generation \($0.generation) holds another secret" } ?? "nothing published yet")))
+                }
+            }
             if openReason == nil, shared != nil, !followsShared(id), !context.dryRun {
                 // DESIGN.md, "Publication": what the service returned just now, unless the
                 // record holds it already (one consistent read when it does).
