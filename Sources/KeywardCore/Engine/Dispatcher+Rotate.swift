@@ -360,11 +360,13 @@ extension Dispatcher {
                 if answerLost { rotation.outcome.changes.append(.readBack) }
             }
             if settled.tokenMinted { rotation.outcome.changes.append(.token) }
-            if shared != nil, settled.changed {
+            if shared != nil, settled.changed, let newSecret = settled.current {
                 // Published only what the service holds now (a fresh read).
                 do {
-                    let now = try await provider.readSecret(for: id, context: context).record
-                    try await publishIfBehind(id, serviceSecret: now, vault: vault, context: context)
+                    // The record differs from the new secret, so this reads the service again
+                    // and publishes what it holds now.
+                    try await publishIfBehind(id, serviceSecret: newSecret, provider: provider, vault: vault, context: context)
+                    CrashHook.at(.afterPublish, environment: environment)
                 } catch {
                     rotation.outcome.warnings.append("rotated, but not published (\(SyncReport.ErrorInfo(error).message)); the next sync or rotation publishes it")
                     throw error

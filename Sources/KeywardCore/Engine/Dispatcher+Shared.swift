@@ -35,20 +35,29 @@ extension Dispatcher {
         return ProvidedSecret(record: publication.record)
     }
 
-    /// DESIGN.md, "Publication": publishes `serviceSecret` (what the service returned just now)
-    /// unless the record already holds it, with check-and-set against the record read. A
-    /// conflict (another host published meanwhile) is read again once: when the record then
-    /// holds this secret, nothing more is done.
+    /// DESIGN.md, "Publication": publishes what the service holds now, unless the record
+    /// already holds it. `serviceSecret` (what the service returned to the caller) settles the
+    /// common case with one consistent read of the record; when the record holds another secret,
+    /// the service is read again right before publishing, so a host that was slow since its read
+    /// never publishes a secret that a reset elsewhere has killed, and the write is
+    /// check-and-set against the record read first. A conflict (another host published
+    /// meanwhile) is read again once.
     ///
     /// - Returns: the generation published, or `nil` when the record already held the secret
     ///   (or no shared store is configured, the entity follows it, or the run is dry).
-    /// - Throws: the store's error.
+    /// - Throws: the store's or the provider's error.
     @discardableResult
-    func publishIfBehind(_ id: EntityID, serviceSecret: SecretRecord, vault: any VaultServices, context: OperationContext) async throws -> UInt64? {
+    func publishIfBehind(_ id: EntityID, serviceSecret: SecretRecord, provider: any SecretProvider, vault: any VaultServices,
+                         context: OperationContext) async throws -> UInt64? {
         guard let shared, !followsShared(id), !context.dryRun else { return nil }
+        CrashHook.at(.beforePublish, environment: environment)
         var record = try await shared.publication(of: id, context: context)
+        if let held = record, held.secret == serviceSecret.value { return nil }
+        var serviceSecret = serviceSecret
         for attempt in 0..<2 {
-            if let record, record.secret == serviceSecret.value { return nil }
+            let fresh = try await provider.readSecret(for: id, context: context).record
+            if let record, record.secret == fresh.value { return nil }
+            serviceSecret = fresh
             do {
                 let published = try await shared.publish(id, secret: serviceSecret, fingerprint: vault.fingerprint(serviceSecret.value),
                                                          txnId: serviceSecret.txnId, replacing: record, context: context)
@@ -91,7 +100,7 @@ extension Dispatcher {
             if shared.digest(service.value) != startedFrom {
                 let before = try await vault.read(name, label: .current, context: context)
                 let stored = try await storeIfChanged(service, id: id, vault: vault, context: context)
-                try await publishIfBehind(id, serviceSecret: service, vault: vault, context: context)
+                try await publishIfBehind(id, serviceSecret: service, provider: provider, vault: vault, context: context)
                 return .settled(changed: before?.value != stored.value,
                                 reason: "the previous holder's rotation (\(inherited)) happened: its secret is stored and published, not reset again")
             }

@@ -325,7 +325,7 @@ extension Dispatcher {
             if openReason == nil, shared != nil, !followsShared(id), !context.dryRun {
                 // DESIGN.md, "Publication": what the service returned just now, unless the
                 // record holds it already (one consistent read when it does).
-                try await publishIfBehind(id, serviceSecret: read.record, vault: vault, context: context)
+                try await publishIfBehind(id, serviceSecret: read.record, provider: provider, vault: vault, context: context)
             }
             if let openReason, !context.dryRun {
                 throw KeywardError.operationFailed(

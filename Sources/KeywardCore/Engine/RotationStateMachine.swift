@@ -150,6 +150,7 @@ final class RotationStateMachine {
             try? await close(entry, as: .aborted, txnId: nil, audit: false)
             throw error
         }
+        CrashHook.at(.beforeSent, environment: dispatcher.environment)
         try await lease.advance(to: .sent, txnId: nil, secretHash: startedFrom)
         return try await journal.advanceRotation(id: entry.id, to: .sent, txnId: nil, context: context)
     }
