@@ -75,6 +75,8 @@ private struct Reader {
     var providerSections: [(provider: ProviderConfiguration, keyNode: Node, map: OrderedMapping, failed: Set<String>)] = []
     /// Entities read without problems, for a provider rule that points at one of their keys.
     var entityMaps: [EntityID: OrderedMapping] = [:]
+    /// Whether the file has a `shared:` section (which `openbao:` references read through).
+    var hasSharedSection = false
 
     init(file: String?, directory: String, registry: PluginRegistry, home: String?) {
         self.file = file
@@ -118,6 +120,7 @@ private struct Reader {
         } else {
             fail("version", root, "missing; add `version: 1`")
         }
+        hasSharedSection = top["shared"] != nil
         if let node = top["vault"] { configuration.vault = readVault(node) }
         if let node = top["shared"] { configuration.shared = readShared(node) }
         if let node = top["providers"], let map = mapping(node, "providers") {
@@ -453,7 +456,8 @@ private struct Reader {
             if scalar.style == .plain, let flag = Bool(scalar.string) { return .boolean(flag) }
             if scalar.style == .plain, let number = Int(scalar.string) { return .integer(number) }
             let text = scalar.string
-            if text.hasPrefix("env:") || text.hasPrefix("file:") || text.hasPrefix("vault:") {
+            if text.hasPrefix("env:") || text.hasPrefix("file:") || text.hasPrefix("vault:")
+                || registry.sharedStoreTypes.contains(where: { text.hasPrefix($0 + ":") }) {
                 return reference(node, path).map(ConfigurationValue.credential)
             }
             return string(node, path).map(ConfigurationValue.string)
@@ -778,6 +782,23 @@ private struct Reader {
                 return nil
             }
             return .vault(name)
+        }
+        if let colon = text.firstIndex(of: ":"), registry.sharedStoreTypes.contains(String(text[..<colon])) {
+            let type = String(text[..<colon])
+            // The shared store's own login cannot come from the store (DESIGN.md).
+            guard !path.hasPrefix("shared.") else {
+                fail(path, node, "the shared store's own credentials cannot be read from it: use env:, file: or vault:")
+                return nil
+            }
+            guard hasSharedSection else {
+                fail(path, node, "\(type): references read through the `shared:` section, and there is none")
+                return nil
+            }
+            guard let location = CredentialReference.sharedLocation(String(text[text.index(after: colon)...])) else {
+                fail(path, node, "\(type): needs MOUNT/PATH#KEY (segments of letters, digits, '.', '_' and '-', never '.' or '..')")
+                return nil
+            }
+            return .shared(type: type, mount: location.mount, path: location.path, key: location.key)
         }
         // Never echo the value: it may be the password itself.
         fail(path, node, "must be \(CredentialReference.formDescription); a literal password is not accepted in the configuration")

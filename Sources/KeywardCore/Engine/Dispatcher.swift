@@ -104,7 +104,8 @@ public struct Dispatcher: Sendable, CustomStringConvertible, CustomReflectable {
     }
 
     var pluginEnvironment: PluginEnvironment {
-        PluginEnvironment(store: store, credentials: CredentialResolver(environment: environment, store: store), shared: configuration.shared)
+        PluginEnvironment(store: store, credentials: CredentialResolver(environment: environment, store: store, shared: shared),
+                          shared: configuration.shared)
     }
 
     /// The provider configured for `entity`.
