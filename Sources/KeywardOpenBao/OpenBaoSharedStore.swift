@@ -48,4 +48,5 @@ public final class OpenBaoSharedStore: SharedSecretStore {
     public func leaseStatus(of entity: EntityID, context: OperationContext) async throws -> SharedLeaseStatus? { fatalError("wtC implements") }
     public func digest(_ value: SecretValue) -> String { fatalError("wtC implements") }
     public func credential(mount: String, path: String, key: String, context: OperationContext) async throws -> SecretValue { fatalError("coordinator implements") }
+    public func releaseHeldLeases() async { fatalError("coordinator implements") }
 }

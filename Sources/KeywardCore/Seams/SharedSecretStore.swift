@@ -50,6 +50,11 @@ public protocol SharedSecretStore: RotationCoordinator {
     /// - Throws: a ``CategorizedError`` naming the reference (never a value) when the entry or
     ///   the key is missing (usage), or the store cannot answer.
     func credential(mount: String, path: String, key: String, context: OperationContext) async throws -> SecretValue
+
+    /// Releases every lease this process holds (on SIGTERM: DESIGN.md, "Lease"), keeping the
+    /// progress each recorded for the next holder. Best effort: a store that cannot be reached
+    /// leaves the leases to expire.
+    func releaseHeldLeases() async
 }
 
 /// An entity's publication record in a ``SharedSecretStore`` (DESIGN.md, "Publication").
