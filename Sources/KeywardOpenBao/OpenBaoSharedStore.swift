@@ -131,10 +131,9 @@ public final class OpenBaoSharedStore: SharedSecretStore {
                 }
                 previous = record
             }
-            var record = LeaseRecord(host: hostName, pid: processID, holderID: Self.randomHolderID(), operation: context.operation ?? "rotation",
+            let record = LeaseRecord(host: hostName, pid: processID, holderID: Self.randomHolderID(), operation: context.operation ?? "rotation",
                                      since: Date(), ttlSeconds: Self.seconds(settings.leaseTTL), released: false,
                                      progress: previous?.progress)
-            record.progress = previous?.progress
             let written: KVWriteResult
             do {
                 written = try await client.write(mount: settings.mount, path: path, data: record.data, cas: current?.version ?? 0, context: context)
