@@ -70,6 +70,23 @@ struct OpenBaoSharedStoreTests {
         }
     }
 
+    @Test("hosts racing for a free lease: exactly one is granted, each other is answered held naming a host")
+    func raceForTheLease() async throws {
+        try await withServer { server in
+            let stores = try (0..<4).map { try server.store(host: "host-\($0)") }
+            let answers = try await withThrowingTaskGroup(of: RotationGrant.self) { group in
+                for store in stores { group.addTask { try await store.acquire("FIU-RACE", context: Self.context) } }
+                return try await group.reduce(into: [RotationGrant]()) { $0.append($1) }
+            }
+            let leases = answers.compactMap { if case .granted(let lease) = $0 { lease } else { nil } }
+            let holders = answers.compactMap { if case .held(let holder) = $0 { holder } else { nil } }
+            #expect(leases.count == 1)
+            #expect(holders.count == 3)
+            #expect(holders.allSatisfy { $0.hasPrefix("host-") }, "\(holders)")
+            for lease in leases { await lease.release() }
+        }
+    }
+
     @Test("a renewed lease outlives leaseTTL")
     func renewalKeepsTheLease() async throws {
         try await withServer { server in
