@@ -8,7 +8,7 @@ import Testing
 /// The shared store on a real OpenBao dev server (DESIGN.md, "Beyond one machine": Lease,
 /// Fencing the reset, Publication). Two "hosts" are two store instances with their own host
 /// name and their own local coordinator, sharing one server.
-@Suite("OpenBao shared store: leases and publication on a dev server", .serialized)
+@Suite("OpenBao shared store: leases and publication on a dev server", .serialized, .openBaoDevServer)
 struct OpenBaoSharedStoreTests {
     static let context = OperationContext(operation: "rotation")
 
