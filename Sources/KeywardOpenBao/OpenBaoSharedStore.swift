@@ -208,7 +208,8 @@ public final class OpenBaoSharedStore: SharedSecretStore {
 
     /// Writes the publication with check-and-set against `replacing` (`0`: only when none
     /// exists), generation one more than `replacing`'s, then merges `managed-by: keyward` into
-    /// the entry's `custom_metadata` (skipped when the replaced version was read with it).
+    /// the entry's `custom_metadata` (skipped when the replaced version was read with it; a
+    /// failed merge is logged, since the record is published by then).
     ///
     /// - Throws: ``OpenBaoError`` `.casConflict` when another host published first: read again
     ///   and adopt.
@@ -231,10 +232,18 @@ public final class OpenBaoSharedStore: SharedSecretStore {
             defer { tags[entity] = nil }
             return replacing.map { tags[entity] == $0.version } ?? false
         }
-        if !tagged {
-            try await client.mergeCustomMetadata(mount: settings.mount, path: path, ["managed-by": "keyward"], context: context)
+        if tagged {
+            taggedVersions.withLock { $0[entity] = written.version }
+        } else {
+            // The record is published whatever happens here: a tag that failed is logged, not thrown.
+            do {
+                try await client.mergeCustomMetadata(mount: settings.mount, path: path, ["managed-by": "keyward"], context: context)
+                taggedVersions.withLock { $0[entity] = written.version }
+            } catch {
+                context.logger.warning("published, but could not tag the record managed-by: keyward",
+                                       metadata: ["entity": "\(entity)", "error": "\(error)"])
+            }
         }
-        taggedVersions.withLock { $0[entity] = written.version }
         return SecretPublication(secret: secret.value, secretExpiresAt: secret.expiresAt, generation: generation, txnId: txnId,
                                  updatedBy: updatedBy, fingerprint: fingerprint, publishedAt: written.createdTime, version: written.version)
     }
