@@ -70,6 +70,9 @@ public struct OpenBaoKVSink: SecretSink, ReadinessChecking {
     public let mode: MergeMode
     private let keys: [(key: String, template: KeyTemplate)]?
     private let client: OpenBaoClient
+    /// Whether ``mount`` was found to be a KV v2 mount in this process (by ``checkReady(context:)``
+    /// or the first write): a KV v1 mount would take `<mount>/data/<path>` as a plain path.
+    private let mountChecked = MountCheck()
 
     /// Called after each read of the entry and before the write that follows it: a test hook
     /// (through `@testable import`) to put another writer between the two.
@@ -104,6 +107,13 @@ public struct OpenBaoKVSink: SecretSink, ReadinessChecking {
     ///   (exit 3), `.sealed`/`.unreachable` (exit 1).
     public func checkReady(context: OperationContext) async throws {
         try await client.checkKVv2Mount(mount, context: context)
+        mountChecked.markDone()
+    }
+
+    /// Checks the mount once per process, whether or not the engine called ``checkReady(context:)``.
+    private func ensureMount(context: OperationContext) async throws {
+        guard !mountChecked.isDone else { return }
+        try await checkReady(context: context)
     }
 
     /// Writes the pairs when they change the entry; in a dry run, only says what it would do.
@@ -116,6 +126,7 @@ public struct OpenBaoKVSink: SecretSink, ReadinessChecking {
     public func write(_ material: [EntityMaterial], context: OperationContext) async throws -> SinkWriteOutcome {
         let rendered = try render(material)
         if context.dryRun { return try await outcome(of: rendered, context: context) }
+        try await ensureMount(context: context)
         var conflicts = 0
         // The version to check against when the read finds no current version: 0 (no entry),
         // or, once a conflict shows the entry exists with its current version deleted, that version.
@@ -161,6 +172,7 @@ public struct OpenBaoKVSink: SecretSink, ReadinessChecking {
     }
 
     private func outcome(of rendered: [String: SecretValue], context: OperationContext) async throws -> SinkWriteOutcome {
+        try await ensureMount(context: context)
         let existing = try await client.read(mount: mount, path: path, consistent: true, context: context)
         guard let existing else { return .written }
         let data = newData(rendered, existing: existing.data, previouslyWritten: Self.writtenKeys(existing.customMetadata))
@@ -203,4 +215,13 @@ public struct OpenBaoKVSink: SecretSink, ReadinessChecking {
         for pair in try SinkKeys.pairs(for: material, keys: keys) { data[pair.key] = pair.value }
         return data
     }
+}
+
+/// A flag set once, shared by the copies of a sink.
+private final class MountCheck: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+
+    var isDone: Bool { lock.withLock { done } }
+    func markDone() { lock.withLock { done = true } }
 }
