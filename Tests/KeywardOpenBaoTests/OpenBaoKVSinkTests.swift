@@ -55,35 +55,42 @@ final class SinkDevServer: @unchecked Sendable {
     /// Runs `bao ARGS…` against this server with `token` (the root token by default).
     @discardableResult
     func bao(_ arguments: [String], token: String = rootToken) async throws -> Output {
+        try await offPool { [self] in try baoNow(arguments, token: token) }
+    }
+
+    /// ``bao(_:token:)``, blocking the calling thread (for synchronous readers).
+    func baoNow(_ arguments: [String], token: String = rootToken) throws -> Output {
         let address = address.absoluteString
-        return try await offPool {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["bao"] + arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(
-                ["BAO_ADDR": address, "BAO_TOKEN": token, "VAULT_ADDR": address, "VAULT_TOKEN": token]) { $1 }
-            let out = Pipe(), err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            // Read both pipes while the process runs, so a large answer cannot block it.
-            let group = DispatchGroup()
-            nonisolated(unsafe) var errData = Data()
-            group.enter()
-            DispatchQueue.global().async {
-                errData = err.fileHandleForReading.readDataToEndOfFile()
-                group.leave()
-            }
-            let outData = out.fileHandleForReading.readDataToEndOfFile()
-            group.wait()
-            process.waitUntilExit()
-            return Output(status: process.terminationStatus, stdout: outData, stderr: String(decoding: errData, as: UTF8.self))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["bao"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["BAO_ADDR": address, "BAO_TOKEN": token, "VAULT_ADDR": address, "VAULT_TOKEN": token]) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes while the process runs, so a large answer cannot block it.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var errData = Data()
+        group.enter()
+        DispatchQueue.global().async {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
         }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus, stdout: outData, stderr: String(decoding: errData, as: UTF8.self))
     }
 
     /// `bao kv get -format=json`: the entry's data, each value's UTF-8 bytes; `nil` when absent.
     func kvGet(_ mount: String, _ path: String) async throws -> [String: [UInt8]]? {
-        let output = try await bao(["kv", "get", "-format=json", "-mount=\(mount)", path])
+        try await offPool { [self] in try kvGetNow(mount, path) }
+    }
+
+    func kvGetNow(_ mount: String, _ path: String) throws -> [String: [UInt8]]? {
+        let output = try baoNow(["kv", "get", "-format=json", "-mount=\(mount)", path])
         guard output.status == 0 else { return nil }
         let object = try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any]
         let data = (object?["data"] as? [String: Any])?["data"] as? [String: Any] ?? [:]
@@ -309,6 +316,38 @@ struct OpenBaoKVSinkTests {
         #expect(error?.category == .authentication)
         let text = error?.description ?? ""
         #expect(text.contains(server.address.absoluteString) && !text.contains("my-hidden-value") && !text.contains(token), "\(text)")
+    }
+}
+
+@Suite("openbao-kv sink: KeywardTesting's sink conformance suite on a dev server", .serialized)
+struct OpenBaoKVSinkConformanceTests {
+    @Test("built through the loader and the registry, hostile values read back by `bao kv get`, unchanged, dry run, bad options refused")
+    func conformance() async throws {
+        let server = try await SinkDevServer.start()
+        defer { server.stop() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-kv-conformance-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let tokenFile = directory.appendingPathComponent("bao-token")
+        try (SinkDevServer.rootToken + "\n").write(to: tokenFile, atomically: true, encoding: .utf8)
+        let path = uniquePath("conformance")
+        let connection = ["address: \(server.address.absoluteString)", "auth: {token: \"file:\(tokenFile.path)\"}"]
+        let valid = ["mount: secret", "path: \(path)"] + connection
+        let failures = await SinkConformance(
+            descriptor: OpenBaoKVSink.descriptor, directory: directory.path, register: { OpenBaoKVSink.register(in: &$0) },
+            options: valid,
+            invalidOptions: [
+                "a path with a '..' segment": ["mount: secret", "path: apps/../other"] + connection,
+                "a path starting with '/'": ["mount: secret", "path: /apps"] + connection,
+                "a mount with a trailing '/'": ["mount: secret/", "path: apps"] + connection,
+                "no mount": ["path: apps"] + connection,
+                "no path": ["mount: secret"] + connection,
+                "auth without address": ["mount: secret", "path: apps", connection[1]],
+                "a key holding a comma": valid + ["keys: {'A,B': '{entity.secret}'}"],
+                "no address and no shared: section": ["mount: secret", "path: apps"],
+            ],
+            readBack: { _ in try server.kvGetNow("secret", path) ?? [:] }).run()
+        #expect(failures.isEmpty, "\(failures.map(\.description).joined(separator: "\n"))")
     }
 }
 
