@@ -330,6 +330,7 @@ struct OpenBaoKVSinkConformanceTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let tokenFile = directory.appendingPathComponent("bao-token")
         try (SinkDevServer.rootToken + "\n").write(to: tokenFile, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokenFile.path)
         let path = uniquePath("conformance")
         let connection = ["address: \(server.address.absoluteString)", "auth: {token: \"file:\(tokenFile.path)\"}"]
         let valid = ["mount: secret", "path: \(path)"] + connection
