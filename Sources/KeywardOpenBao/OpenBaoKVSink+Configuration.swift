@@ -5,7 +5,7 @@ import Logging
 extension OpenBaoKVSink {
     /// The options that name the sink's own connection; without `address`, none may be given
     /// and the `shared:` section's connection is used.
-    static let connectionOptions = ["address", "auth", "namespace", "caFile", "timeout"]
+    static let connectionOptions = OpenBaoServerSettings.optionKeys
 
     /// Registers `openbao-kv` in `registry`.
     public static func register(in registry: inout PluginRegistry) {
@@ -114,8 +114,7 @@ extension OpenBaoKVSink {
     /// - Throws: ``ConfigurationError`` naming each key at fault.
     static func parseConnection(options: [String: ConfigurationValue], lines: [String: Int], keyPrefix: String,
                                 directory: String) throws -> OpenBaoServerSettings {
-        // TEMPORARY until wtA's OpenBaoServerSettings.parse(options:lines:keyPrefix:directory:) is merged.
-        fatalError("OpenBaoServerSettings.parse: wtA implements")
+        try OpenBaoServerSettings.parse(options: options, lines: lines, keyPrefix: keyPrefix, directory: directory)
     }
 
     private static func keyPath(_ place: SinkConfigurationProblem.Place, sinkPath: String) -> String {
