@@ -498,7 +498,7 @@ private struct Reader {
                     if text.isEmpty { fail("\(path).path", node, "must not be empty") } else { filePath = resolvePath(text) }
                     written = filePath
                 }
-            } else {
+            } else if descriptor.options["path"] == nil {
                 fail("\(path).path", node, "a \(type) sink writes no file")
             }
         } else if descriptor.writesFile {
@@ -610,7 +610,8 @@ private struct Reader {
             if let value = option(node, kind: kind, path: "\(path).\(key)") { options[key] = value }
         }
         let sink = SinkConfiguration(name: name, type: type, path: filePath, entities: sinkEntities, onChange: onChange,
-                                     onChangeTimeout: .seconds(onChangeTimeout), keys: keys, mode: mode, allowGroupRead: allowGroupRead, options: options, line: keyNode.mark?.line)
+                                     onChangeTimeout: .seconds(onChangeTimeout), keys: keys, mode: mode, allowGroupRead: allowGroupRead, options: options, line: keyNode.mark?.line,
+                                     directory: directory)
         // The type's own rules (Kubernetes names, the key names a format can carry): checked
         // here, so every command refuses the section before it unlocks or calls anything.
         // Checked even when the generic checks failed, so that every problem of the file is
@@ -684,6 +685,9 @@ private struct Reader {
                 if let text = string(value, "\(path).\(key)") { result[key] = .string(text) }
             }
             return .map(result)
+        case .map:
+            guard mapping(node, path) != nil else { return nil }
+            return Self.raw(node)
         }
     }
 

@@ -110,7 +110,8 @@ public struct PluginRegistry: Sendable {
 }
 
 /// What a sink type accepts in its configuration section beyond the shared keys (`type`,
-/// `path`, `entities`, `onChange`, `keys`, `mode`).
+/// `path`, `entities`, `onChange`, `keys`, `mode`). A sink that writes no file may declare
+/// `path` among its ``options`` (a KV path): then it is one of its options, not a file.
 public struct SinkTypeDescriptor: Sendable {
     /// The kind of value an option takes.
     public enum OptionKind: Sendable, Equatable {
@@ -121,6 +122,9 @@ public struct SinkTypeDescriptor: Sendable {
         case integer
         /// A map of string to string (labels, annotations).
         case stringMap
+        /// A mapping kept as YAML gave it (nested maps, lists and scalars as strings), for a
+        /// section the type parses itself in ``SinkTypeDescriptor/validate`` (an `auth:` block).
+        case map
     }
 
     public var type: String
