@@ -130,8 +130,15 @@ struct SharedHosts {
     }
 
     /// The publication record as the real `bao kv get -format=json` reads it: its data.
-    static func publication(_ run: ([String]) throws -> OpenBaoCLI.Result, prefix: String) throws -> [String: String]? {
-        let result = try run(["kv", "get", "-format=json", "-mount=secret", "\(prefix)/entities/FIU-ALPHA"])
+    static func publication(_ cluster: OpenBaoRaftCluster, prefix: String) async throws -> [String: String]? {
+        try await publication(address: cluster.addresses[try await cluster.leader()], token: cluster.rootToken, prefix: prefix)
+    }
+
+    /// The same on any server (run off Swift's cooperative pool: `bao` is waited for).
+    static func publication(address: URL, token: String, prefix: String) async throws -> [String: String]? {
+        let result = try await CommandRunner.offPool {
+            try OpenBaoCLI.run(["kv", "get", "-format=json", "-mount=secret", "\(prefix)/entities/FIU-ALPHA"], address: address, token: token)
+        }
         guard result.status == 0 else { return nil }
         let document = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         return (document?["data"] as? [String: Any])?["data"] as? [String: String]

@@ -61,7 +61,7 @@ struct SharedStoreClusterTests {
             #expect([0, 5].contains(result.status), "\(result.all)")
             #expect(LeakScanner.leaks(in: result.all, of: shared.secrets([old])).isEmpty)
         }
-        let record = try #require(try SharedHosts.publication({ try cluster.bao($0) }, prefix: shared.prefix))
+        let record = try #require(try await SharedHosts.publication(cluster, prefix: shared.prefix))
         #expect(record["secret"] == shared.simulator.currentSecret(for: "FIU-ALPHA"), "the publication holds the service's secret")
         // A host whose every process found the lease held adopts the publication at its next run.
         for host in shared.hosts {
@@ -107,7 +107,7 @@ struct SharedStoreClusterTests {
         if resetByA == 1 {
             #expect(done.all.contains("not reset again"), "\(step): host-b finished host-a's rotation by reading: \(done.all)")
         }
-        let record = try #require(try SharedHosts.publication({ try cluster.bao($0) }, prefix: shared.prefix))
+        let record = try #require(try await SharedHosts.publication(cluster, prefix: shared.prefix))
         #expect(record["secret"] == shared.simulator.currentSecret(for: "FIU-ALPHA"))
         // The dead host's next run agrees (it finishes or closes its own journal entry first).
         let next = try await a.run(["sync"])
@@ -132,14 +132,14 @@ struct SharedStoreClusterTests {
         let taken = try await b.run(["rotate", "--force", "FIU-ALPHA"])
         #expect(taken.status == 0, "\(taken.all)")
         #expect(shared.resets() == before + 1, "host-b took the expired lease over and reset once")
-        let published = try #require(try SharedHosts.publication({ try cluster.bao($0) }, prefix: shared.prefix))
+        let published = try #require(try await SharedHosts.publication(cluster, prefix: shared.prefix))
 
         kill(paused.0.processIdentifier, SIGCONT)
         let resumed = await SharedHosts.finish(paused)
         #expect(resumed.status == 1, "host-a lost its lease: \(resumed.all)")
         #expect(resumed.stderr.contains("lease"), "it says why: \(resumed.stderr)")
         #expect(shared.resets() == before + 1, "host-a never reset after resuming")
-        let after = try #require(try SharedHosts.publication({ try cluster.bao($0) }, prefix: shared.prefix))
+        let after = try #require(try await SharedHosts.publication(cluster, prefix: shared.prefix))
         #expect(after == published, "host-a did not overwrite its successor's publication")
         #expect(after["secret"] == shared.simulator.currentSecret(for: "FIU-ALPHA"))
         #expect(try await a.run(["sync"]).status == 0)
@@ -159,13 +159,13 @@ struct SharedStoreClusterTests {
         #expect(try await ScheduleRunCLITests.waitFor(30) { SharedHosts.isStopped(slow.0.processIdentifier) }, "host-a paused before publishing")
         let rotated = try await b.run(["rotate", "--force", "FIU-ALPHA"])
         #expect(rotated.status == 0, "\(rotated.all)")
-        let newer = try #require(try SharedHosts.publication({ try cluster.bao($0) }, prefix: shared.prefix))
+        let newer = try #require(try await SharedHosts.publication(cluster, prefix: shared.prefix))
         #expect(newer["secret"] == shared.simulator.currentSecret(for: "FIU-ALPHA"))
 
         kill(slow.0.processIdentifier, SIGCONT)
         let late = await SharedHosts.finish(slow)
         #expect(late.status == 0, "\(late.all)")
-        let after = try #require(try SharedHosts.publication({ try cluster.bao($0) }, prefix: shared.prefix))
+        let after = try #require(try await SharedHosts.publication(cluster, prefix: shared.prefix))
         #expect(after == newer, "the late host published nothing over the newer secret")
         #expect(try await a.run(["sync"]).status == 0)
         try await shared.expectConverged("after the late publisher")
