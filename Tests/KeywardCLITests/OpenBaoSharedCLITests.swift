@@ -182,4 +182,31 @@ struct OpenBaoSharedCLITests {
             #expect(LeakScanner.leaks(in: finished.all, of: shared.secrets()).isEmpty)
         }
     }
+
+    @Test("a rotation a taker finished by reading is recorded done on the lease: later rotations on any host reset again")
+    func finishedTakeoverDoesNotBlockLaterRotations() async throws {
+        try await Self.withHosts { _, shared in
+            let (a, b) = (shared.hosts[0], shared.hosts[1])
+            #expect(try await a.run(["sync"]).status == 0)
+            #expect(try await b.run(["sync"]).status == 0)
+            let before = shared.resets()
+            let crashed = try await a.run(["rotate", "--force", "FIU-ALPHA"], extra: ["KEYWARD_CRASH_AT": "after-reset-answer"])
+            #expect(RotateCLITests.killed.contains(crashed.status), "\(crashed.all)")
+            #expect(shared.resets() == before + 1)
+            try await Task.sleep(for: .seconds(SharedHosts.leaseSeconds + 1))
+            let taken = try await b.run(["rotate", "--force", "FIU-ALPHA"])
+            #expect(taken.status == 0 && taken.all.contains("not reset again"), "\(taken.all)")
+            #expect(shared.resets() == before + 1)
+            // host-a's next command finishes its own interrupted rotation first (by reading).
+            let recovered = try await a.run(["sync"])
+            #expect(recovered.status == 0, "\(recovered.all)")
+            for (host, count) in [(b, 2), (a, 3)] {
+                let again = try await host.run(["rotate", "--force", "FIU-ALPHA"])
+                #expect(again.status == 0, "\(host.name): \(again.all)")
+                #expect(shared.resets() == before + count, "\(host.name)'s forced rotation resets: \(again.all)")
+            }
+            #expect(try await b.run(["sync"]).status == 0)
+            try await shared.expectConverged("after the taken-over rotation and two more")
+        }
+    }
 }

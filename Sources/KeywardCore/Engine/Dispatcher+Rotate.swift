@@ -178,7 +178,12 @@ extension Dispatcher {
             if let id = rotations[index].journalID {
                 do {
                     let closed = try await journal.advanceRotation(id: id, to: .done, txnId: nil, context: context)
-                    try await rotations[index].lease?.advance(to: .done, txnId: closed.txnId, secretHash: nil)
+                    do {
+                        try await rotations[index].lease?.advance(to: .done, txnId: closed.txnId, secretHash: nil)
+                    } catch {
+                        rotations[index].outcome.warnings.append(
+                            "the rotation lease could not record 'done' (\(SyncReport.ErrorInfo(error).message)); the next holder finds the rotation by reading the service")
+                    }
                 } catch {
                     rotations[index].outcome.warnings.append("the rotation journal entry \(id) could not be closed; the next run finishes it")
                 }

@@ -101,10 +101,21 @@ extension Dispatcher {
                 let before = try await vault.read(name, label: .current, context: context)
                 let stored = try await storeIfChanged(service, id: id, vault: vault, context: context)
                 try await publishIfBehind(id, serviceSecret: service, provider: provider, vault: vault, context: context)
-                return .settled(changed: before?.value != stored.value,
-                                reason: "the previous holder's rotation (\(inherited)) happened: its secret is stored and published, not reset again")
+                // Recorded as finished, so the next holder does not settle it again (and a due
+                // or forced rotation after this one resets).
+                try await lease.advance(to: .done, txnId: service.txnId, secretHash: shared.digest(service.value))
+                let changed = before?.value != stored.value
+                if !changed, startGeneration == nil {
+                    // This host held that secret already (it synced after the reset): only the
+                    // lease's record was stale; the due check decides.
+                    context.logger.notice("\(id): the previous holder's rotation (\(inherited)) was finished already; recorded as done")
+                } else {
+                    return .settled(changed: changed,
+                                    reason: "the previous holder's rotation (\(inherited)) happened: its secret is stored and published, not reset again")
+                }
+            } else {
+                context.logger.notice("\(id): the previous holder's rotation (\(inherited)) never reset the secret; it may be rotated now")
             }
-            context.logger.notice("\(id): the previous holder's rotation (\(inherited)) never reset the secret; it may be rotated now")
         }
         guard let publication = try await shared.publication(of: id, context: context) else { return .proceed }
         let current = try await vault.read(name, label: .current, context: context)

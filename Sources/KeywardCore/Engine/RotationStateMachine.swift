@@ -214,7 +214,7 @@ final class RotationStateMachine {
         } else {
             stored = try await journal.storePendingSecret(name, record: answer, journalID: entry.id, state: .stored, context: context)
         }
-        try await lease.advance(to: .stored, txnId: answer.txnId, secretHash: startedFrom)
+        await recordPastReset(.stored, txnId: answer.txnId)
         CrashHook.at(.afterStore, environment: dispatcher.environment)
         return .stored(stored)
     }
@@ -241,11 +241,26 @@ final class RotationStateMachine {
         return settled
     }
 
+    /// Records `state` on the lease once the reset is behind (or known not to have happened):
+    /// from here the rotation is finished locally whatever the lease says (DESIGN.md, "When the
+    /// server is away": a rotation past its reset is finished locally), so a lease that cannot
+    /// record it (a shared store that does not answer, a lease lost meanwhile) is a warning,
+    /// never a stop; a later holder finds the rotation by reading the service. Only the steps
+    /// up to `sent` must hold the lease.
+    private func recordPastReset(_ state: RotationJournalState, txnId: String?) async {
+        do {
+            try await lease.advance(to: state, txnId: txnId, secretHash: startedFrom)
+        } catch {
+            warnings.append("the rotation lease could not record '\(state.rawValue)' (\(SyncReport.ErrorInfo(error).message)); "
+                            + "the rotation is finished here, and the next holder finds it by reading the service")
+        }
+    }
+
     /// Closes `entry` (`done` or `aborted`) in the journal and the lease; recovery audits an
     /// abort (`rotate recover`, outcome `aborted`).
     func close(_ entry: RotationJournalEntry, as state: RotationJournalState, txnId: String?, audit: Bool = true) async throws {
         _ = try await journal.advanceRotation(id: entry.id, to: state, txnId: txnId, context: context)
-        try await lease.advance(to: state, txnId: txnId, secretHash: startedFrom)
+        await recordPastReset(state, txnId: txnId)
         if audit, state == .aborted, case .recovery = driver {
             await dispatcher.recordAudit(AuditEntry(time: context.clock.now, operation: "rotate recover", entity: id.rawValue,
                                                     outcome: RotationJournalState.aborted.rawValue, txnId: txnId),
