@@ -177,11 +177,13 @@ struct OpenBaoKVSinkTests {
         let path = uniquePath("hostile")
         let sink = try sink(path)
         for hostile in hostileValues {
-            let outcome = try await sink.write(material(secret: hostile.value, token: hostile.value.reversed()), context: OperationContext())
+            // The token: the same text backwards, by characters (so still UTF-8).
+            let token = Array(String(String(decoding: hostile.value, as: UTF8.self).reversed()).utf8)
+            let outcome = try await sink.write(material(secret: hostile.value, token: token), context: OperationContext())
             #expect(outcome == .written, "\(hostile.name)")
             let read = try #require(try await server.kvGet("secret", path))
             #expect(read["SECRET"] == hostile.value, "\(hostile.name): SECRET differs")
-            #expect(read["TOKEN"] == hostile.value.reversed(), "\(hostile.name): TOKEN differs")
+            #expect(read["TOKEN"] == token, "\(hostile.name): TOKEN differs")
             #expect(read["ID"] == Array(entity.rawValue.utf8))
             #expect(read.keys.sorted() == ["ID", "SECRET", "TOKEN"])
         }
