@@ -11,8 +11,40 @@ public struct PluginRegistry: Sendable {
 
     private var providers: [String: (descriptor: ProviderTypeDescriptor, factory: ProviderFactory)] = [:]
     private var sinks: [String: (descriptor: SinkTypeDescriptor, factory: SinkFactory)] = [:]
+    private var sharedStores: [String: (descriptor: SharedStoreTypeDescriptor, factory: SharedStoreFactory)] = [:]
+
+    /// Builds the shared store of a `shared:` section (DESIGN.md, "Beyond one machine").
+    /// - Parameters:
+    ///   - local: this host's rotation coordinator (the vault's file lock), which the store's
+    ///     lease wraps.
+    ///   - resetMargin: the least lease left, after a holder advanced it to `sent`, for a reset to
+    ///     be sent: the longest provider timeout plus 5 s (DESIGN.md, "Fencing the reset").
+    public typealias SharedStoreFactory = @Sendable (SharedStoreConfiguration, PluginEnvironment, _ local: any RotationCoordinator,
+                                                     _ resetMargin: Duration) throws -> any SharedSecretStore
 
     public init() {}
+
+    /// Registers a shared store type (the `type:` of a `shared:` section).
+    public mutating func registerSharedStore(_ descriptor: SharedStoreTypeDescriptor, factory: @escaping SharedStoreFactory) {
+        sharedStores[descriptor.type] = (descriptor, factory)
+    }
+
+    /// Shared store type names, sorted.
+    public var sharedStoreTypes: [String] { sharedStores.keys.sorted() }
+
+    /// The descriptor of a shared store type, or `nil` when this build does not provide it.
+    public func sharedStoreDescriptor(type: String) -> SharedStoreTypeDescriptor? { sharedStores[type]?.descriptor }
+
+    /// Builds the shared store of a `shared:` section.
+    ///
+    /// - Throws: ``KeywardError`` (usage) when the type is not registered, or the factory's error.
+    public func makeSharedStore(_ configuration: SharedStoreConfiguration, environment: PluginEnvironment, local: any RotationCoordinator,
+                                resetMargin: Duration) throws -> any SharedSecretStore {
+        guard let entry = sharedStores[configuration.type] else {
+            throw KeywardError.usage("shared: type '\(configuration.type)' is not provided by this build")
+        }
+        return try entry.factory(configuration, environment, local, resetMargin)
+    }
 
     /// The provider type a `providers.<name>` section without `type:` has; set by the
     /// registration that passes `isDefault: true` (the CLI's: `token-service`), `nil` when none
