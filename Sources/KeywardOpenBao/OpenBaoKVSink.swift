@@ -101,19 +101,23 @@ public struct OpenBaoKVSink: SecretSink, ReadinessChecking {
     /// The API path of the entry's data, as errors name it.
     var dataPath: String { "\(mount)/data/\(path)" }
 
-    /// Checks that ``mount`` is a KV v2 mount the token may use, before a run changes anything.
+    /// Checks, before a run changes anything, that ``mount`` is a KV v2 mount and that the
+    /// token may read the entry (one read of it: a policy that denies the path is found here,
+    /// so the run stops with exit 3 instead of failing this sink after the others were written).
     ///
     /// - Throws: ``OpenBaoError``: `.mountNotFound` or `.kvVersion1` (exit 2), `.forbidden`
     ///   (exit 3), `.sealed`/`.unreachable` (exit 1).
     public func checkReady(context: OperationContext) async throws {
         try await client.checkKVv2Mount(mount, context: context)
         mountChecked.markDone()
+        _ = try await client.read(mount: mount, path: path, consistent: false, context: context)
     }
 
     /// Checks the mount once per process, whether or not the engine called ``checkReady(context:)``.
     private func ensureMount(context: OperationContext) async throws {
         guard !mountChecked.isDone else { return }
-        try await checkReady(context: context)
+        try await client.checkKVv2Mount(mount, context: context)
+        mountChecked.markDone()
     }
 
     /// Writes the pairs when they change the entry; in a dry run, only says what it would do.

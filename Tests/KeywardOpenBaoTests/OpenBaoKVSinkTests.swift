@@ -316,6 +316,8 @@ struct OpenBaoKVSinkTests {
         let error = await #expect(throws: OpenBaoError.self) { try await sink.write(material(secret: Array("my-hidden-value".utf8)), context: OperationContext()) }
         #expect(error?.kind == .forbidden)
         #expect(error?.category == .authentication)
+        let ready = await #expect(throws: OpenBaoError.self) { try await sink.checkReady(context: OperationContext()) }
+        #expect(ready?.kind == .forbidden, "the readiness check reads the entry, so a denied path stops the run before anything is written")
         let text = error?.description ?? ""
         #expect(text.contains(server.address.absoluteString) && !text.contains("my-hidden-value") && !text.contains(token), "\(text)")
     }
