@@ -260,6 +260,23 @@ struct OpenBaoKVSinkTests {
         #expect(missingError?.kind == .mountNotFound)
     }
 
+    @Test("without its own address, the sink uses the shared: section's connection")
+    func sharedConnection() async throws {
+        let path = uniquePath("shared")
+        let (section, registry) = try loadKVSink(["mount: secret", "path: \(path)", "keys: {SECRET: '{entity.secret}'}"])
+        let shared = SharedStoreConfiguration(
+            type: "openbao",
+            options: ["address": .string(server.address.absoluteString), "auth": .map(["token": .string("env:SHARED_BAO_TOKEN")]),
+                      "mount": .string("secret"), "prefix": .string("keyward/tests")],
+            directory: NSTemporaryDirectory())
+        let environment = PluginEnvironment(store: nil, credentials: CredentialResolver(environment: ["SHARED_BAO_TOKEN": server.rootToken], store: nil),
+                                            shared: shared)
+        let sink = try registry.makeSink(section, environment: environment)
+        #expect(sink.destination == "\(server.address.absoluteString) secret/\(path)")
+        #expect(try await sink.write(material(secret: Array("through shared".utf8)), context: OperationContext()) == .written)
+        #expect(try await server.kvGet("secret", path) == ["SECRET": Array("through shared".utf8)])
+    }
+
     @Test("a token whose policy denies the path: forbidden (exit 3), naming the server and path, no value")
     func deniedToken() async throws {
         let token = try await server.deniedToken()
