@@ -98,6 +98,36 @@ struct OpenBaoSinkCLITests {
         }
     }
 
+    @Test("a sink without address writes through the shared: section's connection")
+    func throughShared() async throws {
+        let server = try await BaoDevServer.start()
+        defer { server.stop() }
+        let config = """
+            shared:
+              type: openbao
+              address: \(server.address)
+              auth: {token: "env:BAO_TOKEN"}
+              mount: secret
+              prefix: keyward/cli-tests
+            sinks:
+              bao:
+                type: openbao-kv
+                entities: [FIU-ALPHA]
+                mount: secret
+                path: apps/through-shared
+                keys:
+                  AA_CLIENT_SECRET: "{entity.secret}"
+            """
+        let fixture = try await EngineFixture.start(extraConfig: config)
+        defer { Task { await fixture.stop() } }
+        let result = try await fixture.run(["sync"], extraEnvironment: ["BAO_TOKEN": server.rootToken])
+        #expect(result.status == 0, "\(result.all)")
+        #expect(result.stdout.contains("sink bao: written"), "\(result.stdout)")
+        let entry = try #require(try await server.kvGet("secret", "apps/through-shared"))
+        #expect(entry == ["AA_CLIENT_SECRET": try #require(fixture.simulator.currentSecret(for: "FIU-ALPHA"))])
+        #expect(LeakScanner.leaks(in: result.all, of: fixture.secrets() + [server.rootToken]).isEmpty)
+    }
+
     @Test("a KV v1 mount exits 2, naming the mount, printing no value")
     func kvVersion1() async throws {
         let server = try await BaoDevServer.start()
