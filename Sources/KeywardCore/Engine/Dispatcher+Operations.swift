@@ -230,6 +230,7 @@ extension Dispatcher {
         let openSummaries = Dictionary(try await openRotationSummaries(ids, context: context).map { ($0.id, $0.summary) }) { first, _ in first }
         let now = context.clock.now
         var report = StatusReport(generatedAt: now, entities: [])
+        var unreachable: String?
         for id in ids {
             var entry = StatusReport.Entity(id: id.rawValue, secret: nil, token: nil, lastSync: nil, lastRotation: nil, warnings: [],
                                             openJournal: openSummaries[id])
@@ -274,8 +275,15 @@ extension Dispatcher {
             // recovery and those whose new secret failed its test.
             entry.lastRotation = journalEntries.last { $0.entity == id && $0.state == .done }?.updatedAt
             if let shared {
-                entry.shared = await sharedStatus(id, shared: shared, local: try await vault.read(.entitySecret(id), label: .current, context: context),
-                                                  now: now, context: context)
+                if let unreachable {
+                    // One server that does not answer is not asked again for each entity.
+                    entry.shared = StatusReport.Shared(secretSource: configuration.entities[id]?.secretSource.rawValue ?? "service", behind: false,
+                                                       error: unreachable)
+                } else {
+                    entry.shared = await sharedStatus(id, shared: shared, local: try await vault.read(.entitySecret(id), label: .current, context: context),
+                                                      now: now, context: context)
+                    unreachable = entry.shared?.unreachable == true ? entry.shared?.error : nil
+                }
                 if entry.shared?.behind == true {
                     entry.warnings.append("this host's secret is behind the shared store's generation \(entry.shared?.publishedGeneration ?? 0): run `keyward sync \(id)`")
                 }
@@ -307,6 +315,7 @@ extension Dispatcher {
             }
         } catch {
             status.error = SyncReport.ErrorInfo(error).message
+            status.unreachable = (error as? any CategorizedError)?.category == .operationFailed
         }
         return status
     }
@@ -373,6 +382,12 @@ public struct StatusReport: Sendable, Codable, Equatable {
         public var behind: Bool
         /// Why the store could not be read, when it could not (the rest is then `nil`).
         public var error: String?
+        /// The store did not answer at all (not encoded: `error` says so).
+        var unreachable = false
+
+        private enum CodingKeys: String, CodingKey {
+            case secretSource, leaseHolder, leaseExpiresAt, publishedGeneration, publishedAt, publishedBy, publishedTxnId, behind, error
+        }
     }
 
     public struct Secret: Sendable, Codable, Equatable {
