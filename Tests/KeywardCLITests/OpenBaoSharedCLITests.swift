@@ -149,6 +149,13 @@ struct OpenBaoSharedCLITests {
             #expect(try b.sinkSecret() == kept)
             let token = try await b.run(["token", "FIU-ALPHA"])
             #expect(token.status == 0, "a valid cached token needs no server: \(token.all)")
+            // A leader host's sync still follows the service locally; only the publication fails.
+            shared.simulator.setSecret("changed+out/of=band secret", for: "FIU-ALPHA", expiresIn: 90 * 86_400)
+            let local = try await a.run(["sync"])
+            #expect(local.status == 5, "the publication failed, the sink was written (partial): \(local.all)")
+            #expect(try a.sinkSecret() == "changed+out/of=band secret", "the file sink follows the service")
+            #expect(try await a.vaultGet("entities/FIU-ALPHA/secret") == "changed+out/of=band secret")
+            #expect(LeakScanner.leaks(in: rotate.all + status.all + follower.all + local.all, of: shared.secrets([kept])).isEmpty)
         }
     }
 

@@ -62,7 +62,7 @@ extension Dispatcher {
         let (ids, sinkNames) = try selection(for: request)
         let limit = max(1, request.concurrency)
         let mintFailures = MintFailures()
-        try await checkDestinationsReady(sinks: sinkNames, context: context)
+        try await checkDestinationsReady(sinks: sinkNames, stopWhenAway: false, context: context)
         // A rotation a crashed job left open is finished first (DESIGN.md, "Rotation", item 7).
         let recovery = await recoverOpenRotationsReporting(for: ids, context: context)
         let openRotations = Set(recovery.open)
@@ -140,18 +140,30 @@ extension Dispatcher {
     /// named sinks that can be checked (``ReadinessChecking``: an `openbao-kv` mount) are usable
     /// (DESIGN.md, "Beyond one machine": a missing or KV v1 mount stops the run, exit 2).
     ///
-    /// - Throws: the store's or the sink's error.
-    public func checkDestinationsReady(sinks names: [String], context: OperationContext) async throws {
-        try await shared?.checkReady(context: context)
+    /// - Parameter stopWhenAway: whether a server that does not answer stops the run too (a
+    ///   rotation: nothing may be reset without the lease). A `sync` goes on without it: this
+    ///   host's vault and file sinks still follow the service, and what needs the server fails
+    ///   per entity or sink (DESIGN.md, "When the server is away").
+    /// - Throws: the store's or the sink's error: a missing or KV v1 mount (usage), a refused
+    ///   token (authentication), and with `stopWhenAway` a server that does not answer.
+    public func checkDestinationsReady(sinks names: [String], stopWhenAway: Bool = true, context: OperationContext) async throws {
+        func check(_ what: String?, _ body: () async throws -> Void) async throws {
+            do {
+                try await body()
+            } catch let error as any CategorizedError {
+                if error.category == .operationFailed, !stopWhenAway {
+                    context.logger.warning("\(what.map { "sink \($0): " } ?? "")\(error.description); going on without it")
+                    return
+                }
+                throw what.map { KeywardError(error.category, "sink \($0): \(error.description)") } ?? error
+            }
+        }
+        if let shared { try await check(nil) { try await shared.checkReady(context: context) } }
         for name in names {
             guard let configuration = configuration.sinks[name],
                 let sink = try registry.makeSink(configuration, environment: pluginEnvironment) as? any ReadinessChecking
             else { continue }
-            do {
-                try await sink.checkReady(context: context)
-            } catch let error as any CategorizedError {
-                throw KeywardError(error.category, "sink \(name): \(error.description)")
-            }
+            try await check(name) { try await sink.checkReady(context: context) }
         }
     }
 
