@@ -68,7 +68,7 @@ struct OpenBaoSinkCLITests {
         """
     }
 
-    @Test("keyward sync writes the entry, read back by `bao kv get`; a second sync writes nothing")
+    @Test("keyward sync writes the entry, read back by `bao kv get`; a second sync and a dry run write nothing")
     func syncWritesEntry() async throws {
         let server = try await BaoDevServer.start()
         defer { server.stop() }
@@ -93,8 +93,15 @@ struct OpenBaoSinkCLITests {
         #expect(again.status == 0, "\(again.all)")
         #expect(again.stdout.contains("sink bao: unchanged"), "\(again.stdout)")
         #expect(try await server.currentVersion("secret", "apps/alpha") == version)
-        for output in [result.all, again.all] {
-            #expect(LeakScanner.leaks(in: output, of: fixture.secrets() + [server.rootToken]).isEmpty)
+
+        fixture.simulator.setSecret("changed+elsewhere/$HOME", for: "FIU-ALPHA", expiresIn: 80 * 86_400)
+        let dryRun = try await fixture.run(["sync", "--dry-run"], extraEnvironment: token)
+        #expect(dryRun.status == 0, "\(dryRun.all)")
+        #expect(dryRun.stdout.contains("write sink bao"), "\(dryRun.stdout)")
+        #expect(try await server.currentVersion("secret", "apps/alpha") == version, "a dry run wrote")
+        #expect(try await server.kvGet("secret", "apps/alpha")?["AA_CLIENT_SECRET"] == alpha)
+        for output in [result.all, again.all, dryRun.all] {
+            #expect(LeakScanner.leaks(in: output, of: fixture.secrets() + [server.rootToken, alpha]).isEmpty)
         }
     }
 
