@@ -3,59 +3,22 @@ import KeywardSimulator
 import KeywardTesting
 import Testing
 
-/// A `bao server -dev` on a free loopback port for one test, and the real `bao` CLI pointed at it.
-private final class BaoDevServer: @unchecked Sendable {
-    static let rootToken = "keyward-cli-tests-root"
-    let address: String
-    private let process: Process
+/// KeywardTesting's ``OpenBaoDevServer`` for one test, and the real `bao` CLI pointed at it.
+private struct BaoDevServer: Sendable {
+    let base: OpenBaoDevServer
+    var address: String { base.address.absoluteString }
+    var rootToken: String { base.rootToken }
 
-    private init(address: String, process: Process) {
-        self.address = address
-        self.process = process
-    }
+    static func start() async throws -> BaoDevServer { BaoDevServer(base: try await OpenBaoDevServer.start()) }
 
-    static func start() async throws -> BaoDevServer {
-        for _ in 0..<5 {
-            let port = Int.random(in: 20_000...45_000)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["bao", "server", "-dev", "-dev-root-token-id=\(rootToken)", "-dev-listen-address=127.0.0.1:\(port)", "-dev-no-store-token"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let server = BaoDevServer(address: "http://127.0.0.1:\(port)", process: process)
-            for _ in 0..<300 where process.isRunning {
-                if (try? await server.bao(["status"]))?.status == 0 { return server }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            server.stop()
-        }
-        throw CocoaError(.featureUnsupported)
-    }
-
-    func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
-    }
-
-    deinit { stop() }
+    func stop() { base.stop() }
 
     @discardableResult
-    func bao(_ arguments: [String], token: String = rootToken) async throws -> (status: Int32, stdout: Data) {
-        let address = address
+    func bao(_ arguments: [String], token: String? = nil) async throws -> (status: Int32, stdout: Data) {
+        let base = base
         return try await CommandRunner.offPool {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["bao"] + arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(["BAO_ADDR": address, "BAO_TOKEN": token]) { $1 }
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, data)
+            let result = try OpenBaoCLI.run(arguments, address: base.address, token: token ?? base.rootToken)
+            return (result.status, Data(result.stdout.utf8))
         }
     }
 
@@ -105,14 +68,14 @@ struct OpenBaoSinkCLITests {
         """
     }
 
-    @Test("keyward sync writes the entry, read back by `bao kv get`; a second sync writes nothing")
+    @Test("keyward sync writes the entry, read back by `bao kv get`; a second sync and a dry run write nothing")
     func syncWritesEntry() async throws {
         let server = try await BaoDevServer.start()
         defer { server.stop() }
         try await server.bao(["kv", "put", "-mount=secret", "apps/alpha", "OTHER=from another writer"])
         let fixture = try await EngineFixture.start(extraConfig: Self.sinkSection(address: server.address))
         defer { Task { await fixture.stop() } }
-        let token = ["BAO_TOKEN": BaoDevServer.rootToken]
+        let token = ["BAO_TOKEN": server.rootToken]
 
         let result = try await fixture.run(["sync"], extraEnvironment: token)
         #expect(result.status == 0, "\(result.all)")
@@ -130,9 +93,46 @@ struct OpenBaoSinkCLITests {
         #expect(again.status == 0, "\(again.all)")
         #expect(again.stdout.contains("sink bao: unchanged"), "\(again.stdout)")
         #expect(try await server.currentVersion("secret", "apps/alpha") == version)
-        for output in [result.all, again.all] {
-            #expect(LeakScanner.leaks(in: output, of: fixture.secrets() + [BaoDevServer.rootToken]).isEmpty)
+
+        fixture.simulator.setSecret("changed+elsewhere/$HOME", for: "FIU-ALPHA", expiresIn: 80 * 86_400)
+        let dryRun = try await fixture.run(["sync", "--dry-run"], extraEnvironment: token)
+        #expect(dryRun.status == 0, "\(dryRun.all)")
+        #expect(dryRun.stdout.contains("write sink bao"), "\(dryRun.stdout)")
+        #expect(try await server.currentVersion("secret", "apps/alpha") == version, "a dry run wrote")
+        #expect(try await server.kvGet("secret", "apps/alpha")?["AA_CLIENT_SECRET"] == alpha)
+        for output in [result.all, again.all, dryRun.all] {
+            #expect(LeakScanner.leaks(in: output, of: fixture.secrets() + [server.rootToken, alpha]).isEmpty)
         }
+    }
+
+    @Test("a sink without address writes through the shared: section's connection")
+    func throughShared() async throws {
+        let server = try await BaoDevServer.start()
+        defer { server.stop() }
+        let config = """
+            shared:
+              type: openbao
+              address: \(server.address)
+              auth: {token: "env:BAO_TOKEN"}
+              mount: secret
+              prefix: keyward/cli-tests
+            sinks:
+              bao:
+                type: openbao-kv
+                entities: [FIU-ALPHA]
+                mount: secret
+                path: apps/through-shared
+                keys:
+                  AA_CLIENT_SECRET: "{entity.secret}"
+            """
+        let fixture = try await EngineFixture.start(extraConfig: config)
+        defer { Task { await fixture.stop() } }
+        let result = try await fixture.run(["sync"], extraEnvironment: ["BAO_TOKEN": server.rootToken])
+        #expect(result.status == 0, "\(result.all)")
+        #expect(result.stdout.contains("sink bao: written"), "\(result.stdout)")
+        let entry = try #require(try await server.kvGet("secret", "apps/through-shared"))
+        #expect(entry == ["AA_CLIENT_SECRET": try #require(fixture.simulator.currentSecret(for: "FIU-ALPHA"))])
+        #expect(LeakScanner.leaks(in: result.all, of: fixture.secrets() + [server.rootToken]).isEmpty)
     }
 
     @Test("a KV v1 mount exits 2, naming the mount, printing no value")
@@ -142,10 +142,10 @@ struct OpenBaoSinkCLITests {
         #expect(try await server.bao(["secrets", "enable", "-path=kv1", "-version=1", "kv"]).status == 0)
         let fixture = try await EngineFixture.start(extraConfig: Self.sinkSection(address: server.address, mount: "kv1"))
         defer { Task { await fixture.stop() } }
-        let result = try await fixture.run(["sync"], extraEnvironment: ["BAO_TOKEN": BaoDevServer.rootToken])
+        let result = try await fixture.run(["sync"], extraEnvironment: ["BAO_TOKEN": server.rootToken])
         #expect(result.status == 2, "\(result.all)")
         #expect(result.stderr.contains("kv1"), "\(result.stderr)")
-        #expect(LeakScanner.leaks(in: result.all, of: fixture.secrets() + [BaoDevServer.rootToken]).isEmpty)
+        #expect(LeakScanner.leaks(in: result.all, of: fixture.secrets() + [server.rootToken]).isEmpty)
         #expect(try await server.bao(["kv", "list", "-mount=kv1"]).status != 0, "nothing written to the KV v1 mount")
     }
 
@@ -155,10 +155,10 @@ struct OpenBaoSinkCLITests {
         defer { server.stop() }
         let fixture = try await EngineFixture.start(extraConfig: Self.sinkSection(address: server.address, mount: "no-such-mount"))
         defer { Task { await fixture.stop() } }
-        let result = try await fixture.run(["sync"], extraEnvironment: ["BAO_TOKEN": BaoDevServer.rootToken])
+        let result = try await fixture.run(["sync"], extraEnvironment: ["BAO_TOKEN": server.rootToken])
         #expect(result.status == 2, "\(result.all)")
         #expect(result.stderr.contains("no-such-mount"), "\(result.stderr)")
-        #expect(LeakScanner.leaks(in: result.all, of: fixture.secrets() + [BaoDevServer.rootToken]).isEmpty)
+        #expect(LeakScanner.leaks(in: result.all, of: fixture.secrets() + [server.rootToken]).isEmpty)
     }
 
     @Test("a token whose policy denies the path (403) exits 3, printing no value or token")
@@ -171,7 +171,7 @@ struct OpenBaoSinkCLITests {
         let result = try await fixture.run(["sync"], extraEnvironment: ["BAO_TOKEN": denied])
         #expect(result.status == 3, "\(result.all)")
         #expect(result.stderr.contains("403"), "\(result.stderr)")
-        #expect(LeakScanner.leaks(in: result.all, of: fixture.secrets() + [BaoDevServer.rootToken, denied]).isEmpty)
+        #expect(LeakScanner.leaks(in: result.all, of: fixture.secrets() + [server.rootToken, denied]).isEmpty)
         #expect(try await server.kvGet("secret", "apps/alpha") == nil)
     }
 }

@@ -90,6 +90,21 @@ struct OpenBaoKVSinkConfigurationTests {
         #expect(error?.description.contains("needs a server") == true, "\(String(describing: error))")
     }
 
+    @Test("a sink with its own caFile (its own HTTP client) can be built and dropped: the client is shut down")
+    func ownHTTPClientShutDown() async throws {
+        let (section, registry) = try loadKVSink([
+            "mount: secret", "path: apps", "address: https://bao.invalid:8200", "auth: {token: 'env:BAO_TOKEN'}",
+            "caFile: /etc/ssl/certs/ca-certificates.crt",
+        ])
+        let environment = PluginEnvironment(store: nil, credentials: CredentialResolver(environment: ["BAO_TOKEN": "t"], store: nil))
+        for _ in 0..<3 {
+            // AsyncHTTPClient stops a debug build whose client is deallocated before shutdown.
+            let sink = try registry.makeSink(section, environment: environment)
+            #expect(sink.destination == "https://bao.invalid:8200 secret/apps")
+        }
+        try await Task.sleep(for: .milliseconds(200))
+    }
+
     @Test("the sink's key line is kept for problems found when it is built")
     func lineKept() throws {
         let (section, _) = try loadKVSink(["mount: secret", "path: apps"])

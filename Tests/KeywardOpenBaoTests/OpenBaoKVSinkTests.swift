@@ -7,44 +7,18 @@ import Testing
 
 // MARK: - a dev server and the real `bao` CLI
 
-/// A `bao server -dev` on a free loopback port, for this suite alone, and the real `bao` CLI
-/// pointed at it (the independent reader every assertion goes through).
-final class SinkDevServer: @unchecked Sendable {
-    static let rootToken = "keyward-sink-tests-root"
-    let address: URL
-    private let process: Process
+/// The suite's dev server (KeywardTesting's ``OpenBaoDevServer``, started by the
+/// `.openBaoDevServer` trait), and the real `bao` CLI pointed at it: the independent reader
+/// every assertion goes through.
+struct SinkDevServer: Sendable {
+    let base: OpenBaoDevServer
+    var address: URL { base.address }
+    var rootToken: String { base.rootToken }
 
-    private init(address: URL, process: Process) {
-        self.address = address
-        self.process = process
+    /// The server of the running suite.
+    static var current: SinkDevServer {
+        get throws { SinkDevServer(base: try OpenBaoDev.server) }
     }
-
-    static func start() async throws -> SinkDevServer {
-        for _ in 0..<5 {
-            let port = Int.random(in: 20_000...45_000)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["bao", "server", "-dev", "-dev-root-token-id=\(rootToken)", "-dev-listen-address=127.0.0.1:\(port)", "-dev-no-store-token"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let server = SinkDevServer(address: URL(string: "http://127.0.0.1:\(port)")!, process: process)
-            for _ in 0..<300 where process.isRunning {
-                if (try? await server.bao(["status"]))?.status == 0 { return server }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            server.stop()
-        }
-        throw KeywardError.operationFailed("bao server -dev did not start")
-    }
-
-    func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
-    }
-
-    deinit { stop() }
 
     struct Output: Sendable {
         var status: Int32
@@ -54,34 +28,14 @@ final class SinkDevServer: @unchecked Sendable {
 
     /// Runs `bao ARGS…` against this server with `token` (the root token by default).
     @discardableResult
-    func bao(_ arguments: [String], token: String = rootToken) async throws -> Output {
+    func bao(_ arguments: [String], token: String? = nil) async throws -> Output {
         try await offPool { [self] in try baoNow(arguments, token: token) }
     }
 
     /// ``bao(_:token:)``, blocking the calling thread (for synchronous readers).
-    func baoNow(_ arguments: [String], token: String = rootToken) throws -> Output {
-        let address = address.absoluteString
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["bao"] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(
-            ["BAO_ADDR": address, "BAO_TOKEN": token, "VAULT_ADDR": address, "VAULT_TOKEN": token]) { $1 }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read both pipes while the process runs, so a large answer cannot block it.
-        let group = DispatchGroup()
-        nonisolated(unsafe) var errData = Data()
-        group.enter()
-        DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus, stdout: outData, stderr: String(decoding: errData, as: UTF8.self))
+    func baoNow(_ arguments: [String], token: String? = nil) throws -> Output {
+        let result = try OpenBaoCLI.run(arguments, address: address, token: token ?? rootToken)
+        return Output(status: result.status, stdout: Data(result.stdout.utf8), stderr: result.stderr)
     }
 
     /// `bao kv get -format=json`: the entry's data, each value's UTF-8 bytes; `nil` when absent.
@@ -124,7 +78,7 @@ final class SinkDevServer: @unchecked Sendable {
     /// A client with the root token (given through the environment, as a user would).
     func client() throws -> OpenBaoClient {
         try OpenBaoClient(settings: OpenBaoServerSettings(address: address, auth: .token(.environment("BAO_TOKEN"))),
-                          credentials: CredentialResolver(environment: ["BAO_TOKEN": Self.rootToken], store: nil),
+                          credentials: CredentialResolver(environment: ["BAO_TOKEN": rootToken], store: nil),
                           logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 }
@@ -159,12 +113,12 @@ private let hostileValues: [(name: String, value: [UInt8])] = [
 
 // MARK: - tests on a dev server
 
-@Suite("openbao-kv sink on a real OpenBao dev server, read back by the real bao CLI", .serialized)
+@Suite("openbao-kv sink on a real OpenBao dev server, read back by the real bao CLI", .serialized, .openBaoDevServer)
 struct OpenBaoKVSinkTests {
     let server: SinkDevServer
 
-    init() async throws {
-        server = try await SinkDevServer.start()
+    init() throws {
+        server = try SinkDevServer.current
     }
 
     private func sink(_ path: String, keys names: [String: KeyTemplate.Placeholder] = ["SECRET": .secret, "TOKEN": .token, "ID": .id],
@@ -177,11 +131,13 @@ struct OpenBaoKVSinkTests {
         let path = uniquePath("hostile")
         let sink = try sink(path)
         for hostile in hostileValues {
-            let outcome = try await sink.write(material(secret: hostile.value, token: hostile.value.reversed()), context: OperationContext())
+            // The token: the same text backwards, by characters (so still UTF-8).
+            let token = Array(String(String(decoding: hostile.value, as: UTF8.self).reversed()).utf8)
+            let outcome = try await sink.write(material(secret: hostile.value, token: token), context: OperationContext())
             #expect(outcome == .written, "\(hostile.name)")
             let read = try #require(try await server.kvGet("secret", path))
             #expect(read["SECRET"] == hostile.value, "\(hostile.name): SECRET differs")
-            #expect(read["TOKEN"] == hostile.value.reversed(), "\(hostile.name): TOKEN differs")
+            #expect(read["TOKEN"] == token, "\(hostile.name): TOKEN differs")
             #expect(read["ID"] == Array(entity.rawValue.utf8))
             #expect(read.keys.sorted() == ["ID", "SECRET", "TOKEN"])
         }
@@ -304,6 +260,23 @@ struct OpenBaoKVSinkTests {
         #expect(missingError?.kind == .mountNotFound)
     }
 
+    @Test("without its own address, the sink uses the shared: section's connection")
+    func sharedConnection() async throws {
+        let path = uniquePath("shared")
+        let (section, registry) = try loadKVSink(["mount: secret", "path: \(path)", "keys: {SECRET: '{entity.secret}'}"])
+        let shared = SharedStoreConfiguration(
+            type: "openbao",
+            options: ["address": .string(server.address.absoluteString), "auth": .map(["token": .string("env:SHARED_BAO_TOKEN")]),
+                      "mount": .string("secret"), "prefix": .string("keyward/tests")],
+            directory: NSTemporaryDirectory())
+        let environment = PluginEnvironment(store: nil, credentials: CredentialResolver(environment: ["SHARED_BAO_TOKEN": server.rootToken], store: nil),
+                                            shared: shared)
+        let sink = try registry.makeSink(section, environment: environment)
+        #expect(sink.destination == "\(server.address.absoluteString) secret/\(path)")
+        #expect(try await sink.write(material(secret: Array("through shared".utf8)), context: OperationContext()) == .written)
+        #expect(try await server.kvGet("secret", path) == ["SECRET": Array("through shared".utf8)])
+    }
+
     @Test("a token whose policy denies the path: forbidden (exit 3), naming the server and path, no value")
     func deniedToken() async throws {
         let token = try await server.deniedToken()
@@ -314,22 +287,23 @@ struct OpenBaoKVSinkTests {
         let error = await #expect(throws: OpenBaoError.self) { try await sink.write(material(secret: Array("my-hidden-value".utf8)), context: OperationContext()) }
         #expect(error?.kind == .forbidden)
         #expect(error?.category == .authentication)
+        let ready = await #expect(throws: OpenBaoError.self) { try await sink.checkReady(context: OperationContext()) }
+        #expect(ready?.kind == .forbidden, "the readiness check reads the entry, so a denied path stops the run before anything is written")
         let text = error?.description ?? ""
         #expect(text.contains(server.address.absoluteString) && !text.contains("my-hidden-value") && !text.contains(token), "\(text)")
     }
 }
 
-@Suite("openbao-kv sink: KeywardTesting's sink conformance suite on a dev server", .serialized)
+@Suite("openbao-kv sink: KeywardTesting's sink conformance suite on a dev server", .serialized, .openBaoDevServer)
 struct OpenBaoKVSinkConformanceTests {
     @Test("built through the loader and the registry, hostile values read back by `bao kv get`, unchanged, dry run, bad options refused")
     func conformance() async throws {
-        let server = try await SinkDevServer.start()
-        defer { server.stop() }
+        let server = try SinkDevServer.current
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-kv-conformance-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(at: directory) }
         let tokenFile = directory.appendingPathComponent("bao-token")
-        try (SinkDevServer.rootToken + "\n").write(to: tokenFile, atomically: true, encoding: .utf8)
+        try (server.rootToken + "\n").write(to: tokenFile, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokenFile.path)
         let path = uniquePath("conformance")
         let connection = ["address: \(server.address.absoluteString)", "auth: {token: \"file:\(tokenFile.path)\"}"]
