@@ -173,7 +173,7 @@ final class BaoProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         // The server in the background; its pid to a file; then wait for this process's pipe to
         // close (stop(), or this process dying) and SIGKILL the server.
-        process.arguments = ["-c", "\"$0\" \"$@\" </dev/null & child=$!; echo $child > '\(pidFile.path)'; read _; kill -9 $child 2>/dev/null; wait $child",
+        process.arguments = ["-c", "\"$0\" \"$@\" </dev/null & child=$!; echo $child > '\(pidFile.path)'; read _; kill -9 $child 2>/dev/null",
                              binary] + arguments
         process.environment = environment
         process.currentDirectoryURL = directory
@@ -382,12 +382,17 @@ public final class OpenBaoRaftCluster: @unchecked Sendable {
         unsealKey = answer.unseal_keys_b64[0]
         try await unseal(0)
         try await OpenBaoCLI.waitUntil("node 0 to become active") { await health(0) == 200 }
+        // Joined nodes are non-voters until autopilot promotes them after its stabilization
+        // time (10 s by default); a cluster whose leader is killed before then elects no one.
+        try OpenBaoCLI.mustRun(["write", "sys/storage/raft/autopilot/configuration", "server_stabilization_time=1s"],
+                               address: addresses[0], token: rootToken)
         for node in addresses.indices.dropFirst() {
             try await OpenBaoCLI.waitUntil("node \(node) to listen") { await health(node) != nil }
             try OpenBaoCLI.mustRun(["operator", "raft", "join", addresses[0].absoluteString], address: addresses[node], token: nil)
             try await unseal(node)
         }
         try OpenBaoCLI.mustRun(["secrets", "enable", "-path=secret", "kv-v2"], address: addresses[0], token: rootToken)
+        try await OpenBaoCLI.waitUntil("every node to be a raft voter") { await voters() == addresses.count }
         for node in addresses.indices {
             try await OpenBaoCLI.waitUntil("node \(node) to be active or standby") {
                 let status = await health(node)
@@ -395,6 +400,27 @@ public final class OpenBaoRaftCluster: @unchecked Sendable {
             }
         }
         _ = try await leader()
+    }
+
+    /// How many raft peers are voters, by the leader's configuration (`nil` when none answers).
+    public func voters() async -> Int? {
+        struct Configuration: Decodable {
+            struct Data: Decodable {
+                struct Config: Decodable {
+                    struct Server: Decodable { var voter: Bool }
+                    var servers: [Server]
+                }
+                var config: Config
+            }
+            var data: Data
+        }
+        for node in addresses.indices where process(node) != nil {
+            guard let answer = await OpenBaoCLI.get(addresses[node].appendingPathComponent("v1/sys/storage/raft/configuration"), token: rootToken),
+                answer.status == 200, let configuration = try? JSONDecoder().decode(Configuration.self, from: answer.body)
+            else { continue }
+            return configuration.data.config.servers.filter(\.voter).count
+        }
+        return nil
     }
 
     /// Unseals `node` with the cluster's key (retried until the node accepts it).
@@ -438,14 +464,15 @@ public final class OpenBaoRaftCluster: @unchecked Sendable {
         process?.kill()
     }
 
-    /// Starts a killed `node` again with its data and unseals it.
-    public func restart(node: Int) async throws {
+    /// Starts a killed `node` again with its data and, unless `unseal` is `false`, unseals it
+    /// (a node left sealed answers 503 "sealed" to every request).
+    public func restart(node: Int, unseal: Bool = true) async throws {
         kill(node: node)
         let file = directory.appendingPathComponent("node\(node)/config.hcl")
         let process = try BaoProcess(arguments: ["server", "-config=\(file.path)"], directory: file.deletingLastPathComponent())
         lock.withLock { processes[node] = process }
         try await OpenBaoCLI.waitUntil("node \(node) to listen") { await health(node) != nil }
-        try await unseal(node)
+        if unseal { try await self.unseal(node) }
     }
 
     /// Seals `node` (`PUT /v1/sys/seal` as root).
