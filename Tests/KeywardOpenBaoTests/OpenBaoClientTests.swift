@@ -333,3 +333,36 @@ struct OpenBaoClientTests {
         return try JSONDecoder().decode(Created.self, from: Data(output.stdout.utf8)).auth.client_token
     }
 }
+
+@Suite("OpenBao client over https: a caFile is trusted, a certificate it does not vouch for fails at once", .serialized)
+struct OpenBaoClientTLSTests {
+    @Test("with the dev server's CA as caFile the client reads and writes; without it the TLS failure is unreachable, before the timeout")
+    func caFile() async throws {
+        let server = try await OpenBaoDevServer.start(tls: true)
+        defer { server.stop() }
+        let caFile = try #require(server.caFile)
+        let context = OperationContext()
+        let credentials = CredentialResolver(environment: ["T": server.rootToken], store: nil)
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+        let trusting = try OpenBaoClient(settings: OpenBaoServerSettings(address: server.address, auth: .token(.environment("T")), caFile: caFile),
+                                         credentials: credentials, logger: logger)
+        _ = try await trusting.write(mount: "secret", path: "tls/x", data: ["k": SecretValue(utf8: "v")], cas: 0, context: context)
+        #expect(try await trusting.read(mount: "secret", path: "tls/x", consistent: true, context: context)?.data["k"]?.revealUTF8() == "v")
+        await trusting.shutdown()
+
+        let timeout = Duration.seconds(30)
+        let system = try OpenBaoClient(settings: OpenBaoServerSettings(address: server.address, auth: .token(.environment("T")), timeout: timeout),
+                                       credentials: credentials, logger: logger)
+        let error = await #expect(throws: OpenBaoError.self) {
+            try await system.read(mount: "secret", path: "tls/x", consistent: false, context: context)
+        }
+        #expect(error?.kind == .unreachable)
+        // Not retried until the timeout (a certificate does not fix itself): the TLS cause, not "no usable answer within".
+        #expect(error?.detail.hasPrefix("TLS failed") == true)
+
+        let unreadable = OpenBaoServerSettings(address: server.address, auth: .token(.environment("T")), caFile: "/nonexistent/ca.pem")
+        let refused = #expect(throws: OpenBaoError.self) { try OpenBaoClient(settings: unreadable, credentials: credentials, logger: logger) }
+        #expect(refused?.kind == .usage)
+    }
+}
