@@ -215,20 +215,26 @@ struct OpenBaoClientTests {
         #expect(error.map { LeakScanner.leaks(in: $0.description, of: [token]) } == [])
     }
 
-    @Test("a renewable token with a short TTL is renewed before requests and outlives its first TTL")
+    @Test("a renewable token is renewed (renew-self) by the first request made when under a third of its TTL is left")
     func tokenRenewal() async throws {
         let server = try OpenBaoDev.server
         let policy = "path \"secret/data/renewal/*\" { capabilities = [\"create\", \"read\", \"update\"] }\n"
         try server.bao(["policy", "write", "renewal", "-"], stdin: policy)
-        let token = try Self.createToken(server, ["-policy=renewal", "-ttl=6s", "-explicit-max-ttl=1h"])
+        let token = try Self.createToken(server, ["-policy=renewal", "-ttl=10s", "-explicit-max-ttl=1h"])
         let client = try OpenBaoDev.client(server, token: token)
         let path = "renewal/\(UUID().uuidString.prefix(8))"
         _ = try await client.write(mount: "secret", path: path, data: ["k": SecretValue(utf8: "v")], cas: nil, context: context)
-        // Past the first 6 s TTL: requests at 2.5 s steps renew when under 2 s is left.
-        for _ in 0..<4 {
-            try await Task.sleep(for: .milliseconds(2500))
-            #expect(try await client.read(mount: "secret", path: path, consistent: false, context: context) != nil)
+        // 7.5 s later under 3.3 s of the 10 s TTL are left: this read renews first.
+        try await Task.sleep(for: .milliseconds(7500))
+        #expect(try await client.read(mount: "secret", path: path, consistent: false, context: context) != nil)
+        struct Lookup: Decodable {
+            struct Data: Decodable { var ttl: Int }
+            var data: Data
         }
+        let lookup = try server.bao(["token", "lookup", "-format=json", token])
+        let ttl = try JSONDecoder().decode(Lookup.self, from: Data(lookup.stdout.utf8)).data.ttl
+        // Without renewal at most 2.5 s would be left; renew-self restores the 10 s TTL.
+        #expect(ttl >= 5, "renewed: \(ttl) s left")
     }
 
     @Test("AppRole: the client logs in with role_id and secret_id, reads and writes, and logs in again after its token is revoked")
