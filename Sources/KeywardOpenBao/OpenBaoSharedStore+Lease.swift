@@ -121,6 +121,7 @@ package final class OpenBaoRotationLease: RotationLease, @unchecked Sendable {
             return (wasLive, renewal, state.record, state.version)
         }
         renewal?.cancel()
+        _ = store.heldLeases.withLock { $0.removeValue(forKey: ObjectIdentifier(self)) }
         if wasLive {
             var released = record
             released.released = true

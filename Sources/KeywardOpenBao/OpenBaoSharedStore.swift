@@ -69,6 +69,8 @@ public final class OpenBaoSharedStore: SharedSecretStore {
     /// Publication versions read with `managed-by: keyward` already in their metadata, so a
     /// publication replacing them need not merge it again.
     private let taggedVersions = LockedState<[EntityID: UInt64]>([:])
+    /// The leases this process holds now, for ``releaseHeldLeases()`` (SIGTERM).
+    let heldLeases = LockedState<[ObjectIdentifier: OpenBaoRotationLease]>([:])
 
     /// - Parameters:
     ///   - local: this host's coordinator (the vault's file lock), taken first and held with the lease.
@@ -143,6 +145,7 @@ public final class OpenBaoSharedStore: SharedSecretStore {
             }
             let lease = OpenBaoRotationLease(store: self, entity: entity, path: path, record: record, version: written.version,
                                              inherited: previous?.progress, local: localLease, context: context)
+            heldLeases.withLock { $0[ObjectIdentifier(lease)] = lease }
             lease.startRenewing(every: renewalInterval)
             context.logger.debug("took the shared rotation lease", metadata: ["entity": "\(entity)", "fencingToken": "\(written.version)"])
             return .granted(lease)
@@ -281,8 +284,10 @@ public final class OpenBaoSharedStore: SharedSecretStore {
         return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
     }
 
-    /// `gethostname(2)`, or `localhost` when it fails.
+    /// `$KEYWARD_HOSTNAME` when set (a pod whose host name changes at each restart, or several
+    /// "hosts" on one machine in tests), else `gethostname(2)`, or `localhost` when it fails.
     static func currentHostName() -> String {
+        if let name = ProcessInfo.processInfo.environment["KEYWARD_HOSTNAME"], !name.isEmpty { return name }
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
         let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -62,6 +62,7 @@ extension Dispatcher {
         let (ids, sinkNames) = try selection(for: request)
         let limit = max(1, request.concurrency)
         let mintFailures = MintFailures()
+        try await checkDestinationsReady(sinks: sinkNames, context: context)
         // A rotation a crashed job left open is finished first (DESIGN.md, "Rotation", item 7).
         let recovery = await recoverOpenRotationsReporting(for: ids, context: context)
         let openRotations = Set(recovery.open)
@@ -133,6 +134,25 @@ extension Dispatcher {
         return SyncReport(
             dryRun: context.dryRun, entities: ids.compactMap { outcomes[$0] }, sinks: sinkOutcomes,
             plan: context.dryRun ? ids.flatMap { plans[$0] ?? [] } + sinkPlan : nil)
+    }
+
+    /// Checks, once per run and before any entity is synced, that the shared store and the
+    /// named sinks that can be checked (``ReadinessChecking``: an `openbao-kv` mount) are usable
+    /// (DESIGN.md, "Beyond one machine": a missing or KV v1 mount stops the run, exit 2).
+    ///
+    /// - Throws: the store's or the sink's error.
+    public func checkDestinationsReady(sinks names: [String], context: OperationContext) async throws {
+        try await shared?.checkReady(context: context)
+        for name in names {
+            guard let configuration = configuration.sinks[name],
+                let sink = try registry.makeSink(configuration, environment: pluginEnvironment) as? any ReadinessChecking
+            else { continue }
+            do {
+                try await sink.checkReady(context: context)
+            } catch let error as any CategorizedError {
+                throw KeywardError(error.category, "sink \(name): \(error.description)")
+            }
+        }
     }
 
     /// The entities and sinks `request` names, checked against the configuration without
@@ -219,7 +239,7 @@ extension Dispatcher {
                     return (id, outcome, plan)
                 }
             }
-            let read = try await provider.readSecret(for: id, context: context)
+            let read = try await readSourceSecret(id, provider: provider, context: context)
             txnId = read.record.txnId
             outcome.warnings += read.warnings
             let secretName = SecretName.entitySecret(id)
@@ -294,6 +314,19 @@ extension Dispatcher {
                 }
             }
             outcome.outcome = outcome.changes.isEmpty ? .unchanged : .ok
+            if context.dryRun, openReason == nil, let shared, !followsShared(id) {
+                // Reading is harmless: the plan says whether a real run would publish.
+                let record = try await shared.publication(of: id, context: context)
+                if record?.secret != read.record.value {
+                    plan.append(.init(action: .publish, target: secretName.rawValue, oldFingerprint: nil, newFingerprint: newFingerprint,
+                                      detail: "\(shared.location): " + (record.map { "generation \($0.generation) holds another secret" } ?? "nothing published yet")))
+                }
+            }
+            if openReason == nil, shared != nil, !followsShared(id), !context.dryRun {
+                // DESIGN.md, "Publication": what the service returned just now, unless the
+                // record holds it already (one consistent read when it does).
+                try await publishIfBehind(id, serviceSecret: read.record, provider: provider, vault: vault, context: context)
+            }
             if let openReason, !context.dryRun {
                 throw KeywardError.operationFailed(
                     "\(openReason); the service may already have replaced the vault's secret, "
