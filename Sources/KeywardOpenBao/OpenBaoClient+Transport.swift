@@ -6,6 +6,7 @@ import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
 import NIOSSL
+import Synchronization
 
 /// One answer from the server: status, headers and body (the body is never shown: it may hold a
 /// value or a token; only the `errors` of an error answer are).
@@ -54,6 +55,9 @@ final class OpenBaoTransport: Sendable {
         HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration(tls: nil))
     }()
 
+    /// The process-wide HTTP clients for servers trusted through a `caFile`, by its path.
+    static let caFileClients = Mutex<[String: HTTPClient]>([:])
+
     private static func configuration(tls: TLSConfiguration?) -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
         configuration.tlsConfiguration = tls
@@ -80,10 +84,19 @@ final class OpenBaoTransport: Sendable {
             guard !certificates.isEmpty else {
                 throw OpenBaoError(.usage, server: shown, path: "", detail: "caFile \(caFile): holds no certificate")
             }
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.trustRoots = .certificates(certificates)
-            self.httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.configuration(tls: tls))
-            self.ownsHTTPClient = true
+            // One client per CA file for the whole process, like the shared one: a client an
+            // OpenBaoClient made and dropped without an awaited shutdown traps in AsyncHTTPClient's
+            // deinit ("Client not shut down before the deinit"), and the shared store's client
+            // lives until the process exits.
+            self.httpClient = Self.caFileClients.withLock { clients in
+                if let existing = clients[caFile] { return existing }
+                var tls = TLSConfiguration.makeClientConfiguration()
+                tls.trustRoots = .certificates(certificates)
+                let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.configuration(tls: tls))
+                clients[caFile] = client
+                return client
+            }
+            self.ownsHTTPClient = false
         } else {
             self.httpClient = Self.sharedHTTPClient
             self.ownsHTTPClient = false

@@ -133,9 +133,10 @@ public final class OpenBaoSharedStore: SharedSecretStore {
                 }
                 previous = record
             }
-            let record = LeaseRecord(host: hostName, pid: processID, holderID: Self.randomHolderID(), operation: context.operation ?? "rotation",
+            var record = LeaseRecord(host: hostName, pid: processID, holderID: Self.randomHolderID(), operation: context.operation ?? "rotation",
                                      since: Date(), ttlSeconds: Self.seconds(settings.leaseTTL), released: false,
                                      progress: previous?.progress)
+            record.machine = Self.processSpace
             let written: KVWriteResult
             do {
                 written = try await client.write(mount: settings.mount, path: path, data: record.data, cas: current?.version ?? 0, context: context)
@@ -161,7 +162,14 @@ public final class OpenBaoSharedStore: SharedSecretStore {
         if record.released { return true }
         let now = entry.serverDate ?? Date()
         if Self.expiry(of: entry, record: record, defaultTTL: settings.leaseTTL) < now { return true }
-        if record.host == hostName, let pid = record.pid, pid > 0, kill(pid, 0) != 0, errno == ESRCH { return true }
+        // At once only when the record's process id can be checked here: the same boot of the
+        // same machine and the same pid namespace. A host name alone is not enough: two pods or
+        // machines given one KEYWARD_HOSTNAME would each take the other's live lease.
+        if record.host == hostName, let machine = record.machine, machine == Self.processSpace, let pid = record.pid, pid > 0,
+            kill(pid, 0) != 0, errno == ESRCH
+        {
+            return true
+        }
         return false
     }
 
@@ -284,6 +292,16 @@ public final class OpenBaoSharedStore: SharedSecretStore {
         return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
     }
 
+    /// This boot of this machine and this process's pid namespace: `<boot_id>/<pid namespace>`
+    /// from /proc (`nil` where there is none: then a lease is never reclaimed before it expires).
+    package static let processSpace: String? = {
+        guard let boot = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines), !boot.isEmpty,
+            let namespace = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")
+        else { return nil }
+        return "\(boot)/\(namespace)"
+    }()
+
     /// `$KEYWARD_HOSTNAME` when set (a pod whose host name changes at each restart, or several
     /// "hosts" on one machine in tests), else `gethostname(2)`, or `localhost` when it fails.
     static func currentHostName() -> String {
@@ -299,6 +317,9 @@ public final class OpenBaoSharedStore: SharedSecretStore {
 struct LeaseRecord: Sendable, Equatable {
     var host: String?
     var pid: Int32?
+    /// Where `pid` means something: this boot of this machine and its process-id namespace
+    /// (``OpenBaoSharedStore/processSpace``); a lease is reclaimed at once only from the same one.
+    var machine: String?
     var holderID: String?
     var operation: String?
     var since: Date?
@@ -323,6 +344,7 @@ struct LeaseRecord: Sendable, Equatable {
         func text(_ key: String) -> String? { entry.data[key].map { $0.revealUTF8() }.flatMap { $0.isEmpty ? nil : $0 } }
         host = text("host")
         pid = text("pid").flatMap { Int32($0) }
+        machine = text("machine")
         holderID = text("holderId")
         operation = text("operation")
         since = text("since").flatMap(Timestamps.parse)
@@ -338,6 +360,7 @@ struct LeaseRecord: Sendable, Equatable {
         var fields: [String: String] = ["released": released ? "true" : "false"]
         fields["host"] = host
         fields["pid"] = pid.map(String.init)
+        fields["machine"] = machine
         fields["holderId"] = holderID
         fields["operation"] = operation
         fields["since"] = since.map(Timestamps.format)

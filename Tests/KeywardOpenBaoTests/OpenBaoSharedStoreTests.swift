@@ -103,16 +103,28 @@ struct OpenBaoSharedStoreTests {
         }
     }
 
-    @Test("a lease record of this host naming a process that is gone is reclaimed at once; another host's is not")
+    @Test("a lease record of this host naming a process that is gone is reclaimed at once; another host's is not, nor one of another machine with the same host name")
     func sameHostReclaim() async throws {
         try await withServer { server in
             let dead = try Self.deadPID()
             let client = try server.client()
-            let record: [String: String] = ["host": "host-a", "pid": "\(dead)", "holderId": "0123", "operation": "rotation",
+            let space = try #require(OpenBaoSharedStore.processSpace, "this machine has /proc")
+            var record: [String: String] = ["host": "host-a", "pid": "\(dead)", "holderId": "0123", "operation": "rotation",
                                             "since": "2026-12-07T03:00:00Z", "ttlSeconds": "3600", "released": "false",
-                                            "state": "sent", "txnId": "txn-dead", "secretHash": "hash-dead"]
-            let written = try await client.write(mount: "secret", path: server.prefix + "/leases/FIU-RECLAIM",
-                                                 data: record.mapValues { SecretValue(utf8: $0) }, cas: 0, context: Self.context)
+                                            "state": "sent", "txnId": "txn-dead", "secretHash": "hash-dead",
+                                            "machine": "another-boot/pid:[4026531836]"]
+            let path = server.prefix + "/leases/FIU-RECLAIM"
+            let first = try await client.write(mount: "secret", path: path, data: record.mapValues { SecretValue(utf8: $0) }, cas: 0,
+                                               context: Self.context)
+            // The same KEYWARD_HOSTNAME on another machine (or in another pid namespace): its pid
+            // means nothing here, so its lease is not taken before it expires.
+            guard case .held = try await server.store(host: "host-a").acquire("FIU-RECLAIM", context: Self.context) else {
+                Issue.record("a lease of another machine with the same host name was reclaimed")
+                return
+            }
+            record["machine"] = space
+            let written = try await client.write(mount: "secret", path: path, data: record.mapValues { SecretValue(utf8: $0) },
+                                                 cas: first.version, context: Self.context)
             let other = try server.store(host: "host-b")
             guard case .held(let holder) = try await other.acquire("FIU-RECLAIM", context: Self.context) else {
                 Issue.record("another host took a live-looking lease of host-a")
