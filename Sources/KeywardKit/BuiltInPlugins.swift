@@ -1,9 +1,11 @@
 import KeywardCore
 import KeywardExporters
+import KeywardOpenBao
 import KeywardTokenService
 
 /// Every plugin type this build provides, registered by its `type` name: the token-service
-/// provider and the file sinks (dotenv, shell, kubernetes-secret, json). A program that
+/// provider, the file sinks (dotenv, shell, kubernetes-secret, json), the `openbao-kv` sink and the `openbao`
+/// shared store. A program that
 /// embeds Keyward starts from this registry and registers its own types beside them
 /// (DESIGN.md, "Plugins").
 public enum BuiltInPlugins {
@@ -12,6 +14,9 @@ public enum BuiltInPlugins {
         var registry = PluginRegistry()
         TokenServiceProvider.register(in: &registry)
         Exporters.register(in: &registry)
+        // The `openbao` shared store and the `openbao-kv` sink.
+        OpenBaoPlugins.register(in: &registry)
+        OpenBaoKVSink.register(in: &registry)
         return registry
     }
 }

@@ -96,7 +96,22 @@ public struct KeywardSession: Sendable, CustomStringConvertible, CustomReflectab
         if applyRetention, try vault.auditRetention() != loaded.configuration.vault.auditRetention {
             try vault.setAuditRetention(loaded.configuration.vault.auditRetention)
         }
-        return KeywardSession(dispatcher: loaded.with(vault: vault), vault: vault)
+        return KeywardSession(dispatcher: loaded.with(vault: vault, shared: try sharedStore(loaded.configuration, vault: vault, options)),
+                              vault: vault)
+    }
+
+    /// The configuration's shared store (DESIGN.md, "Beyond one machine"), built on `vault`'s
+    /// rotation lock, or `nil` when it has no `shared:` section. Nothing is contacted yet.
+    ///
+    /// - Throws: the store type's error (a CA file that cannot be read, say).
+    static func sharedStore(_ configuration: KeywardConfiguration, vault: Vault, _ options: Options) throws -> (any SharedSecretStore)? {
+        guard let shared = configuration.shared else { return nil }
+        // A holder advanced to `sent` calls reset only with this much of its lease left: the
+        // longest provider timeout plus 5 s (DESIGN.md, "Fencing the reset").
+        let longest = configuration.providers.values.map { options.registry.providerSettings($0).callTimeout }.max() ?? .seconds(10)
+        let environment = PluginEnvironment(store: vault, credentials: CredentialResolver(environment: options.environment, store: vault),
+                                            shared: shared)
+        return try options.registry.makeSharedStore(shared, environment: environment, local: vault, resetMargin: longest + .seconds(5))
     }
 
     /// The vault commands' session (`vault get/put/rm/list/history`, key slots): the vault

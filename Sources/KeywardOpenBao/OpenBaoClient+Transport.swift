@@ -231,7 +231,8 @@ final class OpenBaoTransport: Sendable {
                 try Self.checkAddress(target, server: server)
                 logger.debug("openbao: following a redirect to the active node", metadata: ["path": "\(shownPath)"])
                 url = target.absoluteString
-            case _ where [412, 429, 502, 503, 504].contains(answer.status) || (answer.status == 500 && Self.isElection(answer.errorText)):
+            case _ where [412, 429, 502, 503, 504].contains(answer.status) || (answer.status == 500 && Self.isElection(answer.errorText))
+                || (answer.status == 400 && Self.isUpgrading(answer.errorText)):
                 let sealed = answer.errorText.lowercased().contains("sealed")
                 lastProblem = (sealed, answer.status, answer.errorText.isEmpty ? "HTTP \(answer.status)" : "HTTP \(answer.status): \(answer.errorText)")
                 logger.debug("openbao: retrying", metadata: ["path": "\(shownPath)", "status": "\(answer.status)"])
@@ -284,6 +285,12 @@ final class OpenBaoTransport: Sendable {
         let remaining = deadline - ContinuousClock.now
         try await Task.sleep(for: min(backoff, max(remaining, .zero)))
         backoff = min(backoff * 2, .seconds(1))
+    }
+
+    /// A KV v2 mount just enabled (or upgraded from v1) answers 400 "Waiting for the primary to
+    /// upgrade from non-versioned to versioned data" for a moment, on every node: transient.
+    private static func isUpgrading(_ text: String) -> Bool {
+        text.lowercased().contains("upgrade from non-versioned to versioned data")
     }
 
     private static func isElection(_ text: String) -> Bool {

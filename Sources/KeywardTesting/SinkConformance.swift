@@ -164,6 +164,7 @@ public struct SinkConformance: Sendable {
             case .boolean: "\(name): not-a-boolean"
             case .integer: "\(name): not-an-integer"
             case .stringMap: "\(name): not-a-map"
+            case .map: "\(name): not-a-map"
             }
             cases.append(("option \(name) with a value of the wrong kind", options.filter { !$0.hasPrefix("\(name):") } + [wrong]))
         }

@@ -19,6 +19,13 @@ extension TokenServiceProvider {
         type: type, options: TokenServiceOptions.declared,
         validate: { provider, configuration in
             var problems = TokenServiceOptions.parse(provider).problems
+            // DESIGN.md, "Followers": a provider whose entities all follow a shared store
+            // reads and resets nothing, so it needs no admin user.
+            let entities = configuration.entities.values.filter { $0.provider == provider.name }
+            if provider.options["username"] == nil, entities.isEmpty || entities.contains(where: { $0.secretSource != .shared }) {
+                problems.append(.init(.option("username"), "missing: the admin user's login (an email address); "
+                                      + "it may be left out only when every entity of this provider has secretSource: shared"))
+            }
             // Asking for more than the service grants is not an error: it answers with its
             // default, and says so.
             for entity in configuration.entities.values.sorted(by: { $0.id < $1.id }) where entity.provider == provider.name {

@@ -60,6 +60,10 @@ public struct TokenServiceProvider: SecretRotator, AccessTokenIssuer, Credential
     private func userTokenNotingReuse(context: OperationContext) async throws -> (token: AccessToken, reused: Bool) {
         // One request at a time per provider: entities synced concurrently share one user token.
         try await gate.serialize {
+            guard !options.username.isEmpty else {
+                throw KeywardError.usage("provider '\(configuration.name)' has no username: its entities follow the shared store "
+                                         + "(secretSource: shared), so it never reads or resets a secret")
+            }
             let password = try await credentials.resolve(options.password, context: context)
             if let persisted = try await persistedUserToken(context: context) {
                 client.adoptUserToken(persisted, username: options.username, password: password)

@@ -23,7 +23,12 @@ struct ScheduleRunCLITests {
 
     /// Moves the simulator's clock and returns the environment that moves Keyward's with it.
     static func moveClocks(_ fixture: EngineFixture, bySeconds seconds: Int) -> [String: String] {
-        fixture.simulator.advanceClock(bySeconds: TimeInterval(seconds))
+        moveClocks(simulator: fixture.simulator, bySeconds: seconds)
+    }
+
+    /// Moves `simulator`'s clock; the environment that moves a `keyward` process's clock as far.
+    static func moveClocks(simulator: TokenServiceSimulator, bySeconds seconds: Int) -> [String: String] {
+        simulator.advanceClock(bySeconds: TimeInterval(seconds))
         return ["KEYWARD_CLOCK_OFFSET_SECONDS": String(seconds)]
     }
 

@@ -75,6 +75,8 @@ private struct Reader {
     var providerSections: [(provider: ProviderConfiguration, keyNode: Node, map: OrderedMapping, failed: Set<String>)] = []
     /// Entities read without problems, for a provider rule that points at one of their keys.
     var entityMaps: [EntityID: OrderedMapping] = [:]
+    /// Whether the file has a `shared:` section (which `openbao:` references read through).
+    var hasSharedSection = false
 
     init(file: String?, directory: String, registry: PluginRegistry, home: String?) {
         self.file = file
@@ -108,7 +110,7 @@ private struct Reader {
             return nil
         }
         var configuration = KeywardConfiguration(file: file)
-        let known = ["version", "vault", "providers", "entities", "sinks"]
+        let known = ["version", "vault", "shared", "providers", "entities", "sinks"]
         checkKeys(top, known: known, path: "")
 
         if let node = top["version"] {
@@ -118,7 +120,9 @@ private struct Reader {
         } else {
             fail("version", root, "missing; add `version: 1`")
         }
+        hasSharedSection = top["shared"] != nil
         if let node = top["vault"] { configuration.vault = readVault(node) }
+        if let node = top["shared"] { configuration.shared = readShared(node) }
         if let node = top["providers"], let map = mapping(node, "providers") {
             for (name, (keyNode, value)) in map.ordered {
                 if let provider = readProvider(name: name, keyNode: keyNode, node: value) {
@@ -138,7 +142,8 @@ private struct Reader {
                     fail("entities.\(name)", keyNode, "not a valid entity id: \(EntityID.ruleDescription)")
                     continue
                 }
-                if let entity = readEntity(id: id, node: value, providers: configuration.providers, providerNames: providerNames) {
+                if let entity = readEntity(id: id, node: value, providers: configuration.providers, providerNames: providerNames,
+                                           shared: top["shared"] != nil) {
                     configuration.entities[id] = entity
                 }
             }
@@ -314,11 +319,25 @@ private struct Reader {
         }
     }
 
-    mutating func readEntity(id: EntityID, node: Node, providers: [String: ProviderConfiguration], providerNames: [String]) -> EntityConfiguration? {
+    /// - Parameter shared: whether the configuration has a `shared:` section (which
+    ///   `secretSource: shared` needs).
+    mutating func readEntity(id: EntityID, node: Node, providers: [String: ProviderConfiguration], providerNames: [String],
+                             shared: Bool) -> EntityConfiguration? {
         let path = "entities.\(id)"
         guard let map = mapping(node, path) else { return nil }
-        checkKeys(map, known: ["provider", "secretExpiryDays", "rotateBefore", "tokenRefreshBefore"], path: path)
+        checkKeys(map, known: ["provider", "secretExpiryDays", "rotateBefore", "tokenRefreshBefore", "secretSource"], path: path)
         let start = problems.count
+        var source = SecretSource.service
+        if let node = map["secretSource"], let text = string(node, "\(path).secretSource") {
+            if let value = SecretSource(rawValue: text) {
+                if value == .shared, !shared {
+                    fail("\(path).secretSource", node, "'shared' needs a `shared:` section (DESIGN.md, \"Beyond one machine\")")
+                }
+                source = value
+            } else {
+                fail("\(path).secretSource", node, "'\(text)' is not one of service, shared")
+            }
+        }
         var provider: String?
         if let node = map["provider"] {
             if let name = string(node, "\(path).provider") {
@@ -374,7 +393,78 @@ private struct Reader {
         guard problems.count == start, let provider else { return nil }
         entityMaps[id] = map
         return EntityConfiguration(id: id, provider: provider, secretExpiryDays: expiryDays, grantedValidityDays: grantedDays,
-                                   rotateBefore: .seconds(rotateBefore), tokenRefreshBefore: .seconds(refreshBefore))
+                                   rotateBefore: .seconds(rotateBefore), tokenRefreshBefore: .seconds(refreshBefore), secretSource: source)
+    }
+
+    /// Reads the `shared:` section: its `type`, every other key kept as YAML gave it (a string
+    /// that is a credential reference, `env:`/`file:`/`vault:`, is checked and kept as one),
+    /// then the type's own rules, each problem on its key's line.
+    mutating func readShared(_ node: Node) -> SharedStoreConfiguration? {
+        guard let map = mapping(node, "shared") else { return nil }
+        let start = problems.count
+        guard let typeNode = map["type"] else {
+            fail("shared.type", node, "missing: one of \(registry.sharedStoreTypes.joined(separator: ", "))")
+            return nil
+        }
+        guard let type = string(typeNode, "shared.type") else { return nil }
+        guard let descriptor = registry.sharedStoreDescriptor(type: type) else {
+            let available = registry.sharedStoreTypes.isEmpty ? "none" : registry.sharedStoreTypes.joined(separator: ", ")
+            fail("shared.type", typeNode, "shared store type '\(type)' is not provided by this build (available: \(available))")
+            return nil
+        }
+        var lines: [String: Int] = [:]
+        var nodes: [String: Node] = [:]
+        var options: [String: ConfigurationValue] = [:]
+        for (key, (keyNode, value)) in map.ordered where key != "type" {
+            lines[key] = keyNode.mark?.line
+            nodes[key] = keyNode
+            if let converted = plainValue(value, path: "shared.\(key)", key: key, lines: &lines, nodes: &nodes) { options[key] = converted }
+        }
+        guard problems.count == start else { return nil }
+        let configuration = SharedStoreConfiguration(type: type, options: options, optionLines: lines, line: node.mark?.line, directory: directory)
+        for problem in descriptor.validate(configuration) {
+            fail(problem.key.isEmpty ? "shared" : "shared.\(problem.key)", problem.key.isEmpty ? node : nodes[problem.key] ?? node, problem.message)
+        }
+        return problems.count == start ? configuration : nil
+    }
+
+    /// A YAML value as a ``ConfigurationValue``: maps and lists keep their shape (each nested key's
+    /// line recorded as `a.b`), `true`/`false` and whole numbers are typed, a credential reference
+    /// is parsed (and a `file:` one checked), every other scalar is a string.
+    mutating func plainValue(_ node: Node, path: String, key: String, lines: inout [String: Int], nodes: inout [String: Node]) -> ConfigurationValue? {
+        switch node {
+        case .mapping:
+            guard let map = mapping(node, path) else { return nil }
+            var result: [String: ConfigurationValue] = [:]
+            for (child, (keyNode, value)) in map.ordered {
+                lines["\(key).\(child)"] = keyNode.mark?.line
+                nodes["\(key).\(child)"] = keyNode
+                if let converted = plainValue(value, path: "\(path).\(child)", key: "\(key).\(child)", lines: &lines, nodes: &nodes) {
+                    result[child] = converted
+                }
+            }
+            return .map(result)
+        case .sequence(let sequence):
+            var result: [ConfigurationValue] = []
+            for (index, element) in sequence.enumerated() {
+                if let converted = plainValue(element, path: "\(path)[\(index)]", key: "\(key)[\(index)]", lines: &lines, nodes: &nodes) {
+                    result.append(converted)
+                }
+            }
+            return .list(result)
+        case .scalar(let scalar):
+            if scalar.style == .plain, let flag = Bool(scalar.string) { return .boolean(flag) }
+            if scalar.style == .plain, let number = Int(scalar.string) { return .integer(number) }
+            let text = scalar.string
+            if text.hasPrefix("env:") || text.hasPrefix("file:") || text.hasPrefix("vault:")
+                || registry.sharedStoreTypes.contains(where: { text.hasPrefix($0 + ":") }) {
+                return reference(node, path).map(ConfigurationValue.credential)
+            }
+            return string(node, path).map(ConfigurationValue.string)
+        default:
+            fail(path, node, "aliases are not supported here")
+            return nil
+        }
     }
 
     /// - Parameter written: set to the file the sink writes, as soon as its `path` is read,
@@ -408,7 +498,7 @@ private struct Reader {
                     if text.isEmpty { fail("\(path).path", node, "must not be empty") } else { filePath = resolvePath(text) }
                     written = filePath
                 }
-            } else {
+            } else if descriptor.options["path"] == nil {
                 fail("\(path).path", node, "a \(type) sink writes no file")
             }
         } else if descriptor.writesFile {
@@ -520,7 +610,8 @@ private struct Reader {
             if let value = option(node, kind: kind, path: "\(path).\(key)") { options[key] = value }
         }
         let sink = SinkConfiguration(name: name, type: type, path: filePath, entities: sinkEntities, onChange: onChange,
-                                     onChangeTimeout: .seconds(onChangeTimeout), keys: keys, mode: mode, allowGroupRead: allowGroupRead, options: options, line: keyNode.mark?.line)
+                                     onChangeTimeout: .seconds(onChangeTimeout), keys: keys, mode: mode, allowGroupRead: allowGroupRead, options: options, line: keyNode.mark?.line,
+                                     directory: directory)
         // The type's own rules (Kubernetes names, the key names a format can carry): checked
         // here, so every command refuses the section before it unlocks or calls anything.
         // Checked even when the generic checks failed, so that every problem of the file is
@@ -594,6 +685,9 @@ private struct Reader {
                 if let text = string(value, "\(path).\(key)") { result[key] = .string(text) }
             }
             return .map(result)
+        case .map:
+            guard mapping(node, path) != nil else { return nil }
+            return Self.raw(node)
         }
     }
 
@@ -692,6 +786,23 @@ private struct Reader {
                 return nil
             }
             return .vault(name)
+        }
+        if let colon = text.firstIndex(of: ":"), registry.sharedStoreTypes.contains(String(text[..<colon])) {
+            let type = String(text[..<colon])
+            // The shared store's own login cannot come from the store (DESIGN.md).
+            guard !path.hasPrefix("shared.") else {
+                fail(path, node, "the shared store's own credentials cannot be read from it: use env:, file: or vault:")
+                return nil
+            }
+            guard hasSharedSection else {
+                fail(path, node, "\(type): references read through the `shared:` section, and there is none")
+                return nil
+            }
+            guard let location = CredentialReference.sharedLocation(String(text[text.index(after: colon)...])) else {
+                fail(path, node, "\(type): needs MOUNT/PATH#KEY (segments of letters, digits, '.', '_' and '-', never '.' or '..')")
+                return nil
+            }
+            return .shared(type: type, mount: location.mount, path: location.path, key: location.key)
         }
         // Never echo the value: it may be the password itself.
         fail(path, node, "must be \(CredentialReference.formDescription); a literal password is not accepted in the configuration")

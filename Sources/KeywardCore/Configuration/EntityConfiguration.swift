@@ -18,10 +18,14 @@ public struct EntityConfiguration: Sendable, Equatable {
     /// `tokenRefreshBefore`: an entity token is minted again once its expiry is this close
     /// (a `Duration`). Default 10 min.
     public var tokenRefreshBefore: Duration
+    /// `secretSource`: where the entity's secret is read (DESIGN.md, "Beyond one machine",
+    /// "Followers"). Default ``SecretSource/service``.
+    public var secretSource: SecretSource
 
     /// - Parameter grantedValidityDays: `nil` takes `secretExpiryDays`.
     public init(id: EntityID, provider: String, secretExpiryDays: Int? = nil, grantedValidityDays: Int? = nil,
-                rotateBefore: Duration = .seconds(15 * 86_400), tokenRefreshBefore: Duration = .seconds(600)) {
+                rotateBefore: Duration = .seconds(15 * 86_400), tokenRefreshBefore: Duration = .seconds(600), secretSource: SecretSource = .service) {
+        self.secretSource = secretSource
         self.id = id
         self.provider = provider
         self.secretExpiryDays = secretExpiryDays
@@ -29,4 +33,13 @@ public struct EntityConfiguration: Sendable, Equatable {
         self.rotateBefore = rotateBefore
         self.tokenRefreshBefore = tokenRefreshBefore
     }
+}
+
+/// Where an entity's secret comes from (DESIGN.md, "Beyond one machine").
+public enum SecretSource: String, Sendable, Equatable, Codable {
+    /// The provider's service (`secret/read`); this host may rotate it.
+    case service
+    /// The shared store's publication record: this host follows it, mints its own tokens with
+    /// it, and never resets it (no admin user or password needed here).
+    case shared
 }

@@ -10,6 +10,8 @@ public struct KeywardConfiguration: Sendable {
     /// The configuration format version; only `1` exists.
     public var version: Int
     public var vault: VaultSettings
+    /// The `shared:` section (DESIGN.md, "Beyond one machine"), or `nil` for none.
+    public var shared: SharedStoreConfiguration?
     /// Providers by name.
     public var providers: [String: ProviderConfiguration]
     /// Entities by id.

@@ -23,3 +23,28 @@ public struct SharedStoreConfiguration: Sendable, Equatable {
         self.directory = directory
     }
 }
+
+/// What a shared store type accepts in its `shared:` section, and its rules.
+public struct SharedStoreTypeDescriptor: Sendable {
+    /// A problem the type's rules found: the key path below `shared` (`auth.token`, or `""` for
+    /// the section) and what is wrong.
+    public struct Problem: Sendable, Equatable {
+        public var key: String
+        public var message: String
+
+        public init(key: String, message: String) {
+            self.key = key
+            self.message = message
+        }
+    }
+
+    /// The `type:` name (`openbao`).
+    public var type: String
+    /// Checks the whole section; every problem is reported on its key's line.
+    public var validate: @Sendable (SharedStoreConfiguration) -> [Problem]
+
+    public init(type: String, validate: @escaping @Sendable (SharedStoreConfiguration) -> [Problem]) {
+        self.type = type
+        self.validate = validate
+    }
+}

@@ -26,4 +26,7 @@ public struct SinkConfiguration: Sendable {
     public var options: [String: ConfigurationValue]
     /// Line of the sink's name in the file, for errors found later.
     public var line: Int?
+    /// The configuration file's directory, against which the sink's own relative paths (a CA
+    /// file) resolve; `nil` for a section not read from a file.
+    public var directory: String? = nil
 }

@@ -14,12 +14,20 @@ public enum CrashStep: String, Sendable, CaseIterable {
     case beforeJournal = "before-journal"
     /// Rotation: the intent (`pending`) is committed; reset not called.
     case afterJournal = "after-journal"
+    /// Rotation: a fresh user token is in hand; the lease is about to advance to `sent`, the
+    /// fence checked right before a reset (DESIGN.md, "Fencing the reset").
+    case beforeSent = "before-sent"
     /// Rotation: the reset's answer (or the read that replaced it) is in memory, not stored.
     case afterResetAnswer = "after-reset-answer"
     /// Rotation: the new secret is stored `pending` and the journal is `stored`.
     case afterStore = "after-store"
     /// Rotation: the new secret was tested (entity token minted), not yet current.
     case afterToken = "after-token"
+    /// A sync or rotation with a shared store: the service's secret is read and stored; its
+    /// publication is next (a slow host, paused here, must not publish a stale secret).
+    case beforePublish = "before-publish"
+    /// Rotation with a shared store: the new secret is published; the sinks are not written.
+    case afterPublish = "after-publish"
     /// Rotation or recovery: the new secret is current; the sinks are being written.
     case duringSinks = "during-sinks"
     /// A file sink: the temporary file is written, not yet renamed over the old one.
@@ -31,7 +39,9 @@ public enum CrashStep: String, Sendable, CaseIterable {
 }
 
 /// Debug builds' crash hook (DESIGN.md, "Rotation", item 8): `KEYWARD_CRASH_AT=<step>` kills
-/// the process with SIGKILL at that step, so tests can prove recovery. Release builds ignore it.
+/// the process with SIGKILL at that step, so tests can prove recovery; `KEYWARD_PAUSE_AT=<step>`
+/// stops it there with SIGSTOP (a holder paused past its lease, resumed with SIGCONT). Release
+/// builds ignore both.
 public enum CrashHook {
     /// The step names, in the order a rotation passes them, then the vault's.
     public static var steps: [String] { CrashStep.allCases.map(\.rawValue) }
@@ -42,8 +52,10 @@ public enum CrashHook {
     public static func problems(in environment: [String: String]) -> [String] {
         var problems: [String] = []
         #if DEBUG
-        if let step = environment["KEYWARD_CRASH_AT"], !step.isEmpty, CrashStep(rawValue: step) == nil {
-            problems.append("KEYWARD_CRASH_AT: unknown step '\(step)' is ignored (steps: \(steps.joined(separator: ", ")))")
+        for variable in ["KEYWARD_CRASH_AT", "KEYWARD_PAUSE_AT"] {
+            if let step = environment[variable], !step.isEmpty, CrashStep(rawValue: step) == nil {
+                problems.append("\(variable): unknown step '\(step)' is ignored (steps: \(steps.joined(separator: ", ")))")
+            }
         }
         if let raw = environment["KEYWARD_CLOCK_OFFSET_SECONDS"], !raw.isEmpty, SystemClock.offset(raw) == nil {
             problems.append("KEYWARD_CLOCK_OFFSET_SECONDS: '\(raw)' is ignored: expected a number of seconds within 100 years")
@@ -61,6 +73,10 @@ public enum CrashHook {
         let named = environment.map { $0["KEYWARD_CRASH_AT"] } ?? getenv("KEYWARD_CRASH_AT").map { String(cString: $0) }
         if named == step.rawValue {
             kill(getpid(), SIGKILL)
+        }
+        let paused = environment.map { $0["KEYWARD_PAUSE_AT"] } ?? getenv("KEYWARD_PAUSE_AT").map { String(cString: $0) }
+        if paused == step.rawValue {
+            kill(getpid(), SIGSTOP)
         }
         #endif
     }

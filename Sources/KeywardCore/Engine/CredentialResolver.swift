@@ -7,14 +7,18 @@ public struct CredentialResolver: Sendable, CustomStringConvertible {
 
     private let environment: [String: String]
     private let store: (any SecretStore)?
+    private let shared: (any SharedSecretStore)?
 
     /// - Parameters:
     ///   - environment: the process environment (injected for tests).
     ///   - store: the vault, or `nil` when none is open (then `vault:` references fail with a
     ///     clear error).
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment, store: (any SecretStore)?) {
+    ///   - shared: the shared store, for `openbao:` references (`nil`: they fail with a clear error).
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, store: (any SecretStore)?,
+                shared: (any SharedSecretStore)? = nil) {
         self.environment = environment
         self.store = store
+        self.shared = shared
     }
 
     /// The credential's bytes: an environment variable's value; a file's contents with one
@@ -45,6 +49,11 @@ public struct CredentialResolver: Sendable, CustomStringConvertible {
                 throw KeywardError.usage("\(reference): the vault has no entry \(name) (for a provider password, run `keyward login`)")
             }
             return record.value
+        case .shared(_, let mount, let path, let key):
+            guard let shared else {
+                throw KeywardError.usage("\(reference): no shared store is open to resolve it (it needs a `shared:` section)")
+            }
+            return try await shared.credential(mount: mount, path: path, key: key, context: context)
         }
     }
 }

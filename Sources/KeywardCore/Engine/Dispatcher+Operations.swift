@@ -59,7 +59,8 @@ extension Dispatcher {
         var secret = try await vault.read(.entitySecret(id), label: .current, context: context)
         var readAgain = false
         if secret == nil {
-            secret = try await storeIfChanged(try await provider.readSecret(for: id, context: context).record, id: id, vault: vault, context: context)
+            secret = try await storeIfChanged(try await readSourceSecret(id, provider: provider, context: context).record, id: id, vault: vault,
+                                              context: context)
             readAgain = true
         }
         var minted: ProvidedSecret
@@ -73,7 +74,8 @@ extension Dispatcher {
             {
                 throw error
             }
-            let fresh = try await provider.readSecret(for: id, context: context).record
+            // A follower reads the publication again, consistently (DESIGN.md, "Followers").
+            let fresh = try await readSourceSecret(id, provider: provider, context: context).record
             guard fresh.value != secret!.value else { throw error }
             secret = try await storeIfChanged(fresh, id: id, vault: vault, context: context)
             minted = try await issuer.issueAccessToken(for: id, secret: secret!.value, context: context)
@@ -86,7 +88,7 @@ extension Dispatcher {
 
     /// Stores `record` as the entity's current secret unless the vault holds the same bytes;
     /// then only a changed expiry is recorded (the vault follows the service).
-    private func storeIfChanged(_ record: SecretRecord, id: EntityID, vault: any VaultServices, context: OperationContext) async throws -> SecretRecord {
+    func storeIfChanged(_ record: SecretRecord, id: EntityID, vault: any VaultServices, context: OperationContext) async throws -> SecretRecord {
         if let current = try await vault.read(.entitySecret(id), label: .current, context: context), current.value == record.value {
             if Self.sameInstant(current.expiresAt, record.expiresAt) { return current }
             return try await vault.amend(.entitySecret(id), label: .current, expiresAt: record.expiresAt, txnId: record.txnId, context: context)
@@ -228,6 +230,7 @@ extension Dispatcher {
         let openSummaries = Dictionary(try await openRotationSummaries(ids, context: context).map { ($0.id, $0.summary) }) { first, _ in first }
         let now = context.clock.now
         var report = StatusReport(generatedAt: now, entities: [])
+        var unreachable: String?
         for id in ids {
             var entry = StatusReport.Entity(id: id.rawValue, secret: nil, token: nil, lastSync: nil, lastRotation: nil, warnings: [],
                                             openJournal: openSummaries[id])
@@ -271,9 +274,50 @@ extension Dispatcher {
             // The journal knows every rotation that finished, including those finished by
             // recovery and those whose new secret failed its test.
             entry.lastRotation = journalEntries.last { $0.entity == id && $0.state == .done }?.updatedAt
+            if let shared {
+                if let unreachable {
+                    // One server that does not answer is not asked again for each entity.
+                    entry.shared = StatusReport.Shared(secretSource: configuration.entities[id]?.secretSource.rawValue ?? "service", behind: false,
+                                                       error: unreachable)
+                } else {
+                    entry.shared = await sharedStatus(id, shared: shared, local: try await vault.read(.entitySecret(id), label: .current, context: context),
+                                                      now: now, context: context)
+                    unreachable = entry.shared?.unreachable == true ? entry.shared?.error : nil
+                }
+                if entry.shared?.behind == true {
+                    entry.warnings.append("this host's secret is behind the shared store's generation \(entry.shared?.publishedGeneration ?? 0): run `keyward sync \(id)`")
+                }
+            }
             report.entities.append(entry)
         }
         return report
+    }
+
+    /// The entity's lease and publication for `status`: one consistent read of each. A store
+    /// that cannot be read is reported in the entry, not thrown: `status` shows what this host
+    /// holds either way.
+    private func sharedStatus(_ id: EntityID, shared: any SharedSecretStore, local: SecretRecord?, now: Date,
+                              context: OperationContext) async -> StatusReport.Shared
+    {
+        var status = StatusReport.Shared(secretSource: configuration.entities[id]?.secretSource.rawValue ?? "service", behind: false)
+        do {
+            if let lease = try await shared.leaseStatus(of: id, context: context), !lease.released, lease.expiresAt > now {
+                status.leaseHolder = lease.holder
+                status.leaseExpiresAt = lease.expiresAt
+            }
+            if let publication = try await shared.publication(of: id, context: context) {
+                status.publishedGeneration = publication.generation
+                status.publishedAt = publication.publishedAt
+                status.publishedBy = publication.updatedBy
+                status.publishedTxnId = publication.txnId
+                status.behind = local?.value != publication.secret
+                    && (publication.secretExpiresAt ?? .distantPast) >= (local?.expiresAt ?? .distantPast)
+            }
+        } catch {
+            status.error = SyncReport.ErrorInfo(error).message
+            status.unreachable = (error as? any CategorizedError)?.category == .operationFailed
+        }
+        return status
     }
 
     /// Seconds as a whole number, clamped to Int64's range (a clock moved absurdly far must
@@ -314,6 +358,36 @@ public struct StatusReport: Sendable, Codable, Equatable {
         public var warnings: [String]
         /// An unfinished rotation, if any: which journal entry, its state and since when.
         public var openJournal: String?
+        /// What the shared store holds for the entity; `nil` without a `shared:` section (the
+        /// key is then left out of the JSON document).
+        public var shared: Shared? = nil
+    }
+
+    /// An entity's lease and publication in the shared store (DESIGN.md, "Beyond one machine").
+    public struct Shared: Sendable, Codable, Equatable {
+        /// `service` or `shared` (this host follows the publication).
+        public var secretSource: String
+        /// Who holds the rotation lease (`host (pid N, operation)`), `nil` when it is free.
+        public var leaseHolder: String?
+        /// When the held lease expires (UTC, by the store's clock).
+        public var leaseExpiresAt: Date?
+        /// The publication's generation, `nil` when nothing is published.
+        public var publishedGeneration: UInt64?
+        /// When it was published (UTC) and by whom.
+        public var publishedAt: Date?
+        public var publishedBy: String?
+        /// The token service's txnId of the published secret.
+        public var publishedTxnId: String?
+        /// Whether this host's vault holds another secret than the publication's.
+        public var behind: Bool
+        /// Why the store could not be read, when it could not (the rest is then `nil`).
+        public var error: String?
+        /// The store did not answer at all (not encoded: `error` says so).
+        var unreachable = false
+
+        private enum CodingKeys: String, CodingKey {
+            case secretSource, leaseHolder, leaseExpiresAt, publishedGeneration, publishedAt, publishedBy, publishedTxnId, behind, error
+        }
     }
 
     public struct Secret: Sendable, Codable, Equatable {
@@ -340,7 +414,7 @@ public struct StatusReport: Sendable, Codable, Equatable {
 // DESIGN.md's schema shows absent values as `null` (e.g. `"openJournal": null`, `expiresAt`
 // null for a secret without expiry), so these encode every key.
 extension StatusReport.Entity {
-    private enum Keys: String, CodingKey { case id, secret, token, lastSync, lastRotation, warnings, openJournal }
+    private enum Keys: String, CodingKey { case id, secret, token, lastSync, lastRotation, warnings, openJournal, shared }
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: Keys.self)
         try container.encode(id, forKey: .id)
@@ -350,6 +424,7 @@ extension StatusReport.Entity {
         try container.encode(lastRotation, forKey: .lastRotation)
         try container.encode(warnings, forKey: .warnings)
         try container.encode(openJournal, forKey: .openJournal)
+        try container.encodeIfPresent(shared, forKey: .shared)
     }
 }
 

@@ -91,18 +91,34 @@ extension Dispatcher {
     public func rotate(entities names: [String], force: Bool, operation: String = "rotation", context: OperationContext) async throws -> SyncReport {
         let vault = try requireVault()
         let journal: any RotationJournal = vault
-        let coordinator: any RotationCoordinator = self.coordinator ?? vault
-        let ids = try selectEntities(names)
+        // With a shared store its lease (which wraps this host's lock) guards the reset.
+        let coordinator: any RotationCoordinator = shared ?? self.coordinator ?? vault
+        var ids = try selectEntities(names)
+        // Followers never reset (DESIGN.md, "Followers"): naming one is a usage error; `--all`
+        // and the scheduler leave them out and say so.
+        let followers = ids.filter(followsShared)
+        if !names.isEmpty, let follower = followers.first {
+            throw KeywardError.usage("entity '\(follower)' follows the shared store (secretSource: shared): "
+                                     + "the host that reads it from the service rotates it; `keyward sync` picks up what it publishes")
+        }
+        ids.removeAll(where: followsShared)
         for id in ids {
             let provider = try provider(for: id)
             guard provider is any SecretRotator else {
                 throw KeywardError.usage("entity '\(id)': provider '\(provider.name)' cannot reset secrets")
             }
         }
+        try await checkDestinationsReady(sinks: try selectSinks([], entities: ids), context: context)
         // Rotations finished by other jobs after this process started count as this run's (16
         // `rotate --force` started together reset once). No slack added: a rotation finished just
         // before this process started (a recovery by the previous command, say) is not this run's.
         let runStart = context.processStartedAt ?? context.clock.now
+        // `--force` on many hosts makes one reset: a publication made after this process
+        // started satisfies it (DESIGN.md, "Due, across hosts"). Noted before any lease.
+        var startGenerations: [EntityID: UInt64] = [:]
+        if force, let shared, !context.dryRun {
+            for id in ids { startGenerations[id] = try await shared.publication(of: id, context: context)?.generation ?? 0 }
+        }
 
         // Finish what a crashed job left first, for every entity named, due or not (item 7).
         let recovery = await recoverOpenRotationsReporting(for: ids, context: context)
@@ -121,8 +137,15 @@ extension Dispatcher {
                 rotations.append(rotation)
                 continue
             }
-            rotations.append(await rotateEntity(id, force: force, runStart: runStart, vault: vault, journal: journal, coordinator: coordinator,
-                                                operation: operation, context: context))
+            rotations.append(await rotateEntity(id, force: force, runStart: runStart, startGeneration: startGenerations[id], vault: vault,
+                                                journal: journal, coordinator: coordinator, operation: operation, context: context))
+        }
+        for id in followers {
+            var rotation = EntityRotation(outcome: SyncReport.EntityOutcome(
+                id: id.rawValue, outcome: .skipped, error: nil, warnings: ["follows the shared store (secretSource: shared): never reset here"],
+                secretVersion: nil, secretFingerprint: nil, secretExpiresAt: nil, tokenExpiresAt: nil, changes: []))
+            fill(&rotation.outcome, with: try? await vault.read(.entitySecret(id), label: .current, context: context), vault: vault)
+            rotations.append(rotation)
         }
 
         // A rotation closed `aborted` on the way (its reset never sent) is said, as the dry run
@@ -172,7 +195,7 @@ extension Dispatcher {
         return SyncReport(dryRun: context.dryRun, entities: outcomes, sinks: sinkOutcomes, plan: context.dryRun ? plan : nil)
     }
 
-    private func rotateEntity(_ id: EntityID, force: Bool, runStart: Date, vault: any VaultServices, journal: any RotationJournal,
+    private func rotateEntity(_ id: EntityID, force: Bool, runStart: Date, startGeneration: UInt64?, vault: any VaultServices, journal: any RotationJournal,
                               coordinator: any RotationCoordinator, operation lockOperation: String, context: OperationContext) async -> EntityRotation
     {
         var rotation = EntityRotation(outcome: SyncReport.EntityOutcome(
@@ -217,8 +240,17 @@ extension Dispatcher {
                 return rotation
             }
             if context.dryRun {
+                if let shared {
+                    rotation.plan.append(.init(action: .takeLease, target: name.rawValue, oldFingerprint: nil, newFingerprint: nil,
+                                               detail: "\(shared.location): the entity's rotation lease, with check-and-set; then the "
+                                                   + "publication is read and a newer secret adopted before the due check"))
+                }
                 rotation.plan.append(.init(action: .reset, target: name.rawValue, oldFingerprint: rotation.outcome.secretFingerprint,
                                            newFingerprint: nil, detail: "due: \(decision.reason)"))
+                if let shared {
+                    rotation.plan.append(.init(action: .publish, target: name.rawValue, oldFingerprint: nil, newFingerprint: nil,
+                                               detail: "\(shared.location): the new secret, as the service returns it then"))
+                }
                 // What a real run would do: never `unchanged` beneath a plan that changes it.
                 rotation.outcome.outcome = .ok
                 rotation.outcome.changes.append(.secret)
@@ -249,8 +281,29 @@ extension Dispatcher {
             if let unresolved = recovery.unresolved {
                 throw KeywardError.operationFailed(RotationSettling.unknownOutcome(unresolved, now: context.clock.now) + "; not reset again")
             }
+            // A shared store: what another host's rotation left, or published, comes first.
+            var adopted = false
+            switch try await settleFromShared(id, provider: provider, lease: lease, vault: vault, startGeneration: startGeneration, context: context) {
+            case .proceed:
+                break
+            case .adopted(let note):
+                adopted = true
+                rotation.changed = true
+                rotation.outcome.outcome = .ok
+                rotation.outcome.changes.append(.secret)
+                rotation.outcome.warnings.append(note)
+            case .settled(let changed, let reason):
+                rotation.changed = changed
+                if changed {
+                    rotation.outcome.outcome = .ok
+                    rotation.outcome.changes.append(.secret)
+                }
+                rotation.outcome.warnings.append(reason)
+                fill(&rotation.outcome, with: try await vault.read(name, label: .current, context: context), vault: vault)
+                return rotation
+            }
             let again = try await vault.read(name, label: .current, context: context)
-            if let again, again.version != current?.version {
+            if let again, again.version != current?.version, !adopted {
                 fill(&rotation.outcome, with: again, vault: vault)
                 rotation.outcome.warnings.append("another job rotated it just now; not reset again")
                 return rotation
@@ -267,12 +320,15 @@ extension Dispatcher {
                     expiresAt: again.expiresAt, createdAt: again.createdAt, secretExpiryDays: entityConfiguration.grantedValidityDays,
                     rotateBefore: entityConfiguration.rotateBefore, now: context.clock.now, force: false,
                     createdByReset: again.createdByReset)
-                guard recheck.due else { return rotation }
+                guard recheck.due else {
+                    fill(&rotation.outcome, with: again, vault: vault)
+                    return rotation
+                }
             }
 
             CrashHook.at(.beforeJournal, environment: environment)
             let entry = try await journal.beginRotation(entity: id, context: context)
-            try await lease.advance(to: .pending, txnId: nil, secretHash: vault.fingerprint(known.value))
+            try await lease.advance(to: .pending, txnId: nil, secretHash: leaseDigest(known.value, vault: vault))
             CrashHook.at(.afterJournal, environment: environment)
 
             // pending → sent → stored, one step per state (``RotationStateMachine``); the entry
@@ -304,6 +360,18 @@ extension Dispatcher {
                 if answerLost { rotation.outcome.changes.append(.readBack) }
             }
             if settled.tokenMinted { rotation.outcome.changes.append(.token) }
+            if shared != nil, settled.changed, let newSecret = settled.current {
+                // Published only what the service holds now (a fresh read).
+                do {
+                    // The record differs from the new secret, so this reads the service again
+                    // and publishes what it holds now.
+                    try await publishIfBehind(id, serviceSecret: newSecret, provider: provider, vault: vault, context: context)
+                    CrashHook.at(.afterPublish, environment: environment)
+                } catch {
+                    rotation.outcome.warnings.append("rotated, but not published (\(SyncReport.ErrorInfo(error).message)); the next sync or rotation publishes it")
+                    throw error
+                }
+            }
             rotation.outcome.tokenExpiresAt = try await vault.read(.entityToken(id), label: .current, context: context)?.expiresAt
             if let tokenError = settled.tokenError {
                 rotation.outcome.outcome = .failed

@@ -62,6 +62,7 @@ extension Dispatcher {
         let (ids, sinkNames) = try selection(for: request)
         let limit = max(1, request.concurrency)
         let mintFailures = MintFailures()
+        try await checkDestinationsReady(sinks: sinkNames, stopWhenAway: false, context: context)
         // A rotation a crashed job left open is finished first (DESIGN.md, "Rotation", item 7).
         let recovery = await recoverOpenRotationsReporting(for: ids, context: context)
         let openRotations = Set(recovery.open)
@@ -133,6 +134,37 @@ extension Dispatcher {
         return SyncReport(
             dryRun: context.dryRun, entities: ids.compactMap { outcomes[$0] }, sinks: sinkOutcomes,
             plan: context.dryRun ? ids.flatMap { plans[$0] ?? [] } + sinkPlan : nil)
+    }
+
+    /// Checks, once per run and before any entity is synced, that the shared store and the
+    /// named sinks that can be checked (``ReadinessChecking``: an `openbao-kv` mount) are usable
+    /// (DESIGN.md, "Beyond one machine": a missing or KV v1 mount stops the run, exit 2).
+    ///
+    /// - Parameter stopWhenAway: whether a server that does not answer stops the run too (a
+    ///   rotation: nothing may be reset without the lease). A `sync` goes on without it: this
+    ///   host's vault and file sinks still follow the service, and what needs the server fails
+    ///   per entity or sink (DESIGN.md, "When the server is away").
+    /// - Throws: the store's or the sink's error: a missing or KV v1 mount (usage), a refused
+    ///   token (authentication), and with `stopWhenAway` a server that does not answer.
+    public func checkDestinationsReady(sinks names: [String], stopWhenAway: Bool = true, context: OperationContext) async throws {
+        func check(_ what: String?, _ body: () async throws -> Void) async throws {
+            do {
+                try await body()
+            } catch let error as any CategorizedError {
+                if error.category == .operationFailed, !stopWhenAway {
+                    context.logger.warning("\(what.map { "sink \($0): " } ?? "")\(error.description); going on without it")
+                    return
+                }
+                throw what.map { KeywardError(error.category, "sink \($0): \(error.description)") } ?? error
+            }
+        }
+        if let shared { try await check(nil) { try await shared.checkReady(context: context) } }
+        for name in names {
+            guard let configuration = configuration.sinks[name],
+                let sink = try registry.makeSink(configuration, environment: pluginEnvironment) as? any ReadinessChecking
+            else { continue }
+            try await check(name) { try await sink.checkReady(context: context) }
+        }
     }
 
     /// The entities and sinks `request` names, checked against the configuration without
@@ -219,7 +251,7 @@ extension Dispatcher {
                     return (id, outcome, plan)
                 }
             }
-            let read = try await provider.readSecret(for: id, context: context)
+            let read = try await readSourceSecret(id, provider: provider, context: context)
             txnId = read.record.txnId
             outcome.warnings += read.warnings
             let secretName = SecretName.entitySecret(id)
@@ -294,6 +326,19 @@ extension Dispatcher {
                 }
             }
             outcome.outcome = outcome.changes.isEmpty ? .unchanged : .ok
+            if context.dryRun, openReason == nil, let shared, !followsShared(id) {
+                // Reading is harmless: the plan says whether a real run would publish.
+                let record = try await shared.publication(of: id, context: context)
+                if record?.secret != read.record.value {
+                    plan.append(.init(action: .publish, target: secretName.rawValue, oldFingerprint: nil, newFingerprint: newFingerprint,
+                                      detail: "\(shared.location): " + (record.map { "generation \($0.generation) holds another secret" } ?? "nothing published yet")))
+                }
+            }
+            if openReason == nil, shared != nil, !followsShared(id), !context.dryRun {
+                // DESIGN.md, "Publication": what the service returned just now, unless the
+                // record holds it already (one consistent read when it does).
+                try await publishIfBehind(id, serviceSecret: read.record, provider: provider, vault: vault, context: context)
+            }
             if let openReason, !context.dryRun {
                 throw KeywardError.operationFailed(
                     "\(openReason); the service may already have replaced the vault's secret, "

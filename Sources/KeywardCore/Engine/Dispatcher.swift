@@ -15,6 +15,10 @@ public struct Dispatcher: Sendable, CustomStringConvertible, CustomReflectable {
     /// Who may rotate an entity now (DESIGN.md, "Architecture"): the vault's own file lock
     /// unless ``with(vault:coordinator:)`` was given another (a shared store's lease).
     public let coordinator: (any RotationCoordinator)?
+    /// The shared store (DESIGN.md, "Beyond one machine"), when the configuration has one: its
+    /// lease (wrapping ``coordinator``) guards rotations, and it holds the publication records.
+    /// Syncs take only the local ``coordinator``: they never reset, and publish with check-and-set.
+    public let shared: (any SharedSecretStore)?
     public let environment: [String: String]
     /// Providers built so far, by name: one per provider for the dispatcher's life, so its
     /// user token cache serves every entity.
@@ -30,14 +34,18 @@ public struct Dispatcher: Sendable, CustomStringConvertible, CustomReflectable {
     /// As ``description``: `dump` and debuggers show no environment either.
     public var customMirror: Mirror { Mirror(self, children: ["description": description]) }
 
-    /// - Parameter coordinator: who may rotate an entity; `nil` for the vault's own file lock.
+    /// - Parameters:
+    ///   - coordinator: who may rotate an entity on this host; `nil` for the vault's own file lock.
+    ///   - shared: the shared store, whose lease rotations take (it wraps the local coordinator).
     public init(configuration: KeywardConfiguration, registry: PluginRegistry, vault: (any VaultServices)? = nil,
-                environment: [String: String] = ProcessInfo.processInfo.environment, coordinator: (any RotationCoordinator)? = nil) {
+                environment: [String: String] = ProcessInfo.processInfo.environment, coordinator: (any RotationCoordinator)? = nil,
+                shared: (any SharedSecretStore)? = nil) {
         self.configuration = configuration
         self.registry = registry
         self.vault = vault
         self.environment = environment
         self.coordinator = coordinator ?? vault
+        self.shared = shared
     }
 
     /// Loads the configuration from `--config`, `$KEYWARD_CONFIG` or `./keyward.yaml`.
@@ -54,8 +62,10 @@ public struct Dispatcher: Sendable, CustomStringConvertible, CustomReflectable {
     ///
     /// - Parameter coordinator: who may rotate an entity (a shared store's lease, or a fake in
     ///   tests); `nil` for the vault's own file lock.
-    public func with(vault: any VaultServices, coordinator: (any RotationCoordinator)? = nil) -> Dispatcher {
-        Dispatcher(configuration: configuration, registry: registry, vault: vault, environment: environment, coordinator: coordinator)
+    /// - Parameter shared: the shared store (built on this vault's coordinator), or `nil`.
+    public func with(vault: any VaultServices, coordinator: (any RotationCoordinator)? = nil, shared: (any SharedSecretStore)? = nil) -> Dispatcher {
+        Dispatcher(configuration: configuration, registry: registry, vault: vault, environment: environment, coordinator: coordinator,
+                   shared: shared)
     }
 
     /// Appends an audit row on the way out of an operation. A failure to audit is logged, not
@@ -94,7 +104,8 @@ public struct Dispatcher: Sendable, CustomStringConvertible, CustomReflectable {
     }
 
     var pluginEnvironment: PluginEnvironment {
-        PluginEnvironment(store: store, credentials: CredentialResolver(environment: environment, store: store))
+        PluginEnvironment(store: store, credentials: CredentialResolver(environment: environment, store: store, shared: shared),
+                          shared: configuration.shared)
     }
 
     /// The provider configured for `entity`.
@@ -235,7 +246,7 @@ extension Dispatcher {
     ///   provider's error (for the token service, `TokenServiceError`).
     public func probe(entity: EntityID, context: OperationContext) async throws -> ProbeResult {
         let provider = try provider(for: entity)
-        let secret = try await provider.readSecret(for: entity, context: context)
+        let secret = try await readSourceSecret(entity, provider: provider, context: context)
         var result = ProbeResult(entity: entity, secretLength: secret.record.value.count, secretExpiresAt: secret.record.expiresAt,
                                  tokenExpiresAt: nil, txnIds: [secret.record.txnId].compactMap { $0 }, warnings: secret.warnings)
         if let issuer = provider as? any AccessTokenIssuer {

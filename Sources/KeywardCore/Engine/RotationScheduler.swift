@@ -283,7 +283,12 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
         let ids = try dispatcher.selectEntities(options.entities)
         entities = ids
         unrotatable = Set(try ids.filter { !(try dispatcher.provider(for: $0) is any SecretRotator) })
+        followers = Set(ids.filter(dispatcher.followsShared))
     }
+
+    /// Entities that follow the shared store (`secretSource: shared`): never rotated here, and
+    /// synced every cycle, so a secret another host publishes reaches this host within a cycle.
+    public let followers: Set<EntityID>
 
     /// Runs cycles until `isStopping()` says so (checked before each cycle and after each
     /// sleep). `sleep(seconds)` must return early when a shutdown is asked for.
@@ -300,6 +305,9 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
                                     nextWakeAt: nil, entities: [], sinks: [])
         if !unrotatable.isEmpty {
             context.logger.warning("not rotated (their provider cannot reset secrets): \(unrotatable.sorted().map(\.rawValue).joined(separator: ", "))")
+        }
+        if !followers.isEmpty {
+            context.logger.notice("following the shared store, never rotated here: \(followers.sorted().map(\.rawValue).joined(separator: ", "))")
         }
         context.logger.info("schedule: \(entities.count) \(entities.count == 1 ? "entity" : "entities"); jitter up to \(DurationParser.format(seconds: Int64(options.maxJitter.timeInterval)))")
         while !isStopping() {
@@ -406,10 +414,27 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
             snapshot.held[id] = Held(secretVersion: secret?.version, secretExpiresAt: secret?.expiresAt, tokenExpiresAt: token?.expiresAt)
             snapshot.schedules[id] = EntitySchedule.compute(
                 secret: secret, tokenExpiresAt: token?.expiresAt, configuration: configuration,
-                rotates: !unrotatable.contains(id), issuesTokens: provider is any AccessTokenIssuer, now: now,
+                rotates: !unrotatable.contains(id) && !followers.contains(id), issuesTokens: provider is any AccessTokenIssuer, now: now,
                 maxJitter: options.maxJitter, jitterFraction: state.jitter[id] ?? 0, retryAt: state.retryAt[id])
         }
         return snapshot
+    }
+
+    /// The entities (not followers, not about to rotate) whose vault holds another secret than
+    /// the shared store's newer publication: another host rotated them, and this cycle syncs
+    /// them (DESIGN.md, "Followers": within the next cycle). One consistent read per entity; a
+    /// store that cannot be read leaves the cycle as it was.
+    func behindPublication(excluding: Set<EntityID>, context: OperationContext) async -> Set<EntityID> {
+        guard let shared = dispatcher.shared, let vault = dispatcher.vault else { return [] }
+        var behind: Set<EntityID> = []
+        for id in entities where !followers.contains(id) && !excluding.contains(id) {
+            guard let publication = try? await shared.publication(of: id, context: context) else { continue }
+            let held = try? await vault.read(.entitySecret(id), label: .current, context: context)
+            if held?.value != publication.secret, (publication.secretExpiresAt ?? .distantPast) > (held?.expiresAt ?? .distantPast) {
+                behind.insert(id)
+            }
+        }
+        return behind
     }
 
     struct CycleResult {
@@ -434,9 +459,10 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
         let rotate = entities.filter {
             !waiting($0) && due(schedules[$0]?.rotationDueAt) && !recovery.changed.contains($0) && !unresolved.contains($0)
         }
+        let behind = await behindPublication(excluding: Set(rotate), context: context)
         let sync = entities.filter { id in
             guard !rotate.contains(id) else { return false }
-            if recovery.changed.contains(id) { return true }
+            if recovery.changed.contains(id) || followers.contains(id) || behind.contains(id) { return true }
             guard !waiting(id), let schedule = schedules[id] else { return false }
             return schedule.nextAction == .sync || due(schedule.tokenRefreshAt) || (retryAt[id] != nil && due(schedule.nextRunAt))
         }

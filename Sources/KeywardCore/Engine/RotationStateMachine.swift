@@ -68,7 +68,7 @@ final class RotationStateMachine {
         self.lease = lease
         self.driver = driver
         self.context = context
-        if case .rotation(_, let known, _) = driver { startedFrom = vault.fingerprint(known.value) } else { startedFrom = nil }
+        if case .rotation(_, let known, _) = driver { startedFrom = dispatcher.leaseDigest(known.value, vault: vault) } else { startedFrom = nil }
     }
 
     /// Runs `entry` from its state until it is settled, closed or left open.
@@ -150,6 +150,7 @@ final class RotationStateMachine {
             try? await close(entry, as: .aborted, txnId: nil, audit: false)
             throw error
         }
+        CrashHook.at(.beforeSent, environment: dispatcher.environment)
         try await lease.advance(to: .sent, txnId: nil, secretHash: startedFrom)
         return try await journal.advanceRotation(id: entry.id, to: .sent, txnId: nil, context: context)
     }

@@ -128,6 +128,10 @@ public struct SyncReport: Sendable, Codable, Equatable {
         case reset
         case recover
         case closeAborted = "close aborted"
+        /// Take the entity's rotation lease in the shared store.
+        case takeLease = "take lease"
+        /// Publish the secret to the shared store.
+        case publish
 
         public var description: String { rawValue }
     }

@@ -11,8 +11,40 @@ public struct PluginRegistry: Sendable {
 
     private var providers: [String: (descriptor: ProviderTypeDescriptor, factory: ProviderFactory)] = [:]
     private var sinks: [String: (descriptor: SinkTypeDescriptor, factory: SinkFactory)] = [:]
+    private var sharedStores: [String: (descriptor: SharedStoreTypeDescriptor, factory: SharedStoreFactory)] = [:]
+
+    /// Builds the shared store of a `shared:` section (DESIGN.md, "Beyond one machine").
+    /// - Parameters:
+    ///   - local: this host's rotation coordinator (the vault's file lock), which the store's
+    ///     lease wraps.
+    ///   - resetMargin: the least lease left, after a holder advanced it to `sent`, for a reset to
+    ///     be sent: the longest provider timeout plus 5 s (DESIGN.md, "Fencing the reset").
+    public typealias SharedStoreFactory = @Sendable (SharedStoreConfiguration, PluginEnvironment, _ local: any RotationCoordinator,
+                                                     _ resetMargin: Duration) throws -> any SharedSecretStore
 
     public init() {}
+
+    /// Registers a shared store type (the `type:` of a `shared:` section).
+    public mutating func registerSharedStore(_ descriptor: SharedStoreTypeDescriptor, factory: @escaping SharedStoreFactory) {
+        sharedStores[descriptor.type] = (descriptor, factory)
+    }
+
+    /// Shared store type names, sorted.
+    public var sharedStoreTypes: [String] { sharedStores.keys.sorted() }
+
+    /// The descriptor of a shared store type, or `nil` when this build does not provide it.
+    public func sharedStoreDescriptor(type: String) -> SharedStoreTypeDescriptor? { sharedStores[type]?.descriptor }
+
+    /// Builds the shared store of a `shared:` section.
+    ///
+    /// - Throws: ``KeywardError`` (usage) when the type is not registered, or the factory's error.
+    public func makeSharedStore(_ configuration: SharedStoreConfiguration, environment: PluginEnvironment, local: any RotationCoordinator,
+                                resetMargin: Duration) throws -> any SharedSecretStore {
+        guard let entry = sharedStores[configuration.type] else {
+            throw KeywardError.usage("shared: type '\(configuration.type)' is not provided by this build")
+        }
+        return try entry.factory(configuration, environment, local, resetMargin)
+    }
 
     /// The provider type a `providers.<name>` section without `type:` has; set by the
     /// registration that passes `isDefault: true` (the CLI's: `token-service`), `nil` when none
@@ -78,7 +110,8 @@ public struct PluginRegistry: Sendable {
 }
 
 /// What a sink type accepts in its configuration section beyond the shared keys (`type`,
-/// `path`, `entities`, `onChange`, `keys`, `mode`).
+/// `path`, `entities`, `onChange`, `keys`, `mode`). A sink that writes no file may declare
+/// `path` among its ``options`` (a KV path): then it is one of its options, not a file.
 public struct SinkTypeDescriptor: Sendable {
     /// The kind of value an option takes.
     public enum OptionKind: Sendable, Equatable {
@@ -89,6 +122,9 @@ public struct SinkTypeDescriptor: Sendable {
         case integer
         /// A map of string to string (labels, annotations).
         case stringMap
+        /// A mapping kept as YAML gave it (nested maps, lists and scalars as strings), for a
+        /// section the type parses itself in ``SinkTypeDescriptor/validate`` (an `auth:` block).
+        case map
     }
 
     public var type: String

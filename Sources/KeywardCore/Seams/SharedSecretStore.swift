@@ -43,6 +43,18 @@ public protocol SharedSecretStore: RotationCoordinator {
     /// (``RotationLease/advance(to:txnId:secretHash:)``), so a taker on another host can compare
     /// it with the service's secret. Never the value.
     func digest(_ value: SecretValue) -> String
+
+    /// The value of `key` in the KV entry `<mount>/<path>` (an `openbao:` credential reference),
+    /// read through the store's connection.
+    ///
+    /// - Throws: a ``CategorizedError`` naming the reference (never a value) when the entry or
+    ///   the key is missing (usage), or the store cannot answer.
+    func credential(mount: String, path: String, key: String, context: OperationContext) async throws -> SecretValue
+
+    /// Releases every lease this process holds (on SIGTERM: DESIGN.md, "Lease"), keeping the
+    /// progress each recorded for the next holder. Best effort: a store that cannot be reached
+    /// leaves the leases to expire.
+    func releaseHeldLeases() async
 }
 
 /// An entity's publication record in a ``SharedSecretStore`` (DESIGN.md, "Publication").

@@ -44,6 +44,10 @@ struct RotateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let session = try EngineSession.open(global, dryRun: dryRun) { _ = try $0.selectEntities(entities) }
+        // SIGTERM or SIGINT during a rotation on a shared store gives the leases back at once
+        // (their progress kept for the next holder) instead of leaving them to expire.
+        let release = session.dispatcher.shared.map { LeaseReleaseOnSignal(store: $0) }
+        defer { release?.cancel() }
         let report = try await session.dispatcher.rotate(entities: entities, force: force, context: session.context)
         switch global.output {
         case .json: try Output.printJSON(report)
@@ -66,5 +70,34 @@ struct RotateCommand: AsyncParsableCommand {
         let codes = Set(report.entities.compactMap(\.error?.code))
         if codes.count == 1, let only = codes.first, let single = FailureCategory(rawValue: only) { return single }
         return .operationFailed
+    }
+}
+
+/// On SIGTERM or SIGINT: releases the shared store's leases this process holds, then exits
+/// 128 + the signal (DESIGN.md, "Beyond one machine": leases are released at the end and on
+/// SIGTERM). Installed only while a rotation on a shared store runs.
+final class LeaseReleaseOnSignal {
+    private let sources: [any DispatchSourceSignal]
+
+    init(store: any SharedSecretStore) {
+        sources = [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                Task {
+                    await store.releaseHeldLeases()
+                    exit(128 + number)
+                }
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    /// Uninstalls the handlers: the signals' default action again.
+    func cancel() {
+        for source in sources { source.cancel() }
+        signal(SIGTERM, SIG_DFL)
+        signal(SIGINT, SIG_DFL)
     }
 }

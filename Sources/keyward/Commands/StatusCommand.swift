@@ -63,9 +63,32 @@ struct StatusCommand: AsyncParsableCommand {
             line += "; last sync " + (entity.lastSync.map(Timestamps.format) ?? "never")
             if let rotation = entity.lastRotation { line += "; last rotation \(Timestamps.format(rotation))" }
             lines.append(line)
+            if let shared = entity.shared { lines.append("  shared: " + Self.render(shared)) }
             for warning in entity.warnings { lines.append("  warning: \(warning)") }
         }
         return lines.isEmpty ? "no entities configured" : lines.joined(separator: "\n")
+    }
+
+    /// One line on the shared store: the lease and the publication (DESIGN.md, "Beyond one machine").
+    static func render(_ shared: StatusReport.Shared) -> String {
+        if let error = shared.error { return "cannot be read (\(error))" }
+        var parts: [String] = []
+        if shared.secretSource == "shared" { parts.append("follows the publication") }
+        if let holder = shared.leaseHolder {
+            parts.append("lease held by \(holder)" + (shared.leaseExpiresAt.map { " until \(Timestamps.format($0))" } ?? ""))
+        } else {
+            parts.append("lease free")
+        }
+        if let generation = shared.publishedGeneration {
+            var published = "published generation \(generation)"
+            if let at = shared.publishedAt { published += " at \(Timestamps.format(at))" }
+            if let by = shared.publishedBy { published += " by \(by)" }
+            if let txnId = shared.publishedTxnId { published += " [txnId \(txnId)]" }
+            parts.append(published + (shared.behind ? ", this host is BEHIND" : ", this host is current"))
+        } else {
+            parts.append("nothing published")
+        }
+        return parts.joined(separator: "; ")
     }
 
     /// "in 90 days", "3 hours ago": each count rounded to the nearest unit (89 days and 23
