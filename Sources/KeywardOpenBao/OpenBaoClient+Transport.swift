@@ -64,6 +64,9 @@ final class OpenBaoTransport: Sendable {
         configuration.redirectConfiguration = .disallow
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
         configuration.connectionPool.retryConnectionEstablishment = false
+        // A connection not made in 5 s is retried (within the call's timeout) rather than
+        // spending the whole timeout on one attempt.
+        configuration.timeout = .init(connect: .seconds(5))
         return configuration
     }
 
@@ -201,23 +204,42 @@ final class OpenBaoTransport: Sendable {
                                          errorText: response.status.code >= 300 ? Self.errorText(data, token: token) : "")
             } catch {
                 if Task.isCancelled { throw CancellationError() }
+                if base != server {
+                    // The active node's advertised address cannot be reached from here (or it
+                    // just died): the configured address for the next 10 s, which forwards.
+                    logger.debug("openbao: the active node's address failed; using the configured address", metadata: ["path": "\(shownPath)"])
+                    active.set((server, ContinuousClock.now + .seconds(10)))
+                    base = server
+                    url = base + "/v1/" + apiPath
+                    continue
+                }
                 if let problem = Self.permanentTransportProblem(error) {
                     throw OpenBaoError(.unreachable, server: server, path: shownPath, detail: problem)
                 }
                 lastProblem = (false, nil, Self.transportProblem(error))
                 logger.debug("openbao: retrying after a failed connection", metadata: ["path": "\(shownPath)", "cause": "\(lastProblem.detail)"])
-                if base != server { active.set(nil); base = server }
                 url = base + "/v1/" + apiPath
+                redirects = 0  // counted per attempt: a standby may point at a dead leader until it learns
                 try await pause(&backoff, deadline: deadline)
                 continue
             }
             switch answer.status {
             case 301, 302, 303, 307, 308:
                 redirects += 1
-                guard redirects <= 10, let location = answer.headers.first(name: "Location"),
-                    let target = URL(string: location, relativeTo: URL(string: url))?.absoluteURL
+                guard redirects <= 10 else {
+                    throw OpenBaoError(.badResponse, server: server, path: shownPath, status: answer.status, detail: "more than 10 redirects")
+                }
+                guard let location = answer.headers.first(name: "Location"), !location.isEmpty,
+                    let target = URL(string: location, relativeTo: URL(string: url))?.absoluteURL, target.host?.isEmpty == false
                 else {
-                    throw OpenBaoError(.badResponse, server: server, path: shownPath, status: answer.status, detail: "a redirect without a usable Location")
+                    // Measured on a raft standby during leader election: a 307 with no Location
+                    // (no active node known yet). Retried like a 503.
+                    lastProblem = (false, answer.status, "HTTP \(answer.status) without a Location (no active node yet)")
+                    if base != server { active.set(nil); base = server }
+                    url = base + "/v1/" + apiPath
+                    redirects = 0  // counted per attempt: a standby may point at a dead leader until it learns
+                try await pause(&backoff, deadline: deadline)
+                    continue
                 }
                 try Self.checkAddress(target, server: server)
                 logger.debug("openbao: following a redirect to the active node", metadata: ["path": "\(shownPath)"])
@@ -229,6 +251,7 @@ final class OpenBaoTransport: Sendable {
                 logger.debug("openbao: retrying", metadata: ["path": "\(shownPath)", "status": "\(answer.status)"])
                 if base != server { active.set(nil); base = server }
                 url = base + "/v1/" + apiPath
+                redirects = 0  // counted per attempt: a standby may point at a dead leader until it learns
                 try await pause(&backoff, deadline: deadline)
             default:
                 return answer

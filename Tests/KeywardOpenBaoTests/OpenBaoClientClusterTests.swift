@@ -66,7 +66,7 @@ struct OpenBaoClientClusterTests {
         await reader.shutdown()
     }
 
-    @Test("with the leader killed, a client of a surviving node completes its write within its timeout once a new leader is elected")
+    @Test("with the leader killed, a client of a surviving node completes its consistent read and its write within its timeout once a new leader is elected")
     func leaderKilled() async throws {
         let cluster = try OpenBaoRaft.cluster
         let leader = try await cluster.leader()
@@ -74,9 +74,14 @@ struct OpenBaoClientClusterTests {
         let client = try OpenBaoRaft.client(cluster, node: survivor, timeout: .seconds(60))
         let path = "cluster/failover-\(UUID().uuidString.prefix(8))"
         _ = try await client.write(mount: "secret", path: path, data: ["k": SecretValue(utf8: "before")], cas: 0, context: context)
+        // A consistent read: the client now sends those to the leader's own address.
+        #expect(try await client.read(mount: "secret", path: path, consistent: true, context: context)?.version == 1)
 
         cluster.kill(node: leader)
         let started = ContinuousClock.now
+        // The dead leader's address fails: the read continues at the survivor through the election.
+        let before = try #require(try await client.read(mount: "secret", path: path, consistent: true, context: context))
+        #expect(before.data["k"]?.revealUTF8() == "before")
         let written = try await client.write(mount: "secret", path: path, data: ["k": SecretValue(utf8: "after")], cas: 1, context: context)
         let took = ContinuousClock.now - started
         #expect(written.version == 2)
@@ -84,7 +89,7 @@ struct OpenBaoClientClusterTests {
         #expect(newLeader != leader)
         let entry = try #require(try await client.read(mount: "secret", path: path, consistent: true, context: context))
         #expect(entry.data["k"]?.revealUTF8() == "after")
-        print("leader \(leader) killed: write through node \(survivor) took \(took) (new leader \(newLeader))")
+        print("leader \(leader) killed: read + write through node \(survivor) took \(took) (new leader \(newLeader))")
 
         try await cluster.restart(node: leader)
         await client.shutdown()
