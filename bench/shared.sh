@@ -12,16 +12,20 @@
 #   steady:  nothing changed since the last sync (the common schedule cycle);
 #   changed: every entity's secret was reset through the token service just before the run
 #            (the same reset, by a helper outside the timed interval, before each A and each B).
-# Prints each case's min / median / max wall time of A and B and the ratio of the medians, then
-# the KV requests of one A sync per case, counted from the cluster's file audit device, by path
-# kind (leases, entity publications, sink entries, sys/ and auth/), per entity.
+# Prints each case's min / median / max wall time of A, S and B and the ratios of the medians;
+# the server's own floor (1,000 consistent reads, then 1,000 check-and-set writes, straight from
+# python, as many at a time as the sync's concurrency); then the KV requests of one A sync per
+# case, counted from the nodes' file audit devices, by path kind (leases, entity publications,
+# sink entries, sys/ and auth/), per entity.
 # Targets: A/B <= 1.5 (medians); <= 3 KV requests per changed entity; per unchanged entity
 # nothing beyond one consistent read (of its publication record).
 #
 # SCRATCH=DIR (default .build-release) is SwiftPM's build directory for the release build
 # (`make install`'s flags); BIN=DIR uses DIR/keyward instead of building. CONCURRENCY=N passes
 # `--concurrency N` to every sync (default: the CLI's own, 8). KEEP=1 keeps the temporary
-# directory (configurations, audit log, logs) and prints its path.
+# directory (configurations, audit logs, logs) and prints its path. HOLD=1 stops after the first
+# syncs and keeps everything up, with one script per command in the temporary directory, for
+# timing with another tool, until interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENTITIES=${ENTITIES:-1000}
@@ -224,6 +228,24 @@ PY
 # First syncs: fill both vaults, mint the tokens, publish, write every sink (not timed).
 timed_sync A >/dev/null; timed_sync B >/dev/null
 
+# HOLD=1: leave the servers and projects up for another timer: one script per command in the
+# temporary directory (sync-A, sync-S, sync-B: one sync each; reset: every secret reset), until
+# this script is interrupted.
+if [ -n "${HOLD:-}" ]; then
+    for who in A S B; do
+        project=$who; extra=""
+        [ "$who" = S ] && { project=A; extra="--sink app-env"; }
+        dir=$work/$project
+        printf '#!/bin/sh\ncd %q && HOME=%q XDG_DATA_HOME=%q/data XDG_STATE_HOME=%q/state NO_COLOR=1 KEYWARD_KEY_FILE=%q/vault.key BAO_TOKEN=%q exec %q %s %s\n' \
+            "$dir" "$dir" "$dir" "$dir" "$dir" "$BAO_TOKEN" "$KW" "${sync_args[*]}" "$extra" > "$work/sync-$who"
+        chmod +x "$work/sync-$who"
+    done
+    printf '#!/usr/bin/env bash\n%s\n%s\nreset_all\n' "$(declare -p SIM password ids)" "$(declare -f reset_all)" > "$work/reset"
+    chmod +x "$work/reset"
+    echo "holding: $work/sync-A, $work/sync-S, $work/sync-B, $work/reset; interrupt to stop" >&2
+    while :; do sleep 3600 & pids+=($!); wait $! || true; done
+fi
+
 # KV requests in the nodes' audit logs since the marks $1 (answers only: one line per request),
 # by path kind.
 audit_lines() { local n; for n in 0 1 2; do printf '%s,' "$(cat "$work/bao/audit$n.log" 2>/dev/null | wc -l)"; done; }
@@ -309,6 +331,27 @@ for _ in $(seq "$RUNS"); do
     reset_all; times[B]+=" $(timed_sync B)"
 done
 report "changed (every secret reset before the run)"
+
+# The server's own floor for the shared store's part: 1,000 consistent reads, then 1,000
+# check-and-set writes, straight from one process, as many at a time as the sync's concurrency.
+python3 - "${api[0]}" "$ENTITIES" "${CONCURRENCY:-8}" <<'PY'
+import concurrent.futures, http.client, json, os, sys, threading, time, urllib.parse
+address, entities, width = urllib.parse.urlparse(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+token, local = os.environ["BAO_TOKEN"], threading.local()
+def call(method, path, body=None):
+    if not hasattr(local, "c"):
+        local.c = http.client.HTTPConnection(address.hostname, address.port)
+    headers = {"X-Vault-Token": token, "X-Vault-Inconsistent": "forward-active-node"}
+    local.c.request(method, "/v1/" + path, body=json.dumps(body) if body is not None else None, headers=headers)
+    answer = local.c.getresponse(); answer.read()
+    assert answer.status in (200, 204, 404), answer.status
+def read(i): call("GET", f"secret/data/floor/e{i}")
+def write(i): call("POST", f"secret/data/floor/e{i}", {"options": {"cas": 0}, "data": {"secret": "x" * 40}})
+with concurrent.futures.ThreadPoolExecutor(width) as pool:
+    for name, job in (("consistent reads", read), ("check-and-set writes", write)):
+        start = time.monotonic(); list(pool.map(job, range(entities)))
+        print(f"server floor: {entities} {name}, {width} at a time: {(time.monotonic() - start) * 1000:.0f} ms")
+PY
 
 echo "KV requests of one A sync, from the audit log (targets: <= 3 per changed entity; per unchanged entity none beyond one consistent read):"
 # A is brought up to date first: the last timed run was B's, after a reset.
