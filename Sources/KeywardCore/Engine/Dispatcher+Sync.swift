@@ -126,8 +126,28 @@ extension Dispatcher {
         // cannot show it yet (a fresh vault holds no secret at all).
         let closingOnly: Set<SyncReport.Change> = [SyncReport.Change.abortedUnsent, SyncReport.Change.abortedUnapplied]
         let changing = Set(outcomes.filter { !Set($0.value.changes).isSubset(of: closingOnly) }.map(\.key))
-        for name in sinkNames {
-            let (outcome, plan) = await writeSink(name, vault: vault, context: context, planned: changing, mintFailures: mintFailures)
+        // Sinks are written `limit` at a time, as entities are: no two sinks write one file (the
+        // configuration refuses it) and each sink's write holds its own sink lock, so they are
+        // independent; one at a time, a run with one `openbao-kv` sink per entity waited for
+        // every sink's round trips in turn. The report keeps the sinks' order.
+        var written: [Int: (SyncReport.SinkOutcome, [SyncReport.PlanAction])] = [:]
+        await withTaskGroup(of: (Int, SyncReport.SinkOutcome, [SyncReport.PlanAction]).self) { group in
+            var pending = sinkNames.enumerated().makeIterator()
+            func start(_ next: (offset: Int, element: String)?) {
+                guard let (index, name) = next else { return }
+                group.addTask {
+                    let (outcome, plan) = await self.writeSink(name, vault: vault, context: context, planned: changing, mintFailures: mintFailures)
+                    return (index, outcome, plan)
+                }
+            }
+            for _ in 0..<min(limit, sinkNames.count) { start(pending.next()) }
+            while let (index, outcome, plan) = await group.next() {
+                written[index] = (outcome, plan)
+                start(pending.next())
+            }
+        }
+        for index in sinkNames.indices {
+            guard let (outcome, plan) = written[index] else { continue }
             sinkOutcomes.append(outcome)
             sinkPlan += plan
         }
@@ -147,23 +167,53 @@ extension Dispatcher {
     /// - Throws: the store's or the sink's error: a missing or KV v1 mount (usage), a refused
     ///   token (authentication), and with `stopWhenAway` a server that does not answer.
     public func checkDestinationsReady(sinks names: [String], stopWhenAway: Bool = true, context: OperationContext) async throws {
-        func check(_ what: String?, _ body: () async throws -> Void) async throws {
+        /// `nil` when the failure may be gone on from (a server away, in a sync).
+        func stopping(_ error: any Error, sink: String?) -> (any Error)? {
+            guard let error = error as? any CategorizedError else { return error }
+            if error.category == .operationFailed, !stopWhenAway {
+                context.logger.warning("\(sink.map { "sink \($0): " } ?? "")\(error.description); going on without it")
+                return nil
+            }
+            return sink.map { KeywardError(error.category, "sink \($0): \(error.description)") } ?? error
+        }
+        if let shared {
             do {
-                try await body()
-            } catch let error as any CategorizedError {
-                if error.category == .operationFailed, !stopWhenAway {
-                    context.logger.warning("\(what.map { "sink \($0): " } ?? "")\(error.description); going on without it")
-                    return
-                }
-                throw what.map { KeywardError(error.category, "sink \($0): \(error.description)") } ?? error
+                try await shared.checkReady(context: context)
+            } catch {
+                if let stop = stopping(error, sink: nil) { throw stop }
             }
         }
-        if let shared { try await check(nil) { try await shared.checkReady(context: context) } }
+        var checks: [(name: String, sink: any ReadinessChecking)] = []
         for name in names {
             guard let configuration = configuration.sinks[name],
                 let sink = try registry.makeSink(configuration, environment: pluginEnvironment) as? any ReadinessChecking
             else { continue }
-            try await check(name) { try await sink.checkReady(context: context) }
+            checks.append((name, sink))
+        }
+        // Checked 8 at a time (each is a round trip; a run with one `openbao-kv` sink per
+        // entity has hundreds); the first failure in the sinks' order is the one thrown.
+        var failures: [Int: any Error] = [:]
+        await withTaskGroup(of: (Int, (any Error)?).self) { group in
+            var pending = checks.enumerated().makeIterator()
+            func start(_ next: (offset: Int, element: (name: String, sink: any ReadinessChecking))?) {
+                guard let (index, check) = next else { return }
+                group.addTask {
+                    do {
+                        try await check.sink.checkReady(context: context)
+                        return (index, nil)
+                    } catch {
+                        return (index, error)
+                    }
+                }
+            }
+            for _ in 0..<min(8, checks.count) { start(pending.next()) }
+            while let (index, error) = await group.next() {
+                if let error { failures[index] = error }
+                start(pending.next())
+            }
+        }
+        for index in failures.keys.sorted() {
+            if let stop = stopping(failures[index]!, sink: checks[index].name) { throw stop }
         }
     }
 
