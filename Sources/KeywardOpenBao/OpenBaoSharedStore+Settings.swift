@@ -4,6 +4,8 @@ import KeywardCore
 extension SharedStoreSettings {
     /// The keys of `shared:` this type reads besides the connection keys.
     static let storeKeys = ["mount", "prefix", "leaseTTL"]
+    /// The longest `leaseTTL` accepted (1 hour): a holder that dies blocks the entity that long.
+    static let maximumLeaseSeconds: Int64 = 3_600
 
     /// Validates the `shared:` section of type `openbao` (DESIGN.md, "Beyond one machine"):
     /// the connection keys (``OpenBaoServerSettings/parse(options:lines:keyPrefix:directory:)``),
@@ -44,13 +46,17 @@ extension SharedStoreSettings {
             case .string(let text): DurationParser.seconds(text)
             default: nil
             }
-            if let seconds, seconds >= 5 {
+            if let seconds, (5...maximumLeaseSeconds).contains(seconds) {
                 leaseTTL = .seconds(seconds)
             } else if seconds != nil {
-                fail("leaseTTL", "must be at least 5s")
+                fail("leaseTTL", "must be between 5s and 1h (a dead holder's lease blocks every host's rotations for that long)")
             } else {
-                fail("leaseTTL", "invalid duration: expected \(DurationParser.formDescription), at least 5s")
+                fail("leaseTTL", "invalid duration: expected \(DurationParser.formDescription), between 5s and 1h")
             }
+        }
+        if let margin = configuration.resetMargin, leaseTTL <= margin, problems.allSatisfy({ $0.keyPath != "shared.leaseTTL" }) {
+            fail("leaseTTL", "must be longer than \(margin.components.seconds)s: a reset is sent only with the longest provider timeout "
+                    + "plus 5 s of the lease left (give leaseTTL at least \(margin.components.seconds + 10)s, or shorten the providers' timeout)")
         }
 
         var server: OpenBaoServerSettings?

@@ -348,7 +348,9 @@ struct LeaseRecord: Sendable, Equatable {
         holderID = text("holderId")
         operation = text("operation")
         since = text("since").flatMap(Timestamps.parse)
-        ttlSeconds = text("ttlSeconds").flatMap { Int64($0) }.flatMap { $0 > 0 ? $0 : nil }
+        // A record's own lifetime is believed up to the longest leaseTTL accepted (a stray record
+        // claiming a century must not block every host).
+        ttlSeconds = text("ttlSeconds").flatMap { Int64($0) }.flatMap { $0 > 0 ? min($0, SharedStoreSettings.maximumLeaseSeconds) : nil }
         released = text("released") == "true"
         progress = text("state").flatMap(RotationJournalState.init(rawValue:)).map {
             RotationProgress(state: $0, txnId: text("txnId"), secretHash: text("secretHash"))

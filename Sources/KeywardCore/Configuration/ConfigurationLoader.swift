@@ -77,6 +77,8 @@ private struct Reader {
     var entityMaps: [EntityID: OrderedMapping] = [:]
     /// Whether the file has a `shared:` section (which `openbao:` references read through).
     var hasSharedSection = false
+    /// The `shared:` section's node, its keys' nodes and its type, for ``validateShared(_:)``.
+    var sharedNodes: (Node, [String: Node], SharedStoreTypeDescriptor)?
 
     init(file: String?, directory: String, registry: PluginRegistry, home: String?) {
         self.file = file
@@ -173,6 +175,7 @@ private struct Reader {
             }
         }
         validateProviders(configuration)
+        validateShared(&configuration)
         // In file order: a provider's rules about an entity come after the entities are read.
         configuration.warnings = warnings.enumerated().sorted { ($0.element.line ?? 0, $0.offset) < ($1.element.line ?? 0, $1.offset) }.map(\.element)
         return problems.isEmpty ? configuration : nil
@@ -421,11 +424,22 @@ private struct Reader {
             if let converted = plainValue(value, path: "shared.\(key)", key: key, lines: &lines, nodes: &nodes) { options[key] = converted }
         }
         guard problems.count == start else { return nil }
-        let configuration = SharedStoreConfiguration(type: type, options: options, optionLines: lines, line: node.mark?.line, directory: directory)
-        for problem in descriptor.validate(configuration) {
+        sharedNodes = (node, nodes, descriptor)
+        return SharedStoreConfiguration(type: type, options: options, optionLines: lines, line: node.mark?.line, directory: directory)
+    }
+
+    /// The `shared:` type's own rules, once the providers are known (a lease must outlast the
+    /// longest provider timeout plus 5 s, the fence before a reset), each problem on its key's line.
+    mutating func validateShared(_ configuration: inout KeywardConfiguration) {
+        guard var shared = configuration.shared, let (node, nodes, descriptor) = sharedNodes else { return }
+        let longest = configuration.providers.values.map { registry.providerSettings($0).callTimeout }.max()
+        shared.resetMargin = longest.map { $0 + .seconds(5) }
+        configuration.shared = shared
+        let start = problems.count
+        for problem in descriptor.validate(shared) {
             fail(problem.key.isEmpty ? "shared" : "shared.\(problem.key)", problem.key.isEmpty ? node : nodes[problem.key] ?? node, problem.message)
         }
-        return problems.count == start ? configuration : nil
+        if problems.count != start { configuration.shared = nil }
     }
 
     /// A YAML value as a ``ConfigurationValue``: maps and lists keep their shape (each nested key's

@@ -14,6 +14,10 @@ public struct SharedStoreConfiguration: Sendable, Equatable {
     public var line: Int?
     /// The configuration file's directory (relative `caFile` and `file:` paths resolve against it).
     public var directory: String
+    /// The least lease a holder needs left, after advancing it to `sent`, to send a reset: the
+    /// longest provider `timeout` plus 5 s (DESIGN.md, "Fencing the reset"); set by the loader,
+    /// so a type can refuse a lease too short to ever reset. `nil` when not known.
+    public var resetMargin: Duration?
 
     public init(type: String, options: [String: ConfigurationValue], optionLines: [String: Int] = [:], line: Int? = nil, directory: String) {
         self.type = type

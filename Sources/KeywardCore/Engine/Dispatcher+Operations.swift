@@ -277,7 +277,7 @@ extension Dispatcher {
             if let shared {
                 if let unreachable {
                     // One server that does not answer is not asked again for each entity.
-                    entry.shared = StatusReport.Shared(secretSource: configuration.entities[id]?.secretSource.rawValue ?? "service", behind: false,
+                    entry.shared = StatusReport.Shared(secretSource: configuration.entities[id]?.secretSource.rawValue ?? "service", behind: nil,
                                                        error: unreachable)
                 } else {
                     entry.shared = await sharedStatus(id, shared: shared, local: try await vault.read(.entitySecret(id), label: .current, context: context),
@@ -299,12 +299,13 @@ extension Dispatcher {
     private func sharedStatus(_ id: EntityID, shared: any SharedSecretStore, local: SecretRecord?, now: Date,
                               context: OperationContext) async -> StatusReport.Shared
     {
-        var status = StatusReport.Shared(secretSource: configuration.entities[id]?.secretSource.rawValue ?? "service", behind: false)
+        var status = StatusReport.Shared(secretSource: configuration.entities[id]?.secretSource.rawValue ?? "service", behind: nil)
         do {
             if let lease = try await shared.leaseStatus(of: id, context: context), !lease.released, lease.expiresAt > now {
                 status.leaseHolder = lease.holder
                 status.leaseExpiresAt = lease.expiresAt
             }
+            status.behind = false
             if let publication = try await shared.publication(of: id, context: context) {
                 status.publishedGeneration = publication.generation
                 status.publishedAt = publication.publishedAt
@@ -315,6 +316,7 @@ extension Dispatcher {
             }
         } catch {
             status.error = SyncReport.ErrorInfo(error).message
+            status.behind = nil
             status.unreachable = (error as? any CategorizedError)?.category == .operationFailed
         }
         return status
@@ -378,8 +380,9 @@ public struct StatusReport: Sendable, Codable, Equatable {
         public var publishedBy: String?
         /// The token service's txnId of the published secret.
         public var publishedTxnId: String?
-        /// Whether this host's vault holds another secret than the publication's.
-        public var behind: Bool
+        /// Whether this host's vault holds another secret than the publication's; `nil` when the
+        /// store could not be read (unknown, never reported as current).
+        public var behind: Bool?
         /// Why the store could not be read, when it could not (the rest is then `nil`).
         public var error: String?
         /// The store did not answer at all (not encoded: `error` says so).

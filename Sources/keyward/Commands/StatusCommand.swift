@@ -84,7 +84,7 @@ struct StatusCommand: AsyncParsableCommand {
             if let at = shared.publishedAt { published += " at \(Timestamps.format(at))" }
             if let by = shared.publishedBy { published += " by \(by)" }
             if let txnId = shared.publishedTxnId { published += " [txnId \(txnId)]" }
-            parts.append(published + (shared.behind ? ", this host is BEHIND" : ", this host is current"))
+            parts.append(published + (shared.behind == true ? ", this host is BEHIND" : ", this host is current"))
         } else {
             parts.append("nothing published")
         }
