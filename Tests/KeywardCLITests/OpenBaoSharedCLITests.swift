@@ -33,6 +33,9 @@ struct OpenBaoSharedCLITests {
             let good = try Self.config(host)
             let cases: [(String, String, String)] = [
                 ("  leaseTTL: 15s\n", "  leaseTTL: 2s\n", "shared.leaseTTL"),
+                // The providers' timeout is 5s: a 10s lease leaves no room for the fence.
+                ("  leaseTTL: 15s\n", "  leaseTTL: 10s\n", "shared.leaseTTL"),
+                ("  leaseTTL: 15s\n", "  leaseTTL: 2h\n", "shared.leaseTTL"),
                 ("  mount: secret\n", "  mount: secret\n  colour: blue\n", "shared.colour"),
                 ("  address: \(server.address.absoluteString)\n", "  address: http://bao.example.com:8200\n", "shared.address"),
                 ("    token: env:BAO_TOKEN\n", "    token: openbao:secret/keyward/token#value\n", "shared.auth.token"),
