@@ -255,6 +255,30 @@ public final class OpenBaoDevServer: Sendable {
     /// - Parameter tls: serve `https://` with a certificate from a generated CA (`-dev-tls`),
     ///   whose PEM is ``caFile``.
     public static func start(tls: Bool = false) async throws -> OpenBaoDevServer {
+        // The port is free when chosen, not when `bao` binds it: another server (or an
+        // in-process simulator) may take it first. Then this `bao` exits, and the address
+        // answers for somebody else; only a server that knows this token is ours.
+        var failure: (any Error)?
+        for _ in 0..<5 {
+            do {
+                let server = try await startOnce(tls: tls)
+                // (Over TLS URLSession cannot check: the dev CA is private; `bao status` passed.)
+                let known = tls ? true : await OpenBaoCLI.get(server.address.appendingPathComponent("v1/auth/token/lookup-self"),
+                                                              token: server.rootToken)?.status == 200
+                guard known else {
+                    server.stop()
+                    failure = OpenBaoCLI.Failure("the dev server at \(server.address) does not know its root token: its port was taken")
+                    continue
+                }
+                return server
+            } catch {
+                failure = error
+            }
+        }
+        throw failure ?? OpenBaoCLI.Failure("the dev server did not start")
+    }
+
+    private static func startOnce(tls: Bool) async throws -> OpenBaoDevServer {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bao-dev-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let port = try OpenBaoCLI.freePort()
@@ -282,8 +306,13 @@ public final class OpenBaoDevServer: Sendable {
 
     /// Runs `bao ARGS` against this server as root (see ``OpenBaoCLI/run(_:address:token:stdin:)``).
     @discardableResult
-    public func bao(_ arguments: [String], token: String? = nil, stdin: String? = nil) throws -> OpenBaoCLI.Result {
-        try OpenBaoCLI.mustRun(arguments, address: address, token: token ?? rootToken, stdin: stdin, caFile: caFile)
+    ///
+    /// Async, and run off Swift's cooperative pool (``offPool(_:)``): `bao` is waited for, and a
+    /// suite's tests calling it together on the pool's few threads starved every other task of
+    /// the test process (clients timed out, short-lived tokens expired before their first use).
+    public func bao(_ arguments: [String], token: String? = nil, stdin: String? = nil) async throws -> OpenBaoCLI.Result {
+        let (address, token, caFile) = (address, token ?? rootToken, caFile)
+        return try await offPool { try OpenBaoCLI.mustRun(arguments, address: address, token: token, stdin: stdin, caFile: caFile) }
     }
 
     /// SIGKILLs the server, reaps it and removes its directory. Idempotent.
@@ -496,8 +525,11 @@ public final class OpenBaoRaftCluster: @unchecked Sendable {
 
     /// Runs `bao ARGS` against `node` as root.
     @discardableResult
-    public func bao(_ arguments: [String], node: Int = 0) throws -> OpenBaoCLI.Result {
-        try OpenBaoCLI.mustRun(arguments, address: addresses[node], token: rootToken)
+    ///
+    /// Async, off Swift's cooperative pool (see ``OpenBaoDevServer/bao(_:token:stdin:)``).
+    public func bao(_ arguments: [String], node: Int = 0) async throws -> OpenBaoCLI.Result {
+        let (address, token) = (addresses[node], rootToken)
+        return try await offPool { try OpenBaoCLI.mustRun(arguments, address: address, token: token) }
     }
 
     /// SIGKILLs every node and removes the data. Idempotent.

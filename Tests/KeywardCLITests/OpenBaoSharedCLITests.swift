@@ -72,7 +72,7 @@ struct OpenBaoSharedCLITests {
     @Test("an openbao: reference is the provider's password: sync works with no `keyward login`; a missing key exits 2 naming it")
     func openBaoPasswordReference() async throws {
         try await Self.withHosts { server, shared in
-            try server.bao(["kv", "put", "-mount=secret", "creds/uat", "password=\(SharedHosts.password)", "other=x"])
+            try await server.bao(["kv", "put", "-mount=secret", "creds/uat", "password=\(SharedHosts.password)", "other=x"])
             let host = shared.hosts[0]
             let removed = try await host.run(["vault", "rm", "providers/sim/password"])
             #expect(removed.status == 0, "\(removed.all)")

@@ -37,7 +37,7 @@ struct OpenBaoClientTests {
             #expect(entry.data[key]?.revealBytes() == value.revealBytes(), "key \(key)")
         }
 
-        let cli = try server.bao(["kv", "get", "-format=json", "-mount=secret", path])
+        let cli = try await server.bao(["kv", "get", "-format=json", "-mount=secret", path])
         struct Got: Decodable {
             struct Data: Decodable { var data: [String: String] }
             var data: Data
@@ -69,12 +69,12 @@ struct OpenBaoClientTests {
 
         let deleted = OpenBaoDev.path("deleted")
         _ = try await client.write(mount: "secret", path: deleted, data: ["k": SecretValue(utf8: "v")], cas: nil, context: context)
-        try server.bao(["kv", "delete", "-mount=secret", deleted])
+        try await server.bao(["kv", "delete", "-mount=secret", deleted])
         #expect(try await client.read(mount: "secret", path: deleted, consistent: false, context: context) == nil)
 
         let destroyed = OpenBaoDev.path("destroyed")
         _ = try await client.write(mount: "secret", path: destroyed, data: ["k": SecretValue(utf8: "v")], cas: nil, context: context)
-        try server.bao(["kv", "destroy", "-mount=secret", "-versions=1", destroyed])
+        try await server.bao(["kv", "destroy", "-mount=secret", "-versions=1", destroyed])
         #expect(try await client.read(mount: "secret", path: destroyed, consistent: false, context: context) == nil)
         // The metadata survives a delete: the next check-and-set must name version 1.
         #expect(try await client.metadata(mount: "secret", path: deleted, context: context)?.currentVersion == 1)
@@ -117,7 +117,7 @@ struct OpenBaoClientTests {
         let client = try OpenBaoDev.client(server)
         let path = OpenBaoDev.path("metadata")
         _ = try await client.write(mount: "secret", path: path, data: ["k": SecretValue(utf8: "v")], cas: 0, context: context)
-        try server.bao(["kv", "metadata", "put", "-mount=secret", "-custom-metadata=owner=platform", path])
+        try await server.bao(["kv", "metadata", "put", "-mount=secret", "-custom-metadata=owner=platform", path])
 
         try await client.mergeCustomMetadata(mount: "secret", path: path, ["managed-by": "keyward", "keys": "a,b"], context: context)
         var metadata = try #require(try await client.metadata(mount: "secret", path: path, context: context))
@@ -148,7 +148,7 @@ struct OpenBaoClientTests {
         let client = try OpenBaoDev.client(server)
         try await client.checkKVv2Mount("secret", context: context)
 
-        try server.bao(["secrets", "enable", "-path=kv1", "-version=1", "kv"])
+        try await server.bao(["secrets", "enable", "-path=kv1", "-version=1", "kv"])
         let v1 = await #expect(throws: OpenBaoError.self) { try await client.checkKVv2Mount("kv1", context: context) }
         #expect(v1?.kind == .kvVersion1)
         #expect(v1?.category == .usage)
@@ -162,7 +162,7 @@ struct OpenBaoClientTests {
         }
         #expect(readMissing?.kind == .mountNotFound)
 
-        try server.bao(["secrets", "enable", "-path=transit-test", "transit"])
+        try await server.bao(["secrets", "enable", "-path=transit-test", "transit"])
         let transit = await #expect(throws: OpenBaoError.self) { try await client.checkKVv2Mount("transit-test", context: context) }
         #expect(transit?.kind == .usage)
     }
@@ -175,8 +175,8 @@ struct OpenBaoClientTests {
         let secret = SecretValue(utf8: "the-denied-secret-\(UUID().uuidString)")
         _ = try await root.write(mount: "secret", path: denied, data: ["k": secret], cas: nil, context: context)
         let policy = "path \"secret/data/\(allowed)\" { capabilities = [\"create\", \"read\", \"update\"] }\n"
-        try server.bao(["policy", "write", "only-allowed", "-"], stdin: policy)
-        let token = try Self.createToken(server, ["-policy=only-allowed"])
+        try await server.bao(["policy", "write", "only-allowed", "-"], stdin: policy)
+        let token = try await Self.createToken(server, ["-policy=only-allowed"])
 
         let limited = try OpenBaoDev.client(server, token: token)
         _ = try await limited.write(mount: "secret", path: allowed, data: ["k": SecretValue(utf8: "fine")], cas: nil, context: context)
@@ -204,8 +204,8 @@ struct OpenBaoClientTests {
     @Test("a revoked token is forbidden (403); the error does not hold it")
     func revokedToken() async throws {
         let server = try OpenBaoDev.server
-        let token = try Self.createToken(server, ["-policy=default"])
-        try server.bao(["token", "revoke", token])
+        let token = try await Self.createToken(server, ["-policy=default"])
+        try await server.bao(["token", "revoke", token])
         let client = try OpenBaoDev.client(server, token: token)
         let error = await #expect(throws: OpenBaoError.self) {
             try await client.read(mount: "secret", path: OpenBaoDev.path("any"), consistent: false, context: context)
@@ -219,33 +219,34 @@ struct OpenBaoClientTests {
     func tokenRenewal() async throws {
         let server = try OpenBaoDev.server
         let policy = "path \"secret/data/renewal/*\" { capabilities = [\"create\", \"read\", \"update\"] }\n"
-        try server.bao(["policy", "write", "renewal", "-"], stdin: policy)
-        let token = try Self.createToken(server, ["-policy=renewal", "-ttl=10s", "-explicit-max-ttl=1h"])
+        try await server.bao(["policy", "write", "renewal", "-"], stdin: policy)
+        // 30 s: room for a loaded machine (a 10 s token expired under a stalled test process).
+        let token = try await Self.createToken(server, ["-policy=renewal", "-ttl=30s", "-explicit-max-ttl=1h"])
         let client = try OpenBaoDev.client(server, token: token)
         let path = "renewal/\(UUID().uuidString.prefix(8))"
         _ = try await client.write(mount: "secret", path: path, data: ["k": SecretValue(utf8: "v")], cas: nil, context: context)
-        // 7.5 s later under 3.3 s of the 10 s TTL are left: this read renews first.
-        try await Task.sleep(for: .milliseconds(7500))
+        // 22.5 s later under 10 s of the 30 s TTL are left: this read renews first.
+        try await Task.sleep(for: .milliseconds(22_500))
         #expect(try await client.read(mount: "secret", path: path, consistent: false, context: context) != nil)
         struct Lookup: Decodable {
             struct Data: Decodable { var ttl: Int }
             var data: Data
         }
-        let lookup = try server.bao(["token", "lookup", "-format=json", token])
+        let lookup = try await server.bao(["token", "lookup", "-format=json", token])
         let ttl = try JSONDecoder().decode(Lookup.self, from: Data(lookup.stdout.utf8)).data.ttl
-        // Without renewal at most 2.5 s would be left; renew-self restores the 10 s TTL.
-        #expect(ttl >= 5, "renewed: \(ttl) s left")
+        // Without renewal at most 7.5 s would be left; renew-self restores the 30 s TTL.
+        #expect(ttl >= 15, "renewed: \(ttl) s left")
     }
 
     @Test("AppRole: the client logs in with role_id and secret_id, reads and writes, and logs in again after its token is revoked")
     func appRole() async throws {
         let server = try OpenBaoDev.server
-        try server.bao(["auth", "enable", "approle"])
+        try await server.bao(["auth", "enable", "approle"])
         let policy = "path \"secret/data/approle/*\" { capabilities = [\"create\", \"read\", \"update\"] }\n"
-        try server.bao(["policy", "write", "approle-test", "-"], stdin: policy)
-        try server.bao(["write", "auth/approle/role/keyward", "token_policies=approle-test", "token_ttl=1h", "secret_id_num_uses=0"])
-        let roleID = try server.bao(["read", "-field=role_id", "auth/approle/role/keyward/role-id"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let secretID = try server.bao(["write", "-f", "-field=secret_id", "auth/approle/role/keyward/secret-id"]).stdout
+        try await server.bao(["policy", "write", "approle-test", "-"], stdin: policy)
+        try await server.bao(["write", "auth/approle/role/keyward", "token_policies=approle-test", "token_ttl=1h", "secret_id_num_uses=0"])
+        let roleID = try await server.bao(["read", "-field=role_id", "auth/approle/role/keyward/role-id"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let secretID = try await server.bao(["write", "-f", "-field=secret_id", "auth/approle/role/keyward/secret-id"]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
 
         let settings = OpenBaoServerSettings(address: server.address,
@@ -258,7 +259,7 @@ struct OpenBaoClientTests {
         #expect(try await client.read(mount: "secret", path: path, consistent: true, context: context)?.data["k"]?.revealUTF8() == "v")
 
         // Revoke every token of the role: the next request gets 403, logs in again, succeeds.
-        try server.bao(["write", "-f", "sys/leases/revoke-prefix/auth/approle/login"])
+        try await server.bao(["write", "-f", "sys/leases/revoke-prefix/auth/approle/login"])
         #expect(try await client.read(mount: "secret", path: path, consistent: true, context: context)?.version == 1)
 
         let wrong = OpenBaoServerSettings(address: server.address,
@@ -330,12 +331,12 @@ struct OpenBaoClientTests {
     }
 
     /// `bao token create ARGS -format=json`'s client token.
-    static func createToken(_ server: OpenBaoDevServer, _ arguments: [String]) throws -> String {
+    static func createToken(_ server: OpenBaoDevServer, _ arguments: [String]) async throws -> String {
         struct Created: Decodable {
             struct Auth: Decodable { var client_token: String }
             var auth: Auth
         }
-        let output = try server.bao(["token", "create", "-format=json"] + arguments)
+        let output = try await server.bao(["token", "create", "-format=json"] + arguments)
         return try JSONDecoder().decode(Created.self, from: Data(output.stdout.utf8)).auth.client_token
     }
 }

@@ -33,7 +33,7 @@ struct SharedStoreSettingsTests {
         let error = try #require(throws: ConfigurationError.self) { try SharedStoreSettings.parse(bad) }
         let found = error.problems.map { "\($0.keyPath)@\($0.line ?? 0)" }
         #expect(found == ["shared.prefix@5", "shared.leaseTTL@6", "shared.mount@7", "shared.bogus@8"], "\(error.problems)")
-        #expect(error.problems[1].message == "must be at least 5s")
+        #expect(error.problems[1].message == "must be between 5s and 1h (a dead holder's lease blocks every host's rotations for that long)")
 
         let missing = try #require(throws: ConfigurationError.self) { try SharedStoreSettings.parse(configuration([:], lines: [:])) }
         #expect(missing.problems.map(\.keyPath) == ["shared.prefix"])

@@ -126,28 +126,11 @@ extension Dispatcher {
         // cannot show it yet (a fresh vault holds no secret at all).
         let closingOnly: Set<SyncReport.Change> = [SyncReport.Change.abortedUnsent, SyncReport.Change.abortedUnapplied]
         let changing = Set(outcomes.filter { !Set($0.value.changes).isSubset(of: closingOnly) }.map(\.key))
-        // Sinks are written `limit` at a time, as entities are: no two sinks write one file (the
-        // configuration refuses it) and each sink's write holds its own sink lock, so they are
-        // independent; one at a time, a run with one `openbao-kv` sink per entity waited for
-        // every sink's round trips in turn. The report keeps the sinks' order.
-        var written: [Int: (SyncReport.SinkOutcome, [SyncReport.PlanAction])] = [:]
-        await withTaskGroup(of: (Int, SyncReport.SinkOutcome, [SyncReport.PlanAction]).self) { group in
-            var pending = sinkNames.enumerated().makeIterator()
-            func start(_ next: (offset: Int, element: String)?) {
-                guard let (index, name) = next else { return }
-                group.addTask {
-                    let (outcome, plan) = await self.writeSink(name, vault: vault, context: context, planned: changing, mintFailures: mintFailures)
-                    return (index, outcome, plan)
-                }
-            }
-            for _ in 0..<min(limit, sinkNames.count) { start(pending.next()) }
-            while let (index, outcome, plan) = await group.next() {
-                written[index] = (outcome, plan)
-                start(pending.next())
-            }
-        }
-        for index in sinkNames.indices {
-            guard let (outcome, plan) = written[index] else { continue }
+        // One sink after another: their hooks run in the configuration's order and the audit
+        // log records them so (writing them concurrently, measured faster with one `openbao-kv`
+        // sink per entity, would make both depend on timing).
+        for name in sinkNames {
+            let (outcome, plan) = await writeSink(name, vault: vault, context: context, planned: changing, mintFailures: mintFailures)
             sinkOutcomes.append(outcome)
             sinkPlan += plan
         }
