@@ -38,7 +38,6 @@ final class OpenBaoTransport: Sendable {
     /// The address as shown in errors, without a trailing `/`.
     let server: String
     private let httpClient: HTTPClient
-    private let ownsHTTPClient: Bool
     private let lastIndex = LockedValue<String?>(nil)
     /// The active node's address for consistent reads, until when it is trusted.
     private let active = LockedValue<(base: String, until: ContinuousClock.Instant)?>(nil)
@@ -99,15 +98,9 @@ final class OpenBaoTransport: Sendable {
                 clients[caFile] = client
                 return client
             }
-            self.ownsHTTPClient = false
         } else {
             self.httpClient = Self.sharedHTTPClient
-            self.ownsHTTPClient = false
         }
-    }
-
-    func shutdown() async {
-        if ownsHTTPClient { try? await httpClient.shutdown() }
     }
 
     /// `https://` anywhere; `http://` only to a loopback host (127.0.0.0/8, ::1, localhost)

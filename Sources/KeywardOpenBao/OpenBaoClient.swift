@@ -92,7 +92,7 @@ public final class OpenBaoClient: Sendable {
     ///     on the first request (a reference to the vault needs it open by then).
     ///   - httpClient: the HTTP client (a process-wide one with redirects disabled — 307s are
     ///     followed by this client so that the token and the `X-Vault-Index` go with them —
-    ///     unless a CA file is set, then one of the client's own, shut down by ``shutdown()``).
+    ///     unless a CA file is set, then the process-wide one for that file).
     /// - Throws: ``OpenBaoError`` (usage) for `http://` off loopback, a scheme other than
     ///   `http`/`https`, or an unreadable CA file.
     public init(settings: OpenBaoServerSettings, credentials: CredentialResolver, logger: Logger) throws {
@@ -254,11 +254,6 @@ public final class OpenBaoClient: Sendable {
         }
     }
 
-    /// Stops any HTTP client this client made (the renewal has no background task: it is checked
-    /// before each request).
-    public func shutdown() async {
-        await transport.shutdown()
-    }
 
     /// One authenticated call within the settings' timeout (and the context's deadline), with
     /// one fresh AppRole login when the server answers 403 to a token obtained by login.

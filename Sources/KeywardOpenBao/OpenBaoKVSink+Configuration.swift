@@ -44,8 +44,7 @@ extension OpenBaoKVSink {
         let client = try OpenBaoClient(settings: server, credentials: environment.credentials,
                                        logger: Logger(label: "keyward.openbao-kv", factory: { _ in SwiftLogNoOpLogHandler() }))
         self.init(name: configuration.name, mount: options["mount"]?.stringValue ?? "", path: options["path"]?.stringValue ?? "",
-                  keys: configuration.keys, mode: options["merge"]?.stringValue.flatMap(MergeMode.init(rawValue:)) ?? .merge, client: client,
-                  ownsClient: true)
+                  keys: configuration.keys, mode: options["merge"]?.stringValue.flatMap(MergeMode.init(rawValue:)) ?? .merge, client: client)
     }
 
     /// The section's own rules, checked when the configuration is loaded (so `config check` and

@@ -73,10 +73,6 @@ public struct OpenBaoKVSink: SecretSink, ReadinessChecking {
     /// Whether ``mount`` was found to be a KV v2 mount in this process (by ``checkReady(context:)``
     /// or the first write): a KV v1 mount would take `<mount>/data/<path>` as a plain path.
     private let mountChecked = MountCheck()
-    /// Shuts down a client the sink made itself (from its configuration) once the last copy of
-    /// the sink is gone: one with its own `caFile` owns an HTTP client, which must not be
-    /// deallocated running. `nil` for a client the caller gave (the caller shuts it down).
-    private let clientOwner: ClientOwner?
 
     /// Called after each read of the entry and before the write that follows it: a test hook
     /// (through `@testable import`) to put another writer between the two.
@@ -86,22 +82,15 @@ public struct OpenBaoKVSink: SecretSink, ReadinessChecking {
     ///   - mount: a KV v2 mount; `path`: the entry under it (both validated by ``validate(_:)``
     ///     when built from a configuration).
     ///   - keys: output key to template, in order; `nil` for the default names.
-    ///   - client: the server's client; the caller shuts it down.
+    ///   - client: the server's client (its HTTP client lives for the process).
     public init(name: String, mount: String, path: String, keys: [(key: String, template: KeyTemplate)]? = nil,
                 mode: MergeMode = .merge, client: OpenBaoClient) {
-        self.init(name: name, mount: mount, path: path, keys: keys, mode: mode, client: client, ownsClient: false)
-    }
-
-    /// - Parameter ownsClient: shut `client` down when the last copy of the sink is gone.
-    init(name: String, mount: String, path: String, keys: [(key: String, template: KeyTemplate)]?, mode: MergeMode,
-         client: OpenBaoClient, ownsClient: Bool) {
         self.name = name
         self.mount = mount
         self.path = path
         self.keys = keys
         self.mode = mode
         self.client = client
-        self.clientOwner = ownsClient ? ClientOwner(client) : nil
     }
 
     public var destination: String? {
@@ -244,19 +233,4 @@ private final class MountCheck: @unchecked Sendable {
 
     var isDone: Bool { lock.withLock { done } }
     func markDone() { lock.withLock { done = true } }
-}
-
-/// Shuts a client down when deallocated (the shutdown runs in a task of its own, which keeps
-/// the client alive until it is done).
-private final class ClientOwner: Sendable {
-    let client: OpenBaoClient
-
-    init(_ client: OpenBaoClient) {
-        self.client = client
-    }
-
-    deinit {
-        let client = client
-        Task { await client.shutdown() }
-    }
 }

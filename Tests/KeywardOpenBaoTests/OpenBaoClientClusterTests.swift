@@ -62,8 +62,6 @@ struct OpenBaoClientClusterTests {
             #expect(entry.data["k"] == value)
         }
         try await reader.checkKVv2Mount("secret", context: context)
-        await writer.shutdown()
-        await reader.shutdown()
     }
 
     @Test("with the leader killed, a client of a surviving node completes its consistent read and its write within its timeout once a new leader is elected")
@@ -92,7 +90,6 @@ struct OpenBaoClientClusterTests {
         print("leader \(leader) killed: read + write through node \(survivor) took \(took) (new leader \(newLeader))")
 
         try await cluster.restart(node: leader)
-        await client.shutdown()
     }
 
     @Test("a client whose only node is sealed fails as sealed, and one whose only node is dead as unreachable, once its timeout is spent")
@@ -127,6 +124,5 @@ struct OpenBaoClientClusterTests {
         print("timeout \(timeout): dead node failed after \(deadTook), sealed node after \(sealedTook)")
 
         try await cluster.unseal(node)
-        await client.shutdown()
     }
 }

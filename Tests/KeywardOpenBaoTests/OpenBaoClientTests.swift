@@ -46,7 +46,6 @@ struct OpenBaoClientTests {
         for (key, value) in Self.hostileValues {
             #expect(got.data.data[key].map { Array($0.utf8) } == value.revealBytes(), "bao kv get, key \(key)")
         }
-        await client.shutdown()
     }
 
     @Test("a value that is not valid UTF-8 is refused before anything is sent (KV values are JSON strings)")
@@ -356,7 +355,6 @@ struct OpenBaoClientTLSTests {
                                          credentials: credentials, logger: logger)
         _ = try await trusting.write(mount: "secret", path: "tls/x", data: ["k": SecretValue(utf8: "v")], cas: 0, context: context)
         #expect(try await trusting.read(mount: "secret", path: "tls/x", consistent: true, context: context)?.data["k"]?.revealUTF8() == "v")
-        await trusting.shutdown()
 
         let timeout = Duration.seconds(30)
         let system = try OpenBaoClient(settings: OpenBaoServerSettings(address: server.address, auth: .token(.environment("T")), timeout: timeout),
