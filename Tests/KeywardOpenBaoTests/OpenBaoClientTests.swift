@@ -219,13 +219,14 @@ struct OpenBaoClientTests {
         let server = try OpenBaoDev.server
         let policy = "path \"secret/data/renewal/*\" { capabilities = [\"create\", \"read\", \"update\"] }\n"
         try await server.bao(["policy", "write", "renewal", "-"], stdin: policy)
-        // 30 s: room for a loaded machine (a 10 s token expired under a stalled test process).
-        let token = try await Self.createToken(server, ["-policy=renewal", "-ttl=30s", "-explicit-max-ttl=1h"])
+        // 90 s: room for a loaded machine (10 s and 30 s tokens expired before their renewal
+        // window under a CI test process that stalled for ~10 s).
+        let token = try await Self.createToken(server, ["-policy=renewal", "-ttl=90s", "-explicit-max-ttl=1h"])
         let client = try OpenBaoDev.client(server, token: token)
         let path = "renewal/\(UUID().uuidString.prefix(8))"
         _ = try await client.write(mount: "secret", path: path, data: ["k": SecretValue(utf8: "v")], cas: nil, context: context)
-        // 22.5 s later under 10 s of the 30 s TTL are left: this read renews first.
-        try await Task.sleep(for: .milliseconds(22_500))
+        // 62 s later under 30 s of the 90 s TTL are left: this read renews first.
+        try await Task.sleep(for: .seconds(62))
         #expect(try await client.read(mount: "secret", path: path, consistent: false, context: context) != nil)
         struct Lookup: Decodable {
             struct Data: Decodable { var ttl: Int }
@@ -233,8 +234,8 @@ struct OpenBaoClientTests {
         }
         let lookup = try await server.bao(["token", "lookup", "-format=json", token])
         let ttl = try JSONDecoder().decode(Lookup.self, from: Data(lookup.stdout.utf8)).data.ttl
-        // Without renewal at most 7.5 s would be left; renew-self restores the 30 s TTL.
-        #expect(ttl >= 15, "renewed: \(ttl) s left")
+        // Without renewal at most 28 s would be left; renew-self restores the 90 s TTL.
+        #expect(ttl >= 45, "renewed: \(ttl) s left")
     }
 
     @Test("AppRole: the client logs in with role_id and secret_id, reads and writes, and logs in again after its token is revoked")
