@@ -6,7 +6,7 @@ import Logging
 import Testing
 
 @Suite("OpenBao client against a real dev server: KV v2 data, check-and-set, metadata, mounts, authentication",
-       .openBaoDevServer)
+       .serialized, .openBaoDevServer)
 struct OpenBaoClientTests {
     let context = OperationContext()
 
