@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "KeywardTesting", targets: ["KeywardTesting"]),
         .library(name: "KeywardKit", targets: ["KeywardKit"]),
         .library(name: "KeywardOpenBao", targets: ["KeywardOpenBao"]),
+        .library(name: "KeywardExternal", targets: ["KeywardExternal"]),
         .plugin(name: "KeywardExport", targets: ["KeywardExport"]),
     ],
     dependencies: [
@@ -121,9 +122,16 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // External plugins, protocol 1 (DESIGN.md, "Plugins"): any executable as a sink or a
+        // provider, one process per request. Core only.
+        .target(
+            name: "KeywardExternal",
+            dependencies: ["KeywardCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift
+        ),
         .target(
             name: "KeywardTesting",
-            dependencies: ["KeywardCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KeywardCore", "KeywardExternal", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
         // The library composition root: the session rules (configuration, vault path, unlock
@@ -131,7 +139,7 @@ let package = Package(
         // Core stays free of plugin modules.
         .target(
             name: "KeywardKit",
-            dependencies: ["KeywardCore", "KeywardTokenService", "KeywardVault", "KeywardExporters", "KeywardOpenBao"],
+            dependencies: ["KeywardCore", "KeywardTokenService", "KeywardVault", "KeywardExporters", "KeywardOpenBao", "KeywardExternal"],
             swiftSettings: strictSwift
         ),
         .executableTarget(
@@ -142,7 +150,10 @@ let package = Package(
                 "KeywardTokenService",
                 "KeywardVault",
                 "KeywardExporters",
+                "KeywardExternal",
                 "KeywardSimulator",
+                // The conformance suites `keyward plugin test` runs (plain Swift, no test framework).
+                "KeywardTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -211,6 +222,11 @@ let package = Package(
         .testTarget(
             name: "KeywardOpenBaoTests",
             dependencies: ["KeywardOpenBao", "KeywardCore", "KeywardTesting", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KeywardExternalTests",
+            dependencies: ["KeywardExternal", "KeywardCore", "KeywardTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
         .testTarget(

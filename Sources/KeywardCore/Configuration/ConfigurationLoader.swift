@@ -314,11 +314,18 @@ private struct Reader {
 
     mutating func providerOption(_ node: Node, kind: ProviderTypeDescriptor.OptionKind, path: String) -> ConfigurationValue? {
         switch kind {
-        case .string: string(node, path).map(ConfigurationValue.string)
-        case .integer: integer(node, path).map(ConfigurationValue.integer)
-        case .boolean: option(node, kind: .boolean, path: path)
-        case .duration: duration(node, path).map { .duration(.seconds($0)) }
-        case .credential: reference(node, path).map(ConfigurationValue.credential)
+        case .string: return string(node, path).map(ConfigurationValue.string)
+        case .integer: return integer(node, path).map(ConfigurationValue.integer)
+        case .boolean: return option(node, kind: .boolean, path: path)
+        case .duration: return duration(node, path).map { ConfigurationValue.duration(.seconds($0)) }
+        case .credential: return reference(node, path).map(ConfigurationValue.credential)
+        case .list:
+            guard case .sequence(let sequence) = node else {
+                fail(path, node, "expected a list, e.g. [a, b]")
+                return nil
+            }
+            let items = sequence.compactMap { string($0, path) }
+            return items.count == sequence.count ? .list(items.map(ConfigurationValue.string)) : nil
         }
     }
 

@@ -15,6 +15,10 @@ public struct ProviderConfiguration: Sendable, Equatable {
     public var optionLines: [String: Int]
     /// Line of the provider's name in the file.
     public var line: Int?
+    /// For an external provider (`type: external`, or a type found on `PATH`): its command,
+    /// common keys and `describe` answer, resolved at load (DESIGN.md, "Plugins"); `nil` for
+    /// built-in types.
+    public var external: ExternalPluginReference? = nil
 
     public init(name: String, type: String, options: [String: ConfigurationValue] = [:], optionLines: [String: Int] = [:], line: Int? = nil) {
         self.name = name

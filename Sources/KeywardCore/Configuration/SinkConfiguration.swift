@@ -29,4 +29,7 @@ public struct SinkConfiguration: Sendable {
     /// The configuration file's directory, against which the sink's own relative paths (a CA
     /// file) resolve; `nil` for a section not read from a file.
     public var directory: String? = nil
+    /// For an external sink (`type: external`, or a type found on `PATH`): its command, common
+    /// keys and `describe` answer, resolved at load (DESIGN.md, "Plugins"); `nil` for built-in types.
+    public var external: ExternalPluginReference? = nil
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The plugin types this build provides, by their `type` name in `keyward.yaml`.
 ///
 /// A value handed to the configuration loader and the engine, never a global (STYLE.md,
@@ -21,6 +23,11 @@ public struct PluginRegistry: Sendable {
     ///     be sent: the longest provider timeout plus 5 s (DESIGN.md, "Fencing the reset").
     public typealias SharedStoreFactory = @Sendable (SharedStoreConfiguration, PluginEnvironment, _ local: any RotationCoordinator,
                                                      _ resetMargin: Duration) throws -> any SharedSecretStore
+
+    /// Resolves and builds external plugins (protocol 1, DESIGN.md "Plugins"): entries with
+    /// `type: external`, and types no registered plugin claims (looked up on `PATH`). `nil`:
+    /// this build knows only its registered types.
+    public var externalPlugins: (any ExternalPluginResolving)?
 
     public init() {}
 
@@ -82,7 +89,10 @@ public struct PluginRegistry: Sendable {
     /// What the engine uses of a provider section (its type's ``ProviderTypeDescriptor/settings``;
     /// the defaults for a type this build does not provide).
     public func providerSettings(_ configuration: ProviderConfiguration) -> ProviderSettings {
-        providers[configuration.type]?.descriptor.settings(configuration) ?? ProviderSettings()
+        if let reference = configuration.external {
+            return ProviderSettings(callTimeout: reference.timeout, endpoint: reference.command.first)
+        }
+        return providers[configuration.type]?.descriptor.settings(configuration) ?? ProviderSettings()
     }
 
     /// The descriptor of a sink type, or `nil` when this build does not provide it.
@@ -92,6 +102,10 @@ public struct PluginRegistry: Sendable {
     ///
     /// - Throws: ``KeywardError`` (usage) when the type is not registered, or the factory's error.
     public func makeProvider(_ configuration: ProviderConfiguration, environment: PluginEnvironment) throws -> any SecretProvider {
+        if let reference = configuration.external {
+            guard let externalPlugins else { throw KeywardError.usage("provider '\(configuration.name)': external plugins are not enabled in this build") }
+            return try externalPlugins.makeProvider(configuration, reference: reference, environment: environment)
+        }
         guard let entry = providers[configuration.type] else {
             throw KeywardError.usage("provider '\(configuration.name)': type '\(configuration.type)' is not provided by this build")
         }
@@ -102,6 +116,10 @@ public struct PluginRegistry: Sendable {
     ///
     /// - Throws: ``KeywardError`` (usage) when the type is not registered, or the factory's error.
     public func makeSink(_ configuration: SinkConfiguration, environment: PluginEnvironment) throws -> any SecretSink {
+        if let reference = configuration.external {
+            guard let externalPlugins else { throw KeywardError.usage("sink '\(configuration.name)': external plugins are not enabled in this build") }
+            return try externalPlugins.makeSink(configuration, reference: reference, environment: environment)
+        }
         guard let entry = sinks[configuration.type] else {
             throw KeywardError.usage("sink '\(configuration.name)': type '\(configuration.type)' is not provided by this build")
         }
@@ -181,10 +199,15 @@ public struct PluginEnvironment: Sendable {
     /// The configuration's `shared:` section, when it has one: a sink of the shared store's type
     /// (`openbao-kv`) uses its connection unless it names its own.
     public var shared: SharedStoreConfiguration?
+    /// Keyward's environment, from which an external plugin's scrubbed environment is taken
+    /// (`PATH`, `HOME`, `LANG`, `TMPDIR` and the names its `env:` lists; DESIGN.md, "Plugins").
+    public var processEnvironment: [String: String]
 
-    public init(store: (any SecretStore)?, credentials: CredentialResolver, shared: SharedStoreConfiguration? = nil) {
+    public init(store: (any SecretStore)?, credentials: CredentialResolver, shared: SharedStoreConfiguration? = nil,
+                processEnvironment: [String: String] = ProcessInfo.processInfo.environment) {
         self.store = store
         self.credentials = credentials
         self.shared = shared
+        self.processEnvironment = processEnvironment
     }
 }

@@ -23,6 +23,9 @@ public struct ProviderTypeDescriptor: Sendable {
         /// configuration's directory and checked to be private): ``ConfigurationValue/credential(_:)``.
         /// A literal secret is refused without being echoed.
         case credential
+        /// A list of scalars (an external plugin's `list` option): ``ConfigurationValue/list(_:)``
+        /// of ``ConfigurationValue/string(_:)``.
+        case list
     }
 
     /// One option a section may hold.
