@@ -182,9 +182,11 @@ let package = Package(
             name: "KeywardBenchmarks",
             dependencies: [
                 "KeywardCore",
+                "KeywardExternal",
                 "KeywardTokenService",
                 "KeywardVault",
                 "KeywardSimulator",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -253,6 +255,7 @@ let package = Package(
             name: "KeywardSimulatorTests",
             dependencies: [
                 "KeywardSimulator",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Yams", package: "Yams"),

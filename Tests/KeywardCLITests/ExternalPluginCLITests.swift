@@ -1,0 +1,333 @@
+import Foundation
+import KeywardTesting
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// External plugins (protocol 1, DESIGN.md "Plugins") end to end with the built binary and no
+/// token service: a provider in Python that keeps its secrets in a JSON file (and counts its
+/// resets), sinks in Python and shell, some of them misbehaving on purpose.
+@Suite("external plugins: crash-safe rotation, hostile values, misbehaving plugins", .serialized)
+struct ExternalPluginCLITests {
+    /// A provider with fetch, reset and token over `store.json` beside it. Every call is logged
+    /// to `calls.log` (operation and entity); a file `reset-delay` makes reset sleep that many
+    /// seconds after it changed the store (an answer that can be lost).
+    static let provider = #"""
+        #!/usr/bin/env python3
+        import datetime, json, os, secrets, sys, time
+        here = os.path.dirname(os.path.realpath(__file__))
+        path = os.path.join(here, "store.json")
+        def answer(body):
+            body["protocol"] = 1
+            sys.stdout.write(json.dumps(body))
+            sys.exit(0)
+        def stamp(delta):
+            return (datetime.datetime.now(datetime.timezone.utc) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+        request = json.load(sys.stdin)
+        operation = request.get("operation")
+        if request.get("protocol") != 1:
+            answer({"error": {"code": "invalid", "message": "protocol 1 only"}})
+        if operation == "describe":
+            answer({"kind": "provider", "name": "test-store", "protocols": [1], "capabilities": ["fetch", "reset", "token"], "options": {}})
+        entity = request.get("entity")
+        with open(os.path.join(here, "calls.log"), "a") as log:
+            log.write("%s %s\n" % (operation, entity))
+        store = json.load(open(path))
+        if entity not in store:
+            answer({"error": {"code": "notFound", "message": "no entity %s" % entity}})
+        if operation == "fetch":
+            answer({"secret": store[entity]["secret"], "expiresAt": store[entity]["expiresAt"]})
+        if operation == "reset":
+            days = request.get("secretExpiryDays") or 180
+            store[entity] = {"secret": "rotated-" + secrets.token_urlsafe(24), "expiresAt": stamp(datetime.timedelta(days=days))}
+            with open(path + ".tmp", "w") as out:
+                json.dump(store, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(path + ".tmp", path)
+            with open(os.path.join(here, "resets.log"), "a") as log:
+                log.write(entity + "\n")
+            delay = os.path.join(here, "reset-delay")
+            if os.path.exists(delay):
+                time.sleep(float(open(delay).read()))
+            answer({"secret": store[entity]["secret"], "expiresAt": store[entity]["expiresAt"]})
+        if operation == "token":
+            if request.get("secret") != store[entity]["secret"]:
+                answer({"error": {"code": "auth", "message": "not the entity's current secret"}})
+            answer({"token": "token-" + secrets.token_urlsafe(16), "expiresAt": stamp(datetime.timedelta(hours=24))})
+        answer({"error": {"code": "invalid", "message": "unknown operation"}})
+        """#
+
+    /// A sink that stores what it is given in `<directory>/sink-<name>.json` (keys to values),
+    /// with write and read. `ps.log` gets every process's argv seen during a write (what `ps`
+    /// would show), and `pid` its own process id; a file `hang` makes it sleep (with a child).
+    static let sink = #"""
+        #!/usr/bin/env python3
+        import json, os, subprocess, sys, time
+        here = os.path.dirname(os.path.realpath(__file__))
+        def answer(body):
+            body["protocol"] = 1
+            sys.stdout.write(json.dumps(body))
+            sys.exit(0)
+        request = json.load(sys.stdin)
+        operation = request.get("operation")
+        if operation == "describe":
+            answer({"kind": "sink", "name": "test-json", "protocols": [1], "capabilities": ["write", "read"],
+                    "options": {"label": {"type": "string", "required": True}}})
+        sink = request["sink"]
+        path = os.path.join(here, "sink-%s.json" % sink["options"]["label"])
+        with open(os.path.join(here, "pid"), "w") as out:
+            out.write(str(os.getpid()))
+        if os.path.exists(os.path.join(here, "hang")):
+            subprocess.Popen(["sleep", "300"])
+            time.sleep(300)
+        held = json.load(open(path)) if os.path.exists(path) else {}
+        if operation == "read":
+            if not held:
+                answer({"error": {"code": "notFound", "message": "nothing written yet"}})
+            answer({"entries": [{"key": e["key"], "value": held[e["key"]]} for e in request["entries"] if e["key"] in held]})
+        if operation == "write":
+            lines = []
+            for pid in os.listdir("/proc"):
+                if pid.isdigit():
+                    try:
+                        lines.append(open("/proc/%s/cmdline" % pid, "rb").read().replace(b"\0", b" ").decode("utf-8", "replace"))
+                    except OSError:
+                        pass
+            with open(os.path.join(here, "ps.log"), "a") as log:
+                log.write("\n".join(lines) + "\n")
+            new = {e["key"]: e["value"] for e in request["entries"]}
+            if new == held:
+                answer({"outcome": "unchanged"})
+            if not request.get("dryRun"):
+                with open(path + ".tmp", "w") as out:
+                    json.dump(new, out)
+                os.replace(path + ".tmp", path)
+            answer({"outcome": "written"})
+        answer({"error": {"code": "invalid", "message": "unknown operation"}})
+        """#
+
+    /// Secrets no argv, log or output may show, each hostile in its own way.
+    static let hostile: [String: String] = [
+        "FIU-ALPHA": "alpha secret: 'single' \"double\" $HOME `tick` \\ back\\slash",
+        "FIU-BETA": "beta\nmulti-line\r\nsecret\twith tab and émoji 🔑 and \u{7}bell",
+        "FIU-GAMMA": String(repeating: "gamma-64KiB-", count: 5_462) + "end",
+    ]
+
+    struct Fixture {
+        let directory: URL
+        var environment: [String: String]
+
+        func run(_ arguments: [String], extra: [String: String] = [:]) async throws -> CommandRunner.Result {
+            try await CommandRunner.run(arguments, environment: environment.merging(extra) { $1 }, directory: directory)
+        }
+
+        func file(_ name: String) -> URL { directory.appendingPathComponent(name) }
+
+        func read(_ name: String) -> String? { try? String(contentsOf: file(name), encoding: .utf8) }
+
+        /// Lines of `resets.log`: one per reset the provider made.
+        var resets: Int { read("resets.log")?.split(separator: "\n").count ?? 0 }
+
+        /// The provider's store: entity to secret.
+        func storeSecret(_ entity: String) throws -> String? {
+            let data = try Data(contentsOf: file("store.json"))
+            return ((try JSONSerialization.jsonObject(with: data) as? [String: Any])?[entity] as? [String: Any])?["secret"] as? String
+        }
+
+        /// What the `label` sink holds: key to value.
+        func sinkValues(_ label: String = "main") throws -> [String: String] {
+            let data = try Data(contentsOf: file("sink-\(label).json"))
+            return try #require(try JSONSerialization.jsonObject(with: data) as? [String: String])
+        }
+
+        /// Every secret value in play: the store's current ones and every hostile seed value.
+        func secrets() throws -> [String] {
+            let data = try Data(contentsOf: file("store.json"))
+            let store = (try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]]) ?? [:]
+            return store.values.compactMap { $0["secret"] as? String } + Array(hostile.values)
+        }
+
+        func stop() { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    static func write(_ text: String, to url: URL, mode: Int = 0o755) throws {
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        chmod(url.path, mode_t(mode))
+    }
+
+    /// A project with the provider and sink above, a key-file vault and these sinks.
+    static func start(sinks: String? = nil, entities: [String] = ["FIU-ALPHA", "FIU-BETA", "FIU-GAMMA"]) async throws -> Fixture {
+        let directory = try CommandRunner.temporaryDirectory()
+        try write(provider, to: directory.appendingPathComponent("provider.py"))
+        try write(sink, to: directory.appendingPathComponent("sink.py"))
+        var store: [String: [String: String]] = [:]
+        for id in entities { store[id] = ["secret": hostile[id] ?? "secret-\(id)", "expiresAt": "2027-06-01T00:00:00Z"] }
+        try JSONSerialization.data(withJSONObject: store).write(to: directory.appendingPathComponent("store.json"))
+        let list = entities.joined(separator: ", ")
+        let config = """
+            version: 1
+            vault:
+              path: state/vault.db
+            providers:
+              files:
+                type: external
+                command: [./provider.py]
+                timeout: 20s
+            entities:
+            \(entities.map { "  \($0): {}" }.joined(separator: "\n"))
+            sinks:
+            \(sinks ?? """
+              main:
+                type: external
+                command: [./sink.py]
+                label: main
+                entities: [\(list)]
+            """)
+            """
+        try write(config, to: directory.appendingPathComponent("keyward.yaml"), mode: 0o600)
+        let key = directory.appendingPathComponent("vault.key").path
+        let fixture = Fixture(directory: directory, environment: ["KEYWARD_KEY_FILE": key])
+        let initialised = try await fixture.run(["vault", "init", "--new-key-file", key])
+        #expect(initialised.status == 0, "\(initialised.all)")
+        return fixture
+    }
+
+    static let killed: Set<Int32> = [9, 137]
+
+    @Test("a sync through an external provider and sink delivers hostile values byte for byte, shown in no argv and no output")
+    func hostileValues() async throws {
+        let fixture = try await Self.start()
+        defer { fixture.stop() }
+        let sync = try await fixture.run(["sync", "--verbose"])
+        #expect(sync.status == 0, "\(sync.all)")
+        let held = try fixture.sinkValues()
+        for (id, secret) in Self.hostile {
+            let prefix = id.replacingOccurrences(of: "-", with: "_")
+            #expect(held["\(prefix)_SECRET"] == secret, "\(id)")
+            #expect(held["\(prefix)_ENTITY_ID"] == id)
+            #expect(held["\(prefix)_ACCESS_TOKEN"]?.hasPrefix("token-") == true, "\(id): \(held.keys.sorted())")
+            #expect(try await fixture.run(["vault", "get", "entities/\(id)/secret"]).stdout == secret)
+        }
+        // What `ps` showed while the sink ran, and everything keyward printed.
+        let ps = try #require(fixture.read("ps.log"))
+        #expect(ps.contains("sink.py"), "the sink saw its own argv: \(ps.prefix(300))")
+        let leaked = try fixture.secrets().filter { ps.contains($0) || sync.all.contains($0) }
+        #expect(leaked.isEmpty, "secret values in argv or output")
+        let again = try await fixture.run(["sync", "--output", "json"])
+        #expect(again.status == 0, "\(again.all)")
+        #expect(again.stdout.contains("\"unchanged\""), "\(again.stdout)")
+    }
+
+    @Test("killed at each rotation step, three times over: the next sync converges with one reset per rotation",
+          arguments: ["before-journal", "after-journal", "after-reset-answer", "after-store", "after-token", "during-sinks"])
+    func crashAt(step: String) async throws {
+        let fixture = try await Self.start(entities: ["FIU-ALPHA"])
+        defer { fixture.stop() }
+        let first = try await fixture.run(["sync"])
+        #expect(first.status == 0, "\(first.all)")
+        let resetsExpected = ["before-journal", "after-journal"].contains(step) ? 0 : 1
+        for round in 1...3 {
+            let before = fixture.resets
+            let crashed = try await fixture.run(["rotate", "--force", "FIU-ALPHA"], extra: ["KEYWARD_CRASH_AT": step])
+            #expect(Self.killed.contains(crashed.status), "round \(round): killed at \(step): \(crashed.all)")
+            let sync = try await fixture.run(["sync"])
+            #expect(sync.status == 0, "round \(round): \(sync.all)")
+            #expect(fixture.resets - before == resetsExpected, "round \(round): \(step)")
+            let current = try #require(try fixture.storeSecret("FIU-ALPHA"))
+            #expect(try await fixture.run(["vault", "get", "entities/FIU-ALPHA/secret"]).stdout == current, "round \(round): vault follows")
+            #expect(try fixture.sinkValues()["FIU_ALPHA_SECRET"] == current, "round \(round): the sink holds the current secret")
+            let leaked = try fixture.secrets().filter { crashed.all.contains($0) || sync.all.contains($0) }
+            #expect(leaked.isEmpty)
+        }
+        #expect(fixture.resets == resetsExpected * 3)
+    }
+
+    @Test("killed while the plugin's reset runs: the plugin finishes it, the next sync fetches it and never resets again")
+    func killedInFlight() async throws {
+        let fixture = try await Self.start(entities: ["FIU-ALPHA"])
+        defer { fixture.stop() }
+        #expect(try await fixture.run(["sync"]).status == 0)
+        try "4".write(to: fixture.file("reset-delay"), atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = CommandRunner.binary
+        process.arguments = ["rotate", "--force", "FIU-ALPHA"]
+        process.currentDirectoryURL = fixture.directory
+        process.environment = fixture.environment.merging(["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+                                                           "HOME": fixture.directory.path]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while fixture.resets == 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(fixture.resets == 1)
+        kill(process.processIdentifier, SIGKILL)
+        try await CommandRunner.offPool { process.waitUntilExit() }
+        try FileManager.default.removeItem(at: fixture.file("reset-delay"))
+        let sync = try await fixture.run(["sync"])
+        #expect(sync.status == 0, "\(sync.all)")
+        #expect(fixture.resets == 1, "one reset, recovered by fetch: \(fixture.read("calls.log") ?? "")")
+        let current = try #require(try fixture.storeSecret("FIU-ALPHA"))
+        #expect(try await fixture.run(["vault", "get", "entities/FIU-ALPHA/secret"]).stdout == current)
+        #expect(try fixture.sinkValues()["FIU_ALPHA_SECRET"] == current)
+    }
+
+    @Test("a hung sink is stopped at its timeout with everything it started; the run fails naming it (exit 5 beside a good sink)")
+    func hungSink() async throws {
+        let fixture = try await Self.start(sinks: """
+              good:
+                type: external
+                command: [./sink.py]
+                label: good
+                entities: [FIU-ALPHA]
+              slow:
+                type: external
+                command: [./sink-slow.py]
+                timeout: 2s
+                label: slow
+                entities: [FIU-ALPHA]
+            """, entities: ["FIU-ALPHA"])
+        defer { fixture.stop() }
+        // The same sink, from a directory of its own whose `hang` file makes it sleep.
+        let slow = fixture.file("slow")
+        try FileManager.default.createDirectory(at: slow, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try Self.write(Self.sink, to: slow.appendingPathComponent("sink.py"))
+        try "".write(to: slow.appendingPathComponent("hang"), atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(at: fixture.file("sink-slow.py"), withDestinationURL: slow.appendingPathComponent("sink.py"))
+        let sync = try await fixture.run(["sync"])
+        #expect(sync.status == 5, "\(sync.all)")
+        #expect(sync.stderr.contains("slow"), "names the sink: \(sync.stderr)")
+        #expect(sync.stderr.contains("2s") || sync.stderr.contains("timeout"), "says it timed out: \(sync.stderr)")
+        #expect(try fixture.sinkValues("good")["FIU_ALPHA_SECRET"] == Self.hostile["FIU-ALPHA"])
+        // The plugin and its `sleep 300` child are gone.
+        let pid = try #require(Int32(try String(contentsOf: slow.appendingPathComponent("pid"), encoding: .utf8)))
+        #expect(kill(pid, 0) == -1 && errno == ESRCH, "the plugin process is gone")
+        let sleepers = try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { entry in
+            guard Int32(entry) != nil, let cmdline = try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8) else { return false }
+            return cmdline == "sleep\u{0}300\u{0}"
+        }
+        #expect(sleepers.isEmpty, "no `sleep 300` left: \(sleepers)")
+    }
+
+    @Test("a provider error object maps to its exit code: auth 3, invalid 2, unavailable 1")
+    func providerErrors() async throws {
+        for (code, status) in [("auth", Int32(3)), ("invalid", 2), ("unavailable", 1)] {
+            let fixture = try await Self.start(entities: ["FIU-ALPHA"])
+            defer { fixture.stop() }
+            let failing = """
+                #!/bin/sh
+                request=$(cat)
+                case "$request" in
+                  *'"describe"'*) echo '{"protocol":1,"kind":"provider","name":"failing","protocols":[1],"capabilities":["fetch"],"options":{}}' ;;
+                  *) echo '{"protocol":1,"error":{"code":"\(code)","message":"refused by the test"}}' ;;
+                esac
+                """
+            try Self.write(failing, to: fixture.file("provider.py"))
+            let sync = try await fixture.run(["sync"])
+            #expect(sync.status == status, "\(code): \(sync.all)")
+            #expect(sync.stderr.contains("refused by the test"), "\(code): \(sync.stderr)")
+        }
+    }
+}
