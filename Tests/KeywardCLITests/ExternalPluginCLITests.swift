@@ -80,6 +80,8 @@ struct ExternalPluginCLITests {
         path = os.path.join(here, "sink-%s.json" % sink["options"]["label"])
         with open(os.path.join(here, "pid"), "w") as out:
             out.write(str(os.getpid()))
+        with open(os.path.join(here, "env.log"), "w") as out:
+            out.write("\n".join(sorted(os.environ)) + "\n")
         if os.path.exists(os.path.join(here, "hang")):
             subprocess.Popen(["sleep", "300"])
             time.sleep(300)
@@ -216,6 +218,11 @@ struct ExternalPluginCLITests {
         #expect(ps.contains("sink.py"), "the sink saw its own argv: \(ps.prefix(300))")
         let leaked = try fixture.secrets().filter { ps.contains($0) || sync.all.contains($0) }
         #expect(leaked.isEmpty, "secret values in argv or output")
+        // The scrubbed environment: none of Keyward's unlock or other variables reached it.
+        let names = try #require(fixture.read("env.log")).split(separator: "\n").map(String.init)
+        #expect(names.contains("KEYWARD_PLUGIN_PROTOCOL") && names.contains("PATH") && names.contains("HOME"), "\(names)")
+        #expect(names.filter { ($0.hasPrefix("KEYWARD_") && $0 != "KEYWARD_PLUGIN_PROTOCOL") || $0.hasPrefix("XDG_") || $0 == "NO_COLOR" }.isEmpty,
+                "\(names)")
         let again = try await fixture.run(["sync", "--output", "json"])
         #expect(again.status == 0, "\(again.all)")
         #expect(again.stdout.contains("\"unchanged\""), "\(again.stdout)")
