@@ -116,7 +116,15 @@ struct PluginProcess: Sendable {
         }
         var pid: pid_t = 0
         // posix_spawn, not posix_spawnp: command[0] is the resolved path, never looked up again.
-        let code = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        var code = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        // ETXTBSY: a process forked elsewhere in Keyward (another thread) still holds the
+        // executable open for writing for a moment (a freshly written script); it passes.
+        var attempt: UInt32 = 0
+        while code == ETXTBSY && attempt < 20 {
+            attempt += 1
+            usleep(5_000 * attempt)
+            code = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        }
         guard code == 0 else {
             return Result(ending: .couldNotStart(String(cString: strerror(code))), stdout: [], stderr: [])
         }
