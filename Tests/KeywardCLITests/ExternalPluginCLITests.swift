@@ -161,7 +161,11 @@ struct ExternalPluginCLITests {
     }
 
     /// A project with the provider and sink above, a key-file vault and these sinks.
-    static func start(sinks: String? = nil, entities: [String] = ["FIU-ALPHA", "FIU-BETA", "FIU-GAMMA"]) async throws -> Fixture {
+    /// - Parameters:
+    ///   - sinks: the `sinks:` section's entries (`""`: no sinks), default one `main` sink of all.
+    ///   - prepare: runs before the vault is made (and so before the configuration is first loaded).
+    static func start(sinks: String? = nil, entities: [String] = ["FIU-ALPHA", "FIU-BETA", "FIU-GAMMA"],
+                      prepare: (URL) throws -> Void = { _ in }) async throws -> Fixture {
         let directory = try CommandRunner.temporaryDirectory()
         try write(provider, to: directory.appendingPathComponent("provider.py"))
         try write(sink, to: directory.appendingPathComponent("sink.py"))
@@ -180,7 +184,7 @@ struct ExternalPluginCLITests {
                 timeout: 20s
             entities:
             \(entities.map { "  \($0): {}" }.joined(separator: "\n"))
-            sinks:
+            \(sinks == "" ? "" : "sinks:")
             \(sinks ?? """
               main:
                 type: external
@@ -190,6 +194,7 @@ struct ExternalPluginCLITests {
             """)
             """
         try write(config, to: directory.appendingPathComponent("keyward.yaml"), mode: 0o600)
+        try prepare(directory)
         let key = directory.appendingPathComponent("vault.key").path
         let fixture = Fixture(directory: directory, environment: ["KEYWARD_KEY_FILE": key])
         let initialised = try await fixture.run(["vault", "init", "--new-key-file", key])
@@ -295,14 +300,17 @@ struct ExternalPluginCLITests {
                 timeout: 2s
                 label: slow
                 entities: [FIU-ALPHA]
-            """, entities: ["FIU-ALPHA"])
+            """, entities: ["FIU-ALPHA"]) { directory in
+            // The same sink, from a directory of its own whose `hang` file makes it sleep.
+            let slow = directory.appendingPathComponent("slow")
+            try FileManager.default.createDirectory(at: slow, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try Self.write(Self.sink, to: slow.appendingPathComponent("sink.py"))
+            try "".write(to: slow.appendingPathComponent("hang"), atomically: true, encoding: .utf8)
+            try FileManager.default.createSymbolicLink(at: directory.appendingPathComponent("sink-slow.py"),
+                                                       withDestinationURL: slow.appendingPathComponent("sink.py"))
+        }
         defer { fixture.stop() }
-        // The same sink, from a directory of its own whose `hang` file makes it sleep.
         let slow = fixture.file("slow")
-        try FileManager.default.createDirectory(at: slow, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        try Self.write(Self.sink, to: slow.appendingPathComponent("sink.py"))
-        try "".write(to: slow.appendingPathComponent("hang"), atomically: true, encoding: .utf8)
-        try FileManager.default.createSymbolicLink(at: fixture.file("sink-slow.py"), withDestinationURL: slow.appendingPathComponent("sink.py"))
         let sync = try await fixture.run(["sync"])
         #expect(sync.status == 5, "\(sync.all)")
         #expect(sync.stderr.contains("slow"), "names the sink: \(sync.stderr)")
@@ -321,7 +329,7 @@ struct ExternalPluginCLITests {
     @Test("a provider error object maps to its exit code: auth 3, invalid 2, unavailable 1")
     func providerErrors() async throws {
         for (code, status) in [("auth", Int32(3)), ("invalid", 2), ("unavailable", 1)] {
-            let fixture = try await Self.start(entities: ["FIU-ALPHA"])
+            let fixture = try await Self.start(sinks: "", entities: ["FIU-ALPHA"])
             defer { fixture.stop() }
             let failing = """
                 #!/bin/sh
