@@ -148,7 +148,7 @@ public struct ExternalSink: SecretSink {
         var index = 0
         // SinkKeys.pairs walks entity by entity, template by template: the same walk here.
         for entity in material {
-            for (_, template) in keys ?? SinkKeys.defaultTemplates(for: entity.id) {
+            for (_, template) in SinkKeys.templates(for: entity, keys: keys) {
                 let pair = pairs[index]
                 entries.append(Entry(key: pair.key, value: pair.value.revealBytes(), entity: entity.id, field: Self.field(of: template)))
                 index += 1

@@ -13,7 +13,8 @@ import Glibc
 struct ExternalPluginCLITests {
     /// A provider with fetch, reset and token over `store.json` beside it. Every call is logged
     /// to `calls.log` (operation and entity); a file `reset-delay` makes reset sleep that many
-    /// seconds after it changed the store (an answer that can be lost).
+    /// seconds after it changed the store (an answer that can be lost); with a file `no-token`
+    /// (there before its first `describe`) it does not claim `token`.
     static let provider = #"""
         #!/usr/bin/env python3
         import datetime, json, os, secrets, sys, time
@@ -30,7 +31,8 @@ struct ExternalPluginCLITests {
         if request.get("protocol") != 1:
             answer({"error": {"code": "invalid", "message": "protocol 1 only"}})
         if operation == "describe":
-            answer({"kind": "provider", "name": "test-store", "protocols": [1], "capabilities": ["fetch", "reset", "token"], "options": {}})
+            capabilities = ["fetch", "reset"] if os.path.exists(os.path.join(here, "no-token")) else ["fetch", "reset", "token"]
+            answer({"kind": "provider", "name": "test-store", "protocols": [1], "capabilities": capabilities, "options": {}})
         entity = request.get("entity")
         with open(os.path.join(here, "calls.log"), "a") as log:
             log.write("%s %s\n" % (operation, entity))
@@ -344,5 +346,36 @@ struct ExternalPluginCLITests {
             #expect(sync.status == status, "\(code): \(sync.all)")
             #expect(sync.stderr.contains("refused by the test"), "\(code): \(sync.stderr)")
         }
+    }
+
+    @Test("a provider without the token capability: the sink gets no token keys, and {entity.token} is refused at load")
+    func noTokenCapability() async throws {
+        let fixture = try await Self.start(entities: ["FIU-ALPHA", "FIU-BETA"]) { directory in
+            try "".write(to: directory.appendingPathComponent("no-token"), atomically: true, encoding: .utf8)
+        }
+        defer { fixture.stop() }
+        let sync = try await fixture.run(["sync"])
+        #expect(sync.status == 0, "\(sync.all)")
+        let held = try fixture.sinkValues()
+        #expect(held.keys.sorted() == ["FIU_ALPHA_ENTITY_ID", "FIU_ALPHA_SECRET", "FIU_ALPHA_SECRET_EXPIRES_AT",
+                                       "FIU_BETA_ENTITY_ID", "FIU_BETA_SECRET", "FIU_BETA_SECRET_EXPIRES_AT"])
+        #expect(held["FIU_BETA_SECRET"] == Self.hostile["FIU-BETA"])
+        #expect(held["FIU_ALPHA_SECRET_EXPIRES_AT"] == "2027-06-01T00:00:00Z")
+        #expect(!(fixture.read("calls.log") ?? "").contains("token"))
+
+        let config = fixture.file("keyward.yaml")
+        let text = try String(contentsOf: config, encoding: .utf8)
+        try (text + "\n" + """
+              tokens:
+                type: json
+                path: tokens.json
+                entities: [FIU-ALPHA]
+                keys:
+                  TOKEN: "{entity.token}"
+
+            """).write(to: config, atomically: true, encoding: .utf8)
+        let check = try await fixture.run(["config", "check"])
+        #expect(check.status == 2, "\(check.all)")
+        #expect(check.stderr.contains("sinks.tokens.keys.TOKEN"), "\(check.stderr)")
     }
 }

@@ -37,6 +37,13 @@ public enum SinkKeys {
         ]
     }
 
+    /// The templates one entity's pairs come from, in output order: the sink's `keys`, or the
+    /// default names (without the token keys for an entity that has no token and whose
+    /// provider mints none).
+    public static func templates(for entity: EntityMaterial, keys: [(key: String, template: KeyTemplate)]?) -> [(key: String, template: KeyTemplate)] {
+        keys ?? defaultTemplates(for: entity.id, tokens: entity.mintsTokens || entity.token != nil)
+    }
+
     /// The pairs for `material`, entity by entity in the given order.
     ///
     /// - Parameter keys: the sink's `keys` (for a sink of one entity), or `nil` for the defaults.
@@ -49,7 +56,7 @@ public enum SinkKeys {
         result.reserveCapacity(material.count * perEntity)
         seen.reserveCapacity(material.count * perEntity)
         for entity in material {
-            for (key, template) in keys ?? defaultTemplates(for: entity.id, tokens: entity.mintsTokens || entity.token != nil) {
+            for (key, template) in templates(for: entity, keys: keys) {
                 guard seen.insert(key).inserted else {
                     throw KeywardError.usage("key \(key) is produced twice (entities \(material.map(\.id.rawValue).joined(separator: ", ")))")
                 }
