@@ -139,7 +139,7 @@ enum DescribeCache {
                 lstat(directory, &status) == 0
             else { return nil }
         }
-        guard status.st_mode & S_IFMT == S_IFDIR, status.st_uid == geteuid() else { return nil }
+        guard status.st_mode & mode_t(S_IFMT) == mode_t(S_IFDIR), status.st_uid == geteuid() else { return nil }
         if status.st_mode & 0o077 != 0 {
             guard creating, chmod(directory, 0o700) == 0 else { return nil }
         }

@@ -104,7 +104,7 @@ enum PluginResolution {
         if directoryOf(resolved) != directoryOf(path) { try checkDirectory(directoryOf(resolved), plugin: path) }
         guard stat(resolved, &status) == 0 else { throw .unusable("\(path) cannot be read: \(String(cString: strerror(errno)))") }
         let shown = resolved == path ? path : "\(path) (\(resolved))"
-        guard status.st_mode & S_IFMT == S_IFREG else {
+        guard status.st_mode & mode_t(S_IFMT) == mode_t(S_IFREG) else {
             throw .unusable("\(shown) is not a regular file, so it cannot be a plugin")
         }
         guard status.st_mode & 0o111 != 0, access(resolved, X_OK) == 0 else {
