@@ -59,7 +59,7 @@ public struct ExternalPlugin: Sendable {
     /// - Throws: ``ExternalPluginError`` naming the plugin and what was wrong.
     public func describe(expecting kind: PluginKind?) throws(ExternalPluginError) -> ExternalPluginDescription {
         let logger = Logger(label: "keyward.plugin")
-        let input = try encode(["operation": .string("describe")])
+        let input = encode(["operation": .string("describe")])
         let result = process(input).runBlocking()
         let answer = try check(result, secrets: [], logger: logger)
         return try Self.description(of: answer, expecting: kind, plugin: path)
@@ -77,7 +77,7 @@ public struct ExternalPlugin: Sendable {
     ///   protocol failure (timeout, non-zero exit, no JSON, two objects, another protocol,
     ///   stdout over 16 MiB) naming the plugin; its stdout is never echoed.
     public func call(_ request: [String: JSONValue], secrets: [[UInt8]] = [], logger: Logger) async throws(ExternalPluginError) -> [String: JSONValue] {
-        let input = try encode(request)
+        let input = encode(request)
         let result = await process(input).run()
         return try check(result, secrets: secrets, logger: logger)
     }
@@ -90,16 +90,10 @@ public struct ExternalPlugin: Sendable {
         ExternalPluginError(plugin: path, code: code, message: message)
     }
 
-    private func encode(_ request: [String: JSONValue]) throws(ExternalPluginError) -> [UInt8] {
+    private func encode(_ request: [String: JSONValue]) -> [UInt8] {
         var request = request
         request["protocol"] = .integer(Self.protocolVersion)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        do {
-            return Array(try encoder.encode(JSONValue.object(request)))
-        } catch {
-            throw failure("the request could not be encoded as JSON")
-        }
+        return JSONValue.object(request).serialized()
     }
 
     /// Turns a finished run into the answer object, or the failure protocol 1 says it is.
