@@ -81,7 +81,7 @@ struct ExternalProviderCalls: Sendable {
 
 /// An external provider claiming `fetch` only.
 public struct ExternalProvider: SecretProvider {
-    let calls: ExternalProviderCalls
+    var calls: ExternalProviderCalls
     public var name: String { calls.name }
     /// The plugin, as every call runs it.
     public var plugin: ExternalPlugin { calls.plugin }
@@ -94,7 +94,7 @@ public struct ExternalProvider: SecretProvider {
 
 /// An external provider claiming `fetch` and `reset`.
 public struct ExternalRotatingProvider: SecretRotator {
-    let calls: ExternalProviderCalls
+    var calls: ExternalProviderCalls
     public var name: String { calls.name }
     public var plugin: ExternalPlugin { calls.plugin }
 
@@ -110,7 +110,7 @@ public struct ExternalRotatingProvider: SecretRotator {
 
 /// An external provider claiming `fetch` and `token`.
 public struct ExternalTokenProvider: AccessTokenIssuer {
-    let calls: ExternalProviderCalls
+    var calls: ExternalProviderCalls
     public var name: String { calls.name }
     public var plugin: ExternalPlugin { calls.plugin }
 
@@ -126,7 +126,7 @@ public struct ExternalTokenProvider: AccessTokenIssuer {
 
 /// An external provider claiming `fetch`, `reset` and `token`.
 public struct ExternalRotatingTokenProvider: SecretRotator, AccessTokenIssuer {
-    let calls: ExternalProviderCalls
+    var calls: ExternalProviderCalls
     public var name: String { calls.name }
     public var plugin: ExternalPlugin { calls.plugin }
 
