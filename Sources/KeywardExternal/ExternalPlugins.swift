@@ -12,9 +12,9 @@ public struct ExternalPlugins: ExternalPluginResolving {
         registry.externalPlugins = ExternalPlugins()
     }
 
-    public func resolve(kind: PluginKind, type: String, command: [String]?, directory: String,
-                        environment: [String: String]) throws(ExternalPluginLookupError) -> (command: [String], description: ExternalPluginDescription) {
-        fatalError("wtA implements")
+    public func resolve(kind: PluginKind, type: String, command: [String]?, directory: String, environment: [String: String],
+                        timeout: Duration) throws(ExternalPluginLookupError) -> (command: [String], description: ExternalPluginDescription) {
+        try PluginResolution.resolve(kind: kind, type: type, command: command, directory: directory, environment: environment, timeout: timeout)
     }
 
     /// An ``ExternalSink``.
