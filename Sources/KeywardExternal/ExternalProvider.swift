@@ -18,8 +18,7 @@ struct ExternalProviderCalls: Sendable {
 
     init(configuration: ProviderConfiguration, reference: ExternalPluginReference, environment: PluginEnvironment) {
         name = configuration.name
-        // ProviderConfiguration has no directory of its own: Keyward's working directory.
-        plugin = ExternalPlugin(command: reference.command, directory: nil, timeout: reference.timeout,
+        plugin = ExternalPlugin(command: reference.command, directory: configuration.directory, timeout: reference.timeout,
                                 environmentNames: reference.environmentNames, processEnvironment: environment.processEnvironment)
         options = PluginOptions(options: configuration.options, credentials: environment.credentials, plugin: plugin.path)
     }
@@ -81,7 +80,7 @@ struct ExternalProviderCalls: Sendable {
 
 /// An external provider claiming `fetch` only.
 public struct ExternalProvider: SecretProvider {
-    var calls: ExternalProviderCalls
+    let calls: ExternalProviderCalls
     public var name: String { calls.name }
     /// The plugin, as every call runs it.
     public var plugin: ExternalPlugin { calls.plugin }
@@ -94,7 +93,7 @@ public struct ExternalProvider: SecretProvider {
 
 /// An external provider claiming `fetch` and `reset`.
 public struct ExternalRotatingProvider: SecretRotator {
-    var calls: ExternalProviderCalls
+    let calls: ExternalProviderCalls
     public var name: String { calls.name }
     public var plugin: ExternalPlugin { calls.plugin }
 
@@ -110,7 +109,7 @@ public struct ExternalRotatingProvider: SecretRotator {
 
 /// An external provider claiming `fetch` and `token`.
 public struct ExternalTokenProvider: AccessTokenIssuer {
-    var calls: ExternalProviderCalls
+    let calls: ExternalProviderCalls
     public var name: String { calls.name }
     public var plugin: ExternalPlugin { calls.plugin }
 
@@ -126,7 +125,7 @@ public struct ExternalTokenProvider: AccessTokenIssuer {
 
 /// An external provider claiming `fetch`, `reset` and `token`.
 public struct ExternalRotatingTokenProvider: SecretRotator, AccessTokenIssuer {
-    var calls: ExternalProviderCalls
+    let calls: ExternalProviderCalls
     public var name: String { calls.name }
     public var plugin: ExternalPlugin { calls.plugin }
 

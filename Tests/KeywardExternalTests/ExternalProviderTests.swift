@@ -32,15 +32,9 @@ struct ExternalProviderTests {
         let reference = ExternalPluginReference(kind: .provider, type: "files", command: [path],
                                                 description: ExternalPluginDescription(kind: .provider, name: "files", protocols: [1], capabilities: capabilities, options: [:]))
         let plugins = PluginEnvironment(store: nil, credentials: CredentialResolver(environment: environment, store: nil), processEnvironment: ProcessInfo.processInfo.environment)
-        var provider = try ExternalPlugins().makeProvider(ProviderConfiguration(name: "files-prov", type: "files", options: options), reference: reference, environment: plugins)
-        // Providers run in Keyward's working directory; these tests want the script's.
-        switch provider {
-        case var typed as ExternalProvider: typed.calls.plugin.directory = scripts.directory.path; provider = typed
-        case var typed as ExternalRotatingProvider: typed.calls.plugin.directory = scripts.directory.path; provider = typed
-        case var typed as ExternalTokenProvider: typed.calls.plugin.directory = scripts.directory.path; provider = typed
-        case var typed as ExternalRotatingTokenProvider: typed.calls.plugin.directory = scripts.directory.path; provider = typed
-        default: break
-        }
+        var configuration = ProviderConfiguration(name: "files-prov", type: "files", options: options)
+        configuration.directory = scripts.directory.path  // where state.json and last.json are
+        let provider = try ExternalPlugins().makeProvider(configuration, reference: reference, environment: plugins)
         return provider
     }
 
@@ -133,9 +127,10 @@ struct ExternalProviderTests {
         let path = try scripts.script("plugin", "#!/bin/sh\ncat >/dev/null\necho x >> resets\nsleep 1000\n")
         let reference = ExternalPluginReference(kind: .provider, type: "x", command: [path], timeout: .milliseconds(300),
                                                 description: ExternalPluginDescription(kind: .provider, name: "x", protocols: [1], capabilities: ["fetch", "reset"], options: [:]))
-        var provider = try #require(try ExternalPlugins().makeProvider(ProviderConfiguration(name: "x", type: "x"), reference: reference,
+        var configuration = ProviderConfiguration(name: "x", type: "x")
+        configuration.directory = scripts.directory.path
+        let provider = try #require(try ExternalPlugins().makeProvider(configuration, reference: reference,
                                                                         environment: PluginEnvironment(store: nil, credentials: CredentialResolver(store: nil))) as? ExternalRotatingProvider)
-        provider.calls.plugin.directory = scripts.directory.path
         await #expect(throws: ExternalPluginError.self) {
             try await provider.resetSecret(for: "FIU-1", validityDays: 30, context: OperationContext())
         }
