@@ -108,6 +108,7 @@ public struct ExternalPlugin: Sendable {
         // What the answer carries is secret too (a fetched secret, a minted token, a read value).
         var secrets = secrets
         if case .object(let answer) = parsed { Self.collectSecrets(in: .object(answer), into: &secrets) }
+        secrets = secrets.flatMap(Redaction.variants(of:))
         log(result.stderr, secrets: secrets, logger: logger)
         let status: Int32
         switch result.ending {
