@@ -30,9 +30,9 @@ public struct ExternalPlugin: Sendable {
     public static let protocolVersion = 1
 
     /// The common keys of a sink entry, which a sink plugin's options may not reuse (DESIGN.md,
-    /// "Plugins"; `onChangeTimeout`, `mode` and `allowGroupRead` are read by the loader as common too).
-    public static let commonSinkKeys: Set<String> = ["type", "command", "timeout", "env", "entities", "keys", "onChange",
-                                                     "onChangeTimeout", "mode", "allowGroupRead"]
+    /// "Plugins"; `onChangeTimeout` too, as the loader reads it). Keyward writes no file for an
+    /// external sink, so `path`, `mode` and `allowGroupRead` may be the plugin's own.
+    public static let commonSinkKeys: Set<String> = ["type", "command", "timeout", "env", "entities", "keys", "onChange", "onChangeTimeout"]
     /// The common keys of a provider entry (DESIGN.md, "Plugins").
     public static let commonProviderKeys: Set<String> = ["type", "command", "timeout", "env"]
 
@@ -102,6 +102,7 @@ public struct ExternalPlugin: Sendable {
         // What the answer carries is secret too (a fetched secret, a minted token, a read value).
         var secrets = secrets
         if case .object(let answer) = parsed { Self.collectSecrets(in: .object(answer), into: &secrets) }
+        secrets = secrets.flatMap(Redaction.variants(of:))
         log(result.stderr, secrets: secrets, logger: logger)
         let status: Int32
         switch result.ending {

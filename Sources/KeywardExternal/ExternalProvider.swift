@@ -18,8 +18,7 @@ struct ExternalProviderCalls: Sendable {
 
     init(configuration: ProviderConfiguration, reference: ExternalPluginReference, environment: PluginEnvironment) {
         name = configuration.name
-        // ProviderConfiguration has no directory of its own: Keyward's working directory.
-        plugin = ExternalPlugin(command: reference.command, directory: nil, timeout: reference.timeout,
+        plugin = ExternalPlugin(command: reference.command, directory: configuration.directory, timeout: reference.timeout,
                                 environmentNames: reference.environmentNames, processEnvironment: environment.processEnvironment)
         options = PluginOptions(options: configuration.options, credentials: environment.credentials, plugin: plugin.path)
     }

@@ -125,6 +125,8 @@ struct ExternalPluginLoaderTests {
         #expect(provider.external?.description == fileProvider)
         #expect(provider.options == ["store": .string("/srv/store")])
         #expect(provider.optionLines == ["store": 8])
+        #expect(provider.directory == "/srv")  // where an external provider runs (wtB)
+        #expect(bucket.directory == "/srv")
         #expect(loader.registry.providerSettings(provider).callTimeout == .seconds(30))
         #expect(resolver.asked.all.map(\.type) == ["filestore", "s3", "external"])
         #expect(resolver.asked.all.map(\.directory) == ["/srv", "/srv", "/srv"])

@@ -48,6 +48,8 @@ struct ExternalPluginDescribeTests {
          "its describe answer has an option \"keys\", the name of a common key of a sink entry"),
         (#"{"protocol":1,"kind":"provider","name":"p","protocols":[1],"capabilities":["fetch"],"options":{"timeout":{"type":"duration"}}}"#, nil,
          "its describe answer has an option \"timeout\", the name of a common key of a provider entry"),
+        (#"{"protocol":1,"kind":"sink","name":"s","protocols":[1],"capabilities":["write"],"options":{"onChangeTimeout":{"type":"duration"}}}"#, nil,
+         "its describe answer has an option \"onChangeTimeout\", the name of a common key of a sink entry"),
         (#"{"protocol":1,"kind":"sink","name":"s","protocols":[1],"capabilities":["write"],"options":["path"]}"#, nil,
          "its describe answer has \"options\" that are not an object"),
         (#"{"protocol":2,"kind":"sink","name":"s","protocols":[1],"capabilities":["write"]}"#, nil,
@@ -58,10 +60,12 @@ struct ExternalPluginDescribeTests {
         #expect(try Self.describing(answer, expecting: kind) == .failure(ExternalPluginError(plugin: "PLUGIN", code: .protocolViolation, message: message)))
     }
 
-    @Test("a sink may take an option named path (not a common key)")
+    @Test("a sink may take options named path, mode and allowGroupRead (Keyward writes no file for it)")
     func pathOption() throws {
-        let answer = #"{"protocol":1,"kind":"sink","name":"s","protocols":[1],"capabilities":["write"],"options":{"path":{"type":"string","required":true}}}"#
-        #expect(try Self.describing(answer, expecting: .sink).get().options == ["path": .init(kind: .string, required: true)])
+        let answer = #"{"protocol":1,"kind":"sink","name":"s","protocols":[1],"capabilities":["write"],"options":{"path":{"type":"string","required":true},"mode":{"type":"string"},"allowGroupRead":{"type":"boolean"}}}"#
+        #expect(try Self.describing(answer, expecting: .sink).get().options == ["path": .init(kind: .string, required: true),
+                                                                                "mode": .init(kind: .string, required: false),
+                                                                                "allowGroupRead": .init(kind: .boolean, required: false)])
     }
 
     @Test("the failure names the plugin's path")

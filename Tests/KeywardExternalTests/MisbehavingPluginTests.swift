@@ -234,3 +234,15 @@ struct MisbehavingPluginTests {
         }
     }
 }
+
+@Suite("Redaction")
+struct RedactionTests {
+    @Test("a secret is redacted raw, JSON-escaped and ASCII-escaped; the longest first")
+    func variants() {
+        let secret = Array("a\"b\\c\n🔑é".utf8)
+        let text = Array(#"raw a"b\c"#.utf8) + [0x0a] + Array("🔑é json a\\\"b\\\\c\\n🔑é ascii a\\\"b\\\\c\\n\\ud83d\\udd11\\u00e9 end".utf8)
+        let redacted = Redaction.redact(text, Redaction.variants(of: secret))
+        #expect(String(decoding: redacted, as: UTF8.self) == "raw <redacted> json <redacted> ascii <redacted> end")
+        #expect(Redaction.redact(Array("xx abcd xx".utf8), [Array("abc".utf8), Array("abcd".utf8), []]) == Array("xx <redacted> xx".utf8))
+    }
+}

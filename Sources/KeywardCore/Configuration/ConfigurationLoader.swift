@@ -938,6 +938,7 @@ extension Reader {
         else { return nil }
         var provider = ProviderConfiguration(name: name, type: type, options: entry.options, optionLines: entry.lines, line: keyNode.mark?.line)
         provider.external = entry.reference
+        provider.directory = directory
         guard problems.count == start else { return nil }
         externalProviders[name] = entry.reference
         return provider

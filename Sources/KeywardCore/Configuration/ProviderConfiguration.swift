@@ -19,6 +19,9 @@ public struct ProviderConfiguration: Sendable, Equatable {
     /// common keys and `describe` answer, resolved at load (DESIGN.md, "Plugins"); `nil` for
     /// built-in types.
     public var external: ExternalPluginReference? = nil
+    /// The configuration file's directory, where an external provider runs (DESIGN.md,
+    /// "Plugins"); `nil` for a section not read from a file (then Keyward's working directory).
+    public var directory: String? = nil
 
     public init(name: String, type: String, options: [String: ConfigurationValue] = [:], optionLines: [String: Int] = [:], line: Int? = nil) {
         self.name = name
