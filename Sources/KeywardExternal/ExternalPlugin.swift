@@ -26,6 +26,31 @@ public struct ExternalPlugin: Sendable {
         self.processEnvironment = processEnvironment
     }
 
+    /// The protocol version Keyward speaks.
+    public static let protocolVersion = 1
+
+    /// The common keys of a sink entry, which a sink plugin's options may not reuse (DESIGN.md,
+    /// "Plugins"; `onChangeTimeout`, `mode` and `allowGroupRead` are read by the loader as common too).
+    public static let commonSinkKeys: Set<String> = ["type", "command", "timeout", "env", "entities", "keys", "onChange",
+                                                     "onChangeTimeout", "mode", "allowGroupRead"]
+    /// The common keys of a provider entry (DESIGN.md, "Plugins").
+    public static let commonProviderKeys: Set<String> = ["type", "command", "timeout", "env"]
+
+    /// The executable's path, as failures name it.
+    var path: String { command.first ?? "(no command)" }
+
+    /// The exact environment of every call: `PATH`, `HOME`, `LANG`, `TMPDIR` (those set),
+    /// `KEYWARD_PLUGIN_PROTOCOL=1` and the `environmentNames` set in `processEnvironment`. No
+    /// other `KEYWARD_*` variable ever, even when named (the loader refuses that already).
+    var environment: [String: String] {
+        var result: [String: String] = [:]
+        for name in ["PATH", "HOME", "LANG", "TMPDIR"] + environmentNames where !name.hasPrefix("KEYWARD_") {
+            if let value = processEnvironment[name] { result[name] = value }
+        }
+        result["KEYWARD_PLUGIN_PROTOCOL"] = String(Self.protocolVersion)
+        return result
+    }
+
     /// Calls `describe` and checks the answer (protocol 1 among `protocols`, a known kind, the
     /// required capability, option kinds, no option named like a common key). Blocks the
     /// calling thread (the configuration loader is synchronous).
@@ -33,7 +58,11 @@ public struct ExternalPlugin: Sendable {
     /// - Parameter kind: the kind the configuration expects, or `nil` to accept either.
     /// - Throws: ``ExternalPluginError`` naming the plugin and what was wrong.
     public func describe(expecting kind: PluginKind?) throws(ExternalPluginError) -> ExternalPluginDescription {
-        fatalError("wtB implements")
+        let logger = Logger(label: "keyward.plugin")
+        let input = try encode(["operation": .string("describe")])
+        let result = process(input).runBlocking()
+        let answer = try check(result, secrets: [], logger: logger)
+        return try Self.description(of: answer, expecting: kind, plugin: path)
     }
 
     /// Sends one request and returns the answer object.
@@ -41,13 +70,224 @@ public struct ExternalPlugin: Sendable {
     /// - Parameters:
     ///   - request: the request object; `"protocol": 1` is added.
     ///   - secrets: the secret values the request and its answer may carry: replaced by
-    ///     `<redacted>` in the plugin's stderr before it is logged (debug level, 64 KiB kept).
+    ///     `<redacted>` in the plugin's stderr before it is logged (debug level, 64 KiB kept)
+    ///     and in the message of its error object.
     ///   - logger: where the plugin's stderr lines go.
     /// - Throws: ``ExternalPluginError``: the plugin's error object mapped to its category, or a
     ///   protocol failure (timeout, non-zero exit, no JSON, two objects, another protocol,
     ///   stdout over 16 MiB) naming the plugin; its stdout is never echoed.
     public func call(_ request: [String: JSONValue], secrets: [[UInt8]] = [], logger: Logger) async throws(ExternalPluginError) -> [String: JSONValue] {
-        fatalError("wtB implements")
+        let input = try encode(request)
+        let result = await process(input).run()
+        return try check(result, secrets: secrets, logger: logger)
+    }
+
+    private func process(_ input: [UInt8]) -> PluginProcess {
+        PluginProcess(command: command, directory: directory, environment: environment, timeout: timeout, input: input)
+    }
+
+    private func failure(_ message: String, code: ExternalPluginError.Code = .protocolViolation) -> ExternalPluginError {
+        ExternalPluginError(plugin: path, code: code, message: message)
+    }
+
+    private func encode(_ request: [String: JSONValue]) throws(ExternalPluginError) -> [UInt8] {
+        var request = request
+        request["protocol"] = .integer(Self.protocolVersion)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            return Array(try encoder.encode(JSONValue.object(request)))
+        } catch {
+            throw failure("the request could not be encoded as JSON")
+        }
+    }
+
+    /// Turns a finished run into the answer object, or the failure protocol 1 says it is.
+    private func check(_ result: PluginProcess.Result, secrets: [[UInt8]], logger: Logger) throws(ExternalPluginError) -> [String: JSONValue] {
+        log(result.stderr, secrets: secrets, logger: logger)
+        let status: Int32
+        switch result.ending {
+        case .couldNotStart(let reason):
+            throw failure("could not be started: \(reason)")
+        case .timedOut:
+            throw failure("did not answer within \(Self.format(timeout)): stopped at its timeout (SIGTERM to its process group, SIGKILL \(Self.format(PluginProcess.killGrace)) later); raise its timeout if it needs longer")
+        case .stdoutTooLarge:
+            throw failure("wrote more than 16 MiB to stdout: stopped")
+        case .exited(let raw):
+            status = raw
+        }
+        let parsed = Self.parseObject(result.stdout)
+        let signal = status & 0x7f
+        let exitCode = (status >> 8) & 0xff
+        guard signal == 0, exitCode == 0 else {
+            // A protocol error object explains a non-zero exit better than its status.
+            if case .object(let answer) = parsed, answer["protocol"] == .integer(Self.protocolVersion),
+               let error = answer["error"]?.objectValue
+            {
+                throw mapError(error, secrets: secrets)
+            }
+            throw failure(signal == 0 ? "exited with status \(exitCode)" : "was killed by signal \(signal)")
+        }
+        let answer: [String: JSONValue]
+        switch parsed {
+        case .object(let object): answer = object
+        case .several: throw failure("answered more than one JSON object")
+        case .none: throw failure("did not answer a JSON object")
+        }
+        switch answer["protocol"] {
+        case .integer(Self.protocolVersion): break
+        case .integer(let other): throw failure("speaks protocol \(other); Keyward speaks \(Self.protocolVersion)")
+        default: throw failure("answered without \"protocol\": \(Self.protocolVersion)")
+        }
+        if let error = answer["error"] {
+            guard let object = error.objectValue else { throw failure("answered an \"error\" that is not an object") }
+            throw mapError(object, secrets: secrets)
+        }
+        return answer
+    }
+
+    /// `{"code":C,"message":M,"retryAfterSeconds":N}` as an ``ExternalPluginError``; an unknown
+    /// code is a protocol violation. The message has known secrets redacted.
+    private func mapError(_ error: [String: JSONValue], secrets: [[UInt8]]) -> ExternalPluginError {
+        let message = error["message"]?.stringValue.map { String(decoding: Redaction.redact(Array($0.utf8), secrets), as: UTF8.self) }
+        guard let name = error["code"]?.stringValue, let code = ExternalPluginError.Code(rawValue: name), code != .protocolViolation else {
+            return failure("answered an error with an unknown code" + (message.map { ": \($0)" } ?? ""))
+        }
+        return ExternalPluginError(plugin: path, code: code, message: message ?? name, retryAfterSeconds: error["retryAfterSeconds"]?.integerValue)
+    }
+
+    /// The plugin's stderr, line by line at debug level, secrets redacted.
+    private func log(_ stderr: [UInt8], secrets: [[UInt8]], logger: Logger) {
+        guard !stderr.isEmpty else { return }
+        var kept = stderr
+        var cut = false
+        if kept.count >= PluginProcess.stderrKept {
+            // The last line may end inside a secret: dropped, not half-redacted.
+            if let newline = kept.lastIndex(of: UInt8(ascii: "\n")) { kept.removeSubrange(newline...) } else { kept = [] }
+            cut = true
+        }
+        let text = String(decoding: Redaction.redact(kept, secrets), as: UTF8.self)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            logger.debug("\(line)", metadata: ["plugin": .string(path)])
+        }
+        if cut { logger.debug("(stderr cut at 64 KiB)", metadata: ["plugin": .string(path)]) }
+    }
+
+    enum Parsed: Equatable {
+        case object([String: JSONValue])
+        case several
+        case none
+    }
+
+    /// Exactly one JSON object, whitespace around it allowed.
+    static func parseObject(_ bytes: [UInt8]) -> Parsed {
+        let decoder = JSONDecoder()
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }) else { return .none }
+        let last = bytes.lastIndex(where: { !isSpace($0) })!
+        let body = bytes[first...last]
+        guard body.first == UInt8(ascii: "{") else { return .none }
+        if let value = try? decoder.decode(JSONValue.self, from: Data(body)) {
+            if case .object(let object) = value { return .object(object) }
+            return .none
+        }
+        // Not one value: a first object followed by another is "two objects".
+        guard let end = endOfObject(body), end < body.endIndex else { return .none }
+        guard case .object? = try? decoder.decode(JSONValue.self, from: Data(body[..<end])) else { return .none }
+        let rest = body[end...].drop(while: isSpace)
+        if rest.first == UInt8(ascii: "{") { return .several }
+        return .none
+    }
+
+    /// The index just after the object that starts `bytes`, by brackets outside strings.
+    private static func endOfObject(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8>.Index? {
+        var depth = 0
+        var inString = false
+        var escaped = false
+        for index in bytes.indices {
+            let byte = bytes[index]
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+                if depth == 0 { return bytes.index(after: index) }
+            default: break
+            }
+        }
+        return nil
+    }
+
+    /// A duration as messages show it: `30s`, or milliseconds below a second.
+    static func format(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        if attoseconds == 0 { return DurationParser.format(seconds: seconds) }
+        return "\(seconds * 1000 + attoseconds / 1_000_000_000_000_000)ms"
+    }
+
+    /// Checks a `describe` answer (DESIGN.md, "Plugins").
+    static func description(of answer: [String: JSONValue], expecting expected: PluginKind?, plugin: String) throws(ExternalPluginError) -> ExternalPluginDescription {
+        func bad(_ message: String) -> ExternalPluginError {
+            ExternalPluginError(plugin: plugin, code: .protocolViolation, message: "its describe answer " + message)
+        }
+        guard let protocols = answer["protocols"]?.arrayValue, protocols.allSatisfy({ $0.integerValue != nil }) else {
+            throw bad("has no \"protocols\" list of whole numbers")
+        }
+        let versions = protocols.compactMap(\.integerValue)
+        guard versions.contains(protocolVersion) else {
+            throw bad("says it speaks protocols \(versions.map(String.init).joined(separator: ", ")); Keyward speaks \(protocolVersion)")
+        }
+        guard let kindName = answer["kind"]?.stringValue, let kind = PluginKind(rawValue: kindName) else {
+            throw bad("has no \"kind\" \"sink\" or \"provider\"")
+        }
+        if let expected, expected != kind {
+            throw bad("says it is a \(kind.rawValue), but the configuration uses it as a \(expected.rawValue)")
+        }
+        guard let name = answer["name"]?.stringValue, !name.isEmpty else { throw bad("has no \"name\"") }
+        guard let capabilityValues = answer["capabilities"]?.arrayValue, capabilityValues.allSatisfy({ $0.stringValue != nil }) else {
+            throw bad("has no \"capabilities\" list of strings")
+        }
+        let capabilities = capabilityValues.compactMap(\.stringValue)
+        let required = kind == .sink ? "write" : "fetch"
+        guard capabilities.contains(required) else { throw bad("does not claim the \"\(required)\" capability a \(kind.rawValue) needs") }
+
+        var options: [String: ExternalPluginDescription.Option] = [:]
+        let optionValues: [String: JSONValue]
+        switch answer["options"] {
+        case nil, .null?: optionValues = [:]
+        case .object(let object)?: optionValues = object
+        default: throw bad("has \"options\" that are not an object")
+        }
+        let common = kind == .sink ? commonSinkKeys : commonProviderKeys
+        for (optionName, value) in optionValues.sorted(by: { $0.key < $1.key }) {
+            guard !optionName.isEmpty else { throw bad("has an option with an empty name") }
+            guard !common.contains(optionName) else {
+                throw bad("has an option \"\(optionName)\", the name of a common key of a \(kind.rawValue) entry")
+            }
+            guard let object = value.objectValue else { throw bad("has an option \"\(optionName)\" that is not an object") }
+            let optionKind: ProviderTypeDescriptor.OptionKind
+            switch object["type"]?.stringValue {
+            case "string": optionKind = .string
+            case "integer": optionKind = .integer
+            case "boolean": optionKind = .boolean
+            case "duration": optionKind = .duration
+            case "list": optionKind = .list
+            case "secret": optionKind = .credential
+            default: throw bad("gives option \"\(optionName)\" no \"type\" among string, integer, boolean, duration, list, secret")
+            }
+            let isRequired: Bool
+            switch object["required"] {
+            case nil: isRequired = false
+            case .bool(let flag)?: isRequired = flag
+            default: throw bad("gives option \"\(optionName)\" a \"required\" that is not true or false")
+            }
+            options[optionName] = .init(kind: optionKind, required: isRequired)
+        }
+        return ExternalPluginDescription(kind: kind, name: name, protocols: versions, capabilities: capabilities, options: options)
     }
 }
 
@@ -61,8 +301,49 @@ public enum JSONValue: Sendable, Equatable, Codable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    public init(from decoder: any Decoder) throws { fatalError("wtB implements") }
-    public func encode(to encoder: any Encoder) throws { fatalError("wtB implements") }
+    /// Decodes any JSON value; a whole number stays ``integer(_:)`` (a fraction or exponent,
+    /// or a number beyond `Int`, is ``number(_:)``).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int.self) {
+            self = .integer(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .integer(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+
+    /// The string, when this is one.
+    public var stringValue: String? { if case .string(let value) = self { value } else { nil } }
+    /// The whole number, when this is one.
+    public var integerValue: Int? { if case .integer(let value) = self { value } else { nil } }
+    /// The object, when this is one.
+    public var objectValue: [String: JSONValue]? { if case .object(let value) = self { value } else { nil } }
+    /// The array, when this is one.
+    public var arrayValue: [JSONValue]? { if case .array(let value) = self { value } else { nil } }
+
 }
 
 /// A failed external plugin call or `describe` (DESIGN.md, "Plugins", "Failure").
