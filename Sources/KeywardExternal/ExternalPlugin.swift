@@ -104,6 +104,10 @@ public struct ExternalPlugin: Sendable {
 
     /// Turns a finished run into the answer object, or the failure protocol 1 says it is.
     private func check(_ result: PluginProcess.Result, secrets: [[UInt8]], logger: Logger) throws(ExternalPluginError) -> [String: JSONValue] {
+        let parsed: Parsed = if case .exited = result.ending { Self.parseObject(result.stdout) } else { .none }
+        // What the answer carries is secret too (a fetched secret, a minted token, a read value).
+        var secrets = secrets
+        if case .object(let answer) = parsed { Self.collectSecrets(in: .object(answer), into: &secrets) }
         log(result.stderr, secrets: secrets, logger: logger)
         let status: Int32
         switch result.ending {
@@ -116,7 +120,6 @@ public struct ExternalPlugin: Sendable {
         case .exited(let raw):
             status = raw
         }
-        let parsed = Self.parseObject(result.stdout)
         let signal = status & 0x7f
         let exitCode = (status >> 8) & 0xff
         guard signal == 0, exitCode == 0 else {
@@ -154,6 +157,20 @@ public struct ExternalPlugin: Sendable {
             return failure("answered an error with an unknown code" + (message.map { ": \($0)" } ?? ""))
         }
         return ExternalPluginError(plugin: path, code: code, message: message ?? name, retryAfterSeconds: error["retryAfterSeconds"]?.integerValue)
+    }
+
+    /// The string values under `secret`, `token` and `value` anywhere in an answer.
+    static func collectSecrets(in value: JSONValue, into secrets: inout [[UInt8]]) {
+        switch value {
+        case .object(let object):
+            for (key, inner) in object {
+                if ["secret", "token", "value"].contains(key), let text = inner.stringValue { secrets.append(Array(text.utf8)) }
+                collectSecrets(in: inner, into: &secrets)
+            }
+        case .array(let items):
+            for item in items { collectSecrets(in: item, into: &secrets) }
+        default: break
+        }
     }
 
     /// The plugin's stderr, line by line at debug level, secrets redacted.

@@ -12,16 +12,26 @@ public struct ExternalPlugins: ExternalPluginResolving {
         registry.externalPlugins = ExternalPlugins()
     }
 
-    public func resolve(kind: PluginKind, type: String, command: [String]?, directory: String,
-                        environment: [String: String]) throws(ExternalPluginLookupError) -> (command: [String], description: ExternalPluginDescription) {
-        fatalError("wtA implements")
+    public func resolve(kind: PluginKind, type: String, command: [String]?, directory: String, environment: [String: String],
+                        timeout: Duration) throws(ExternalPluginLookupError) -> (command: [String], description: ExternalPluginDescription) {
+        try PluginResolution.resolve(kind: kind, type: type, command: command, directory: directory, environment: environment, timeout: timeout)
     }
 
+    /// An ``ExternalSink``.
     public func makeSink(_ configuration: SinkConfiguration, reference: ExternalPluginReference, environment: PluginEnvironment) throws -> any SecretSink {
-        fatalError("wtB implements")
+        ExternalSink(configuration: configuration, reference: reference, environment: environment)
     }
 
+    /// By the capabilities of its `describe` answer: ``ExternalProvider`` (fetch),
+    /// ``ExternalRotatingProvider`` (reset), ``ExternalTokenProvider`` (token) or
+    /// ``ExternalRotatingTokenProvider`` (both).
     public func makeProvider(_ configuration: ProviderConfiguration, reference: ExternalPluginReference, environment: PluginEnvironment) throws -> any SecretProvider {
-        fatalError("wtB implements")
+        let calls = ExternalProviderCalls(configuration: configuration, reference: reference, environment: environment)
+        switch (reference.description.has("reset"), reference.description.has("token")) {
+        case (false, false): return ExternalProvider(calls: calls)
+        case (true, false): return ExternalRotatingProvider(calls: calls)
+        case (false, true): return ExternalTokenProvider(calls: calls)
+        case (true, true): return ExternalRotatingTokenProvider(calls: calls)
+        }
     }
 }

@@ -29,6 +29,7 @@ struct KeywardCommand: AsyncParsableCommand {
             ScheduleCommand.self,
             SimulatorCommand.self,
             QuickstartCommand.self,
+            PluginCommand.self,
         ]
     )
 

@@ -51,7 +51,7 @@ public struct ConfigurationLoader: Sendable, CustomStringConvertible {
     ///
     /// - Throws: ``ConfigurationError``.
     public func parse(yaml text: String, file: String? = nil, directory: String) throws -> KeywardConfiguration {
-        var reader = Reader(file: file, directory: directory, registry: registry, home: environment["HOME"])
+        var reader = Reader(file: file, directory: directory, registry: registry, environment: environment)
         let configuration = reader.read(text)
         guard reader.problems.isEmpty, let configuration else {
             throw ConfigurationError(file: file, problems: reader.problems.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
@@ -68,6 +68,11 @@ private struct Reader {
     let registry: PluginRegistry
     /// `$HOME`, for a leading `~`; `nil` falls back to the user database.
     let home: String?
+    /// The process environment: `PATH` for external plugins, which it is handed to.
+    let environment: [String: String]
+    /// External providers read, by name: a sink key template that needs an entity token is
+    /// checked against the capabilities of its entity's provider.
+    var externalProviders: [String: ExternalPluginReference] = [:]
     var problems: [ConfigurationError.Problem] = []
     var warnings: [ConfigurationWarning] = []
     /// Providers read (of a type this build provides), in file order, for their type's rules,
@@ -80,11 +85,12 @@ private struct Reader {
     /// The `shared:` section's node, its keys' nodes and its type, for ``validateShared(_:)``.
     var sharedNodes: (Node, [String: Node], SharedStoreTypeDescriptor)?
 
-    init(file: String?, directory: String, registry: PluginRegistry, home: String?) {
+    init(file: String?, directory: String, registry: PluginRegistry, environment: [String: String]) {
         self.file = file
         self.directory = directory
         self.registry = registry
-        self.home = home
+        self.home = environment["HOME"]
+        self.environment = environment
     }
 
     mutating func fail(_ path: String, _ node: Node?, _ message: String) {
@@ -213,6 +219,9 @@ private struct Reader {
             return nil
         }
         guard let map = mapping(node, path) else { return nil }
+        if case .scalar(let scalar)? = map["type"], isExternal(scalar.string, kind: .provider), let typeNode = map["type"] {
+            return readExternalProvider(name: name, keyNode: keyNode, typeNode: typeNode, map: map)
+        }
         // The declared options decide the known keys; for a type this build lacks, only the
         // type is reported.
         var type = registry.defaultProviderType
@@ -504,16 +513,28 @@ private struct Reader {
             return nil
         }
         guard let type = string(typeNode, "\(path).type") else { return nil }
-        guard let descriptor = registry.sinkDescriptor(type: type) else {
+        // An external sink (DESIGN.md, "Plugins"): its command, `timeout` and `env`, then its
+        // plugin's own options (which may include a `path` of its own: Keyward writes no file
+        // for it, so `mode` and `allowGroupRead` are not common keys either).
+        let external = isExternal(type, kind: .sink)
+        var externalEntry: (reference: ExternalPluginReference, options: [String: ConfigurationValue], lines: [String: Int])?
+        let descriptor: SinkTypeDescriptor
+        if external {
+            descriptor = SinkTypeDescriptor(type: type, writesFile: false)
+            externalEntry = readExternal(kind: .sink, path: path, type: type, typeNode: typeNode, keyNode: keyNode, map: map,
+                                         commonKeys: Self.externalSinkKeys)
+        } else if let builtIn = registry.sinkDescriptor(type: type) {
+            descriptor = builtIn
+            let shared = ["type", "path", "entities", "onChange", "onChangeTimeout", "keys", "mode", "allowGroupRead"]
+            checkKeys(map, known: shared + descriptor.options.keys.sorted(), path: path)
+        } else {
             let available = registry.sinkTypes.isEmpty ? "none" : registry.sinkTypes.joined(separator: ", ")
             fail("\(path).type", typeNode, "sink type '\(type)' is not provided by this build (available: \(available))")
             return nil
         }
-        let shared = ["type", "path", "entities", "onChange", "onChangeTimeout", "keys", "mode", "allowGroupRead"]
-        checkKeys(map, known: shared + descriptor.options.keys.sorted(), path: path)
 
         var filePath: String?
-        if let node = map["path"] {
+        if !external, let node = map["path"] {
             if descriptor.writesFile {
                 if let text = string(node, "\(path).path") {
                     if text.isEmpty { fail("\(path).path", node, "must not be empty") } else { filePath = resolvePath(text) }
@@ -593,6 +614,7 @@ private struct Reader {
                 fail("\(path).keys", node, "a custom key map serves one entity, but this sink lists \(sinkEntities.count); their keys would collide (use one sink per entity, or the default names)")
             }
             keys = parsed
+            checkTokenTemplates(parsed, sinkEntities: sinkEntities, entities: entities, keyNodes: keyNodes, path: path)
         } else if sinkEntities.count > 1 {
             var seen: [String: EntityID] = [:]
             for id in sinkEntities {
@@ -607,11 +629,11 @@ private struct Reader {
         // DESIGN.md, "Files and defaults": written secret files are 0600; a mode that lets group
         // or others read needs `allowGroupRead: true`, and none may let them write.
         var allowGroupRead = false
-        if let node = map["allowGroupRead"] {
+        if !external, let node = map["allowGroupRead"] {
             if case .boolean(let value)? = option(node, kind: .boolean, path: "\(path).allowGroupRead") { allowGroupRead = value }
         }
         var mode: UInt16 = 0o600
-        if let node = map["mode"], let text = string(node, "\(path).mode") {
+        if !external, let node = map["mode"], let text = string(node, "\(path).mode") {
             if let value = UInt16(text, radix: 8), text.count <= 4, value & ~0o666 == 0, value & 0o600 == 0o600 {
                 if value & 0o022 != 0 {
                     fail("\(path).mode", node, "\"\(text)\" lets group or others write the secret file; use \"0600\" (or \"0640\" with allowGroupRead: true)")
@@ -625,14 +647,15 @@ private struct Reader {
             }
         }
 
-        var options: [String: ConfigurationValue] = [:]
+        var options: [String: ConfigurationValue] = externalEntry?.options ?? [:]
         for (key, kind) in descriptor.options {
             guard let node = map[key] else { continue }
             if let value = option(node, kind: kind, path: "\(path).\(key)") { options[key] = value }
         }
-        let sink = SinkConfiguration(name: name, type: type, path: filePath, entities: sinkEntities, onChange: onChange,
+        var sink = SinkConfiguration(name: name, type: type, path: filePath, entities: sinkEntities, onChange: onChange,
                                      onChangeTimeout: .seconds(onChangeTimeout), keys: keys, mode: mode, allowGroupRead: allowGroupRead, options: options, line: keyNode.mark?.line,
                                      directory: directory)
+        sink.external = externalEntry?.reference
         // The type's own rules (Kubernetes names, the key names a format can carry): checked
         // here, so every command refuses the section before it unlocks or calls anything.
         // Checked even when the generic checks failed, so that every problem of the file is
@@ -873,5 +896,191 @@ private struct OrderedMapping {
 
     subscript(key: String) -> Node? {
         ordered.first { $0.0 == key }?.1.1
+    }
+}
+
+// MARK: - External plugins (DESIGN.md, "Plugins")
+
+extension Reader {
+    /// The keys of an external provider entry besides its plugin's own options.
+    static let externalProviderKeys = ["type", "command", "timeout", "env"]
+    /// The keys of an external sink entry besides its plugin's own options: Keyward writes no
+    /// file for it, so `path`, `mode` and `allowGroupRead` are not among them (a plugin may
+    /// declare a `path` of its own).
+    static let externalSinkKeys = ["type", "command", "timeout", "env", "entities", "keys", "onChange", "onChangeTimeout"]
+    /// The bounds of an external entry's `timeout` (one call, `describe` included), in seconds:
+    /// 1 s to 1 h, like `onChangeTimeout`.
+    static let externalTimeoutRange: ClosedRange<Int64> = 1...3_600
+
+    /// Whether an entry of `kind` with `type` is an external plugin: `type: external`, or a
+    /// type no registered plugin claims, when this build resolves external plugins.
+    func isExternal(_ type: String, kind: PluginKind) -> Bool {
+        guard registry.externalPlugins != nil else { return false }
+        if type == "external" { return true }
+        switch kind {
+        case .sink: return registry.sinkDescriptor(type: type) == nil
+        case .provider: return registry.providerDescriptor(type: type) == nil
+        }
+    }
+
+    static func isVariableName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
+        return name.unicodeScalars.allSatisfy { $0.isASCIIAlphanumeric || $0 == "_" }
+    }
+
+    /// Reads an external provider entry (``readExternal``).
+    mutating func readExternalProvider(name: String, keyNode: Node, typeNode: Node, map: OrderedMapping) -> ProviderConfiguration? {
+        let path = "providers.\(name)"
+        let start = problems.count
+        guard let type = string(typeNode, "\(path).type"),
+            let entry = readExternal(kind: .provider, path: path, type: type, typeNode: typeNode, keyNode: keyNode, map: map,
+                                     commonKeys: Self.externalProviderKeys)
+        else { return nil }
+        var provider = ProviderConfiguration(name: name, type: type, options: entry.options, optionLines: entry.lines, line: keyNode.mark?.line)
+        provider.external = entry.reference
+        guard problems.count == start else { return nil }
+        externalProviders[name] = entry.reference
+        return provider
+    }
+
+    /// Reads the common keys of an external entry (`command`, `timeout`, `env`), resolves the
+    /// plugin through ``PluginRegistry/externalPlugins`` (which finds it, checks who may write
+    /// it and calls its `describe`), then reads each option the plugin declares, by its kind,
+    /// and refuses keys it does not declare and required options that are missing, each on
+    /// its key's line. `nil` when the plugin could not be resolved (the problem is recorded).
+    mutating func readExternal(kind: PluginKind, path: String, type: String, typeNode: Node, keyNode: Node, map: OrderedMapping,
+                               commonKeys: [String]) -> (reference: ExternalPluginReference, options: [String: ConfigurationValue], lines: [String: Int])? {
+        guard let resolver = registry.externalPlugins else { return nil }
+        let isCommand = type == "external"
+        var command: [String]?
+        var commandUsable = true
+        if let node = map["command"] {
+            if !isCommand {
+                fail("\(path).command", map.keyNode("command") ?? node,
+                     "only a `type: external` entry takes a command; type '\(type)' runs keyward-\(kind.rawValue)-\(type) found on PATH")
+            } else if case .sequence(let sequence) = node, !sequence.isEmpty {
+                let items = sequence.compactMap { string($0, "\(path).command") }
+                if items.count != sequence.count {
+                    commandUsable = false
+                } else if items[0].isEmpty {
+                    fail("\(path).command", sequence[0], "the program (the first item) must not be empty")
+                    commandUsable = false
+                } else {
+                    command = items
+                }
+            } else {
+                fail("\(path).command", node, "expected a command as a non-empty list (argv form, no shell), e.g. [./plugins/my-plugin, --flag]")
+                commandUsable = false
+            }
+        } else if isCommand {
+            fail("\(path).command", keyNode, "missing: a `type: external` entry needs `command:`, the plugin as a list (argv form, no shell), e.g. [./plugins/my-plugin]")
+            commandUsable = false
+        }
+
+        var timeout = ExternalPluginReference.defaultTimeout
+        if let node = map["timeout"], let seconds = duration(node, "\(path).timeout") {
+            if Self.externalTimeoutRange.contains(seconds) {
+                timeout = .seconds(seconds)
+            } else {
+                fail("\(path).timeout", node, "expected between 1s and 1h")
+            }
+        }
+
+        var names: [String] = []
+        if let node = map["env"] {
+            if case .sequence(let sequence) = node {
+                for item in sequence {
+                    guard let name = string(item, "\(path).env") else { continue }
+                    if name.hasPrefix("KEYWARD_") {
+                        fail("\(path).env", item, "env: may not name Keyward's own KEYWARD_* variables")
+                    } else if !Self.isVariableName(name) {
+                        fail("\(path).env", item, "'\(name)' is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+                    } else if names.contains(name) {
+                        fail("\(path).env", item, "'\(name)' is listed twice")
+                    } else {
+                        names.append(name)
+                    }
+                }
+            } else {
+                fail("\(path).env", node, "expected a list of environment variable names, e.g. [AWS_PROFILE]")
+            }
+        }
+        guard commandUsable else { return nil }
+
+        let resolved: (command: [String], description: ExternalPluginDescription)
+        do {
+            resolved = try resolver.resolve(kind: kind, type: type, command: command, directory: directory, environment: environment,
+                                            timeout: timeout)
+        } catch {
+            switch error {
+            case .notFound(let executable, let searched):
+                let place = searched.isEmpty ? "PATH is empty" : "searched: \(searched.joined(separator: ", "))"
+                if isCommand {
+                    fail("\(path).command", map["command"] ?? keyNode, "'\(executable)' was not found on PATH (\(place))")
+                } else {
+                    var message = "\(kind.rawValue) type '\(type)' is not provided by this build, and no \(executable) was found on PATH (\(place))"
+                    let builtIn = kind == .sink ? registry.sinkTypes : registry.providerTypes
+                    if let near = TypoSuggestion.closest(to: type, among: builtIn) { message += "; did you mean '\(near)'?" }
+                    fail("\(path).type", typeNode, message)
+                }
+            case .unusable(let message):
+                if isCommand { fail("\(path).command", map["command"] ?? keyNode, message) } else { fail("\(path).type", typeNode, message) }
+            }
+            return nil
+        }
+        let description = resolved.description
+        let program = resolved.command.first ?? type
+        guard description.kind == kind else {
+            fail(isCommand ? "\(path).command" : "\(path).type", isCommand ? (map["command"] ?? keyNode) : typeNode,
+                 "\(program) is a \(description.kind.rawValue) plugin (its describe says so), not a \(kind.rawValue)")
+            return nil
+        }
+
+        var known = commonKeys + description.options.keys.filter { !commonKeys.contains($0) }.sorted()
+        if kind == .sink {
+            // Refused rather than ignored: a user who wrote them expects a file mode Keyward
+            // cannot enforce on what a plugin stores.
+            for key in ["mode", "allowGroupRead"] where map[key] != nil && description.options[key] == nil {
+                fail("\(path).\(key)", map.keyNode(key) ?? keyNode,
+                     "an external sink writes no file of Keyward's, so \(key) has no meaning here (the plugin decides how what it writes is kept)")
+                known.append(key)
+            }
+        }
+        checkKeys(map, known: known, path: path)
+        var options: [String: ConfigurationValue] = [:]
+        var lines: [String: Int] = [:]
+        for (name, option) in description.options.sorted(by: { $0.key < $1.key }) where !commonKeys.contains(name) {
+            guard let node = map[name] else {
+                if option.required { fail("\(path).\(name)", keyNode, "missing: the plugin \(program) requires it") }
+                continue
+            }
+            lines[name] = map.keyNode(name)?.mark?.line
+            if let value = providerOption(node, kind: option.kind, path: "\(path).\(name)") { options[name] = value }
+        }
+        let reference = ExternalPluginReference(kind: kind, type: type, command: resolved.command, timeout: timeout,
+                                                environmentNames: names, description: description)
+        return (reference, options, lines)
+    }
+
+    /// DESIGN.md, "Plugins": an entity whose provider has no `token` capability has no entity
+    /// token, so a key template with `{entity.token}` or `{entity.tokenExpiresAt}` for it is a
+    /// configuration error, named at the key's line.
+    mutating func checkTokenTemplates(_ keys: [(key: String, template: KeyTemplate)], sinkEntities: [EntityID],
+                                      entities: [EntityID: EntityConfiguration], keyNodes: [String: Node], path: String) {
+        let tokenless = sinkEntities.compactMap { id -> (EntityID, String, ExternalPluginReference)? in
+            guard let provider = entities[id]?.provider, let reference = externalProviders[provider], !reference.description.has("token") else {
+                return nil
+            }
+            return (id, provider, reference)
+        }
+        guard let (id, provider, reference) = tokenless.first else { return }
+        for (key, template) in keys {
+            let needs = template.parts.compactMap { part -> KeyTemplate.Placeholder? in
+                if case .placeholder(let placeholder) = part, placeholder == .token || placeholder == .tokenExpiresAt { placeholder } else { nil }
+            }
+            guard let placeholder = needs.first else { continue }
+            fail("\(path).keys.\(key)", keyNodes[key],
+                 "{\(placeholder.rawValue)}: entity '\(id)' has no entity access token (its provider '\(provider)', \(reference.command.first ?? reference.type), does not claim the `token` capability)")
+        }
     }
 }

@@ -467,7 +467,10 @@ extension Dispatcher {
             guard let secret = records[2 * index] else {
                 throw KeywardError.operationFailed("\(id): the vault holds no secret yet; run `keyward sync \(id)`")
             }
-            return EntityMaterial(id: id, secret: secret, token: records[2 * index + 1])
+            // An external provider without `token` mints none (DESIGN.md, "Plugins").
+            let provider = configuration.entities[id].flatMap { configuration.providers[$0.provider] }
+            let mintsTokens = provider?.external.map { $0.description.has("token") } ?? true
+            return EntityMaterial(id: id, secret: secret, token: records[2 * index + 1], mintsTokens: mintsTokens)
         }
     }
 

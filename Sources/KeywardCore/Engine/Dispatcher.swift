@@ -140,7 +140,8 @@ public struct Dispatcher: Sendable, CustomStringConvertible, CustomReflectable {
             file: configuration.file,
             providers: configuration.providers.values.sorted { $0.name < $1.name }.map {
                 let settings = registry.providerSettings($0)
-                return .init(name: $0.name, type: $0.type, baseURL: settings.endpoint, username: settings.account, password: settings.credential?.description)
+                return .init(name: $0.name, type: $0.type, baseURL: settings.endpoint, username: settings.account, password: settings.credential?.description,
+                             plugin: $0.external?.command.first)
             },
             entities: configuration.entities.values.sorted { $0.id < $1.id }.map {
                 .init(id: $0.id.rawValue, provider: $0.provider, secretExpiryDays: $0.secretExpiryDays,
@@ -148,7 +149,7 @@ public struct Dispatcher: Sendable, CustomStringConvertible, CustomReflectable {
                       tokenRefreshBefore: DurationParser.format(seconds: $0.tokenRefreshBefore.components.seconds))
             },
             sinks: configuration.sinks.values.sorted { $0.name < $1.name }.map {
-                .init(name: $0.name, type: $0.type, path: $0.path, entities: $0.entities.map(\.rawValue))
+                .init(name: $0.name, type: $0.type, path: $0.path, entities: $0.entities.map(\.rawValue), plugin: $0.external?.command.first)
             },
             warnings: configuration.warnings.map(\.description) + configuration.sinks.values.sorted { $0.name < $1.name }.compactMap { sink in
                 guard let path = sink.path else { return nil }
@@ -185,6 +186,9 @@ public struct ConfigurationSummary: Sendable, Codable, Equatable {
         public var baseURL, username: String?
         /// Its credential's reference (``ProviderSettings/credential``), never the credential.
         public var password: String?
+        /// An external provider's executable, resolved (DESIGN.md, "Plugins": `config check`
+        /// prints the resolved path of every plugin); absent for a built-in type.
+        public var plugin: String?
     }
     public struct Entity: Sendable, Codable, Equatable {
         public var id, provider: String
@@ -195,6 +199,8 @@ public struct ConfigurationSummary: Sendable, Codable, Equatable {
         public var name, type: String
         public var path: String?
         public var entities: [String]
+        /// An external sink's executable, resolved; absent for a built-in type.
+        public var plugin: String?
     }
     /// The vault the commands would open (DESIGN.md, "Files and defaults"), filled in by the
     /// command line, which knows `--vault` and the environment.

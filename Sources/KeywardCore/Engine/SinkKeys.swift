@@ -15,8 +15,19 @@ public enum SinkKeys {
     }
 
     /// The default templates for one entity, in output order.
-    public static func defaultTemplates(for id: EntityID) -> [(key: String, template: KeyTemplate)] {
+    ///
+    /// - Parameter tokens: `false` for an entity whose provider mints no entity access token
+    ///   (an external provider without the `token` capability, DESIGN.md "Plugins"): the two
+    ///   token keys are left out rather than written empty or failing every delivery.
+    public static func defaultTemplates(for id: EntityID, tokens: Bool = true) -> [(key: String, template: KeyTemplate)] {
         let prefix = id.environmentPrefix
+        guard tokens else {
+            return [
+                ("\(prefix)_ENTITY_ID", KeyTemplate(.id)),
+                ("\(prefix)_SECRET", KeyTemplate(.secret)),
+                ("\(prefix)_SECRET_EXPIRES_AT", KeyTemplate(.secretExpiresAt)),
+            ]
+        }
         return [
             ("\(prefix)_ENTITY_ID", KeyTemplate(.id)),
             ("\(prefix)_SECRET", KeyTemplate(.secret)),
@@ -38,7 +49,7 @@ public enum SinkKeys {
         result.reserveCapacity(material.count * perEntity)
         seen.reserveCapacity(material.count * perEntity)
         for entity in material {
-            for (key, template) in keys ?? defaultTemplates(for: entity.id) {
+            for (key, template) in keys ?? defaultTemplates(for: entity.id, tokens: entity.mintsTokens || entity.token != nil) {
                 guard seen.insert(key).inserted else {
                     throw KeywardError.usage("key \(key) is produced twice (entities \(material.map(\.id.rawValue).joined(separator: ", ")))")
                 }

@@ -103,10 +103,11 @@ public protocol ExternalPluginResolving: Sendable {
     ///     for a type found on `PATH`.
     ///   - directory: the configuration file's directory (plugins run there).
     ///   - environment: Keyward's environment (`PATH` is searched).
+    ///   - timeout: the entry's `timeout`, which bounds the `describe` call too.
     /// - Returns: the argv every call uses (`[0]` resolved to an absolute path) and the answer.
     /// - Throws: ``ExternalPluginLookupError``.
     func resolve(kind: PluginKind, type: String, command: [String]?, directory: String,
-                 environment: [String: String]) throws(ExternalPluginLookupError) -> (command: [String], description: ExternalPluginDescription)
+                 environment: [String: String], timeout: Duration) throws(ExternalPluginLookupError) -> (command: [String], description: ExternalPluginDescription)
 
     /// Builds the sink of a `sinks.<name>` entry resolved at load (``SinkConfiguration/external``).
     func makeSink(_ configuration: SinkConfiguration, reference: ExternalPluginReference, environment: PluginEnvironment) throws -> any SecretSink
@@ -115,4 +116,14 @@ public protocol ExternalPluginResolving: Sendable {
     /// (``ProviderConfiguration/external``): a ``SecretRotator`` when it claims `reset`, an
     /// ``AccessTokenIssuer`` when it claims `token`.
     func makeProvider(_ configuration: ProviderConfiguration, reference: ExternalPluginReference, environment: PluginEnvironment) throws -> any SecretProvider
+}
+
+extension ExternalPluginResolving {
+    /// ``resolve(kind:type:command:directory:environment:timeout:)`` with the default 30 s
+    /// timeout (``ExternalPluginReference/defaultTimeout``).
+    public func resolve(kind: PluginKind, type: String, command: [String]?, directory: String,
+                        environment: [String: String]) throws(ExternalPluginLookupError) -> (command: [String], description: ExternalPluginDescription) {
+        try resolve(kind: kind, type: type, command: command, directory: directory, environment: environment,
+                    timeout: ExternalPluginReference.defaultTimeout)
+    }
 }

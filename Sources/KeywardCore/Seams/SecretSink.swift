@@ -29,11 +29,16 @@ public struct EntityMaterial: Sendable {
     public var secret: SecretRecord
     /// The entity access token, if one is held.
     public var token: SecretRecord?
+    /// Whether the entity's provider mints entity access tokens. `false` for an external
+    /// provider without the `token` capability (DESIGN.md, "Plugins"): the default key names
+    /// then leave out `<ID>_ACCESS_TOKEN` and `<ID>_TOKEN_EXPIRES_AT` (``SinkKeys``).
+    public var mintsTokens: Bool
 
-    public init(id: EntityID, secret: SecretRecord, token: SecretRecord?) {
+    public init(id: EntityID, secret: SecretRecord, token: SecretRecord?, mintsTokens: Bool = true) {
         self.id = id
         self.secret = secret
         self.token = token
+        self.mintsTokens = mintsTokens
     }
 }
 

@@ -45,14 +45,18 @@ struct ConfigCommand: AsyncParsableCommand {
                 var lines = ["configuration OK: \(summary.file ?? "-")"]
                 lines.append("vault: \(vault.path) (\(Self.describe(resolved.source, file: summary.file))" + (vault.exists ? ")" : "; it does not exist)"))
                 lines += summary.providers.map {
-                    "provider \($0.name): \($0.type)" + ($0.baseURL.map { " \($0)" } ?? "") + ($0.username.map { " as \($0)" } ?? "")
+                    "provider \($0.name): \($0.type)" + ($0.plugin.map { " (plugin \($0))" } ?? $0.baseURL.map { " \($0)" } ?? "")
+                        + ($0.username.map { " as \($0)" } ?? "")
                         + ($0.password.map { ", password from \($0)" } ?? "")
                 }
                 lines += summary.entities.map {
                     "entity \($0.id): provider \($0.provider), rotateBefore \($0.rotateBefore), tokenRefreshBefore \($0.tokenRefreshBefore)"
                         + ($0.secretExpiryDays.map { ", secretExpiryDays \($0)" } ?? "")
                 }
-                lines += summary.sinks.map { "sink \($0.name): \($0.type)" + ($0.path.map { " → \($0)" } ?? "") + " for \($0.entities.joined(separator: ", "))" }
+                lines += summary.sinks.map {
+                    "sink \($0.name): \($0.type)" + ($0.plugin.map { " (plugin \($0))" } ?? "") + ($0.path.map { " → \($0)" } ?? "")
+                        + " for \($0.entities.joined(separator: ", "))"
+                }
                 Output.print(lines.joined(separator: "\n"))
             }
         }
