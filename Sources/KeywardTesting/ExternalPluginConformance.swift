@@ -406,12 +406,15 @@ public struct ExternalPluginConformance: Sendable {
         ["/bin/sh", "-c", "printf '%s' '\(request)' | \"$@\"", "keyward-conformance"] + command
     }
 
-    /// `--option` values as the JSON types the plugin's `describe` declares: `integer` a number,
-    /// `boolean` `true`/`false`, `list` comma-separated strings, the others strings. A value that
+    /// `--option` values as the JSON types the plugin's `describe` declares, as Keyward sends a
+    /// configuration entry's options (KeywardExternal's PluginOptions): `integer` a number,
+    /// `boolean` `true`/`false`, `duration` (`90s`, `15m`) its whole number of seconds, `list`
+    /// comma-separated strings, the others (`secret` given as its value) strings. A value that
     /// does not parse as its kind is sent as a string (the plugin then refuses it).
     public static func jsonValue(_ value: String, kind: ProviderTypeDescriptor.OptionKind?) -> JSONValue {
         switch kind {
         case .integer?: Int(value).map(JSONValue.integer) ?? .string(value)
+        case .duration?: (DurationParser.seconds(value).map(Int.init) ?? Int(value)).map(JSONValue.integer) ?? .string(value)
         case .boolean?: ["true": JSONValue.bool(true), "false": .bool(false)][value] ?? .string(value)
         case .list?: .array(value.split(separator: ",", omittingEmptySubsequences: false).map { .string(String($0)) })
         default: .string(value)
