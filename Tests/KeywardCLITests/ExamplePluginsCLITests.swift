@@ -107,17 +107,21 @@ struct ExamplePluginsCLITests {
         }
     }
 
-    @Test("plugin test refuses usage errors with exit 2: no command, an option without =, a provider without --entity")
+    @Test("plugin test refuses usage errors with exit 2: no command, an option without =, a provider without --entity, a required option missing, an option not declared")
     func usage() async throws {
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         for arguments in [["plugin", "test"], ["plugin", "test", "--"], ["plugin", "test", "--option", "directory", "--", Self.sink],
                           ["plugin", "test", "--kind", "provider", "--", Self.provider], ["plugin", "test", "--kind", "widget", "--", Self.sink],
-                          ["plugin", "test", "--", "keyward-sink-no-such-plugin"]] {
+                          ["plugin", "test", "--", "keyward-sink-no-such-plugin"],
+                          ["plugin", "test", "--", Self.sink],
+                          ["plugin", "test", "--option", "directory=\(directory.path)/out", "--option", "colour=blue", "--", Self.sink]] {
             let result = try await CommandRunner.run(arguments, environment: Self.environment, directory: directory)
             #expect(result.status == 2, "\(arguments): \(result.all)")
             #expect(result.stdout.isEmpty, "\(arguments)")
         }
+        let missing = try await CommandRunner.run(["plugin", "test", "--", Self.sink], environment: Self.environment, directory: directory)
+        #expect(missing.stderr == "keyward: plugin \(Self.sink): it requires --option directory=VALUE\n")
     }
 
     @Test("sync writes every key through the shell sink (type: external), each file byte for byte, nothing leaked")

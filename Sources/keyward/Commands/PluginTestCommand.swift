@@ -21,7 +21,8 @@ struct PluginTestCommand: AsyncParsableCommand {
             and leaves no process behind. The plugin runs in a temporary directory, removed \
             afterwards: give paths in --option as absolute paths. The provider cases reset the \
             entity's secret: use a test store or entity. Exits 0 when every case passes, 1 \
-            naming each failed case, 2 for a usage error.
+            naming each failed case, 2 for a usage error (among them a required option of the \
+            plugin missing from --option, or an option it does not declare).
             """
     )
 
@@ -104,6 +105,20 @@ struct PluginTestCommand: AsyncParsableCommand {
             throw CommandExit(code: ExitCodes.operationFailed, message: "cannot create a temporary directory for the plugin")
         }
         defer { try? FileManager.default.removeItem(atPath: scratch) }
+
+        // Options checked against the plugin's own describe, as the configuration loader checks
+        // an entry's (a describe that fails is left to the suite's first case to report).
+        let probe = ExternalPlugin(command: [executable] + command.dropFirst(), directory: scratch, timeout: callTimeout,
+                                   environmentNames: environmentNames, processEnvironment: environment)
+        if let description = try? await offPool({ try probe.describe(expecting: nil) }) {
+            let missing = description.options.filter { $0.value.required && pluginOptions[$0.key] == nil }.keys.sorted()
+            let unknown = pluginOptions.keys.filter { description.options[$0] == nil }.sorted()
+            if !missing.isEmpty || !unknown.isEmpty {
+                let parts = (missing.isEmpty ? [] : ["it requires " + missing.map { "--option \($0)=VALUE" }.joined(separator: ", ")])
+                    + (unknown.isEmpty ? [] : ["it declares no option " + unknown.joined(separator: ", ")])
+                throw CommandExit(code: ExitCodes.usage, message: "plugin \(executable): " + parts.joined(separator: "; "))
+            }
+        }
 
         let suite = ExternalPluginConformance(
             command: [executable] + command.dropFirst(), kind: pluginKind, options: pluginOptions, environmentNames: environmentNames,
