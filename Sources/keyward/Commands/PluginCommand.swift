@@ -13,7 +13,7 @@ struct PluginCommand: AsyncParsableCommand {
     )
 
     /// The `plugin` subcommands, in the order help lists them.
-    static let subcommands: [any ParsableCommand.Type] = [List.self, Describe.self]
+    static let subcommands: [any ParsableCommand.Type] = [List.self, Describe.self, PluginTestCommand.self]
 
     /// The kind names as the output shows them.
     static func kindName(_ kind: PluginKind) -> String { kind.rawValue }
