@@ -47,32 +47,17 @@ enum DescribeCache {
             name = description.name
             protocols = description.protocols
             capabilities = description.capabilities
-            options = description.options.mapValues { Option(type: StoredDescription.name(of: $0.kind), required: $0.required) }
+            options = description.options.mapValues { Option(type: ExternalPluginDescription.Option.typeName(of: $0.kind), required: $0.required) }
         }
 
         var description: ExternalPluginDescription? {
             guard let kind = PluginKind(rawValue: kind) else { return nil }
             var result: [String: ExternalPluginDescription.Option] = [:]
             for (name, option) in options {
-                guard let optionKind = Self.kind(named: option.type) else { return nil }
+                guard let optionKind = ExternalPluginDescription.Option.kind(named: option.type) else { return nil }
                 result[name] = .init(kind: optionKind, required: option.required)
             }
             return ExternalPluginDescription(kind: kind, name: name, protocols: protocols, capabilities: capabilities, options: result)
-        }
-
-        static func name(of kind: ProviderTypeDescriptor.OptionKind) -> String {
-            switch kind {
-            case .string: "string"
-            case .integer: "integer"
-            case .boolean: "boolean"
-            case .duration: "duration"
-            case .list: "list"
-            case .credential: "secret"
-            }
-        }
-
-        static func kind(named name: String) -> ProviderTypeDescriptor.OptionKind? {
-            ["string": .string, "integer": .integer, "boolean": .boolean, "duration": .duration, "list": .list, "secret": .credential][name]
         }
     }
 

@@ -281,15 +281,8 @@ public struct ExternalPlugin: Sendable {
                 throw bad("has an option \"\(optionName)\", the name of a common key of a \(kind.rawValue) entry")
             }
             guard let object = value.objectValue else { throw bad("has an option \"\(optionName)\" that is not an object") }
-            let optionKind: ProviderTypeDescriptor.OptionKind
-            switch object["type"]?.stringValue {
-            case "string": optionKind = .string
-            case "integer": optionKind = .integer
-            case "boolean": optionKind = .boolean
-            case "duration": optionKind = .duration
-            case "list": optionKind = .list
-            case "secret": optionKind = .credential
-            default: throw bad("gives option \"\(optionName)\" no \"type\" among string, integer, boolean, duration, list, secret")
+            guard let optionKind = object["type"]?.stringValue.flatMap(ExternalPluginDescription.Option.kind(named:)) else {
+                throw bad("gives option \"\(optionName)\" no \"type\" among \(ExternalPluginDescription.Option.typeNames.map(\.name).joined(separator: ", "))")
             }
             let isRequired: Bool
             switch object["required"] {

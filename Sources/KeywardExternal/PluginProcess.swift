@@ -1,4 +1,5 @@
 import Foundation
+import KeywardCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -78,55 +79,18 @@ struct PluginProcess: Sendable {
             }
         }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
         // dup2 clears close-on-exec on the child's 0, 1, 2; every pipe end itself is
         // close-on-exec, so neither the child nor anything else spawned meanwhile keeps one.
-        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
-        if let directory {
-            guard let addChdir = Self.addChdir else {
-                return Result(ending: .couldNotStart("this system cannot start a command in \(directory)"), stdout: [], stderr: [])
-            }
-            guard addChdir(&actions, directory) == 0 else {
-                return Result(ending: .couldNotStart("cannot start it in \(directory)"), stdout: [], stderr: [])
-            }
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // Its own process group (the timeout reaches what it starts), default signal
-        // dispositions (Keyward ignores SIGPIPE; a plugin must not inherit that), no blocked signals.
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var everything = sigset_t()
-        sigfillset(&everything)
-        posix_spawnattr_setsigdefault(&attributes, &everything)
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
-        let argv = command.map { strdup($0) } + [nil]
-        let envp = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
-        }
-        var pid: pid_t = 0
         // posix_spawn, not posix_spawnp: command[0] is the resolved path, never looked up again.
-        var code = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        // ETXTBSY: a process forked elsewhere in Keyward (another thread) still holds the
-        // executable open for writing for a moment (a freshly written script); it passes.
-        var attempt: UInt32 = 0
-        while code == ETXTBSY && attempt < 20 {
-            attempt += 1
-            usleep(5_000 * attempt)
-            code = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        let started = ChildProcess.spawn(command, directory: directory, environment: environment, searchPath: false) { actions in
+            posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
+            posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
+            posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
         }
-        guard code == 0 else {
-            return Result(ending: .couldNotStart(String(cString: strerror(code))), stdout: [], stderr: [])
+        let pid: pid_t
+        switch started {
+        case .success(let started): pid = started
+        case .failure(let failure): return Result(ending: .couldNotStart(failure.reason), stdout: [], stderr: [])
         }
         // The child's ends belong to the child now.
         close(stdinPipe[0]); stdinPipe[0] = -1
@@ -290,16 +254,4 @@ struct PluginProcess: Sendable {
     /// Writing to a plugin that closed its stdin must give EPIPE, not kill Keyward: SIGPIPE is
     /// ignored process-wide once (the `keyward` executable ignores it already).
     private static let ignoreSIGPIPE: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
-
-    /// `posix_spawn_file_actions_addchdir_np` (glibc 2.29, macOS 10.15), looked up at run time.
-    private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
-    private static let addChdir: AddChdir? = {
-        #if os(Linux)
-        let handle: UnsafeMutableRawPointer? = nil  // RTLD_DEFAULT
-        #else
-        let handle = UnsafeMutableRawPointer(bitPattern: -2)  // RTLD_DEFAULT
-        #endif
-        guard let symbol = dlsym(handle, "posix_spawn_file_actions_addchdir_np") else { return nil }
-        return unsafeBitCast(symbol, to: AddChdir.self)
-    }()
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import KeywardCore
 
 /// Finds a mistyped subcommand (`keyward synk`, `keyward vault lsit`) and the name closest to
 /// it, so the error can say "did you mean 'sync'?" instead of only "unexpected argument".
@@ -36,29 +37,11 @@ enum CommandSuggestion {
     /// insertion, deletion, substitution or swap of neighbours costs 1), when that distance is
     /// at most 2 and less than half the name; else the one name `word` is a prefix of, if any.
     static func closest(to word: String, among names: [String]) -> String? {
-        let scored = names.map { (name: $0, distance: distance(Array(word.lowercased()), Array($0))) }
+        let scored = names.map { (name: $0, distance: TypoSuggestion.distance(Array(word.lowercased()), Array($0))) }
         if let best = scored.min(by: { $0.distance < $1.distance }), best.distance <= 2, best.distance * 2 < best.name.count {
             return best.name
         }
         let prefixed = names.filter { $0.hasPrefix(word.lowercased()) }
         return prefixed.count == 1 ? prefixed[0] : nil
-    }
-
-    static func distance(_ a: [Character], _ b: [Character]) -> Int {
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var table = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
-        for i in 0...a.count { table[i][0] = i }
-        for j in 0...b.count { table[0][j] = j }
-        for i in 1...a.count {
-            for j in 1...b.count {
-                let cost = a[i - 1] == b[j - 1] ? 0 : 1
-                table[i][j] = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + cost)
-                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
-                    table[i][j] = min(table[i][j], table[i - 2][j - 2] + 1)
-                }
-            }
-        }
-        return table[a.count][b.count]
     }
 }

@@ -221,7 +221,7 @@ struct MisbehavingPluginTests {
         #expect(!String(decoding: cmdline, as: UTF8.self).contains(secret))
         #expect(!String(decoding: environ, as: UTF8.self).contains(secret))
         #expect(String(decoding: environ, as: UTF8.self).contains("KEYWARD_PLUGIN_PROTOCOL=1"))
-        FileManager.default.createFile(atPath: scripts.directory.appendingPathComponent("go").path, contents: Data())
+        _ = FileManager.default.createFile(atPath: scripts.directory.appendingPathComponent("go").path, contents: Data())
         #expect(try await call.value == ["protocol": .integer(1)])
     }
 

@@ -47,6 +47,35 @@ struct Harness {
     }
 
     func stop() async { await simulator.stop() }
+
+    /// Stops the simulator and waits until its port refuses connections: under load its
+    /// listening socket closed a moment after `stop()` returned, and a test's first connection
+    /// was then queued and reset after 5 s instead of refused.
+    func stopRefusing() async throws {
+        await simulator.stop()
+        let port = try #require(client.configuration.baseURL.port)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if try await offPool({ Self.refuses(port: port) }) { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("port \(port) still accepts connections a minute after the simulator stopped")
+    }
+
+    /// Whether a TCP connection to 127.0.0.1:`port` is refused (blocking connect).
+    static func refuses(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return result != 0 && errno == ECONNREFUSED
+    }
 }
 
 /// Keyward's clock following the simulator's moved clock, as `KEYWARD_CLOCK_OFFSET_SECONDS` does.
@@ -285,7 +314,7 @@ struct ClientFaultTests {
     @Test("an unreachable service is a connection failure, on the first attempt (a refused connection is not retried)")
     func unreachable() async throws {
         let harness = try await Harness.start(timeoutSeconds: 30)
-        await harness.stop()
+        try await harness.stopRefusing()
         let error = await #expect(throws: TokenServiceError.self) { try await harness.userToken() }
         #expect(error?.code == .connectionFailed)
         #expect(error?.attempts == 1)

@@ -15,7 +15,7 @@ struct TransportEdgeTests {
     @Test("a refused connection fails on its first attempt, naming host:port and the cause")
     func refused() async throws {
         let harness = try await Harness.start(timeoutSeconds: 30)
-        await harness.stop()
+        try await harness.stopRefusing()
         let port = try #require(harness.client.configuration.baseURL.port)
         let error = await #expect(throws: TokenServiceError.self) { try await harness.userToken() }
         #expect(error?.code == .connectionFailed)

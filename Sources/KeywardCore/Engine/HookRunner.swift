@@ -85,59 +85,16 @@ public enum HookRunner {
         }
     }
 
-    /// `posix_spawn_file_actions_addchdir_np` (glibc 2.29, macOS 10.15), looked up at run time:
-    /// the Swift module does not import it.
-    private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
-    private static let addChdir: AddChdir? = {
-        #if os(Linux)
-        let handle: UnsafeMutableRawPointer? = nil  // RTLD_DEFAULT
-        #else
-        let handle = UnsafeMutableRawPointer(bitPattern: -2)  // RTLD_DEFAULT
-        #endif
-        guard let symbol = dlsym(handle, "posix_spawn_file_actions_addchdir_np") else { return nil }
-        return unsafeBitCast(symbol, to: AddChdir.self)
-    }()
-
     private static func spawn(_ command: [String], directory: String?, environment: [String: String], what: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, 2, 1)
-        if let directory {
-            guard let addChdir else {
-                throw KeywardError.operationFailed("\(what) could not be started: this system cannot start a command in \(directory)")
-            }
-            guard addChdir(&actions, directory) == 0 else {
-                throw KeywardError.operationFailed("\(what) could not be started in \(directory)")
-            }
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // Its own process group (so the timeout reaches what it starts), default signal
-        // dispositions (Keyward ignores SIGPIPE; a hook must not inherit that) and no blocked signals.
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var everything = sigset_t()
-        sigfillset(&everything)
-        posix_spawnattr_setsigdefault(&attributes, &everything)
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
-        let argv = command.map { strdup($0) } + [nil]
-        let envp = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
-        }
-        var pid: pid_t = 0
+        // stdin from /dev/null, stdout onto Keyward's stderr (stdout is for results);
         // posix_spawnp: a name without a slash is looked up on PATH, as a shell would.
-        let code = posix_spawnp(&pid, command[0], &actions, &attributes, argv, envp)
-        guard code == 0 else {
-            throw KeywardError.operationFailed("\(what) could not be started: \(String(cString: strerror(code)))")
+        let started = ChildProcess.spawn(command, directory: directory, environment: environment, searchPath: true) { actions in
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_adddup2(&actions, 2, 1)
         }
-        return pid
+        switch started {
+        case .success(let pid): return pid
+        case .failure(let failure): throw KeywardError.operationFailed("\(what) could not be started: \(failure.reason)")
+        }
     }
 }

@@ -21,6 +21,22 @@ public struct ExternalPluginDescription: Sendable, Equatable {
             self.kind = kind
             self.required = required
         }
+
+        /// The option types of protocol 1 by their `type` name in a `describe` answer, in the
+        /// order messages list them (DESIGN.md, "Plugins"): `secret` is a credential reference.
+        public static let typeNames: [(name: String, kind: ProviderTypeDescriptor.OptionKind)] = [
+            ("string", .string), ("integer", .integer), ("boolean", .boolean), ("duration", .duration), ("list", .list), ("secret", .credential),
+        ]
+
+        /// The kind of a protocol-1 `type` name, or `nil` for a name protocol 1 does not have.
+        public static func kind(named name: String) -> ProviderTypeDescriptor.OptionKind? {
+            typeNames.first { $0.name == name }?.kind
+        }
+
+        /// The protocol-1 `type` name of a kind.
+        public static func typeName(of kind: ProviderTypeDescriptor.OptionKind) -> String {
+            typeNames.first { $0.kind == kind }?.name ?? "string"
+        }
     }
 
     public var kind: PluginKind

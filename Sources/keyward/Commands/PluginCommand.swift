@@ -220,26 +220,14 @@ struct PluginCommand: AsyncParsableCommand {
             case .provider:
                 guard let descriptor = registry.providerDescriptor(type: name) else { return nil }
                 return Document(kind: "provider", type: name, builtIn: true,
-                                options: descriptor.options.map { $0.map { .init(name: $0.name, type: typeName($0.kind)) } })
+                                options: descriptor.options.map { $0.map { .init(name: $0.name, type: ExternalPluginDescription.Option.typeName(of: $0.kind)) } })
             }
         }
 
         static func external(_ description: ExternalPluginDescription, type: String, path: String) -> Document {
             Document(kind: description.kind.rawValue, type: type, builtIn: false, path: path, name: description.name,
                      protocols: description.protocols, capabilities: description.capabilities,
-                     options: description.options.sorted { $0.key < $1.key }.map { .init(name: $0.key, type: typeName($0.value.kind), required: $0.value.required) })
-        }
-
-        /// An option kind by its protocol-1 name (`secret` for a credential reference).
-        static func typeName(_ kind: ProviderTypeDescriptor.OptionKind) -> String {
-            switch kind {
-            case .string: "string"
-            case .integer: "integer"
-            case .boolean: "boolean"
-            case .duration: "duration"
-            case .list: "list"
-            case .credential: "secret"
-            }
+                     options: description.options.sorted { $0.key < $1.key }.map { .init(name: $0.key, type: ExternalPluginDescription.Option.typeName(of: $0.value.kind), required: $0.value.required) })
         }
 
         static func text(_ document: Document) -> String {
