@@ -21,6 +21,9 @@ enum DescribeCache {
         var size: Int64
         var modifiedNanoseconds: Int64
         var command: [String]
+        /// `path:size:modifiedNanoseconds` of each argument of `command` that names a file (an
+        /// interpreter's script).
+        var argumentFiles: [String] = []
     }
 
     /// One file on disk.
@@ -67,7 +70,7 @@ enum DescribeCache {
     /// The cached answer for `key`: from memory, else from disk (then kept in memory).
     static func lookUp(_ key: Key, environment: [String: String]) -> ExternalPluginDescription? {
         if let found = lock.withLock({ memory[key] }) { return found }
-        guard let file = file(for: key, environment: environment, creating: false),
+        guard let file = file(for: key, environment: environment, creating: false), isPrivate(file),
             let data = FileManager.default.contents(atPath: file),
             let entry = try? JSONDecoder().decode(Entry.self, from: data), entry.version == 1, entry.key == key,
             let description = entry.description.description
@@ -78,6 +81,17 @@ enum DescribeCache {
 
     /// Keeps `description` in memory and writes it to disk (errors ignored: the cache is an
     /// optimisation).
+    /// Whether an answer on disk may be trusted: the file and its directory are yours, and
+    /// neither group nor others can write them (a forged answer would skip the option checks).
+    /// A file that fails is ignored, and replaced by the next ``store(_:for:environment:)``.
+    static func isPrivate(_ file: String) -> Bool {
+        for path in [file, (file as NSString).deletingLastPathComponent] {
+            var status = stat()
+            guard lstat(path, &status) == 0, status.st_uid == geteuid(), status.st_mode & 0o022 == 0 else { return false }
+        }
+        return true
+    }
+
     static func store(_ description: ExternalPluginDescription, for key: Key, environment: [String: String]) {
         lock.withLock { memory[key] = description }
         guard let file = file(for: key, environment: environment, creating: true) else { return }

@@ -72,14 +72,19 @@ public struct ExternalPlugin: Sendable {
     ///   - secrets: the secret values the request and its answer may carry: replaced by
     ///     `<redacted>` in the plugin's stderr before it is logged (debug level, 64 KiB kept)
     ///     and in the message of its error object.
+    ///   - answerCarriesSecret: `true` for a call whose answer brings a secret Keyward does not
+    ///     know yet (a provider's `fetch`, `reset`, `token`): when it fails, the plugin's stderr
+    ///     is not logged at all (only its size), since the one value that must be redacted from
+    ///     it never arrived.
     ///   - logger: where the plugin's stderr lines go.
     /// - Throws: ``ExternalPluginError``: the plugin's error object mapped to its category, or a
     ///   protocol failure (timeout, non-zero exit, no JSON, two objects, another protocol,
     ///   stdout over 16 MiB) naming the plugin; its stdout is never echoed.
-    public func call(_ request: [String: JSONValue], secrets: [[UInt8]] = [], logger: Logger) async throws(ExternalPluginError) -> [String: JSONValue] {
+    public func call(_ request: [String: JSONValue], secrets: [[UInt8]] = [], answerCarriesSecret: Bool = false,
+                     logger: Logger) async throws(ExternalPluginError) -> [String: JSONValue] {
         let input = encode(request)
         let result = await process(input).run()
-        return try check(result, secrets: secrets, logger: logger)
+        return try check(result, secrets: secrets, answerCarriesSecret: answerCarriesSecret, logger: logger)
     }
 
     private func process(_ input: [UInt8]) -> PluginProcess {
@@ -97,13 +102,26 @@ public struct ExternalPlugin: Sendable {
     }
 
     /// Turns a finished run into the answer object, or the failure protocol 1 says it is.
-    private func check(_ result: PluginProcess.Result, secrets: [[UInt8]], logger: Logger) throws(ExternalPluginError) -> [String: JSONValue] {
+    private func check(_ result: PluginProcess.Result, secrets: [[UInt8]], answerCarriesSecret: Bool = false,
+                       logger: Logger) throws(ExternalPluginError) -> [String: JSONValue] {
         let parsed: Parsed = if case .exited = result.ending { Self.parseObject(result.stdout) } else { .none }
         // What the answer carries is secret too (a fetched secret, a minted token, a read value).
         var secrets = secrets
-        if case .object(let answer) = parsed { Self.collectSecrets(in: .object(answer), into: &secrets) }
+        var answered = false
+        if case .object(let answer) = parsed {
+            Self.collectSecrets(in: .object(answer), into: &secrets)
+            answered = answer["error"] == nil && answer["protocol"] == .integer(Self.protocolVersion)
+        }
+        if case .exited(let status) = result.ending, status != 0 { answered = false }
         secrets = secrets.flatMap(Redaction.variants(of:))
-        log(result.stderr, secrets: secrets, logger: logger)
+        if answerCarriesSecret && !answered {
+            if !result.stderr.isEmpty {
+                logger.debug("wrote \(result.stderr.count) bytes to stderr, not shown: the call failed, so the secret its answer would have carried is not known and could not be redacted",
+                             metadata: ["plugin": .string(path)])
+            }
+        } else {
+            log(result.stderr, secrets: secrets, logger: logger)
+        }
         let status: Int32
         switch result.ending {
         case .couldNotStart(let reason):
@@ -352,7 +370,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
 }
 
 /// A failed external plugin call or `describe` (DESIGN.md, "Plugins", "Failure").
-public struct ExternalPluginError: CategorizedError, Sendable, Equatable {
+public struct ExternalPluginError: CategorizedError, ServiceActionReporting, RetryAfterReporting, Sendable, Equatable {
     /// The protocol's error codes, and what went wrong outside the protocol.
     public enum Code: String, Sendable, Equatable {
         /// `invalid` (exit 2).
@@ -390,4 +408,9 @@ public struct ExternalPluginError: CategorizedError, Sendable, Equatable {
     }
 
     public var description: String { "plugin \(plugin): \(message)" }
+
+    /// An error object is the plugin's answer that it made no change (DESIGN.md, "Plugins":
+    /// a refusal is an answer); anything else (timeout, crash, no JSON) may hide a change it
+    /// made, so a `reset` that failed that way is recovered with `fetch`, never sent again.
+    public var serviceDidNotAct: Bool { code != .protocolViolation }
 }

@@ -33,7 +33,7 @@ struct ExternalProviderCalls: Sendable {
         let (optionsValue, optionSecrets) = try await options.resolve(context: context)
         var request: [String: JSONValue] = ["operation": .string(operation), "entity": .string(entity.rawValue), "options": optionsValue]
         request.merge(extra) { _, new in new }
-        return try await plugin.call(request, secrets: optionSecrets + secrets, logger: context.logger)
+        return try await plugin.call(request, secrets: optionSecrets + secrets, answerCarriesSecret: true, logger: context.logger)
     }
 
     /// `expiresAt`: RFC 3339, or `null` / absent when `optional`.

@@ -92,6 +92,11 @@ struct PluginProcess: Sendable {
         case .success(let started): pid = started
         case .failure(let failure): return Result(ending: .couldNotStart(failure.reason), stdout: [], stderr: [])
         }
+        RunningPlugins.started(pid)
+        defer {
+            RunningPlugins.ended(pid)
+            RunningPlugins.parkIfInterrupted()
+        }
         // The child's ends belong to the child now.
         close(stdinPipe[0]); stdinPipe[0] = -1
         close(stdoutPipe[1]); stdoutPipe[1] = -1

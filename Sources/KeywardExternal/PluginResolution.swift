@@ -46,8 +46,20 @@ enum PluginResolution {
             found = try lookUp("keyward-\(kind.rawValue)-\(type)", environment: environment)
         }
         let identity = try checkTrust(found)
+        // An argument naming a file (the script an interpreter runs: `[python3, plugin.py]`) is
+        // what really runs: trusted only under the same rules, and part of the cache key, so an
+        // edited script is described again.
+        var argumentFiles: [String] = []
+        for argument in arguments where !argument.hasPrefix("-") {
+            let path = argument.hasPrefix("/") ? standardized(argument) : standardized(directory + "/" + argument)
+            var status = stat()
+            guard stat(path, &status) == 0, status.st_mode & mode_t(S_IFMT) == mode_t(S_IFREG) else { continue }
+            let file = try checkTrust(path, role: "file \(argument) the plugin runs", executable: false)
+            argumentFiles.append("\(file.path):\(file.size):\(file.modifiedNanoseconds)")
+        }
         let argv = [found] + arguments
-        let key = DescribeCache.Key(path: identity.path, size: identity.size, modifiedNanoseconds: identity.modifiedNanoseconds, command: argv)
+        let key = DescribeCache.Key(path: identity.path, size: identity.size, modifiedNanoseconds: identity.modifiedNanoseconds, command: argv,
+                                    argumentFiles: argumentFiles)
         if let cached = DescribeCache.lookUp(key, environment: environment) { return (argv, cached) }
         let description: ExternalPluginDescription
         do {
@@ -92,27 +104,31 @@ enum PluginResolution {
     /// and, for a symbolic link, the one holding its target) that group or others can write or
     /// that another user owns. A sticky shared directory such as /tmp is refused too: anyone
     /// there can create the name before the user does.
-    static func checkTrust(_ path: String) throws(ExternalPluginLookupError) -> Identity {
+    ///
+    /// - Parameters:
+    ///   - role: what the path is, in messages ("plugin", or a file the plugin's command names).
+    ///   - executable: whether it must be executable (an interpreter's script need not be).
+    static func checkTrust(_ path: String, role: String = "plugin", executable: Bool = true) throws(ExternalPluginLookupError) -> Identity {
         var status = stat()
         guard lstat(path, &status) == 0 else {
             throw .unusable("\(path) does not exist")
         }
-        try checkDirectory(directoryOf(path), plugin: path)
+        try checkDirectory(directoryOf(path), plugin: path, role: role)
         guard let resolved = realPath(path) else {
             throw .unusable("\(path) is a symbolic link to nothing")
         }
-        if directoryOf(resolved) != directoryOf(path) { try checkDirectory(directoryOf(resolved), plugin: path) }
+        if directoryOf(resolved) != directoryOf(path) { try checkDirectory(directoryOf(resolved), plugin: path, role: role) }
         guard stat(resolved, &status) == 0 else { throw .unusable("\(path) cannot be read: \(String(cString: strerror(errno)))") }
         let shown = resolved == path ? path : "\(path) (\(resolved))"
         guard status.st_mode & mode_t(S_IFMT) == mode_t(S_IFREG) else {
-            throw .unusable("\(shown) is not a regular file, so it cannot be a plugin")
+            throw .unusable("\(shown) is not a regular file, so it cannot be a \(role)")
         }
-        guard status.st_mode & 0o111 != 0, access(resolved, X_OK) == 0 else {
+        guard !executable || (status.st_mode & 0o111 != 0 && access(resolved, X_OK) == 0) else {
             throw .unusable("\(shown) is not executable: run `chmod u+x \(resolved)`")
         }
-        try checkOwner(status, path: resolved, what: "the plugin \(shown)")
+        try checkOwner(status, path: resolved, what: "the \(role) \(shown)")
         guard status.st_mode & 0o022 == 0 else {
-            throw .unusable("the plugin \(shown) can be written by group or others, who could change what runs as you: run `chmod go-w \(resolved)`")
+            throw .unusable("the \(role) \(shown) can be written by group or others, who could change what runs as you: run `chmod go-w \(resolved)`")
         }
         #if canImport(Darwin)
         let modified = Int64(status.st_mtimespec.tv_sec) * 1_000_000_000 + Int64(status.st_mtimespec.tv_nsec)
@@ -122,18 +138,18 @@ enum PluginResolution {
         return Identity(path: resolved, size: Int64(status.st_size), modifiedNanoseconds: modified)
     }
 
-    private static func checkDirectory(_ directory: String, plugin: String) throws(ExternalPluginLookupError) {
+    private static func checkDirectory(_ directory: String, plugin: String, role: String = "plugin") throws(ExternalPluginLookupError) {
         var status = stat()
         guard stat(directory, &status) == 0 else {
-            throw .unusable("the directory \(directory) of the plugin \(plugin) cannot be read: \(String(cString: strerror(errno)))")
+            throw .unusable("the directory \(directory) of the \(role) \(plugin) cannot be read: \(String(cString: strerror(errno)))")
         }
-        try checkOwner(status, path: directory, what: "the directory \(directory) holding the plugin \(plugin)")
+        try checkOwner(status, path: directory, what: "the directory \(directory) holding the \(role) \(plugin)")
         guard status.st_mode & 0o022 == 0 else {
             if status.st_mode & mode_t(S_ISVTX) != 0 {
-                throw .unusable("the directory \(directory) holding the plugin \(plugin) can be written by others (a shared directory like /tmp): "
-                    + "move the plugin to a directory only you can write, e.g. ~/.local/bin")
+                throw .unusable("the directory \(directory) holding the \(role) \(plugin) can be written by others (a shared directory like /tmp): "
+                    + "move it to a directory only you can write, e.g. ~/.local/bin")
             }
-            throw .unusable("the directory \(directory) holding the plugin \(plugin) can be written by group or others, who could replace it: run `chmod go-w \(directory)`")
+            throw .unusable("the directory \(directory) holding the \(role) \(plugin) can be written by group or others, who could replace it: run `chmod go-w \(directory)`")
         }
     }
 

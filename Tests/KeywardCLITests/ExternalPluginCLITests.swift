@@ -14,7 +14,9 @@ struct ExternalPluginCLITests {
     /// A provider with fetch, reset and token over `store.json` beside it. Every call is logged
     /// to `calls.log` (operation and entity); a file `reset-delay` makes reset sleep that many
     /// seconds after it changed the store (an answer that can be lost); with a file `no-token`
-    /// (there before its first `describe`) it does not claim `token`.
+    /// (there before its first `describe`) it does not claim `token`; `refuse-reset` makes reset
+    /// answer the error code the file holds, changing nothing; `reset-stderr-fail` makes it
+    /// print the new secret on stderr and exit 1 after it changed the store.
     static let provider = #"""
         #!/usr/bin/env python3
         import datetime, json, os, secrets, sys, time
@@ -42,6 +44,9 @@ struct ExternalPluginCLITests {
         if operation == "fetch":
             answer({"secret": store[entity]["secret"], "expiresAt": store[entity]["expiresAt"]})
         if operation == "reset":
+            refuse = os.path.join(here, "refuse-reset")
+            if os.path.exists(refuse):
+                answer({"error": {"code": open(refuse).read().strip(), "message": "resets are refused here"}})
             days = request.get("secretExpiryDays") or 180
             store[entity] = {"secret": "rotated-" + secrets.token_urlsafe(24), "expiresAt": stamp(datetime.timedelta(days=days))}
             with open(path + ".tmp", "w") as out:
@@ -51,6 +56,9 @@ struct ExternalPluginCLITests {
             os.replace(path + ".tmp", path)
             with open(os.path.join(here, "resets.log"), "a") as log:
                 log.write(entity + "\n")
+            if os.path.exists(os.path.join(here, "reset-stderr-fail")):
+                sys.stderr.write("new secret is %s\n" % store[entity]["secret"])
+                sys.exit(1)
             delay = os.path.join(here, "reset-delay")
             if os.path.exists(delay):
                 time.sleep(float(open(delay).read()))
@@ -116,7 +124,7 @@ struct ExternalPluginCLITests {
     /// Secrets no argv, log or output may show, each hostile in its own way.
     static let hostile: [String: String] = [
         "FIU-ALPHA": "alpha secret: 'single' \"double\" $HOME `tick` \\ back\\slash",
-        "FIU-BETA": "beta\nmulti-line\r\nsecret\twith tab and émoji 🔑 and \u{7}bell",
+        "FIU-BETA": "beta\nmulti-line\r\nsecret\twith tab and émoji 🔑 and \u{7}bell \u{1}\u{1B}[0m\u{7F}\u{FFFD}\u{2028} binary-looking",
         "FIU-GAMMA": String(repeating: "gamma-64KiB-", count: 5_462) + "end",
     ]
 
@@ -230,9 +238,16 @@ struct ExternalPluginCLITests {
         #expect(names.contains("KEYWARD_PLUGIN_PROTOCOL") && names.contains("PATH") && names.contains("HOME"), "\(names)")
         #expect(names.filter { ($0.hasPrefix("KEYWARD_") && $0 != "KEYWARD_PLUGIN_PROTOCOL") || $0.hasPrefix("XDG_") || $0 == "NO_COLOR" }.isEmpty,
                 "\(names)")
+        // A dry run reads every value back through the plugin's `read` and compares: all equal.
+        let dry = try await fixture.run(["sync", "--dry-run", "--output", "json"])
+        #expect(dry.status == 0, "\(dry.all)")
+        let plan = try #require(try JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any])
+        let planned = try #require((plan["sinks"] as? [[String: Any]])?.first)
+        #expect(planned["outcome"] as? String == "unchanged", "read back byte for byte: \(dry.stdout)")
         let again = try await fixture.run(["sync", "--output", "json"])
         #expect(again.status == 0, "\(again.all)")
         #expect(again.stdout.contains("\"unchanged\""), "\(again.stdout)")
+        #expect(try fixture.secrets().filter { dry.all.contains($0) || again.all.contains($0) }.isEmpty)
     }
 
     @Test("killed at each rotation step, three times over: the next sync converges with one reset per rotation",
@@ -377,5 +392,87 @@ struct ExternalPluginCLITests {
         let check = try await fixture.run(["config", "check"])
         #expect(check.status == 2, "\(check.all)")
         #expect(check.stderr.contains("sinks.tokens.keys.TOKEN"), "\(check.stderr)")
+    }
+
+    @Test("a reset the plugin refuses with an error object closes the rotation at once (aborted) and exits by its code")
+    func refusedReset() async throws {
+        for (code, status) in [("rateLimited", Int32(1)), ("auth", 3), ("invalid", 2)] {
+            let fixture = try await Self.start(entities: ["FIU-ALPHA"])
+            defer { fixture.stop() }
+            #expect(try await fixture.run(["sync"]).status == 0)
+            try code.write(to: fixture.file("refuse-reset"), atomically: true, encoding: .utf8)
+            let rotate = try await fixture.run(["rotate", "--force", "FIU-ALPHA"])
+            #expect(rotate.status == status, "\(code): \(rotate.all)")
+            #expect(rotate.stderr.contains("resets are refused here"), "\(code): \(rotate.stderr)")
+            // Nothing is left open: export delivers the unchanged secret at once.
+            let status = try await fixture.run(["status", "--output", "json", "FIU-ALPHA"])
+            #expect(status.stdout.contains("\"openJournal\" : null") || status.stdout.contains("\"openJournal\":null"), "\(code): \(status.stdout)")
+            let export = try await fixture.run(["export", "--format", "json", "FIU-ALPHA"])
+            #expect(export.status == 0, "\(code): \(export.all)")
+            #expect(fixture.resets == 0)
+        }
+    }
+
+    @Test("a provider that prints the new secret on stderr and fails: the secret is in no log line, and the rotation recovers it with fetch")
+    func stderrOfAFailedReset() async throws {
+        let fixture = try await Self.start(entities: ["FIU-ALPHA"])
+        defer { fixture.stop() }
+        #expect(try await fixture.run(["sync"]).status == 0)
+        try "".write(to: fixture.file("reset-stderr-fail"), atomically: true, encoding: .utf8)
+        let rotate = try await fixture.run(["rotate", "--force", "FIU-ALPHA", "--verbose"])
+        #expect(rotate.status == 0, "\(rotate.all)")
+        #expect(fixture.resets == 1)
+        let current = try #require(try fixture.storeSecret("FIU-ALPHA"))
+        #expect(try await fixture.run(["vault", "get", "entities/FIU-ALPHA/secret"]).stdout == current)
+        #expect(!rotate.all.contains(current), "the new secret leaked into the output")
+        #expect(rotate.stderr.contains("bytes to stderr, not shown"), "\(rotate.stderr)")
+    }
+
+    @Test("SIGINT or SIGTERM to keyward during a plugin call stops the plugin's process group too", arguments: [SIGINT, SIGTERM])
+    func interrupted(signal number: Int32) async throws {
+        let fixture = try await Self.start(sinks: """
+              slow:
+                type: external
+                command: [./slow/sink.py]
+                timeout: 1h
+                label: slow
+                entities: [FIU-ALPHA]
+            """, entities: ["FIU-ALPHA"]) { directory in
+            let slow = directory.appendingPathComponent("slow")
+            try FileManager.default.createDirectory(at: slow, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try Self.write(Self.sink, to: slow.appendingPathComponent("sink.py"))
+        }
+        defer { fixture.stop() }
+        let slow = fixture.file("slow")
+        try "".write(to: slow.appendingPathComponent("hang"), atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = CommandRunner.binary
+        process.arguments = ["sync"]
+        process.currentDirectoryURL = fixture.directory
+        process.environment = fixture.environment.merging(["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+                                                           "HOME": fixture.directory.path]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let pidFile = slow.appendingPathComponent("pid")
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: pidFile.path) && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        try await Task.sleep(for: .milliseconds(300))  // its `sleep 300` child is started
+        let pid = try #require(Int32(try String(contentsOf: pidFile, encoding: .utf8)))
+        kill(process.processIdentifier, number)
+        let ended = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < ended { try await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning {
+            Issue.record("keyward did not end within 30 s of the signal")
+            kill(process.processIdentifier, SIGKILL)
+        }
+        try await CommandRunner.offPool { process.waitUntilExit() }
+        #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == number, "ends by the signal")
+        #expect(kill(pid, 0) == -1 && errno == ESRCH, "the plugin process is gone")
+        let sleepers = try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { entry in
+            guard Int32(entry) != nil, let cmdline = try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8) else { return false }
+            return cmdline == "sleep\u{0}300\u{0}"
+        }
+        #expect(sleepers.isEmpty, "no `sleep 300` left: \(sleepers)")
     }
 }

@@ -147,6 +147,17 @@ struct ExternalPluginLoaderTests {
         ])
     }
 
+    @Test("a type that could leave the PATH directory (a '/', '..', upper case) is refused before any lookup")
+    func typeNames() throws {
+        for type in ["a/../../evil", "../x", "Dotenv", "-x", "s3 bucket", "\"\""] {
+            #expect(try problems(base + "sinks:\n  env:\n    type: \(type)\n    entities: [FIU-1]\n").first?
+                .hasPrefix("line 14: sinks.env.type: '") == true, "\(type)")
+        }
+        #expect(try problems(base + "sinks:\n  env:\n    type: Recording\n    entities: [FIU-1]\n") == [
+            "line 14: sinks.env.type: 'Recording' is not a plugin type name (lower-case letters, digits and '-', starting with a letter or digit): it names keyward-sink-TYPE on PATH; did you mean 'recording'?",
+        ])
+    }
+
     @Test("an unusable plugin's message stands at its type line, or its command line for type: external")
     func unusable() throws {
         var resolver = FakeResolver()

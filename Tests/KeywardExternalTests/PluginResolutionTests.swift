@@ -53,7 +53,7 @@ struct PluginResolutionTests {
         let (directory, plugin) = try setUp()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.setAttributes([.posixPermissions: 0o1777], ofItemAtPath: directory + "/bin")
-        #expect(throws: ExternalPluginLookupError.unusable("the directory \(directory)/bin holding the plugin \(plugin) can be written by others (a shared directory like /tmp): move the plugin to a directory only you can write, e.g. ~/.local/bin")) {
+        #expect(throws: ExternalPluginLookupError.unusable("the directory \(directory)/bin holding the plugin \(plugin) can be written by others (a shared directory like /tmp): move it to a directory only you can write, e.g. ~/.local/bin")) {
             try ExternalPlugins().resolve(kind: .sink, type: "external", command: [plugin], directory: directory, environment: environment(directory),
                                           timeout: .seconds(10))
         }

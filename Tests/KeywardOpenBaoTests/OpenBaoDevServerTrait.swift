@@ -33,8 +33,9 @@ enum OpenBaoDev {
     }
 
     /// A client of `server` authenticating with `token` (the root token unless given), read from
-    /// an injected environment variable.
-    static func client(_ server: OpenBaoDevServer, token: String? = nil, timeout: Duration = .seconds(10),
+    /// an injected environment variable. The timeout is 30 s unless given: on a 2-core CI machine
+    /// starting several servers at once, a first request once took more than 10 s.
+    static func client(_ server: OpenBaoDevServer, token: String? = nil, timeout: Duration = testTimeout,
                        logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })) throws -> OpenBaoClient
     {
         let settings = OpenBaoServerSettings(address: server.address, auth: .token(.environment("TEST_BAO_TOKEN")), timeout: timeout)
@@ -42,6 +43,9 @@ enum OpenBaoDev {
                                  credentials: CredentialResolver(environment: ["TEST_BAO_TOKEN": token ?? server.rootToken], store: nil),
                                  logger: logger)
     }
+
+    /// How long a test's client waits for a server (the product's default is 10 s).
+    static let testTimeout: Duration = .seconds(30)
 
     /// A unique path for one test.
     static func path(_ name: String) -> String { "tests/\(name)-\(UUID().uuidString.prefix(8))" }

@@ -77,7 +77,7 @@ struct SinkDevServer: Sendable {
 
     /// A client with the root token (given through the environment, as a user would).
     func client() throws -> OpenBaoClient {
-        try OpenBaoClient(settings: OpenBaoServerSettings(address: address, auth: .token(.environment("BAO_TOKEN"))),
+        try OpenBaoClient(settings: OpenBaoServerSettings(address: address, auth: .token(.environment("BAO_TOKEN")), timeout: .seconds(30)),
                           credentials: CredentialResolver(environment: ["BAO_TOKEN": rootToken], store: nil),
                           logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }

@@ -12,7 +12,7 @@ struct SharedStoreTestServer {
     let prefix = "keyward-test/" + UUID().uuidString.lowercased()
 
     func client() throws -> OpenBaoClient {
-        try OpenBaoClient(settings: OpenBaoServerSettings(address: address, auth: .token(.environment("KEYWARD_TEST_BAO_TOKEN"))),
+        try OpenBaoClient(settings: OpenBaoServerSettings(address: address, auth: .token(.environment("KEYWARD_TEST_BAO_TOKEN")), timeout: .seconds(30)),
                           credentials: CredentialResolver(environment: ["KEYWARD_TEST_BAO_TOKEN": token], store: nil),
                           logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
@@ -20,7 +20,7 @@ struct SharedStoreTestServer {
     /// A store as `host` with its own in-memory local coordinator, leaseTTL 5 s (no reset
     /// margin unless given, so no test depends on how fast a write is).
     func store(host: String, resetMargin: Duration = .zero) throws -> OpenBaoSharedStore {
-        let settings = SharedStoreSettings(server: OpenBaoServerSettings(address: address, auth: .token(.environment("KEYWARD_TEST_BAO_TOKEN"))),
+        let settings = SharedStoreSettings(server: OpenBaoServerSettings(address: address, auth: .token(.environment("KEYWARD_TEST_BAO_TOKEN")), timeout: .seconds(30)),
                                            mount: "secret", prefix: prefix, leaseTTL: .seconds(5))
         return OpenBaoSharedStore(settings: settings, client: try client(), local: InMemoryRotationCoordinator(), resetMargin: resetMargin,
                                   logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), hostName: host, processID: getpid())

@@ -923,6 +923,13 @@ extension Reader {
         }
     }
 
+    /// Whether `type` can name a plugin found on `PATH` as `keyward-KIND-TYPE`: `[a-z0-9][a-z0-9-]*`
+    /// (DESIGN.md, "Plugins"; no `/`, so the lookup never leaves the `PATH` directory).
+    static func isPluginTypeName(_ type: String) -> Bool {
+        guard let first = type.unicodeScalars.first, first != "-" else { return false }
+        return type.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
+
     static func isVariableName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
         return name.unicodeScalars.allSatisfy { $0.isASCIIAlphanumeric || $0 == "_" }
@@ -1005,6 +1012,15 @@ extension Reader {
             } else {
                 fail("\(path).env", node, "expected a list of environment variable names, e.g. [AWS_PROFILE]")
             }
+        }
+        if !isCommand && !Self.isPluginTypeName(type) {
+            // `type` becomes part of a file name on PATH: a `/` or `..` would leave PATH.
+            var message = "'\(type)' is not a plugin type name (lower-case letters, digits and '-', starting with a letter or digit): it names keyward-\(kind.rawValue)-TYPE on PATH"
+            if let near = TypoSuggestion.closest(to: type, among: kind == .sink ? registry.sinkTypes : registry.providerTypes) {
+                message += "; did you mean '\(near)'?"
+            }
+            fail("\(path).type", typeNode, message)
+            return nil
         }
         guard commandUsable else { return nil }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KeywardCore
+import KeywardExternal
 import KeywardTokenService
 
 /// `keyward rotate [ENTITY…] [--force] [--all] [--dry-run]`.
@@ -80,10 +81,13 @@ final class LeaseReleaseOnSignal {
     private let sources: [any DispatchSourceSignal]
 
     init(store: any SharedSecretStore) {
+        RunningPlugins.handleSignalsElsewhere(true)
         sources = [SIGTERM, SIGINT].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
+                // External plugins run in process groups of their own: stopped first.
+                RunningPlugins.stopAll()
                 Task {
                     await store.releaseHeldLeases()
                     exit(128 + number)
@@ -99,5 +103,6 @@ final class LeaseReleaseOnSignal {
         for source in sources { source.cancel() }
         signal(SIGTERM, SIG_DFL)
         signal(SIGINT, SIG_DFL)
+        RunningPlugins.handleSignalsElsewhere(false)
     }
 }
