@@ -74,6 +74,11 @@ struct ExternalProviderCalls: Sendable {
         let answer = try await call("token", entity: entity, extra: ["secret": .string(text)], secrets: [bytes], context: context)
         guard let value = answer["token"]?.stringValue, !value.isEmpty else { throw violation("answered token without a \"token\" string") }
         let expiresAt = try expiry(answer, operation: "token", optional: false)
+        // An access token that is dead on arrival would be stored and handed out as fresh
+        // (DESIGN.md: Keyward never delivers a dead credential).
+        if let expiresAt, expiresAt <= context.clock.now {
+            throw violation("answered token with an \"expiresAt\" that has passed (\(Timestamps.format(expiresAt))): the access token is already expired")
+        }
         return ProvidedSecret(record: SecretRecord(value: SecretValue(bytes: Array(value.utf8)), createdAt: context.clock.now, expiresAt: expiresAt, source: name))
     }
 }

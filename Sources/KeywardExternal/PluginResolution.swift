@@ -28,36 +28,16 @@ enum PluginResolution {
     ///   or when `describe` fails.
     static func resolve(kind: PluginKind, type: String, command: [String]?, directory: String, environment: [String: String],
                         timeout: Duration) throws(ExternalPluginLookupError) -> (command: [String], description: ExternalPluginDescription) {
-        let found: String
-        var arguments: [String] = []
+        let wanted: [String]
         if type == "external" {
-            guard let command, let program = command.first, !program.isEmpty else {
+            guard let command, let first = command.first, !first.isEmpty else {
                 throw .unusable("command: missing (a `type: external` entry needs the plugin as a list, argv form)")
             }
-            arguments = Array(command.dropFirst())
-            if program.hasPrefix("/") {
-                found = standardized(program)
-            } else if program.contains("/") {
-                found = standardized(directory + "/" + program)
-            } else {
-                found = try lookUp(program, environment: environment)
-            }
+            wanted = command
         } else {
-            found = try lookUp("keyward-\(kind.rawValue)-\(type)", environment: environment)
+            wanted = [try lookUp("keyward-\(kind.rawValue)-\(type)", environment: environment)]
         }
-        let identity = try checkTrust(found)
-        // An argument naming a file (the script an interpreter runs: `[python3, plugin.py]`) is
-        // what really runs: trusted only under the same rules, and part of the cache key, so an
-        // edited script is described again.
-        var argumentFiles: [String] = []
-        for argument in arguments where !argument.hasPrefix("-") {
-            let path = argument.hasPrefix("/") ? standardized(argument) : standardized(directory + "/" + argument)
-            var status = stat()
-            guard stat(path, &status) == 0, status.st_mode & mode_t(S_IFMT) == mode_t(S_IFREG) else { continue }
-            let file = try checkTrust(path, role: "file \(argument) the plugin runs", executable: false)
-            argumentFiles.append("\(file.path):\(file.size):\(file.modifiedNanoseconds)")
-        }
-        let argv = [found] + arguments
+        let (argv, identity, argumentFiles) = try locate(wanted, directory: directory, environment: environment)
         let key = DescribeCache.Key(path: identity.path, size: identity.size, modifiedNanoseconds: identity.modifiedNanoseconds, command: argv,
                                     argumentFiles: argumentFiles)
         if let cached = DescribeCache.lookUp(key, environment: environment) { return (argv, cached) }
@@ -66,10 +46,44 @@ enum PluginResolution {
             description = try ExternalPlugin(command: argv, directory: directory, timeout: timeout, processEnvironment: environment)
                 .describe(expecting: nil)
         } catch {
-            throw .unusable("\(found): describe failed: \(error.message)")
+            throw .unusable("\(argv[0]): describe failed: \(error.message)")
         }
         DescribeCache.store(description, for: key, environment: environment)
         return (argv, description)
+    }
+
+    /// Finds `command[0]` (an absolute path, a path with a `/` resolved against `directory`, or a
+    /// bare name looked up on `PATH`) and applies the trust check to it and to every argument
+    /// that names a regular file (the script an interpreter runs: `[python3, plugin.py]` is
+    /// what really runs). Used by configuration loading and by `keyward plugin test`, so both
+    /// refuse the same plugins.
+    ///
+    /// - Returns: the argv every call uses (`command[0]` absolute), the executable's identity
+    ///   and each argument file as `path:size:mtime` (for the `describe` cache key).
+    /// - Throws: ``ExternalPluginLookupError`` as ``resolve(kind:type:command:directory:environment:timeout:)``.
+    static func locate(_ command: [String], directory: String, environment: [String: String])
+        throws(ExternalPluginLookupError) -> (command: [String], identity: Identity, argumentFiles: [String])
+    {
+        guard let program = command.first, !program.isEmpty else { throw .unusable("no plugin named (the command is empty)") }
+        let arguments = Array(command.dropFirst())
+        let found: String
+        if program.hasPrefix("/") {
+            found = standardized(program)
+        } else if program.contains("/") {
+            found = standardized(directory + "/" + program)
+        } else {
+            found = try lookUp(program, environment: environment)
+        }
+        let identity = try checkTrust(found)
+        var argumentFiles: [String] = []
+        for argument in arguments where !argument.hasPrefix("-") {
+            let path = argument.hasPrefix("/") ? standardized(argument) : standardized(directory + "/" + argument)
+            var status = stat()
+            guard stat(path, &status) == 0, status.st_mode & mode_t(S_IFMT) == mode_t(S_IFREG) else { continue }
+            let file = try checkTrust(path, role: "file \(argument) the plugin runs", executable: false)
+            argumentFiles.append("\(file.path):\(file.size):\(file.modifiedNanoseconds)")
+        }
+        return ([found] + arguments, identity, argumentFiles)
     }
 
     /// The directories of `PATH` that are searched: the absolute ones, in order, each once.
@@ -173,5 +187,21 @@ enum PluginResolution {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)
+    }
+}
+
+extension ExternalPlugin {
+    /// The argv a plugin command runs as, found and trust-checked as configuration loading does
+    /// (DESIGN.md, "Plugins": trust model): `command[0]` an absolute path, a path with a `/`
+    /// resolved against `directory`, or a bare name looked up on `environment["PATH"]`'s
+    /// absolute directories; it and every argument naming a regular file only the user (or
+    /// root) can change.
+    ///
+    /// - Returns: `command` with `command[0]` made absolute.
+    /// - Throws: ``ExternalPluginLookupError/notFound(executable:searched:)`` for a bare name on
+    ///   no searched directory; ``ExternalPluginLookupError/unusable(_:)`` naming the path and
+    ///   the fix otherwise.
+    public static func locate(_ command: [String], directory: String, environment: [String: String]) throws(ExternalPluginLookupError) -> [String] {
+        try PluginResolution.locate(command, directory: directory, environment: environment).command
     }
 }

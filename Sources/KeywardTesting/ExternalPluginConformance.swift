@@ -54,7 +54,7 @@ public struct ExternalPluginConformance: Sendable {
         public var description: String { failure.map { "FAIL \(name): \($0)" } ?? "pass \(name)" }
     }
 
-    /// The plugin's argv; `command[0]` an absolute path (``resolveExecutable(_:searchPath:directory:)``).
+    /// The plugin's argv; `command[0]` an absolute path (``ExternalPlugin/locate(_:directory:environment:)``).
     public var command: [String]
     /// The kind the plugin must be; `nil` takes the one its `describe` answers.
     public var kind: PluginKind?
@@ -429,23 +429,6 @@ public struct ExternalPluginConformance: Sendable {
     public static func parseOption(_ text: String) -> (name: String, value: String)? {
         guard let equals = text.firstIndex(of: "="), equals != text.startIndex else { return nil }
         return (String(text[..<equals]), String(text[text.index(after: equals)...]))
-    }
-
-    /// `name` as the plugin's argv[0]: a path with a `/` made absolute against `directory`, a bare
-    /// name looked up in `searchPath` (`PATH`); `nil` when no executable is there.
-    public static func resolveExecutable(_ name: String, searchPath: String, directory: String) -> String? {
-        if name.contains("/") {
-            let path = name.hasPrefix("/") ? name : (directory as NSString).appendingPathComponent(name)
-            return (path as NSString).standardizingPath
-        }
-        for entry in searchPath.split(separator: ":", omittingEmptySubsequences: false) {
-            let base = entry.isEmpty ? "." : String(entry)
-            let candidate = (base as NSString).appendingPathComponent(name)
-            if access(candidate, X_OK) == 0 {
-                return candidate.hasPrefix("/") ? candidate : (directory as NSString).appendingPathComponent(candidate)
-            }
-        }
-        return nil
     }
 
     private struct Refused: Error, CustomStringConvertible {

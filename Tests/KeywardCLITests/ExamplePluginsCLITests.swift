@@ -124,6 +124,32 @@ struct ExamplePluginsCLITests {
         #expect(missing.stderr == "keyward: plugin \(Self.sink): it requires --option directory=VALUE\n")
     }
 
+    @Test("plugin test finds and trusts a plugin as the configuration does: a missing file, a name on no PATH directory, a directory others can write, each exit 2 before anything runs")
+    func lookupAndTrust() async throws {
+        let directory = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let gone = try await CommandRunner.run(["plugin", "test", "--", directory.path + "/nonexistent"], environment: Self.environment, directory: directory)
+        #expect(gone.status == 2, "\(gone.all)")
+        #expect(gone.stdout.isEmpty)
+        #expect(gone.stderr == "keyward: \(directory.path)/nonexistent does not exist\n", "\(gone.stderr)")
+        let unknown = try await CommandRunner.run(["plugin", "test", "--", "keyward-sink-no-such-plugin"], environment: ["PATH": "/usr/bin:relative"],
+                                                  directory: directory)
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("plugin 'keyward-sink-no-such-plugin' was not found on PATH (searched: /usr/bin)"), "\(unknown.stderr)")
+        // A copy of the shell sink in a directory anyone can write: anyone could replace it.
+        let open = directory.appendingPathComponent("open")
+        try FileManager.default.createDirectory(at: open, withIntermediateDirectories: false)
+        chmod(open.path, 0o777)
+        try FileManager.default.copyItem(atPath: Self.sink, toPath: open.appendingPathComponent("keyward-sink-files").path)
+        let ran = directory.appendingPathComponent("out")
+        let unsafe = try await CommandRunner.run(["plugin", "test", "--option", "directory=\(ran.path)", "--", "./open/keyward-sink-files"],
+                                                 environment: Self.environment, directory: directory)
+        #expect(unsafe.status == 2, "\(unsafe.all)")
+        #expect(unsafe.stderr == "keyward: the directory \(open.path) holding the plugin \(open.path)/keyward-sink-files can be written by group or others, who could replace it: run `chmod go-w \(open.path)`\n",
+                "\(unsafe.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: ran.path), "the plugin did not run")
+    }
+
     @Test("sync writes every key through the shell sink (type: external), each file byte for byte, nothing leaked")
     func syncThroughShellSink() async throws {
         let fixture = try await EngineFixture.start(extraConfig: """

@@ -94,9 +94,19 @@ struct PluginTestCommand: AsyncParsableCommand {
         }
         let environment = ProcessInfo.processInfo.environment
         let here = FileManager.default.currentDirectoryPath
-        guard let executable = ExternalPluginConformance.resolveExecutable(program, searchPath: environment["PATH"] ?? "", directory: here) else {
-            throw CommandExit(code: ExitCodes.usage, message: "plugin '\(program)' not found in PATH")
+        let located: [String]
+        do {
+            located = try ExternalPlugin.locate(command, directory: here, environment: environment)
+        } catch {
+            switch error {
+            case .notFound(let executable, let searched):
+                let place = searched.isEmpty ? "PATH has no absolute directory" : "searched: \(searched.joined(separator: ", "))"
+                throw CommandExit(code: ExitCodes.usage, message: "plugin '\(executable)' was not found on PATH (\(place))")
+            case .unusable(let message):
+                throw CommandExit(code: ExitCodes.usage, message: message)
+            }
         }
+        let executable = located[0]
 
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-plugin-test-\(UUID().uuidString)").path
         do {
