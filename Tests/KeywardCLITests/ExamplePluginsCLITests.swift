@@ -124,6 +124,60 @@ struct ExamplePluginsCLITests {
         #expect(missing.stderr == "keyward: plugin \(Self.sink): it requires --option directory=VALUE\n")
     }
 
+    @Test("plugin test takes a secret option as env:NAME or file:PATH and sends the value; a literal, an unset variable or a file open to others is exit 2")
+    func secretOptions() async throws {
+        let directory = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let plugin = directory.appendingPathComponent("keyward-sink-keyed")
+        try #"""
+            #!/usr/bin/env python3
+            import json, os, sys
+            request = json.load(sys.stdin)
+            if request.get("operation") == "describe":
+                print(json.dumps({"protocol": 1, "kind": "sink", "name": "keyed", "protocols": [1], "capabilities": ["write"],
+                                  "options": {"apiKey": {"type": "secret", "required": True}}}))
+                sys.exit(0)
+            with open(os.path.join(os.path.dirname(os.path.realpath(__file__)), "received.log"), "a") as log:
+                log.write(json.dumps(request.get("sink", {}).get("options", {})) + "\n")
+            print(json.dumps({"protocol": 1, "outcome": "written"}))
+            """#.write(to: plugin, atomically: true, encoding: .utf8)
+        chmod(plugin.path, 0o700)
+        let key = "api-key-\(UUID().uuidString)"
+        let environment = Self.environment.merging(["TEST_API_KEY": key]) { $1 }
+        let received = directory.appendingPathComponent("received.log")
+
+        let byVariable = try await CommandRunner.run(["plugin", "test", "--option", "apiKey=env:TEST_API_KEY", "--", plugin.path],
+                                                     environment: environment, directory: directory)
+        #expect(!byVariable.all.contains(key), "the value is never printed")
+        let sent = try String(contentsOf: received, encoding: .utf8)
+        #expect(sent.contains("{\"apiKey\": \"\(key)\"}"), "\(sent)")
+        #expect(!sent.contains("env:"))
+
+        try FileManager.default.removeItem(at: received)
+        let keyFile = directory.appendingPathComponent("api.key")
+        try (key + "\n").write(to: keyFile, atomically: true, encoding: .utf8)
+        chmod(keyFile.path, 0o600)
+        let byFile = try await CommandRunner.run(["plugin", "test", "--option", "apiKey=file:api.key", "--", plugin.path],
+                                                 environment: environment, directory: directory)
+        #expect(!byFile.all.contains(key))
+        #expect(try String(contentsOf: received, encoding: .utf8).contains("{\"apiKey\": \"\(key)\"}"))
+
+        try FileManager.default.removeItem(at: received)
+        chmod(keyFile.path, 0o644)
+        let cases: [(String, String)] = [
+            ("apiKey=\(key)", "keyward: --option apiKey is a secret option: give env:NAME or file:PATH, never the value (a command line is visible to every user in ps)\n"),
+            ("apiKey=env:NOT_SET_ANYWHERE", "keyward: --option apiKey: env:NOT_SET_ANYWHERE: the environment variable NOT_SET_ANYWHERE is not set\n"),
+            ("apiKey=file:api.key", "keyward: --option apiKey's file \(keyFile.path) is open to group or others (mode 0644); a file holding a secret must be private: run chmod 600 \(keyFile.path)\n"),
+        ]
+        for (option, message) in cases {
+            let refused = try await CommandRunner.run(["plugin", "test", "--option", option, "--", plugin.path], environment: environment, directory: directory)
+            #expect(refused.status == 2, "\(option)")
+            #expect(refused.stdout.isEmpty)
+            #expect(refused.stderr == message, "\(refused.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: received.path), "no call reached the plugin")
+    }
+
     @Test("plugin test finds and trusts a plugin as the configuration does: a missing file, a name on no PATH directory, a directory others can write, each exit 2 before anything runs")
     func lookupAndTrust() async throws {
         let directory = try CommandRunner.temporaryDirectory()

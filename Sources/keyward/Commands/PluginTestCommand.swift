@@ -59,6 +59,38 @@ struct PluginTestCommand: AsyncParsableCommand {
         var cases: [Item]
     }
 
+    /// The value of a `secret` option given as `env:NAME` or `file:PATH` (a relative path against
+    /// the current directory; the file private to the user, DESIGN.md's "Files and defaults").
+    ///
+    /// - Throws: ``CommandExit`` (exit 2) for any other form, an unset variable or a file that
+    ///   is missing or open to others, naming the option, never a value.
+    static func resolveSecretOption(_ name: String, _ value: String, here: String, environment: [String: String],
+                                    context: OperationContext) async throws -> String {
+        let reference: CredentialReference
+        if value.hasPrefix("env:"), !value.dropFirst(4).isEmpty {
+            reference = .environment(String(value.dropFirst(4)))
+        } else if value.hasPrefix("file:"), !value.dropFirst(5).isEmpty {
+            let path = String(value.dropFirst(5))
+            let absolute = path.hasPrefix("/") ? path : here + "/" + path
+            if let problem = SecretFileRule.problem(path: absolute, what: "--option \(name)'s file") {
+                throw CommandExit(code: ExitCodes.usage, message: problem)
+            }
+            reference = .file(absolute)
+        } else {
+            throw CommandExit(code: ExitCodes.usage,
+                              message: "--option \(name) is a secret option: give env:NAME or file:PATH, never the value (a command line is visible to every user in ps)")
+        }
+        do {
+            let secret = try await CredentialResolver(environment: environment, store: nil).resolve(reference, context: context)
+            guard let text = String(validating: secret.revealBytes(), as: UTF8.self) else {
+                throw CommandExit(code: ExitCodes.usage, message: "--option \(name): \(reference) is not valid UTF-8 (protocol 1 sends options as JSON strings)")
+            }
+            return text
+        } catch let error as KeywardError {
+            throw CommandExit(code: ExitCodes.usage, message: "--option \(name): \(error.message)")
+        }
+    }
+
     func run() async throws {
         let context = global.makeContext()
         let usage = "usage: keyward plugin test [--kind sink|provider] [--option NAME=VALUE…] [--env NAME…] [--entity ID] -- COMMAND [ARG…]"
@@ -127,6 +159,11 @@ struct PluginTestCommand: AsyncParsableCommand {
                 let parts = (missing.isEmpty ? [] : ["it requires " + missing.map { "--option \($0)=VALUE" }.joined(separator: ", ")])
                     + (unknown.isEmpty ? [] : ["it declares no option " + unknown.joined(separator: ", ")])
                 throw CommandExit(code: ExitCodes.usage, message: "plugin \(executable): " + parts.joined(separator: "; "))
+            }
+            // A `secret` option is a reference, as in keyward.yaml: a value on the command line
+            // would be readable in `ps` by every user of the machine.
+            for (name, value) in pluginOptions where description.options[name]?.kind == .credential {
+                pluginOptions[name] = try await Self.resolveSecretOption(name, value, here: here, environment: environment, context: context)
             }
         }
 
