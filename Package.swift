@@ -131,7 +131,11 @@ let package = Package(
         ),
         .target(
             name: "KeywardTesting",
-            dependencies: ["KeywardCore", "KeywardExternal", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "KeywardCore", "KeywardExternal", .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strictSwift
         ),
         // The library composition root: the session rules (configuration, vault path, unlock

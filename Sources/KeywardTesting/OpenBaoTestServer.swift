@@ -1,7 +1,7 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
+import NIOHTTP1
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -117,22 +117,31 @@ public enum OpenBaoCLI {
     }
 
     /// The status of `GET url` (2 s timeout) and its body, or `nil` when nothing answered.
+    ///
+    /// Through AsyncHTTPClient, not URLSession: FoundationNetworking would make every program
+    /// linking this module (the `keyward` executable, for `plugin test`) need libcurl, which a
+    /// static build cannot find.
     public static func get(_ url: URL, token: String? = nil) async -> (status: Int, body: Data)? {
-        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 2)
-        if let token { request.setValue(token, forHTTPHeaderField: "X-Vault-Token") }
-        guard let (data, response) = try? await URLSession.shared.data(for: request), let http = response as? HTTPURLResponse else { return nil }
-        return (http.statusCode, data)
+        await send(.GET, url, body: nil, token: token, timeout: .seconds(2)).map { ($0.status, $0.body) }
     }
 
-    /// `PUT url` with a JSON body; the status, or `nil` when nothing answered.
+    /// `PUT url` with a JSON body (5 s timeout); the status, or `nil` when nothing answered.
     public static func put(_ url: URL, json: String, token: String? = nil) async -> Int? {
-        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 5)
-        request.httpMethod = "PUT"
-        request.httpBody = Data(json.utf8)
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        if let token { request.setValue(token, forHTTPHeaderField: "X-Vault-Token") }
-        guard let (_, response) = try? await URLSession.shared.data(for: request), let http = response as? HTTPURLResponse else { return nil }
-        return http.statusCode
+        await send(.PUT, url, body: Data(json.utf8), token: token, timeout: .seconds(5))?.status
+    }
+
+    private static func send(_ method: HTTPMethod, _ url: URL, body: Data?, token: String?, timeout: TimeAmount) async -> (status: Int, body: Data)? {
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = method
+        if let token { request.headers.add(name: "X-Vault-Token", value: token) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        guard let response = try? await HTTPClient.shared.execute(request, timeout: timeout),
+            let buffer = try? await response.body.collect(upTo: 16 << 20)
+        else { return nil }
+        return (Int(response.status.code), Data(buffer.readableBytesView))
     }
 
     /// Polls `condition` every 100 ms until it holds, or throws after `seconds`.
