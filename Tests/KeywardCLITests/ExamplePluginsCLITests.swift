@@ -129,7 +129,7 @@ struct ExamplePluginsCLITests {
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let plugin = directory.appendingPathComponent("keyward-sink-keyed")
-        try #"""
+        try ScriptFile.write(#"""
             #!/usr/bin/env python3
             import json, os, sys
             request = json.load(sys.stdin)
@@ -140,8 +140,7 @@ struct ExamplePluginsCLITests {
             with open(os.path.join(os.path.dirname(os.path.realpath(__file__)), "received.log"), "a") as log:
                 log.write(json.dumps(request.get("sink", {}).get("options", {})) + "\n")
             print(json.dumps({"protocol": 1, "outcome": "written"}))
-            """#.write(to: plugin, atomically: true, encoding: .utf8)
-        chmod(plugin.path, 0o700)
+            """#, to: plugin.path, mode: 0o700)
         let key = "api-key-\(UUID().uuidString)"
         let environment = Self.environment.merging(["TEST_API_KEY": key]) { $1 }
         let received = directory.appendingPathComponent("received.log")

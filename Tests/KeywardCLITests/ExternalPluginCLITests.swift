@@ -166,8 +166,7 @@ struct ExternalPluginCLITests {
     }
 
     static func write(_ text: String, to url: URL, mode: Int = 0o755) throws {
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        chmod(url.path, mode_t(mode))
+        try ScriptFile.write(text, to: url.path, mode: mode_t(mode))
     }
 
     /// A project with the provider and sink above, a key-file vault and these sinks.

@@ -1,4 +1,5 @@
 import Foundation
+import KeywardTesting
 import Testing
 
 @Suite("keyward schedule print", .serialized)
@@ -384,14 +385,7 @@ struct PrintProject {
             case "$1" in rotate) exit "$ROTATE_STATUS" ;; *) exit "$SYNC_STATUS" ;; esac
 
             """
-        // Written through a close-on-exec descriptor, so a child another test spawns meanwhile
-        // does not keep it open for writing (which makes exec fail with ETXTBSY).
-        let descriptor = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
-        guard descriptor >= 0 else { throw CocoaError(.fileWriteUnknown) }
-        let bytes = Array(script.utf8)
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        close(descriptor)
-        guard written == bytes.count else { throw CocoaError(.fileWriteUnknown) }
+        try ScriptFile.write(script, to: url.path)
         return url
     }
 

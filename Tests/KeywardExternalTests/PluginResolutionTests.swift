@@ -1,4 +1,5 @@
 import Foundation
+import KeywardTesting
 import KeywardCore
 @testable import KeywardExternal
 import Testing
@@ -15,8 +16,7 @@ struct PluginResolutionTests {
         try FileManager.default.createDirectory(atPath: directory + "/bin", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory)
         let plugin = directory + "/bin/" + name
-        try "#!/bin/sh\ncat >/dev/null\nprintf '%s\\n' '\(Self.answer)'\n".write(toFile: plugin, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: plugin)
+        try ScriptFile.write("#!/bin/sh\ncat >/dev/null\nprintf '%s\\n' '\(Self.answer)'\n", to: plugin)
         return (directory, plugin)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import KeywardTesting
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,14 +20,8 @@ final class PluginScripts {
 
     /// Writes an executable script `name` with `body` (its first line the interpreter).
     func script(_ name: String, _ body: String) throws -> String {
-        // Opened close-on-exec: a plugin another test spawns meanwhile must not inherit the
-        // write descriptor (the kernel then refuses to run this script: ETXTBSY).
         let url = directory.appendingPathComponent(name)
-        let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
-        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
-        defer { close(fd) }
-        let bytes = Array(body.utf8)
-        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else { throw CocoaError(.fileWriteUnknown) }
+        try ScriptFile.write(body, to: url.path)
         return url.path
     }
 
