@@ -163,11 +163,39 @@ public struct ExternalPlugin: Sendable {
         return answer
     }
 
+    /// The most of a plugin's error message Keyward prints, in characters.
+    static let messageLimit = 500
+
+    /// `text` safe to print on a terminal: control characters (newlines and escape sequences a
+    /// plugin could use to forge `keyward:` lines or drive the terminal) shown as `\n`, `\t`
+    /// or `\u{1b}`; cut after `limit` characters with `…`.
+    static func printable(_ text: String, limit: Int?) -> String {
+        var shown = ""
+        var count = 0
+        for scalar in text.unicodeScalars {
+            if let limit, count >= limit {
+                shown += "…"
+                break
+            }
+            switch scalar {
+            case "\n": shown += "\\n"
+            case "\t": shown += "\\t"
+            case "\r": shown += "\\r"
+            case _ where scalar.properties.generalCategory == .control || scalar == "\u{2028}" || scalar == "\u{2029}":
+                shown += "\\u{" + String(scalar.value, radix: 16) + "}"
+            default: shown.unicodeScalars.append(scalar)
+            }
+            count += 1
+        }
+        return shown
+    }
+
     /// `{"code":C,"message":M,"retryAfterSeconds":N}` as an ``ExternalPluginError``; an unknown
     /// code is a protocol violation. The message has known secrets redacted.
     private func mapError(_ error: [String: JSONValue], secrets: [[UInt8]]) -> ExternalPluginError {
         let message = error["message"]?.stringValue.map {
-            String(decoding: Redaction.redact(Array($0.utf8), secrets.flatMap(Redaction.variants(of:))), as: UTF8.self)
+            Self.printable(String(decoding: Redaction.redact(Array($0.utf8), secrets.flatMap(Redaction.variants(of:))), as: UTF8.self),
+                           limit: Self.messageLimit)
         }
         guard let name = error["code"]?.stringValue, let code = ExternalPluginError.Code(rawValue: name), code != .protocolViolation else {
             return failure("answered an error with an unknown code" + (message.map { ": \($0)" } ?? ""))
@@ -201,7 +229,7 @@ public struct ExternalPlugin: Sendable {
         }
         let text = String(decoding: Redaction.redact(kept, secrets.flatMap(Redaction.variants(of:))), as: UTF8.self)
         for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            logger.debug("\(line)", metadata: ["plugin": .string(path)])
+            logger.debug("\(Self.printable(String(line), limit: nil))", metadata: ["plugin": .string(path)])
         }
         if cut { logger.debug("(stderr cut at 64 KiB)", metadata: ["plugin": .string(path)]) }
     }

@@ -35,6 +35,9 @@ enum PluginResolution {
             }
             wanted = command
         } else {
+            guard PluginKind.isTypeName(type) else {
+                throw .unusable("'\(type)' is not a plugin type name (lower-case letters, digits and '-', starting with a letter or digit)")
+            }
             wanted = [try lookUp("keyward-\(kind.rawValue)-\(type)", environment: environment)]
         }
         let (argv, identity, argumentFiles) = try locate(wanted, directory: directory, environment: environment)
@@ -132,6 +135,8 @@ enum PluginResolution {
             throw .unusable("\(path) is a symbolic link to nothing")
         }
         if directoryOf(resolved) != directoryOf(path) { try checkDirectory(directoryOf(resolved), plugin: path, role: role) }
+        try checkAncestors(of: directoryOf(path), plugin: path, role: role)
+        if directoryOf(resolved) != directoryOf(path) { try checkAncestors(of: directoryOf(resolved), plugin: path, role: role) }
         guard stat(resolved, &status) == 0 else { throw .unusable("\(path) cannot be read: \(String(cString: strerror(errno)))") }
         let shown = resolved == path ? path : "\(path) (\(resolved))"
         guard status.st_mode & mode_t(S_IFMT) == mode_t(S_IFREG) else {
@@ -164,6 +169,24 @@ enum PluginResolution {
                     + "move it to a directory only you can write, e.g. ~/.local/bin")
             }
             throw .unusable("the directory \(directory) holding the \(role) \(plugin) can be written by group or others, who could replace it: run `chmod go-w \(directory)`")
+        }
+    }
+
+    /// Every directory above `directory`, up to `/`: whoever can write one can rename what it
+    /// holds (the plugin's directory among them) and put another in its place. Each must belong
+    /// to the user or root and be closed to group and others' writes, unless it is sticky (like
+    /// /tmp: others cannot rename an entry they do not own there).
+    private static func checkAncestors(of directory: String, plugin: String, role: String) throws(ExternalPluginLookupError) {
+        var current = directory
+        while current != "/" {
+            current = directoryOf(current)
+            var status = stat()
+            guard stat(current, &status) == 0 else { continue }
+            try checkOwner(status, path: current, what: "the directory \(current) above the \(role) \(plugin)")
+            if status.st_mode & 0o022 != 0 && status.st_mode & mode_t(S_ISVTX) == 0 {
+                throw .unusable("the directory \(current) above the \(role) \(plugin) can be written by group or others, who could rename what it holds "
+                    + "and put something else in its place: run `chmod go-w \(current)`")
+            }
         }
     }
 

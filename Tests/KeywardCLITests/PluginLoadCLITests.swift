@@ -287,5 +287,15 @@ struct PluginLoadCLITests {
         let unknown = try await setup.run(["plugin", "describe", "dotnev"])
         #expect(unknown.status == 2, "\(unknown.all)")
         #expect(unknown.stderr == "keyward: no plugin 'dotnev': not a built-in type, and no keyward-sink-dotnev or keyward-provider-dotnev on PATH (searched: \(setup.bin.path), /usr/bin, /bin); did you mean 'dotenv'?\n")
+
+        // A name that would leave the PATH directory runs nothing: bin/keyward-sink-x/ exists,
+        // so x/../../evil would reach a plugin outside PATH.
+        try FileManager.default.createDirectory(at: setup.bin.appendingPathComponent("keyward-sink-x"), withIntermediateDirectories: false)
+        let marker = setup.directory.appendingPathComponent("evil-ran")
+        try ScriptFile.write("#!/bin/sh\ntouch '\(marker.path)'\nprintf '%s\\n' '\(Self.demoSink)'\n", to: setup.directory.appendingPathComponent("evil").path)
+        let escaping = try await setup.run(["plugin", "describe", "x/../../evil"])
+        #expect(escaping.status == 2, "\(escaping.all)")
+        #expect(escaping.stderr == "keyward: 'x/../../evil' is not a plugin type name (lower-case letters, digits and '-', starting with a letter or digit)\n")
+        #expect(!FileManager.default.fileExists(atPath: marker.path), "the file outside PATH did not run")
     }
 }

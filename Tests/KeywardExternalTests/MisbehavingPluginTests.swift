@@ -127,6 +127,18 @@ struct MisbehavingPluginTests {
             == Self.violation("answered an error with an unknown code: m"))
     }
 
+    @Test("a plugin's error message cannot forge lines or drive the terminal: control characters are escaped, 500 characters at most")
+    func printableMessage() async throws {
+        // JSON escapes: a newline, a forged `keyward:` line, clear-screen and a window title.
+        let forged = #"line one\nkeyward: sync: all entities ok\u001b[2J\u001b]0;owned\u0007 end"#
+        let error = try await Self.failure("cat >/dev/null\nprintf '%s\\n' '{\"protocol\":1,\"error\":{\"code\":\"auth\",\"message\":\"\(forged)\"}}'\n")
+        #expect(error == ExternalPluginError(plugin: "PLUGIN", code: .auth,
+                                             message: #"line one\nkeyward: sync: all entities ok\u{1b}[2J\u{1b}]0;owned\u{7} end"#))
+        let long = try await Self.failure("cat >/dev/null\nprintf '{\"protocol\":1,\"error\":{\"code\":\"invalid\",\"message\":\"%s\"}}' \"$(printf 'x%.0s' $(seq 5000))\"\n")
+        #expect(error?.message.contains("\n") == false)
+        #expect(long?.message == String(repeating: "x", count: 500) + "…")
+    }
+
     @Test("a plugin's error message has the known secrets redacted")
     func redactedMessage() async throws {
         let error = try await Self.failure("cat >/dev/null\necho '{\"protocol\":1,\"error\":{\"code\":\"auth\",\"message\":\"password hunter22 refused\"}}'\n",

@@ -59,6 +59,29 @@ struct PluginResolutionTests {
         }
     }
 
+    @Test("a directory above the plugin's that others can write is refused (they could rename bin/ and plant another); a sticky one is not")
+    func ancestors() throws {
+        let (directory, plugin) = try setUp()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: directory)
+        let refused = ExternalPluginLookupError.unusable("the directory \(directory) above the plugin \(plugin) can be written by group or others, who could rename what it holds and put something else in its place: run `chmod go-w \(directory)`")
+        #expect(throws: refused) {
+            try ExternalPlugins().resolve(kind: .sink, type: "external", command: [plugin], directory: directory, environment: environment(directory),
+                                          timeout: .seconds(10))
+        }
+        // Relative to a configuration directory others can write, and as a script an interpreter runs.
+        #expect(throws: refused) {
+            try ExternalPlugins().resolve(kind: .sink, type: "external", command: ["./bin/plugin"], directory: directory, environment: environment(directory))
+        }
+        #expect(throws: ExternalPluginLookupError.unusable("the directory \(directory) above the file bin/plugin the plugin runs \(plugin) can be written by group or others, who could rename what it holds and put something else in its place: run `chmod go-w \(directory)`")) {
+            try ExternalPlugins().resolve(kind: .sink, type: "external", command: ["/bin/sh", "bin/plugin"], directory: directory, environment: environment(directory))
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o1777], ofItemAtPath: directory)
+        let resolved = try ExternalPlugins().resolve(kind: .sink, type: "external", command: [plugin], directory: directory, environment: environment(directory),
+                                                     timeout: .seconds(10))
+        #expect(resolved.command == [plugin])
+    }
+
     @Test("a directory is not a plugin; a missing path is named")
     func notAFile() throws {
         let (directory, _) = try setUp()

@@ -923,13 +923,6 @@ extension Reader {
         }
     }
 
-    /// Whether `type` can name a plugin found on `PATH` as `keyward-KIND-TYPE`: `[a-z0-9][a-z0-9-]*`
-    /// (DESIGN.md, "Plugins"; no `/`, so the lookup never leaves the `PATH` directory).
-    static func isPluginTypeName(_ type: String) -> Bool {
-        guard let first = type.unicodeScalars.first, first != "-" else { return false }
-        return type.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
-    }
-
     static func isVariableName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
         return name.unicodeScalars.allSatisfy { $0.isASCIIAlphanumeric || $0 == "_" }
@@ -1013,7 +1006,7 @@ extension Reader {
                 fail("\(path).env", node, "expected a list of environment variable names, e.g. [AWS_PROFILE]")
             }
         }
-        if !isCommand && !Self.isPluginTypeName(type) {
+        if !isCommand && !PluginKind.isTypeName(type) {
             // `type` becomes part of a file name on PATH: a `/` or `..` would leave PATH.
             var message = "'\(type)' is not a plugin type name (lower-case letters, digits and '-', starting with a letter or digit): it names keyward-\(kind.rawValue)-TYPE on PATH"
             if let near = TypoSuggestion.closest(to: type, among: kind == .sink ? registry.sinkTypes : registry.providerTypes) {

@@ -4,6 +4,14 @@ import Foundation
 public enum PluginKind: String, Sendable, Codable, CaseIterable {
     case sink
     case provider
+
+    /// Whether `type` can name a plugin found on `PATH` as `keyward-KIND-TYPE`:
+    /// `[a-z0-9][a-z0-9-]*` (DESIGN.md, "Plugins"). No `/`, so a lookup never leaves the `PATH`
+    /// directory (`a/../../x` would run a file outside every one).
+    public static func isTypeName(_ type: String) -> Bool {
+        guard let first = type.unicodeScalars.first, first != "-" else { return false }
+        return type.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
 }
 
 /// What an external plugin says of itself in its `describe` answer (DESIGN.md, "Plugins",
