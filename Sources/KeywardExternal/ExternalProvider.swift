@@ -53,6 +53,9 @@ struct ExternalProviderCalls: Sendable {
     /// `{"secret":V,"expiresAt":RFC3339|null}` as a record.
     private func secret(_ answer: [String: JSONValue], operation: String, context: OperationContext) throws -> ProvidedSecret {
         guard let value = answer["secret"]?.stringValue, !value.isEmpty else { throw violation("answered \(operation) without a \"secret\" string") }
+        // No sink, environment or file format Keyward writes can carry a NUL: stored, it would
+        // fail every delivery from then on.
+        guard !value.utf8.contains(0) else { throw violation("answered \(operation) with a \"secret\" holding a NUL character, which no sink can deliver") }
         let expiresAt = try expiry(answer, operation: operation, optional: true)
         return ProvidedSecret(record: SecretRecord(value: SecretValue(bytes: Array(value.utf8)), createdAt: context.clock.now, expiresAt: expiresAt, source: name))
     }
@@ -73,6 +76,7 @@ struct ExternalProviderCalls: Sendable {
         }
         let answer = try await call("token", entity: entity, extra: ["secret": .string(text)], secrets: [bytes], context: context)
         guard let value = answer["token"]?.stringValue, !value.isEmpty else { throw violation("answered token without a \"token\" string") }
+        guard !value.utf8.contains(0) else { throw violation("answered token with a \"token\" holding a NUL character, which no sink can deliver") }
         let expiresAt = try expiry(answer, operation: "token", optional: false)
         // An access token that is dead on arrival would be stored and handed out as fresh
         // (DESIGN.md: Keyward never delivers a dead credential).

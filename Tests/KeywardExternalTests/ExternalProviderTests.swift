@@ -103,6 +103,8 @@ struct ExternalProviderTests {
         (#"{"protocol":1,"secret":"s","expiresAt":1893553445}"#, "reset", "answered reset with an \"expiresAt\" that is not an RFC 3339 date-time"),
         (#"{"protocol":1,"expiresAt":"2030-01-02T03:04:05Z"}"#, "token", "answered token without a \"token\" string"),
         (#"{"protocol":1,"token":"t"}"#, "token", "answered token without \"expiresAt\""),
+        (#"{"protocol":1,"secret":"a\u0000b","expiresAt":null}"#, "fetch", "answered fetch with a \"secret\" holding a NUL character, which no sink can deliver"),
+        (#"{"protocol":1,"token":"t\u0000","expiresAt":"2030-01-02T03:04:05Z"}"#, "token", "answered token with a \"token\" holding a NUL character, which no sink can deliver"),
         (#"{"protocol":1,"token":"t","expiresAt":"2001-01-01T00:00:00Z"}"#, "token",
          "answered token with an \"expiresAt\" that has passed (2001-01-01T00:00:00Z): the access token is already expired"),
     ])
