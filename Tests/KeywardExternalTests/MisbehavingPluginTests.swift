@@ -212,6 +212,21 @@ struct MisbehavingPluginTests {
         #expect(URL(fileURLWithPath: cwd).resolvingSymlinksInPath().path == scripts.directory.resolvingSymlinksInPath().path)
     }
 
+    @Test("a plugin inherits no descriptor but its stdin, stdout and stderr (not a vault's, a lock's or another child's pipe)")
+    func descriptors() async throws {
+        let scripts = try PluginScripts()
+        let path = try scripts.script("plugin", "#!/usr/bin/env python3\nimport json, os, sys\nsys.stdin.read()\nprint(json.dumps({\"protocol\": 1, \"fds\": sorted(int(fd) for fd in os.listdir('/proc/self/fd'))}))\n")
+        // A descriptor Keyward holds without close-on-exec, as a library it links might.
+        let inheritable = open("/dev/null", O_RDONLY)
+        try #require(inheritable > 2)
+        defer { close(inheritable) }
+        let (logger, _) = RecordingLogHandler.logger()
+        let answer = try await scripts.plugin(path).call(Self.request, logger: logger)
+        let descriptors = try #require(answer["fds"]?.arrayValue).compactMap(\.integerValue)
+        // 0-2, and the one listdir itself opens on /proc/self/fd.
+        #expect(descriptors.count == 4 && Array(descriptors.prefix(3)) == [0, 1, 2], "\(descriptors)")
+    }
+
     @Test("during a call the plugin's argv and environment hold no secret")
     func procHoldsNoSecret() async throws {
         let scripts = try PluginScripts()

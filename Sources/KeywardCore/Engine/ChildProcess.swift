@@ -27,6 +27,16 @@ package enum ChildProcess {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         fileActions(&actions)
+        // Nothing else of Keyward's reaches the child: not the vault's or a lock's descriptor,
+        // nor another child's pipe or a script being written by another thread (a child
+        // holding those would keep a pipe from ending, or make exec fail with ETXTBSY, for as
+        // long as it lives).
+        #if os(Linux)
+        if let addCloseFrom { _ = addCloseFrom(&actions, 3) }
+        let flags = Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)
+        #else
+        let flags = Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_CLOEXEC_DEFAULT)
+        #endif
         if let directory {
             guard let addChdir else { return .failure(Failure(reason: "this system cannot start a command in \(directory)")) }
             guard addChdir(&actions, directory) == 0 else { return .failure(Failure(reason: "cannot start it in \(directory)")) }
@@ -41,7 +51,7 @@ package enum ChildProcess {
         var none = sigset_t()
         sigemptyset(&none)
         posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        posix_spawnattr_setflags(&attributes, flags)
 
         let argv = command.map { strdup($0) } + [nil]
         let envp = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -71,6 +81,17 @@ package enum ChildProcess {
     package struct Failure: Error {
         package var reason: String
     }
+
+    #if os(Linux)
+    /// `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34): closes every descriptor from the
+    /// given one up in the child. Looked up at run time like ``addChdir``; on an older glibc the
+    /// child inherits what is not close-on-exec, as before.
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private static let addCloseFrom: AddCloseFrom? = {
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }()
+    #endif
 
     /// `posix_spawn_file_actions_addchdir_np` (glibc 2.29, macOS 10.15), looked up at run time:
     /// the Swift module does not import it.
