@@ -24,8 +24,9 @@ enum PluginResolution {
     /// - Throws: ``ExternalPluginLookupError/notFound(executable:searched:)`` when the name is on
     ///   no searched directory; ``ExternalPluginLookupError/unusable(_:)`` naming the path and the
     ///   fix when the file is missing, not a regular executable file, not owned by the user or
-    ///   root, writable by group or others (it or its directory, the link's and the target's),
-    ///   or when `describe` fails.
+    ///   root, writable by group or others (it or its directory, the link's and the target's,
+    ///   or a directory above them), for a `type` that is not a type name, or when `describe`
+    ///   fails.
     static func resolve(kind: PluginKind, type: String, command: [String]?, directory: String, environment: [String: String],
                         timeout: Duration) throws(ExternalPluginLookupError) -> (command: [String], description: ExternalPluginDescription) {
         let wanted: [String]
@@ -120,7 +121,8 @@ enum PluginResolution {
     /// file or not executable, and a file or directory (the one holding the path as written
     /// and, for a symbolic link, the one holding its target) that group or others can write or
     /// that another user owns. A sticky shared directory such as /tmp is refused too: anyone
-    /// there can create the name before the user does.
+    /// there can create the name before the user does. Every directory above them is checked
+    /// as well (``checkAncestors(of:plugin:role:)``): sticky ones are allowed there.
     ///
     /// - Parameters:
     ///   - role: what the path is, in messages ("plugin", or a file the plugin's command names).
