@@ -159,35 +159,11 @@ private struct SettingsReader {
             fail(key, "an openbao: reference cannot authenticate the connection it would be read through; use env:, file: or vault:")
             return nil
         }
-        if text.hasPrefix("env:") {
-            let name = text.dropFirst(4)
-            let valid = !name.isEmpty && !(name.first!.isNumber)
-                && name.unicodeScalars.allSatisfy { ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || $0 == "_" }
-            guard valid else {
-                fail(key, "env: needs an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
-                return nil
-            }
-            return .environment(String(name))
-        }
-        if text.hasPrefix("file:") {
-            let file = String(text.dropFirst(5))
-            guard !file.isEmpty else {
-                fail(key, "file: needs a path")
-                return nil
-            }
-            let resolved = resolve(file)
-            if let problem = SecretFileRule.readProblem(path: resolved, what: "the file") {
-                fail(key, problem)
-                return nil
-            }
-            return .file(resolved)
-        }
-        if text.hasPrefix("vault:") {
-            guard let name = SecretName(String(text.dropFirst(6))) else {
-                fail(key, "vault: needs an entry name: \(SecretName.ruleDescription)")
-                return nil
-            }
-            return .vault(name)
+        do {
+            if let reference = try CredentialReference.parseLocal(text, resolvePath: resolve) { return reference }
+        } catch {
+            fail(key, error.message)
+            return nil
         }
         fail(key, "must be \(CredentialReference.formDescription); a literal token or ID is not accepted in the configuration")
         return nil

@@ -166,7 +166,9 @@ struct ExamplePluginsCLITests {
         let cases: [(String, String)] = [
             ("apiKey=\(key)", "keyward: --option apiKey is a secret option: give env:NAME or file:PATH, never the value (a command line is visible to every user in ps)\n"),
             ("apiKey=env:NOT_SET_ANYWHERE", "keyward: --option apiKey: env:NOT_SET_ANYWHERE: the environment variable NOT_SET_ANYWHERE is not set\n"),
-            ("apiKey=file:api.key", "keyward: --option apiKey's file \(keyFile.path) is open to group or others (mode 0644); a file holding a secret must be private: run chmod 600 \(keyFile.path)\n"),
+            ("apiKey=file:api.key", "keyward: --option apiKey: the file \(keyFile.path) is open to group or others (mode 0644); a file holding a secret must be private: run chmod 600 \(keyFile.path)\n"),
+            ("apiKey=file:", "keyward: --option apiKey: file: needs a path\n"),
+            ("apiKey=vault:providers/x/password", "keyward: --option apiKey is a secret option: give env:NAME or file:PATH, never the value (a command line is visible to every user in ps)\n"),
         ]
         for (option, message) in cases {
             let refused = try await CommandRunner.run(["plugin", "test", "--option", option, "--", plugin.path], environment: environment, directory: directory)

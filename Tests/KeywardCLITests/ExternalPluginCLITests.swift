@@ -72,7 +72,8 @@ struct ExternalPluginCLITests {
 
     /// A sink that stores what it is given in `<directory>/sink-<name>.json` (keys to values),
     /// with write and read. `ps.log` gets every process's argv seen during a write (what `ps`
-    /// would show), and `pid` its own process id; a file `hang` makes it sleep (with a child).
+    /// would show), and `pid` its own process id; a file `hang` makes it sleep, with a
+    /// `sleep 300` child whose id it writes to `child-pid`.
     static let sink = #"""
         #!/usr/bin/env python3
         import json, os, subprocess, sys, time
@@ -93,7 +94,9 @@ struct ExternalPluginCLITests {
         with open(os.path.join(here, "env.log"), "w") as out:
             out.write("\n".join(sorted(os.environ)) + "\n")
         if os.path.exists(os.path.join(here, "hang")):
-            subprocess.Popen(["sleep", "300"])
+            child = subprocess.Popen(["sleep", "300"])
+            with open(os.path.join(here, "child-pid"), "w") as out:
+                out.write(str(child.pid))
             time.sleep(300)
         held = json.load(open(path)) if os.path.exists(path) else {}
         if operation == "read":
@@ -317,11 +320,7 @@ struct ExternalPluginCLITests {
                 label: slow
                 entities: [FIU-ALPHA]
             """, entities: ["FIU-ALPHA"]) { directory in
-            // The same sink, from a directory of its own whose `hang` file makes it sleep.
-            let slow = directory.appendingPathComponent("slow")
-            try FileManager.default.createDirectory(at: slow, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            try Self.write(Self.sink, to: slow.appendingPathComponent("sink.py"))
-            try "".write(to: slow.appendingPathComponent("hang"), atomically: true, encoding: .utf8)
+            let slow = try Self.hangingSink(in: directory)
             try FileManager.default.createSymbolicLink(at: directory.appendingPathComponent("sink-slow.py"),
                                                        withDestinationURL: slow.appendingPathComponent("sink.py"))
         }
@@ -332,14 +331,27 @@ struct ExternalPluginCLITests {
         #expect(sync.stderr.contains("slow"), "names the sink: \(sync.stderr)")
         #expect(sync.stderr.contains("2s") || sync.stderr.contains("timeout"), "says it timed out: \(sync.stderr)")
         #expect(try fixture.sinkValues("good")["FIU_ALPHA_SECRET"] == Self.hostile["FIU-ALPHA"])
-        // The plugin and its `sleep 300` child are gone.
-        let pid = try #require(Int32(try String(contentsOf: slow.appendingPathComponent("pid"), encoding: .utf8)))
-        #expect(kill(pid, 0) == -1 && errno == ESRCH, "the plugin process is gone")
-        let sleepers = try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { entry in
-            guard Int32(entry) != nil, let cmdline = try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8) else { return false }
-            return cmdline == "sleep\u{0}300\u{0}"
+        try Self.expectGone(slow)
+    }
+
+    /// The sink in a directory `slow` of its own, with the `hang` file that makes it sleep.
+    static func hangingSink(in directory: URL) throws -> URL {
+        let slow = directory.appendingPathComponent("slow")
+        try FileManager.default.createDirectory(at: slow, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try Self.write(Self.sink, to: slow.appendingPathComponent("sink.py"))
+        try "".write(to: slow.appendingPathComponent("hang"), atomically: true, encoding: .utf8)
+        return slow
+    }
+
+    /// The hanging sink of `slow` and its `sleep 300` child no longer run. By their own ids
+    /// (other tests run such children meanwhile) and by command line: a process reparented and
+    /// killed may stay a zombie, which `kill(pid, 0)` still finds but which has no command line.
+    static func expectGone(_ slow: URL) throws {
+        for name in ["pid", "child-pid"] {
+            let pid = try #require(Int32(try String(contentsOf: slow.appendingPathComponent(name), encoding: .utf8)))
+            let cmdline = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+            #expect(cmdline.isEmpty, "\(name) \(pid) still runs: \(cmdline.replacingOccurrences(of: "\u{0}", with: " "))")
         }
-        #expect(sleepers.isEmpty, "no `sleep 300` left: \(sleepers)")
     }
 
     @Test("a provider error object maps to its exit code: auth 3, invalid 2, unavailable 1")
@@ -437,13 +449,10 @@ struct ExternalPluginCLITests {
                 label: slow
                 entities: [FIU-ALPHA]
             """, entities: ["FIU-ALPHA"]) { directory in
-            let slow = directory.appendingPathComponent("slow")
-            try FileManager.default.createDirectory(at: slow, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            try Self.write(Self.sink, to: slow.appendingPathComponent("sink.py"))
+            _ = try Self.hangingSink(in: directory)
         }
         defer { fixture.stop() }
         let slow = fixture.file("slow")
-        try "".write(to: slow.appendingPathComponent("hang"), atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = CommandRunner.binary
         process.arguments = ["sync"]
@@ -453,11 +462,12 @@ struct ExternalPluginCLITests {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let pidFile = slow.appendingPathComponent("pid")
+        // The plugin hangs once its child's id is written.
+        let childFile = slow.appendingPathComponent("child-pid")
         let deadline = Date().addingTimeInterval(60)
-        while !FileManager.default.fileExists(atPath: pidFile.path) && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        try await Task.sleep(for: .milliseconds(300))  // its `sleep 300` child is started
-        let pid = try #require(Int32(try String(contentsOf: pidFile, encoding: .utf8)))
+        while (try? String(contentsOf: childFile, encoding: .utf8)).flatMap(Int32.init) == nil && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         kill(process.processIdentifier, number)
         let ended = Date().addingTimeInterval(30)
         while process.isRunning && Date() < ended { try await Task.sleep(for: .milliseconds(50)) }
@@ -467,11 +477,6 @@ struct ExternalPluginCLITests {
         }
         try await CommandRunner.offPool { process.waitUntilExit() }
         #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == number, "ends by the signal")
-        #expect(kill(pid, 0) == -1 && errno == ESRCH, "the plugin process is gone")
-        let sleepers = try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { entry in
-            guard Int32(entry) != nil, let cmdline = try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8) else { return false }
-            return cmdline == "sleep\u{0}300\u{0}"
-        }
-        #expect(sleepers.isEmpty, "no `sleep 300` left: \(sleepers)")
+        try Self.expectGone(slow)
     }
 }

@@ -799,37 +799,11 @@ private struct Reader {
 
     mutating func reference(_ node: Node, _ path: String) -> CredentialReference? {
         guard let text = string(node, path) else { return nil }
-        if text.hasPrefix("env:") {
-            let name = String(text.dropFirst(4))
-            let valid = !name.isEmpty && name.unicodeScalars.first.map { !("0"..."9").contains($0) } == true
-                && name.unicodeScalars.allSatisfy { $0.isASCIIAlphanumeric || $0 == "_" }
-            guard valid else {
-                fail(path, node, "env: needs an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
-                return nil
-            }
-            return .environment(name)
-        }
-        if text.hasPrefix("file:") {
-            let file = String(text.dropFirst(5))
-            guard !file.isEmpty else {
-                fail(path, node, "file: needs a path")
-                return nil
-            }
-            let resolved = resolvePath(file)
-            // DESIGN.md, "Files and defaults": a file holding a secret must be private; and
-            // it must be there and readable, since every run reads it (one check, at load).
-            if let problem = SecretFileRule.readProblem(path: resolved, what: "the file") {
-                fail(path, node, problem)
-                return nil
-            }
-            return .file(resolved)
-        }
-        if text.hasPrefix("vault:") {
-            guard let name = SecretName(String(text.dropFirst(6))) else {
-                fail(path, node, "vault: needs an entry name: \(SecretName.ruleDescription)")
-                return nil
-            }
-            return .vault(name)
+        do {
+            if let reference = try CredentialReference.parseLocal(text, resolvePath: resolvePath) { return reference }
+        } catch {
+            fail(path, node, error.message)
+            return nil
         }
         if let colon = text.firstIndex(of: ":"), registry.sharedStoreTypes.contains(String(text[..<colon])) {
             let type = String(text[..<colon])

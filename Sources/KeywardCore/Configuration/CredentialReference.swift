@@ -26,6 +26,47 @@ public enum CredentialReference: Sendable, Equatable, CustomStringConvertible {
     /// The accepted forms, for error messages.
     public static let formDescription = "a reference: env:NAME, file:PATH, vault:ENTRY or openbao:MOUNT/PATH#KEY"
 
+    /// What is wrong with a reference's text; the message never holds the text (it may be the
+    /// secret itself).
+    public struct Problem: Error, Sendable, Equatable {
+        public var message: String
+    }
+
+    /// Reads the references that need no shared store: `env:NAME` (`[A-Za-z_][A-Za-z0-9_]*`),
+    /// `file:PATH` (made absolute by `resolvePath`; the file must exist, be readable and be
+    /// private, ``SecretFileRule/readProblem(path:what:)``) and `vault:ENTRY`
+    /// (``SecretName``'s rule). Shared by the configuration loader, the `shared:` section's
+    /// settings and `keyward plugin test`.
+    ///
+    /// - Returns: `nil` when `text` starts with none of these prefixes (a shared-store
+    ///   reference, or a literal, for the caller to judge).
+    /// - Throws: ``Problem`` naming what is wrong with a text that has one of the prefixes.
+    public static func parseLocal(_ text: String, resolvePath: (String) -> String) throws(Problem) -> CredentialReference? {
+        if text.hasPrefix("env:") {
+            let name = String(text.dropFirst(4))
+            let valid = !name.isEmpty && name.unicodeScalars.first.map { !("0"..."9").contains($0) } == true
+                && name.unicodeScalars.allSatisfy { $0.isASCIIAlphanumeric || $0 == "_" }
+            guard valid else { throw Problem(message: "env: needs an environment variable name ([A-Za-z_][A-Za-z0-9_]*)") }
+            return .environment(name)
+        }
+        if text.hasPrefix("file:") {
+            let file = String(text.dropFirst(5))
+            guard !file.isEmpty else { throw Problem(message: "file: needs a path") }
+            let resolved = resolvePath(file)
+            // DESIGN.md, "Files and defaults": a file holding a secret must be private; and it
+            // must be there and readable, since every run reads it (one check, when read).
+            if let problem = SecretFileRule.readProblem(path: resolved, what: "the file") { throw Problem(message: problem) }
+            return .file(resolved)
+        }
+        if text.hasPrefix("vault:") {
+            guard let name = SecretName(String(text.dropFirst(6))) else {
+                throw Problem(message: "vault: needs an entry name: \(SecretName.ruleDescription)")
+            }
+            return .vault(name)
+        }
+        return nil
+    }
+
     /// Reads `<mount>/<path>#<key>` (the part after `<type>:`): the mount and every path segment
     /// made of letters, digits, `.`, `_` and `-` (never `.` or `..`), the key not empty and
     /// without `/`. `nil` when it is not of that form.

@@ -66,17 +66,19 @@ struct PluginTestCommand: AsyncParsableCommand {
     ///   is missing or open to others, naming the option, never a value.
     static func resolveSecretOption(_ name: String, _ value: String, here: String, environment: [String: String],
                                     context: OperationContext) async throws -> String {
+        let parsed: CredentialReference?
+        do {
+            parsed = try CredentialReference.parseLocal(value) { path in path.hasPrefix("/") ? path : here + "/" + path }
+        } catch {
+            throw CommandExit(code: ExitCodes.usage, message: "--option \(name): \(error.message)")
+        }
+        // `vault:` and shared-store references need an unlocked vault or a `shared:` section,
+        // which `plugin test` does not open.
         let reference: CredentialReference
-        if value.hasPrefix("env:"), !value.dropFirst(4).isEmpty {
-            reference = .environment(String(value.dropFirst(4)))
-        } else if value.hasPrefix("file:"), !value.dropFirst(5).isEmpty {
-            let path = String(value.dropFirst(5))
-            let absolute = path.hasPrefix("/") ? path : here + "/" + path
-            if let problem = SecretFileRule.problem(path: absolute, what: "--option \(name)'s file") {
-                throw CommandExit(code: ExitCodes.usage, message: problem)
-            }
-            reference = .file(absolute)
-        } else {
+        switch parsed {
+        case .environment(let variable)?: reference = .environment(variable)
+        case .file(let path)?: reference = .file(path)
+        default:
             throw CommandExit(code: ExitCodes.usage,
                               message: "--option \(name) is a secret option: give env:NAME or file:PATH, never the value (a command line is visible to every user in ps)")
         }
