@@ -1,0 +1,151 @@
+import Foundation
+
+/// A form in which a secret value can appear in text, as `keyward scan` and `keyward exec --mask`
+/// search for it (DESIGN.md, "Leak scanning and masked output").
+public enum LeakEncoding: String, Sendable, Hashable, CaseIterable, Codable {
+    /// The value's own bytes.
+    case raw
+    /// Standard base64 (RFC 4648 section 4), the value at any of the three byte alignments
+    /// inside a longer encoded blob.
+    case base64
+    /// base64url (RFC 4648 section 5), at any of the three alignments.
+    case base64url
+    /// Percent-encoding (RFC 3986 section 2.1): every byte outside the unreserved set of section
+    /// 2.3 as `%XX`, hex digits in either case.
+    case percent
+    /// `application/x-www-form-urlencoded`: percent-encoding with space as `+` (WHATWG URL
+    /// standard, "application/x-www-form-urlencoded serializing").
+    case form
+    /// The inside of a JSON string (RFC 8259 section 7): `"` `\` and control characters escaped,
+    /// with `/` as `\/` or not, and non-ASCII characters as `\uXXXX` or not.
+    case json
+}
+
+/// One searchable form of a value: its encoding and the bytes to look for.
+public struct EncodedForm: Sendable, Hashable {
+    /// How `bytes` was derived from the value.
+    public let encoding: LeakEncoding
+    /// The bytes to search for.
+    public let bytes: [UInt8]
+
+    /// A form with the given encoding and bytes.
+    public init(encoding: LeakEncoding, bytes: [UInt8]) {
+        self.encoding = encoding
+        self.bytes = bytes
+    }
+
+    /// Every distinct form of `value` that `keyward scan` searches for: the raw bytes first, then
+    /// base64 and base64url (the standalone padded encoding and, for each of the three
+    /// alignments at which the value can sit inside a longer encoded blob, the characters that
+    /// depend on the value's bytes alone), percent and form encoding (upper- and lower-case hex),
+    /// and JSON string escapes (only for UTF-8 text). A form whose bytes equal an earlier one's
+    /// is dropped, so the earlier (simpler) encoding names a hit.
+    public static func forms(of value: [UInt8]) -> [EncodedForm] {
+        var result: [EncodedForm] = []
+        var seen: Set<[UInt8]> = []
+        func add(_ encoding: LeakEncoding, _ bytes: [UInt8]) {
+            guard !bytes.isEmpty, seen.insert(bytes).inserted else { return }
+            result.append(EncodedForm(encoding: encoding, bytes: bytes))
+        }
+        add(.raw, value)
+        for urlSafe in [false, true] {
+            let encoding: LeakEncoding = urlSafe ? .base64url : .base64
+            add(encoding, base64(value, urlSafe: urlSafe, padded: true))
+            if urlSafe { add(encoding, base64(value, urlSafe: true, padded: false)) }
+            for alignment in 0..<3 { add(encoding, base64Core(value, alignment: alignment, urlSafe: urlSafe)) }
+        }
+        for upper in [true, false] {
+            add(.percent, percentEncoded(value, spaceAsPlus: false, upperHex: upper))
+        }
+        for upper in [true, false] {
+            add(.form, percentEncoded(value, spaceAsPlus: true, upperHex: upper))
+        }
+        if let text = String(validating: value, as: UTF8.self) {
+            for escapeSlash in [false, true] {
+                for asciiOnly in [false, true] {
+                    add(.json, jsonEscaped(text, escapeSlash: escapeSlash, asciiOnly: asciiOnly, htmlSafe: false))
+                }
+            }
+            // Go's encoding/json also escapes <, > and & by default.
+            add(.json, jsonEscaped(text, escapeSlash: false, asciiOnly: false, htmlSafe: true))
+        }
+        return result
+    }
+
+    // MARK: - base64
+
+    private static func base64(_ value: [UInt8], urlSafe: Bool, padded: Bool) -> [UInt8] {
+        var text = Data(value).base64EncodedString()
+        if urlSafe {
+            text = String(text.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
+        }
+        if !padded { while text.hasSuffix("=") { text.removeLast() } }
+        return Array(text.utf8)
+    }
+
+    /// The characters of the base64 encoding of a blob holding `value` at byte offset
+    /// `alignment` (mod 3) whose six bits all come from `value`: character `i` covers bits
+    /// `6i ..< 6i+6`, the value bits `8·alignment ..< 8·(alignment+count)`.
+    static func base64Core(_ value: [UInt8], alignment: Int, urlSafe: Bool) -> [UInt8] {
+        let padded = [UInt8](repeating: 0, count: alignment) + value + [0, 0]
+        let encoded = base64(padded, urlSafe: urlSafe, padded: true)
+        let firstBit = 8 * alignment
+        let endBit = 8 * (alignment + value.count)
+        let first = (firstBit + 5) / 6
+        let end = endBit / 6
+        guard end > first else { return [] }
+        return Array(encoded[first..<end])
+    }
+
+    // MARK: - percent and form encoding
+
+    private static let unreserved: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8))
+
+    static func percentEncoded(_ value: [UInt8], spaceAsPlus: Bool, upperHex: Bool) -> [UInt8] {
+        let digits = Array((upperHex ? "0123456789ABCDEF" : "0123456789abcdef").utf8)
+        var result: [UInt8] = []
+        result.reserveCapacity(value.count * 3)
+        for byte in value {
+            if unreserved.contains(byte) {
+                result.append(byte)
+            } else if byte == 0x20, spaceAsPlus {
+                result.append(UInt8(ascii: "+"))
+            } else {
+                result += [UInt8(ascii: "%"), digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]]
+            }
+        }
+        return result
+    }
+
+    // MARK: - JSON
+
+    static func jsonEscaped(_ text: String, escapeSlash: Bool, asciiOnly: Bool, htmlSafe: Bool) -> [UInt8] {
+        var result: [UInt8] = []
+        func unicodeEscape(_ unit: UInt16) {
+            result += Array(String(format: "\\u%04x", unit).utf8)
+        }
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += Array(#"\""#.utf8)
+            case "\\": result += Array(#"\\"#.utf8)
+            case "/" where escapeSlash: result += Array(#"\/"#.utf8)
+            case "\n": result += Array(#"\n"#.utf8)
+            case "\r": result += Array(#"\r"#.utf8)
+            case "\t": result += Array(#"\t"#.utf8)
+            case "\u{08}": result += Array(#"\b"#.utf8)
+            case "\u{0C}": result += Array(#"\f"#.utf8)
+            case "<" where htmlSafe, ">" where htmlSafe, "&" where htmlSafe:
+                unicodeEscape(UInt16(scalar.value))
+            default:
+                if scalar.value < 0x20 {
+                    unicodeEscape(UInt16(scalar.value))
+                } else if scalar.isASCII || !asciiOnly {
+                    result += Array(String(scalar).utf8)
+                } else {
+                    for unit in String(scalar).utf16 { unicodeEscape(unit) }
+                }
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,106 @@
+/// The known secret values and every encoded form of each, compiled into one
+/// ``MultiPatternMatcher``: what `keyward scan` searches files for and `keyward exec --mask`
+/// removes from a child's output (DESIGN.md, "Leak scanning and masked output").
+public struct LeakPatternSet: Sendable {
+    /// What a value is, for a finding: never the value itself.
+    public struct Source: Sendable, Hashable {
+        /// Where the value lives, as `entities/<ID>/secret`, `entities/<ID>/token`,
+        /// `providers/<NAME>/password`: printed in findings and used in mask markers.
+        public let name: String
+        /// The version (`v3`) for vault secrets, or `nil`.
+        public let version: String?
+        /// A short, non-reversible fingerprint of the value (the vault's fingerprint), or `nil`.
+        public let fingerprint: String?
+
+        /// A source named `name`.
+        public init(name: String, version: String? = nil, fingerprint: String? = nil) {
+            self.name = name
+            self.version = version
+            self.fingerprint = fingerprint
+        }
+    }
+
+    /// One occurrence of one encoded form of one value.
+    public struct Hit: Sendable, Hashable {
+        /// Which value was found.
+        public let source: Source
+        /// In which encoding.
+        public let encoding: LeakEncoding
+        /// Byte offset of the occurrence's first byte in the searched buffer or stream.
+        public let start: Int
+        /// Byte offset one past its last byte.
+        public let end: Int
+    }
+
+    /// The values searched for (in the order given, duplicates of an earlier value dropped).
+    public let sources: [Source]
+    /// The values not searched for because they are shorter than
+    /// ``MultiPatternMatcher/minimumLength`` bytes (`keyward scan --verbose` lists them).
+    public let skipped: [Source]
+    /// The compiled patterns: one per distinct encoded form.
+    public let matcher: MultiPatternMatcher
+    private let patternSource: [Int]
+    private let patternEncoding: [LeakEncoding]
+
+    /// Compiles `values`. A value equal to an earlier one is searched once and reported under
+    /// the earlier source; an encoded form equal to one of another value keeps the first.
+    public init(values: [(source: Source, value: SecretValue)]) {
+        var sources: [Source] = []
+        var skipped: [Source] = []
+        var patterns: [[UInt8]] = []
+        var patternSource: [Int] = []
+        var patternEncoding: [LeakEncoding] = []
+        var seenValues: Set<[UInt8]> = []
+        var seenForms: Set<[UInt8]> = []
+        for (source, value) in values {
+            let bytes = value.revealBytes()
+            guard bytes.count >= MultiPatternMatcher.minimumLength else {
+                if !bytes.isEmpty { skipped.append(source) }
+                continue
+            }
+            guard seenValues.insert(bytes).inserted else { continue }
+            sources.append(source)
+            for form in EncodedForm.forms(of: bytes) where form.bytes.count >= MultiPatternMatcher.minimumLength {
+                guard seenForms.insert(form.bytes).inserted else { continue }
+                patterns.append(form.bytes)
+                patternSource.append(sources.count - 1)
+                patternEncoding.append(form.encoding)
+            }
+        }
+        self.sources = sources
+        self.skipped = skipped
+        self.matcher = MultiPatternMatcher(patterns: patterns)
+        self.patternSource = patternSource
+        self.patternEncoding = patternEncoding
+    }
+
+    /// The hits in `buffer` whose start is at or after `startingAt`, in order of start offset,
+    /// offsets shifted by `offset`. An occurrence that lies inside a longer occurrence of the
+    /// same value (the value-only characters of a base64 form inside its padded form) is
+    /// reported once, as the longer one.
+    public func hits(in buffer: UnsafeRawBufferPointer, startingAt: Int = 0, offset: Int = 0) -> [Hit] {
+        var raw: [MultiPatternMatcher.Match] = []
+        matcher.forEachMatch(in: buffer, startingAt: startingAt) { raw.append($0) }
+        guard !raw.isEmpty else { return [] }
+        // Sorted by start, the longer first at one start, a container comes before what it
+        // contains: keep a match unless an earlier one of the same value reaches as far.
+        raw.sort { ($0.start, $1.end) < ($1.start, $0.end) }
+        var reach: [Int: Int] = [:]
+        var kept: [MultiPatternMatcher.Match] = []
+        for match in raw {
+            let source = patternSource[match.pattern]
+            if let end = reach[source], end >= match.end { continue }
+            reach[source] = match.end
+            kept.append(match)
+        }
+        return kept.map {
+            Hit(source: sources[patternSource[$0.pattern]], encoding: patternEncoding[$0.pattern],
+                start: $0.start + offset, end: $0.end + offset)
+        }
+    }
+
+    /// The hits in `bytes` (see ``hits(in:startingAt:offset:)``).
+    public func hits(in bytes: [UInt8]) -> [Hit] {
+        bytes.withUnsafeBytes { hits(in: $0) }
+    }
+}
