@@ -11,6 +11,8 @@ enum ExitCodes {
     static let vault: Int32 = 4
     static let partial: Int32 = 5
     static let expiringSoon: Int32 = 6
+    /// `scan`: a secret or one of its encodings was found.
+    static let leakFound: Int32 = 7
     /// `exec`: Keyward's own failure before CMD ran (126 and 127 are CMD's, as in env(1)).
     static let execOwnFailure: Int32 = 125
 

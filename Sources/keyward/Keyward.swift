@@ -24,6 +24,7 @@ struct KeywardCommand: AsyncParsableCommand {
             TokenCommand.self,
             ExportCommand.self,
             ExecCommand.self,
+            ScanCommand.self,
             StatusCommand.self,
             AuditCommand.self,
             ScheduleCommand.self,
