@@ -3,6 +3,7 @@
 //
 // Usage: KeywardBenchmarks [--calls N] [--base-url URL --secret S --entity ID]
 //        KeywardBenchmarks sync [--entities N] [--latency-ms MS] [--concurrency N] [--skip-sequential]
+//        KeywardBenchmarks scan-setup DIR [VALUES] [MEGABYTES]
 //        KeywardBenchmarks plugin-call --command PATH [--entities N] [--runs K] [--option NAME=VALUE …]
 //   Without --base-url the simulator runs in this process (its CPU is then counted in both
 //   loops alike); with it, point at `keyward simulator` in another process so the CPU figures
@@ -32,6 +33,10 @@ func measure(_ calls: Int, _ body: () async throws -> Void) async throws -> (wal
 
 if CommandLine.arguments.dropFirst().first == "export-setup" {
     try ExportSetup.run(Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
+if CommandLine.arguments.dropFirst().first == "scan-setup" {
+    try ScanSetup.run(Array(CommandLine.arguments.dropFirst(2)))
     exit(0)
 }
 if CommandLine.arguments.dropFirst().first == "plugin-call" {

@@ -50,8 +50,10 @@ public struct EncodedForm: Sendable, Hashable {
         add(.raw, value)
         for urlSafe in [false, true] {
             let encoding: LeakEncoding = urlSafe ? .base64url : .base64
+            // Padded and unpadded (JWT-style): an unpadded standard form keeps a base64url one
+            // without `-` or `_` named base64.
             add(encoding, base64(value, urlSafe: urlSafe, padded: true))
-            if urlSafe { add(encoding, base64(value, urlSafe: true, padded: false)) }
+            add(encoding, base64(value, urlSafe: urlSafe, padded: false))
             for alignment in 0..<3 { add(encoding, base64Core(value, alignment: alignment, urlSafe: urlSafe)) }
         }
         for upper in [true, false] {
