@@ -39,6 +39,7 @@ struct ScanCLITests {
             plant(name, "percent", urllib.parse.quote(value, safe=""))
             plant(name, "percent", re.sub("%[0-9A-F]{2}", lambda m: m.group(0).lower(), urllib.parse.quote(value, safe="")))
             plant(name, "form", urllib.parse.quote_plus(value, safe=""))
+            plant(name, "percent", urllib.parse.quote(value))
             plant(name, "json", json.dumps(value)[1:-1])
             plant(name, "json", json.dumps(value, ensure_ascii=False).replace("/", "\\/")[1:-1])
         """#
@@ -91,7 +92,7 @@ struct ScanCLITests {
         let project = fixture.directory.appendingPathComponent("project")
         try FileManager.default.createDirectory(at: project.appendingPathComponent(".git"), withIntermediateDirectories: true)
         let planted = try await Self.plant(values, in: project, file: "app.log")
-        #expect(planted.count == values.count * 12)
+        #expect(planted.count == values.count * 13)
         // A copy in .git is not looked at; a binary file holding a raw value is.
         try FileManager.default.copyItem(at: project.appendingPathComponent("app.log"), to: project.appendingPathComponent(".git/app.log"))
         let alpha = values[1].1

@@ -11,10 +11,12 @@ public enum LeakEncoding: String, Sendable, Hashable, CaseIterable, Codable {
     /// base64url (RFC 4648 section 5), at any of the three alignments.
     case base64url
     /// Percent-encoding (RFC 3986 section 2.1): every byte outside the unreserved set of section
-    /// 2.3 as `%XX`, hex digits in either case.
+    /// 2.3 as `%XX`, hex digits in either case; also as encoders that keep `/` (Python's
+    /// `urllib.parse.quote`) or `!'()*` (JavaScript's `encodeURIComponent`) write it.
     case percent
-    /// `application/x-www-form-urlencoded`: percent-encoding with space as `+` (WHATWG URL
-    /// standard, "application/x-www-form-urlencoded serializing").
+    /// `application/x-www-form-urlencoded`: percent-encoding with space as `+`, with RFC 3986's
+    /// unreserved set or the WHATWG URL standard's ("application/x-www-form-urlencoded
+    /// serializing": `*-._` kept, `~` escaped).
     case form
     /// The inside of a JSON string (RFC 8259 section 7): `"` `\` and control characters escaped,
     /// with `/` as `\/` or not, and non-ASCII characters as `\uXXXX` or not.
@@ -56,11 +58,15 @@ public struct EncodedForm: Sendable, Hashable {
             add(encoding, base64(value, urlSafe: urlSafe, padded: false))
             for alignment in 0..<3 { add(encoding, base64Core(value, alignment: alignment, urlSafe: urlSafe)) }
         }
-        for upper in [true, false] {
-            add(.percent, percentEncoded(value, spaceAsPlus: false, upperHex: upper))
+        // RFC 3986's unreserved set; the same keeping `/` (Python's `urllib.parse.quote` by
+        // default, path encoders); JavaScript's `encodeURIComponent`, which also keeps `!'()*`.
+        for kept in [unreserved, unreserved.union([UInt8(ascii: "/")]), unreserved.union(Array("!'()*".utf8))] {
+            for upper in [true, false] { add(.percent, percentEncoded(value, keeping: kept, spaceAsPlus: false, upperHex: upper)) }
         }
-        for upper in [true, false] {
-            add(.form, percentEncoded(value, spaceAsPlus: true, upperHex: upper))
+        // Form encoding: the same with space as `+`, and the WHATWG URL standard's set, which keeps
+        // `*` and escapes `~`.
+        for kept in [unreserved, whatwgForm] {
+            for upper in [true, false] { add(.form, percentEncoded(value, keeping: kept, spaceAsPlus: true, upperHex: upper)) }
         }
         if let text = String(validating: value, as: UTF8.self) {
             for escapeSlash in [false, true] {
@@ -101,14 +107,18 @@ public struct EncodedForm: Sendable, Hashable {
 
     // MARK: - percent and form encoding
 
-    private static let unreserved: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8))
+    static let unreserved: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8))
 
-    static func percentEncoded(_ value: [UInt8], spaceAsPlus: Bool, upperHex: Bool) -> [UInt8] {
+    /// The application/x-www-form-urlencoded byte set of the WHATWG URL standard: alphanumerics
+    /// and `*-._` stay as they are.
+    private static let whatwgForm: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789*-._".utf8))
+
+    static func percentEncoded(_ value: [UInt8], keeping kept: Set<UInt8> = unreserved, spaceAsPlus: Bool, upperHex: Bool) -> [UInt8] {
         let digits = Array((upperHex ? "0123456789ABCDEF" : "0123456789abcdef").utf8)
         var result: [UInt8] = []
         result.reserveCapacity(value.count * 3)
         for byte in value {
-            if unreserved.contains(byte) {
+            if kept.contains(byte) {
                 result.append(byte)
             } else if byte == 0x20, spaceAsPlus {
                 result.append(UInt8(ascii: "+"))
