@@ -78,7 +78,11 @@ enum MaskedExec {
         }
         func drain(_ index: Int, now: UInt64) -> Bool {
             var sawData = false
-            while open[index] {
+            var reads = 0
+            // A few reads per round, so a stream that never pauses cannot starve the other one,
+            // the release deadlines or CMD's exit.
+            while open[index], reads < 16 {
+                reads += 1
                 let result = maskers[index].append(now: now, reading: { space in
                     read(streams[index].reader, space.baseAddress, space.count)
                 }, to: emit(index))
@@ -168,6 +172,11 @@ enum MaskedExec {
             } else {
                 guard let pipe = makePipe() else { throw MaskError("cannot create a pipe: \(String(cString: strerror(errno)))") }
                 (reader, childEnd) = (pipe.read, pipe.write)
+                #if os(Linux)
+                // 1 MiB (the unprivileged maximum by default) rather than 64 KiB: a quarter of the
+                // reads, wake-ups and matcher calls for a chatty CMD. A refusal keeps the default.
+                _ = fcntl(reader, 1031 /* F_SETPIPE_SZ */, 1 << 20)
+                #endif
                 isTerminal = false
             }
         }
