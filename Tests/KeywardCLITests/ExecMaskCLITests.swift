@@ -196,6 +196,48 @@ struct ExecMaskCLITests {
         Self.check(Array(result.stdout.utf8), printed: printed, values: values, copies: 2, label: "terminal")
     }
 
+    @Test("Ctrl-C on the terminal reaches CMD (same process group); Keyward survives it and exits with CMD's status")
+    func terminalInterrupt() async throws {
+        let fixture = try await EngineFixture.start()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync", "FIU-ALPHA"]).status == 0)
+        let words = [CommandRunner.binary.path, "exec", "--mask", "FIU-ALPHA", "--", "sh", "-c",
+                     #"trap 'echo caught; exit 7' INT; echo "ready $FIU_ALPHA_SECRET"; while :; do sleep 0.05; done"#]
+        let line = "exec " + words.map { "'\($0.replacingOccurrences(of: "'", with: "'\\''"))'" }.joined(separator: " ")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["script", "-q", "-e", "-c", line, "/dev/null"]
+        process.environment = fixture.environment.merging(["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]) { $1 }
+        process.currentDirectoryURL = fixture.directory
+        let out = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardInput = input
+        try process.run()
+        let seen = Captured()
+        let reader = Thread {
+            while true {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                seen.append(chunk)
+            }
+            seen.finish()
+        }
+        reader.start()
+        for _ in 0..<600 where !seen.text.contains("ready") { try await Task.sleep(for: .milliseconds(100)) }
+        // The terminal's interrupt character: script's pseudo-terminal turns it into SIGINT for
+        // its foreground process group (keyward and CMD).
+        input.fileHandleForWriting.write(Data([0x03]))
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { process.waitUntilExit(); continuation.resume() }
+        }
+        try? input.fileHandleForWriting.close()
+        for _ in 0..<600 where !seen.done { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(process.terminationStatus == 7)
+        let text = seen.text.replacingOccurrences(of: "\r", with: "")
+        #expect(text.contains("ready <redacted:FIU-ALPHA/secret>\n"))
+        #expect(text.hasSuffix("caught\n"), "\(text)")
+    }
+
     @Test("a prompt that ends like the start of a secret is shown without more output (the 100 ms release)")
     func prompt() async throws {
         let fixture = try await EngineFixture.start()
