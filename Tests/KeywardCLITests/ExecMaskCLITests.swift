@@ -32,8 +32,8 @@ struct ExecMaskCLITests {
 
     /// The child: reads the forms the test computed (EncodedForm.forms, hex), adds the spellings
     /// Python's own encoders produce from the environment it was given, writes the list to
-    /// `printed`, then prints each as `item N: …` byte by byte (one write each, a pause
-    /// below the 100 ms hold in the middle of each), first on stdout, then on stderr; exits 3.
+    /// `printed`, then prints each as `item N: …` byte by byte (one write each, a 10 ms pause
+    /// in the middle of each, well below the 100 ms hold), first on stdout, then on stderr; exits 3.
     static let child = #"""
         import base64, json, os, re, sys, time, urllib.parse
         forms_path, printed_path = sys.argv[1], sys.argv[2]
@@ -72,7 +72,7 @@ struct ExecMaskCLITests {
                 for i in range(len(line)):
                     os.write(fd, line[i:i + 1])
                     if i == len(line) // 2:
-                        time.sleep(0.02)
+                        time.sleep(0.01)
             time.sleep(0.2)
         sys.exit(3)
         """#
