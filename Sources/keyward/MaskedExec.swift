@@ -65,12 +65,16 @@ enum MaskedExec {
         for stream in streams { setNonBlocking(stream.reader) }
         var status: Int32?
         var quietSince: UInt64?  // after CMD exited: when output last arrived
+        var writeFailures: [(target: Int32, code: Int32)] = []
 
         func emit(_ index: Int) -> (UnsafeRawBufferPointer) -> Void {
             { buffer in
                 guard open[index] else { return }
                 if !writeAll(buffer, to: streams[index].target) {
-                    // Keyward's own stream is gone (`| head`): CMD gets EPIPE or SIGPIPE next.
+                    // Keyward's own stream is gone (`| head`, a full disk): CMD gets EPIPE or
+                    // SIGPIPE next, as it would writing there itself; a reason other than a
+                    // closed pipe is said on stderr once CMD is done.
+                    if errno != EPIPE { writeFailures.append((streams[index].target, errno)) }
                     open[index] = false
                     close(streams[index].reader)
                 }
@@ -148,6 +152,10 @@ enum MaskedExec {
         }
         let final = status ?? reap(child, block: true) ?? 1
         SignalRelay.finished()
+        for failure in writeFailures {
+            let name = failure.target == STDOUT_FILENO ? "standard output" : "standard error"
+            Output.warn("--mask: cannot write CMD's output to \(name): \(String(cString: strerror(failure.code)))")
+        }
         return final
     }
 

@@ -310,6 +310,11 @@ struct ExecMaskCLITests {
         let killed = try await fixture.run(["exec", "--mask", "FIU-ALPHA", "--", "sh", "-c", "echo \"$FIU_ALPHA_SECRET\"; kill -TERM $$"])
         #expect(killed.status == 128 + SIGTERM)
         #expect(killed.stdout == "<redacted:FIU-ALPHA/secret>\n")
+        // Keyward's stdout refuses (a full disk): CMD's status still comes back, the reason is said.
+        let full = try await CommandRunner.run(["-c", "exec '\(CommandRunner.binary.path)' exec --mask FIU-ALPHA -- sh -c 'echo \"$FIU_ALPHA_SECRET\"; exit 5' > /dev/full"],
+                                               environment: fixture.environment, directory: fixture.directory, executable: "sh")
+        #expect(full.status == 5)
+        #expect(full.stderr == "keyward: warning: --mask: cannot write CMD's output to standard output: No space left on device\n")
         #expect(try await fixture.run(["exec", "--mask", "FIU-ALPHA", "--", "no-such-command-xyz"]).status == 127)
         let notExecutable = fixture.directory.appendingPathComponent("script.sh")
         try "echo hi\n".write(to: notExecutable, atomically: true, encoding: .utf8)
