@@ -249,7 +249,7 @@ enum MaskedExec {
             guard let nameFunction else { return nil }
             var buffer = [CChar](repeating: 0, count: 256)
             guard nameFunction(master, &buffer, buffer.count) == 0 else { return nil }
-            return String(cString: buffer)
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
         #else
         static func openMaster(_ flags: Int32) -> Int32 { posix_openpt(flags) }
