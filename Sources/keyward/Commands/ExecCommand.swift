@@ -9,8 +9,8 @@ import Glibc
 import Darwin
 #endif
 
-/// `keyward exec ENTITY… [--pristine] -- CMD [ARG…]`: run CMD with the entities' credentials in
-/// its environment.
+/// `keyward exec ENTITY… [--pristine] [--mask] -- CMD [ARG…]`: run CMD with the entities'
+/// credentials in its environment; with `--mask`, its output masked (``MaskedExec``).
 struct ExecCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
@@ -27,6 +27,16 @@ struct ExecCommand: AsyncParsableCommand {
             dead credential: an entity token that is missing or due is minted first, and a \
             rotation left open is finished first (as `keyward token` does); when that cannot be \
             done, CMD is not run and Keyward exits 125 naming the entity.
+
+            With --mask, Keyward stays as CMD's parent and passes CMD's stdout and stderr \
+            through a filter that replaces every secret and token CMD was given, in every \
+            encoded form (raw, base64/base64url, percent/form encoding, JSON escapes), with \
+            <redacted:ID/secret> or <redacted:ID/token>. Bytes that may begin a value wait up \
+            to 100 ms for the rest; a value written more slowly than that may escape. CMD's \
+            output streams are pseudo-terminals where Keyward's are terminals; SIGINT, \
+            SIGTERM, SIGHUP and SIGQUIT sent to Keyward are passed to CMD; the exit status is \
+            still CMD's (128 + N when signal N killed it). Output CMD writes to /dev/tty \
+            itself is not masked.
             """
     )
 
@@ -37,6 +47,9 @@ struct ExecCommand: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Give CMD only the entity variables plus PATH and HOME.")
     var pristine = false
+
+    @Flag(name: .long, help: "Mask the entities' secrets and tokens, in every encoded form, in CMD's stdout and stderr.")
+    var mask = false
 
     @Argument(help: ArgumentHelp("The entities whose credentials CMD gets, then -- CMD [ARG…].", valueName: "entity"))
     var entities: [String] = []
@@ -57,18 +70,20 @@ struct ExecCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard !entities.isEmpty else { throw CommandExit(code: ExitCodes.execOwnFailure, message: "name at least one entity (usage: keyward exec ENTITY… [--pristine] -- CMD [ARG…])") }
+        guard !entities.isEmpty else { throw CommandExit(code: ExitCodes.execOwnFailure, message: "name at least one entity (usage: keyward exec ENTITY… [--pristine] [--mask] -- CMD [ARG…])") }
         guard let program = command.first, !program.isEmpty else {
-            throw CommandExit(code: ExitCodes.execOwnFailure, message: "name a command after -- (usage: keyward exec ENTITY… [--pristine] -- CMD [ARG…])")
+            throw CommandExit(code: ExitCodes.execOwnFailure, message: "name a command after -- (usage: keyward exec ENTITY… [--pristine] [--mask] -- CMD [ARG…])")
         }
 
         let environment: [String: String]
+        var masked: [(source: LeakPatternSet.Source, value: SecretValue)] = []
         do {
             // Not a dry run: a token that is due is minted, and an open rotation finished, first.
             let session = try EngineSession.open(global) { _ = try $0.selectEntities(entities) }
             let material = try await session.dispatcher.exportMaterial(entities, operation: "exec", context: session.context)
             environment = try Self.childEnvironment(base: ProcessInfo.processInfo.environment, pristine: pristine,
                                                     pairs: SinkKeys.pairs(for: material, keys: nil))
+            if mask { masked = Self.maskedValues(material) }
         } catch let exit as CommandExit {
             throw exit
         } catch {
@@ -76,7 +91,38 @@ struct ExecCommand: AsyncParsableCommand {
         }
 
         let path = try Self.resolve(program, searchPath: environment["PATH"] ?? "/usr/bin:/bin")
-        Self.replaceProcess(path: path, arguments: command, environment: environment)
+        guard mask else { Self.replaceProcess(path: path, arguments: command, environment: environment) }
+        let patterns = LeakPatternSet(values: masked)
+        for source in patterns.skipped {
+            Output.warn("--mask: \(source.name) is shorter than \(MultiPatternMatcher.minimumLength) bytes and is not masked")
+        }
+        let status = await Self.runMasked(path: path, arguments: command, environment: environment, patterns: patterns)
+        Foundation.exit(status)
+    }
+
+    /// What `--mask` removes: each entity's secret and access token, the values CMD is given
+    /// (DESIGN.md, "Leak scanning and masked output"), named `entities/<ID>/secret` and
+    /// `entities/<ID>/token` so the markers read `<redacted:ID/secret>`.
+    static func maskedValues(_ material: [EntityMaterial]) -> [(source: LeakPatternSet.Source, value: SecretValue)] {
+        var values: [(source: LeakPatternSet.Source, value: SecretValue)] = []
+        for entity in material {
+            values.append((.init(name: "entities/\(entity.id.rawValue)/secret", version: "v\(entity.secret.version)"), entity.secret.value))
+            if let token = entity.token {
+                values.append((.init(name: "entities/\(entity.id.rawValue)/token"), token.value))
+            }
+        }
+        return values
+    }
+
+    /// Runs ``MaskedExec`` on a thread of its own (it blocks in poll and waitpid) and returns
+    /// the status Keyward exits with.
+    static func runMasked(path: String, arguments: [String], environment: [String: String], patterns: LeakPatternSet) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(returning: MaskedExec.run(path: path, arguments: arguments, environment: environment, patterns: patterns))
+            }
+            thread.start()
+        }
     }
 
     /// The child's environment.
