@@ -277,7 +277,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KeywardCLITests",
-            dependencies: ["KeywardTesting", "KeywardSimulator", "keyward"],
+            dependencies: ["KeywardCore", "KeywardTesting", "KeywardSimulator", "keyward"],
             swiftSettings: strictSwift
         ),
     ],
