@@ -9,7 +9,7 @@ PIP ?= python3 -m pip
 DEBUG_BIN := .build/debug/keyward
 RELEASE_BIN := .build/release/keyward
 
-.PHONY: all deps test-deps build quickstart test install uninstall bench bench-shared bench-external bench-scan clean
+.PHONY: all deps test-deps build quickstart test install uninstall bench bench-shared bench-external bench-scan bench-mask clean
 
 all: build
 
@@ -104,6 +104,11 @@ bench-external: deps
 ## encoded form, beside `grep -F -f` given the same forms (release build, static runtime).
 bench-scan: deps
 	bench/scan.sh
+
+## exec --mask throughput (issue 16): 100 MB through `keyward exec --mask … -- cat`, beside plain
+## cat and unmasked exec (release build, static runtime).
+bench-mask: deps
+	bench/exec-mask.sh
 
 clean:
 	rm -rf .build

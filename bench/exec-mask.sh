@@ -7,19 +7,22 @@
 # 8-byte window is new to the matcher) with one of the values, raw or in one of its encoded
 # forms, every ~16 KB. Target: ≥ 200 MB/s through --mask.
 # Figures: median wall time of RUNS (3) runs after one warm-up, MB/s = SIZE_MB × 10^6 bytes / s.
-# BIN=DIR: the release keyward (and KeywardBenchmarks, for the vault set-up) already built there.
+# The binaries are the release build `make install` makes (static Swift runtime) in
+# SCRATCH=DIR (default .build-release); BIN=DIR uses DIR/keyward and DIR/KeywardBenchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 ENTITIES=${ENTITIES:-3}
 SIZE_MB=${SIZE_MB:-100}
-SCRATCH=${SCRATCH:-.build}
+SCRATCH=${SCRATCH:-.build-release}
 BIN=${BIN:-}
+flags=(-c release --static-swift-stdlib -Xlinker --no-export-dynamic --scratch-path "$SCRATCH")
 if [ -z "$BIN" ]; then
-    swift build -c release --scratch-path "$SCRATCH" --product KeywardBenchmarks >/dev/null
-    swift build -c release --scratch-path "$SCRATCH" --product keyward >/dev/null
-    BIN=$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)
+    swift build "${flags[@]}" --product KeywardBenchmarks >&2
+    swift build "${flags[@]}" --product keyward >&2
+    BIN="$SCRATCH/release"
 fi
+BIN=$(cd "$BIN" && pwd)
 SETUP=${SETUP:-$BIN/KeywardBenchmarks}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
