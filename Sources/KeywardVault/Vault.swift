@@ -391,7 +391,9 @@ extension Vault {
             // SQLite says SQLITE_FULL only for ENOSPC (or its own page limit): the disk is full.
             return VaultError.io("cannot write \(file): \(reason(ENOSPC)) (\(error.extendedResultCode))")
         case .SQLITE_IOERR:
-            return VaultError.io("cannot read or write \(file): \(reason(EIO)) (\(error.extendedResultCode))")
+            // Without an errno (SQLite keeps none for its -shm file, which every open extends),
+            // a full disk is told by the disk itself: no block left for an ordinary write.
+            return VaultError.io("cannot read or write \(file): \(reason(path.flatMap(noSpaceLeft) ?? nil)) (\(error.extendedResultCode))")
         case .SQLITE_READONLY:
             return VaultError.io("cannot write \(file): \(reason(EROFS)) (\(error.extendedResultCode))")
         case .SQLITE_CANTOPEN:
@@ -407,6 +409,14 @@ extension Vault {
             return nil
         }
     }
+}
+
+/// `ENOSPC` when the file system holding `path` has no block left for an ordinary write, else nil.
+private func noSpaceLeft(_ path: String) -> CInt? {
+    var info = statvfs()
+    let directory = (path as NSString).deletingLastPathComponent
+    guard statvfs(directory.isEmpty ? "." : directory, &info) == 0 else { return nil }
+    return info.f_bavail == 0 ? ENOSPC : nil
 }
 
 func hexString(_ bytes: [UInt8]) -> String {

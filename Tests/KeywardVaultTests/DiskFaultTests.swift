@@ -15,15 +15,16 @@ struct DiskFaultTests {
     @Test("a failure at COMMIT (SQLITE_FULL, SQLITE_IOERR): nothing of the write is kept; the vault verifies",
           arguments: [
               (ResultCode.SQLITE_FULL, "No space left on device"),
-              (ResultCode.SQLITE_IOERR_WRITE, "Input/output error"),
-              (ResultCode.SQLITE_IOERR_FSYNC, "Input/output error"),
+              // No errno behind an injected error: SQLite's own words are kept.
+              (ResultCode.SQLITE_IOERR_WRITE, "disk I/O error"),
+              (ResultCode.SQLITE_IOERR_FSYNC, "disk I/O error"),
           ])
     func injectedAtCommit(code: ResultCode, reason: String) throws {
         let box = try Sandbox()
         let (vault, source) = try box.makeVault()
         try vault.put(name("app/kept"), secret("old value"))
         let generation = vault.generation
-        vault.setFaultHook { point in if point == "commit" { throw DatabaseError(resultCode: code, message: "injected") } }
+        vault.setFaultHook { point in if point == "commit" { throw DatabaseError(resultCode: code, message: code == .SQLITE_FULL ? "database or disk is full" : "disk I/O error") } }
         let error = try #require(throws: VaultError.self) { try vault.put(name("app/kept"), secret("new value")) }
         vault.setFaultHook(nil)
         #expect(error.code == .io)
