@@ -338,6 +338,25 @@ struct DiskFaultCLITests {
         #expect(try await fixture.run(["audit", "--output", "json"]).stdout == rowsBefore.stdout, "no row appended")
     }
 
+    @Test("the vault's directory read-only (sync, vault get, export): exit 1 naming the vault and 'Read-only file system'; nothing delivered or changed",
+          arguments: [["sync"], ["vault", "get", "entities/FIU-ALPHA/secret"], ["export", "FIU-ALPHA", "--format", "dotenv"]])
+    func vaultReadOnly(command: [String]) async throws {
+        let (fixture, disks) = try await Self.start()
+        defer { Self.finish(fixture, disks) }
+        fixture.simulator.setSecret("changed-on-the-server-5", for: "FIU-ALPHA", expiresIn: 80 * 86_400)
+        try await Self.settle(fixture)
+        let before = try Self.snapshot(fixture)
+        try disks.state!.setReadOnly(true)
+        let result = try await fixture.run(command)
+        try disks.state!.setReadOnly(false)
+        Self.expectDiskFailure(result, path: Self.vaultPath(fixture), reason: Self.readOnly, fixture)
+        #expect(result.stdout.isEmpty, "\(result.stdout)")
+        let changedFiles = Self.changed(before, try Self.snapshot(fixture))
+        #expect(changedFiles == [], "changed: \(changedFiles)")
+        #expect(Self.temporaries(fixture) == [])
+        try await Self.expectVerifies(fixture)
+    }
+
     // MARK: export --out
 
     @Test("export --out on a full disk: exit 1 naming the file and 'No space left'; the old file byte-identical, no temporary")
