@@ -113,3 +113,94 @@ public final class SmallDisk: @unchecked Sendable {
         init(_ description: String) { self.description = description }
     }
 }
+
+/// A disk that answers `EIO`, for real: an ext2 file system mounted `sync,errors=continue` on a
+/// loop device whose backing file lives on a ``SmallDisk``. Once ``startFailing()`` fills that
+/// tmpfs, the loop device cannot allocate blocks of its (sparse) backing file, and every write
+/// of new data fails with "Input/output error" as on a dying disk.
+///
+/// Needs what ``SmallDisk`` needs plus `losetup` and `mkfs.ext2` and a free loop device;
+/// ``unavailableReason`` says what is missing. Always ``unmount()`` in a `defer`.
+public final class FailingDisk: @unchecked Sendable {
+    /// The mount point of the ext2 file system (mode 0700).
+    public let path: String
+    private let backing: SmallDisk
+    private var device: String?
+
+    /// Why a failing disk cannot be made here, or `nil`.
+    public static let unavailableReason: String? = {
+        if let reason = SmallDisk.unavailableReason { return reason }
+        for tool in ["/usr/sbin/losetup", "/usr/sbin/mkfs.ext2"] where access(tool, X_OK) != 0 {
+            return "\(tool) is missing: the EIO tests need util-linux's losetup and e2fsprogs"
+        }
+        guard access("/dev/loop-control", F_OK) == 0 else { return "no /dev/loop-control: the EIO tests need loop devices" }
+        return nil
+    }()
+
+    /// Makes and mounts an ext2 file system of `sizeKiB` KiB at `path`.
+    /// - Throws: ``SmallDisk/Failure`` naming the step that failed.
+    public init(at path: String, sizeKiB: Int = 8_192) throws {
+        self.path = path
+        backing = try SmallDisk(at: path + ".backing", sizeKiB: sizeKiB + 1_024)
+        do {
+            let image = backing.path + "/image"
+            let fd = open(image, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
+            guard fd >= 0, ftruncate(fd, off_t(sizeKiB) * 1_024) == 0 else {
+                if fd >= 0 { close(fd) }
+                throw SmallDisk.Failure("create the sparse image \(image): \(String(cString: strerror(errno)))")
+            }
+            close(fd)
+            let attached = try Self.run("/usr/sbin/losetup", ["-f", "--show", image]).trimmingCharacters(in: .whitespacesAndNewlines)
+            device = attached
+            _ = try Self.run("/usr/sbin/mkfs.ext2", ["-q", "-F", attached])
+            if mkdir(path, 0o700) != 0, errno != EEXIST { throw SmallDisk.Failure("mkdir \(path): \(String(cString: strerror(errno)))") }
+            guard mount(attached, path, "ext2", UInt(MS_SYNCHRONOUS), "errors=continue") == 0 else {
+                throw SmallDisk.Failure("mount \(attached) \(path): \(String(cString: strerror(errno)))")
+            }
+            chmod(path, 0o700)
+            // ext2 leaves lost+found: keep the root holding only what the test writes.
+            rmdir(path + "/lost+found")
+        } catch {
+            unmount()
+            throw error
+        }
+    }
+
+    /// From now on, writes of new data answer `EIO` (the backing tmpfs is full).
+    public func startFailing() throws { try backing.fill() }
+
+    /// Writes work again.
+    public func stopFailing() { backing.free() }
+
+    /// Unmounts the file system, detaches the loop device and unmounts the backing tmpfs.
+    /// Safe to call twice.
+    public func unmount() {
+        backing.free()
+        if umount2(path, 0) != 0 { umount2(path, CInt(MNT_DETACH)) }
+        rmdir(path)
+        if let device {
+            _ = try? Self.run("/usr/sbin/losetup", ["-d", device])
+            self.device = nil
+        }
+        backing.unmount()
+    }
+
+    deinit { unmount() }
+
+    private static func run(_ tool: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw SmallDisk.Failure("\(tool) \(arguments.joined(separator: " ")): \(String(decoding: errors, as: UTF8.self))")
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+}

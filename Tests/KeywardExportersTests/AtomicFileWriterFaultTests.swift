@@ -100,4 +100,27 @@ struct AtomicFileWriterFaultTests {
         #expect(try AtomicFileWriter().write(Self.old, to: path, mode: 0o600) == .unchanged)
         try disk.setReadOnly(false)
     }
+
+    @Test("a disk answering EIO (ext2 on a loop device over a full tmpfs): the error names the path and 'Input/output error'; the old file stays",
+          .enabled(if: FailingDisk.unavailableReason == nil, "\(FailingDisk.unavailableReason ?? "")"))
+    func failingDisk() throws {
+        let directory = try TemporaryDirectory()
+        let disk = try FailingDisk(at: directory.file("disk"))
+        defer { disk.unmount() }
+        let path = disk.path + "/app.env"
+        try AtomicFileWriter().write(Self.old, to: path, mode: 0o600)
+        let before = inode(path)
+        try disk.startFailing()
+        // Large enough to need blocks of the image that were never written (mkfs wrote some).
+        let large = Array(String(repeating: "NEW_KEY='new value'\n", count: 50_000).utf8)
+        let error = try #require(throws: KeywardError.self) {
+            try AtomicFileWriter().write(large, to: path, mode: 0o600)
+        }
+        #expect(error.message.contains(path) && error.message.hasSuffix(": Input/output error"), "\(error.message)")
+        #expect(try bytes(path) == Self.old)
+        #expect(inode(path) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: disk.path) == ["app.env"])
+        // No "works again" check: after I/O errors ext2's free-block count is off (a later
+        // write of the same size answered ENOSPC), which is the file system's business.
+    }
 }
