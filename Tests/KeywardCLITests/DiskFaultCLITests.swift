@@ -257,15 +257,14 @@ struct DiskFaultCLITests {
             kill(process.processIdentifier, SIGKILL)
             throw error
         }
-        let resumer = Task {
-            while process.isRunning {
-                if isStopped() { kill(process.processIdentifier, SIGCONT) }
-                try? await Task.sleep(for: .milliseconds(10))
-            }
-        }
+        // Polled with Task.sleep, never a blocking wait (Foundation's waitUntilExit spins a run
+        // loop on its thread for as long as the process lives).
         kill(process.processIdentifier, SIGCONT)
-        let status = await RotateCLITests.wait(process)
-        resumer.cancel()
+        while process.isRunning {
+            try await Task.sleep(for: .milliseconds(10))
+            if isStopped() { kill(process.processIdentifier, SIGCONT) }
+        }
+        let status = process.terminationStatus
         return CommandRunner.Result(status: status, stdout: String(decoding: await output.value, as: UTF8.self),
                                     stderr: String(decoding: await errors.value, as: UTF8.self))
     }

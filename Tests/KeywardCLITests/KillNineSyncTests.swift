@@ -116,7 +116,8 @@ struct KillNineSyncTests {
             let process = try RotateCLITests.launch(["sync"], fixture: fixture)
             try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            let status = await RotateCLITests.wait(process)
+            while process.isRunning { try await Task.sleep(for: .milliseconds(5)) }
+            let status = process.terminationStatus
             if status == 0 { completed += 1 } else {
                 #expect(process.terminationReason == .uncaughtSignal && status == SIGKILL, "round \(round): exit \(status)")
                 killed += 1
