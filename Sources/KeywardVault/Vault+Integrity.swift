@@ -356,7 +356,7 @@ extension Vault {
                 return .commit
             }
         } catch {
-            throw Vault.mapped(error)
+            throw mapped(error)
         }
         if let committed {
             didCommit(generation: committed.generation, updatedAt: committed.updatedAt, top: committed.top, keys: committed.keys,
@@ -461,7 +461,7 @@ extension Vault {
                 return try body(db, keys)
             }
         } catch {
-            throw Vault.mapped(error)
+            throw mapped(error)
         }
     }
 

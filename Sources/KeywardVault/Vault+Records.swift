@@ -420,7 +420,7 @@ extension Vault {
             record.label = label
             return (record, ())
         } catch {
-            throw Vault.mapped(error)
+            throw mapped(error)
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+internal import GRDBSQLite
 import KeywardCore
 import Logging
 
@@ -185,7 +186,7 @@ public final class Vault: @unchecked Sendable {
             unlink(path)
             unlink(path + "-wal")
             unlink(path + "-shm")
-            throw Vault.mapped(error)
+            throw Vault.mapped(error, path: path)
         }
     }
 
@@ -262,7 +263,7 @@ public final class Vault: @unchecked Sendable {
             try vault.queue.inDatabase { db in try db.execute(sql: "PRAGMA cache_size = -\(VaultSchema.openCacheKiB)") }
             return (vault, meta)
         } catch {
-            throw mapped(error)
+            throw mapped(error, path: path)
         }
     }
 
@@ -271,7 +272,7 @@ public final class Vault: @unchecked Sendable {
         do {
             _ = try queue.read { db in try Vault.verifyContents(db, keys: keys) }
         } catch {
-            throw Vault.mapped(error)
+            throw mapped(error)
         }
     }
 
@@ -331,7 +332,23 @@ public final class Vault: @unchecked Sendable {
 
     // MARK: Errors at the edge
 
-    static func mapped(_ error: any Error) -> any Error {
+    /// ``mapped(_:path:systemErrno:)`` for an error of this vault's connection: names the
+    /// vault's path and, for a file-system failure, the system's reason (`errno` of the last
+    /// failed system call on the connection, e.g. "No space left on device").
+    func mapped(_ error: any Error) -> any Error {
+        guard error is DatabaseError else { return Vault.mapped(error, path: path) }
+        let code = queue.inDatabase { db in sqlite3_system_errno(db.sqliteConnection) }
+        return Vault.mapped(error, path: path, systemErrno: code)
+    }
+
+    /// A thrown error as a ``VaultError``. A full disk, an I/O error, a read-only file system
+    /// or a file that cannot be opened is `.io` (exit 1) naming `path` (when known) and the
+    /// system's reason: `systemErrno` when SQLite reported one, else what the result code means
+    /// (SQLITE_FULL is "No space left on device"). Issue 16, item 2.
+    static func mapped(_ error: any Error, path: String? = nil, systemErrno: CInt = 0) -> any Error {
+        if let error = error as? DatabaseError, let disk = diskFailure(error, path: path, systemErrno: systemErrno) {
+            return disk
+        }
         switch error {
         case let error as VaultError:
             return error
@@ -359,6 +376,48 @@ public final class Vault: @unchecked Sendable {
 }
 
 // MARK: Helpers shared by the extensions
+
+extension Vault {
+    /// The file-system failures among SQLite's result codes, as `.io` errors naming the file.
+    private static func diskFailure(_ error: DatabaseError, path: String?, systemErrno: CInt) -> VaultError? {
+        let file = path.map { "the vault \($0)" } ?? "the vault"
+        func reason(_ fallback: CInt?) -> String {
+            if systemErrno != 0 { return String(cString: strerror(systemErrno)) }
+            if let fallback { return String(cString: strerror(fallback)) }
+            return error.message ?? "\(error.extendedResultCode)"
+        }
+        switch error.resultCode {
+        case .SQLITE_FULL:
+            // SQLite says SQLITE_FULL only for ENOSPC (or its own page limit): the disk is full.
+            return VaultError.io("cannot write \(file): \(reason(ENOSPC)) (\(error.extendedResultCode))")
+        case .SQLITE_IOERR:
+            // Without an errno (SQLite keeps none for its -shm file, which every open extends),
+            // a full disk is told by the disk itself: no block left for an ordinary write.
+            return VaultError.io("cannot read or write \(file): \(reason(path.flatMap(noSpaceLeft) ?? nil)) (\(error.extendedResultCode))")
+        case .SQLITE_READONLY:
+            return VaultError.io("cannot write \(file): \(reason(EROFS)) (\(error.extendedResultCode))")
+        case .SQLITE_CANTOPEN:
+            // Opened before any connection exists (no errno kept): ask the system directly
+            // why the file cannot be opened for writing (EROFS on a read-only mount, EACCES...).
+            var probed: CInt?
+            if systemErrno == 0, let path {
+                let fd = Glibc.open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)
+                if fd >= 0 { Glibc.close(fd) } else { probed = errno }
+            }
+            return VaultError.io("cannot open \(file): \(reason(probed)) (\(error.extendedResultCode))")
+        default:
+            return nil
+        }
+    }
+}
+
+/// `ENOSPC` when the file system holding `path` has no block left for an ordinary write, else nil.
+private func noSpaceLeft(_ path: String) -> CInt? {
+    var info = statvfs()
+    let directory = (path as NSString).deletingLastPathComponent
+    guard statvfs(directory.isEmpty ? "." : directory, &info) == 0 else { return nil }
+    return info.f_bavail == 0 ? ENOSPC : nil
+}
 
 func hexString(_ bytes: [UInt8]) -> String {
     let digits = Array("0123456789abcdef".utf8)

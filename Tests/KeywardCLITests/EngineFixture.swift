@@ -12,8 +12,11 @@ struct EngineFixture {
     let baseURL: URL
     var environment: [String: String]
 
-    static func start(extraConfig: String = "", forbidden: Bool = false) async throws -> EngineFixture {
+    /// - Parameter prepare: runs on the fresh directory before anything is created in it (the
+    ///   disk-fault tests mount their small disks at `state/` and `deploy/` there).
+    static func start(extraConfig: String = "", forbidden: Bool = false, prepare: (URL) throws -> Void = { _ in }) async throws -> EngineFixture {
         let directory = try CommandRunner.temporaryDirectory()
+        try prepare(directory)
         let allowed = ["FIU-ALPHA", "FIU-BETA"] + (forbidden ? [] : ["FIU-GAMMA"])
         let seed = SimulatorSeed(
             users: [.init(username: "ops@example.com", password: password, entities: allowed)],

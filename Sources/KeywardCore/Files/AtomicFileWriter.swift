@@ -42,10 +42,22 @@ import Darwin
 /// contents: ``FailureCategory/usage`` for a missing directory or a target that is a link, a
 /// directory or another non-regular file; ``FailureCategory/operationFailed`` for I/O errors.
 package struct AtomicFileWriter: Sendable {
-    /// Where a write can be made to fail on purpose, so tests can check the clean-up path.
-    package enum FaultPoint: Sendable {
+    /// Where a write can be made to fail on purpose, so tests can check the clean-up path
+    /// without a full or failing disk. The errno variants fail that system call as the kernel
+    /// would (e.g. `ENOSPC`, `EIO`), through the same error path and message.
+    package enum FaultPoint: Sendable, Equatable {
         /// After the temporary file was written and synced, before the rename.
         case beforeRename
+        /// `write(2)` of the temporary file fails with this errno after half the bytes were
+        /// written (a disk that fills mid-write); with no bytes, at once.
+        case write(CInt)
+        /// `fsync(2)` of the temporary file fails with this errno.
+        case fileSync(CInt)
+        /// `renameat(2)` over the target fails with this errno.
+        case rename(CInt)
+        /// `fsync(2)` of the directory after the rename fails with this errno (the new file is
+        /// in place by then; the error says so).
+        case directorySync(CInt)
     }
 
     var fault: FaultPoint?
@@ -173,7 +185,8 @@ private struct Target {
             defer { close(fd) }
             // The umask applied at creation; set the mode the configuration asked for.
             guard fchmod(fd, mode_t(mode)) == 0 else { throw failure("cannot set the mode of a temporary file for \(path)", errno) }
-            try writeAll(bytes, to: fd)
+            try writeAll(bytes, to: fd, fault: fault)
+            if case .fileSync(let code) = fault { throw failure("cannot sync \(path)", code) }
             guard fsync(fd) == 0 else { throw failure("cannot sync \(path)", errno) }
         }
         if fault == .beforeRename {
@@ -181,12 +194,16 @@ private struct Target {
         }
         // Debug builds: KEYWARD_CRASH_AT=sink-before-rename dies here, leaving the temporary file.
         CrashHook.at(.sinkBeforeRename)
+        if case .rename(let code) = fault { throw failure("cannot replace \(path)", code) }
         guard renameat(directory, temporary, directory, name) == 0 else {
             throw failure("cannot replace \(path)", errno)
         }
         renamed = true
         // Without this the rename may not survive a power cut. Some file systems cannot sync a
         // directory (EINVAL); the file's own data is synced already, so that is not an error.
+        if case .directorySync(let code) = fault {
+            throw failure("wrote \(path), but cannot sync its directory \(self.directory)", code)
+        }
         if fsync(directory) != 0, errno != EINVAL {
             throw failure("wrote \(path), but cannot sync its directory \(self.directory)", errno)
         }
@@ -248,17 +265,20 @@ private struct Target {
         throw KeywardError.operationFailed("cannot create a temporary file beside \(path): too many name collisions")
     }
 
-    private func writeAll(_ bytes: [UInt8], to fd: CInt) throws {
+    private func writeAll(_ bytes: [UInt8], to fd: CInt, fault: AtomicFileWriter.FaultPoint?) throws {
         try bytes.withUnsafeBytes { buffer in
             var offset = 0
-            while offset < buffer.count {
-                let count = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            var end = buffer.count
+            if case .write = fault { end = buffer.count / 2 }
+            while offset < end {
+                let count = write(fd, buffer.baseAddress! + offset, end - offset)
                 if count < 0 {
                     if errno == EINTR { continue }
                     throw failure("cannot write \(path)", errno)
                 }
                 offset += count
             }
+            if case .write(let code) = fault { throw failure("cannot write \(path)", code) }
         }
     }
 
