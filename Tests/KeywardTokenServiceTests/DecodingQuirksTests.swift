@@ -4,6 +4,7 @@ import KeywardCore
 import Testing
 
 @testable import KeywardTokenService
+import KeywardTokenServiceWire
 
 /// Every decoding quirk of token-service-contract.md, as a table.
 @Suite("decoding the token service's answers")
