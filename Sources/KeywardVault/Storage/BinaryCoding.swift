@@ -83,6 +83,28 @@ struct ByteReader {
         return Int64(bitPattern: value)
     }
 
+    /// The times the vault stores: milliseconds since 1970 (UTC) within the years 1 to 9999,
+    /// the span of RFC 3339. Each one is a `Date` and back to the same millisecond; far
+    /// outside it a `Double` loses milliseconds, and beyond ±2^63 / 1000 seconds converting
+    /// back to `Int64` traps (found by Fuzz/fuzz-vault).
+    static let timeRange: ClosedRange<Int64> = -62_135_596_800_000...253_402_300_799_999
+
+    /// A time (``i64()``) within ``timeRange``.
+    mutating func time() throws -> Int64 {
+        let value = try i64()
+        guard Self.timeRange.contains(value) else { throw Malformed() }
+        return value
+    }
+
+    /// An optional time: a presence byte (0 or 1), then ``time()``.
+    mutating func optionalTime() throws -> Int64? {
+        switch try u8() {
+        case 0: return nil
+        case 1: return try time()
+        default: throw Malformed()
+        }
+    }
+
     mutating func field() throws -> [UInt8] {
         let count = Int(try u32())
         guard bytes.count - offset >= count else { throw Malformed() }
