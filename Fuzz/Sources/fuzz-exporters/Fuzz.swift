@@ -1,3 +1,4 @@
+import Foundation
 import FuzzSupport
 import KeywardCore
 import KeywardExporters
@@ -23,6 +24,7 @@ private func check(_ name: String, _ pairs: [SinkKeys.Pair], render: () throws -
     }
     var expected: Variables = [:]
     for pair in pairs { expected[pair.key] = pair.value.revealBytes() }
+    dump(name, output, expected)
     for (reader, read) in readers {
         guard let variables = read(output) else {
             require(false, "\(name): \(reader) cannot read the file the writer wrote (hex \(hex(output)))")
@@ -34,6 +36,22 @@ private func check(_ name: String, _ pairs: [SinkKeys.Pair], render: () throws -
         }
         require(Set(variables.keys) == Set(expected.keys), "\(name): \(reader) reads other variables: \(variables.keys.sorted()); file hex \(hex(output))")
     }
+}
+
+/// With `KEYWARD_FUZZ_DUMP=DIR` (replaying a corpus: `fuzz-exporters -runs=0 CORPUS`), every
+/// file a writer wrote goes to DIR with the values it must read back as, for
+/// `Fuzz/replay-readers.py` to check against the real readers (python-dotenv, node, bash,
+/// dash, docker): the models' blind spots, checked where they matter.
+private let dumpDirectory = ProcessInfo.processInfo.environment["KEYWARD_FUZZ_DUMP"]
+private nonisolated(unsafe) var dumped = 0
+
+private func dump(_ name: String, _ output: [UInt8], _ expected: Variables) {
+    guard let dumpDirectory else { return }
+    dumped += 1
+    let base = "\(dumpDirectory)/\(dumped)-\(name.replacingOccurrences(of: " ", with: "-"))"
+    FileManager.default.createFile(atPath: base + ".env", contents: Data(output))
+    let json = "{" + expected.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\"\(hex($0.value))\"" }.joined(separator: ",") + "}"
+    FileManager.default.createFile(atPath: base + ".json", contents: Data(json.utf8))
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
