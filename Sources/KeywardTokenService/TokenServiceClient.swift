@@ -408,10 +408,13 @@ public final class TokenServiceClient: Sendable {
     }
 
     /// The earlier of `receivedAt + expiresIn` and the JWT's `exp` (contract, "Quirks"); when
-    /// neither is usable, `receivedAt` (treat the token as already due).
+    /// neither is usable, `receivedAt` (treat the token as already due). A time outside
+    /// ``SecretExpiry/plausible`` is not usable: the vault could not store it.
     static func tokenExpiry(token: String, expiresIn: Double?, receivedAt: Date) -> Date {
         let fromExpiresIn = expiresIn.flatMap { $0 > 0 && $0.isFinite ? receivedAt.addingTimeInterval($0) : nil }
-        let fromClaim = try? DefaultJWTParser().parse(Array(token.utf8), as: ExpiryClaims.self).payload.exp?.value
+            .flatMap { SecretExpiry.plausible.contains($0) ? $0 : nil }
+        let fromClaim = (try? DefaultJWTParser().parse(Array(token.utf8), as: ExpiryClaims.self).payload.exp?.value)
+            .flatMap { SecretExpiry.plausible.contains($0) ? $0 : nil }
         switch (fromExpiresIn, fromClaim) {
         case let (a?, b?): return min(a, b)
         case let (a?, nil): return a

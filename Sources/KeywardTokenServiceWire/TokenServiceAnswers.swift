@@ -175,10 +175,19 @@ package enum SecretExpiry {
     /// Values above 10^11 are milliseconds (contract, "POST /entity/secret/read").
     package static let millisecondsThreshold = 1e11
 
+    /// The dates an expiry from the service may take: 0000-01-01T00:00:00Z to
+    /// 9999-12-31T23:59:59.999Z, what an RFC 3339 date-time names. Beyond them a number is
+    /// nonsense, and one past ±2^63 milliseconds traps where the vault converts it to
+    /// milliseconds to store it (`expiresOn: 1e20`; found while writing Fuzz/fuzz-token-service).
+    package static let plausible = Date(timeIntervalSince1970: -62_167_219_200)...Date(timeIntervalSince1970: 253_402_300_799.999)
+
+    /// The expiry the answer gives, or `nil` for none: `expiresOn` absent, `null`, 0 or below,
+    /// not finite, or outside ``plausible`` (as the contract reads a missing expiry).
     package static func resolve(expiresOn: Double?, expirationDate: String?) -> Date? {
         if let expiresOn {
             guard expiresOn > 0, expiresOn.isFinite else { return nil }
-            return Date(timeIntervalSince1970: expiresOn > millisecondsThreshold ? expiresOn / 1000 : expiresOn)
+            let date = Date(timeIntervalSince1970: expiresOn > millisecondsThreshold ? expiresOn / 1000 : expiresOn)
+            return plausible.contains(date) ? date : nil
         }
         if let expirationDate, let date = Timestamps.parse(expirationDate) {
             return date

@@ -8,7 +8,7 @@ import KeywardTokenServiceWire
 /// for entity FIU-EXAMPLE-1, and an error envelope. Properties: each gives a value or a typed
 /// failure, never a trap or a hang; a token answer's `accessToken` and a secret answer's
 /// `secret` are never empty; a secret answer never belongs to another entity; a secret's
-/// expiry is a finite date; every message shown to users (the answer's `message`, the error
+/// expiry lies in years 0 to 9999 (what the vault can store); every message shown to users (the answer's `message`, the error
 /// envelope's text) holds no control character, is at most 200 characters and `…`, and never
 /// holds the credential the request carried, the token or the secret of the answer.
 private let entity: EntityID = "FIU-EXAMPLE-1"
@@ -36,7 +36,11 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     do throws(TokenServiceAnswers.Failure) {
         let secret = try TokenServiceAnswers.secret(body, entity: entity, sensitive: [userToken])
         require(!secret.secret.isEmpty, "an empty secret accepted")
-        if let expiresAt = secret.expiresAt { require(expiresAt.timeIntervalSince1970.isFinite, "an expiry that is not finite") }
+        // What the vault stores as milliseconds in an Int64, and RFC 3339 can name: years 0 to 9999.
+        if let expiresAt = secret.expiresAt {
+            require((-62_167_219_200...253_402_300_799.999).contains(expiresAt.timeIntervalSince1970),
+                    "an expiry the vault cannot store: \(expiresAt.timeIntervalSince1970) s")
+        }
         if let message = secret.message { checkShown(message, hiding: [userToken.revealUTF8(), secret.secret], "secret message") }
     } catch {
         checkFailure(error)
