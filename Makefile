@@ -114,7 +114,11 @@ FUZZ_RUNS := Fuzz/.build-fuzz-runs
 fuzz: deps
 	@# SwiftPM hands swiftc `-sanitize=fuzzer -sanitize=address`, and Swift 6.3's driver keeps only
 	@# the last: Swift code would get no coverage counters. The combined flag, last, gives both.
-	cd Fuzz && $(SWIFT) build --scratch-path .build-fuzz --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address
+	@# One product at a time: a plain `swift build` there also built the main package's other
+	@# products' dependencies (NIO, BoringSSL, ...), which no fuzz target links.
+	cd Fuzz && for target in $(FUZZ_TARGETS); do \
+		$(SWIFT) build --scratch-path .build-fuzz --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address --product fuzz-$$target || exit 1; \
+	done
 	@failed=""; for target in $(FUZZ_TARGETS); do \
 		out=$(FUZZ_RUNS)/$$target; mkdir -p $$out/corpus $$out/artifacts; \
 		dict=""; [ -f Fuzz/Dictionaries/$$target.dict ] && dict="-dict=Fuzz/Dictionaries/$$target.dict"; \

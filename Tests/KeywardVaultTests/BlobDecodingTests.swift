@@ -24,12 +24,12 @@ struct BlobDecodingTests {
     /// would have sealed a different entry.
     static let journalFarPast = "010000000d4649552d4558414d504c452d31010000000574786e2d390000000473656e740000019af232b2009a000001f232b5e8"
 
-    @Test("a journal entry with a time outside the years 1 to 9999 is refused, not read as another time")
+    @Test("a journal entry with a time outside ByteReader.timeRange (years 0 to 10000) is refused, not read as another time")
     func journalTimeOutOfRange() throws {
         #expect(throws: ByteReader.Malformed.self) { try Vault.decodeJournalPlaintext(Self.bytes(Self.journalFarPast), id: 1) }
     }
 
-    @Test("journal, audit and record times at the ends of the years 1 to 9999 decode and encode to the same bytes; one past is refused",
+    @Test("journal, audit and record times at the ends of ByteReader.timeRange decode and encode to the same bytes; one past is refused",
           arguments: [ByteReader.timeRange.lowerBound, ByteReader.timeRange.upperBound, 0, 1_765_000_000_123])
     func timesAtTheBounds(_ milliseconds: Int64) throws {
         let entry = VaultJournalEntry(id: 1, entity: "FIU-EXAMPLE-1", txnId: nil, state: .stored,
@@ -44,7 +44,7 @@ struct BlobDecodingTests {
         #expect(decoded.createdAt == milliseconds && decoded.expiresAt == milliseconds)
     }
 
-    @Test("a time one millisecond outside the years 1 to 9999, or Int64's extremes, is refused in every blob",
+    @Test("a time one millisecond outside ByteReader.timeRange, or Int64's extremes, is refused in every blob",
           arguments: [ByteReader.timeRange.lowerBound - 1, ByteReader.timeRange.upperBound + 1, Int64.min, Int64.max])
     func timesPastTheBounds(_ milliseconds: Int64) throws {
         var journal = Vault.encodeJournalPlaintext(VaultJournalEntry(id: 1, entity: "FIU-EXAMPLE-1", txnId: nil, state: .sent,
