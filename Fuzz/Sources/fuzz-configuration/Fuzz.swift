@@ -55,6 +55,7 @@ private func yamlLines(_ text: String) -> Int {
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let text = String(validating: input(data, size), as: UTF8.self) else { return 0 }
     let first = outcome(text)
-    require(first == outcome(text), "two loads of one text differ")
+    let second = outcome(text)
+    require(first == second, "two loads of one text differ:\n\(first)\n\(second)")
     return 0
 }
