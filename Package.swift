@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "keyward", targets: ["keyward"]),
         .library(name: "KeywardCore", targets: ["KeywardCore"]),
         .library(name: "KeywardTokenService", targets: ["KeywardTokenService"]),
+        .library(name: "KeywardTokenServiceWire", targets: ["KeywardTokenServiceWire"]),
         .library(name: "KeywardVault", targets: ["KeywardVault"]),
         .library(name: "KeywardExporters", targets: ["KeywardExporters"]),
         .library(name: "KeywardSimulator", targets: ["KeywardSimulator"]),
@@ -57,10 +58,18 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // The token service's answer bodies decoded from bytes: no HTTP client, no NIO, so the
+        // fuzz targets (Fuzz/) decode them without building the transport.
+        .target(
+            name: "KeywardTokenServiceWire",
+            dependencies: ["KeywardCore"],
+            swiftSettings: strictSwift
+        ),
         .target(
             name: "KeywardTokenService",
             dependencies: [
                 "KeywardCore",
+                "KeywardTokenServiceWire",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
@@ -247,7 +256,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KeywardTokenServiceTests",
-            dependencies: ["KeywardTokenService", "KeywardSimulator", "KeywardTesting"],
+            dependencies: ["KeywardTokenService", "KeywardTokenServiceWire", "KeywardSimulator", "KeywardTesting"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -102,7 +102,7 @@ public struct ExternalPlugin: Sendable {
     }
 
     /// Turns a finished run into the answer object, or the failure protocol 1 says it is.
-    private func check(_ result: PluginProcess.Result, secrets: [[UInt8]], answerCarriesSecret: Bool = false,
+    func check(_ result: PluginProcess.Result, secrets: [[UInt8]], answerCarriesSecret: Bool = false,
                        logger: Logger) throws(ExternalPluginError) -> [String: JSONValue] {
         let parsed: Parsed = if case .exited = result.ending { Self.parseObject(result.stdout) } else { .none }
         // What the answer carries is secret too (a fetched secret, a minted token, a read value).

@@ -23,8 +23,8 @@ struct ExternalProviderCalls: Sendable {
         options = PluginOptions(options: configuration.options, credentials: environment.credentials, plugin: plugin.path)
     }
 
-    private func violation(_ message: String) -> ExternalPluginError {
-        ExternalPluginError(plugin: plugin.path, code: .protocolViolation, message: message)
+    private static func violation(_ plugin: String, _ message: String) -> ExternalPluginError {
+        ExternalPluginError(plugin: plugin, code: .protocolViolation, message: message)
     }
 
     private func call(_ operation: String, entity: EntityID, extra: [String: JSONValue] = [:], secrets: [[UInt8]] = [],
@@ -37,27 +37,33 @@ struct ExternalProviderCalls: Sendable {
     }
 
     /// `expiresAt`: RFC 3339, or `null` / absent when `optional`.
-    private func expiry(_ answer: [String: JSONValue], operation: String, optional: Bool) throws -> Date? {
+    private static func expiry(_ answer: [String: JSONValue], operation: String, optional: Bool, plugin: String) throws -> Date? {
         switch answer["expiresAt"] {
         case nil, .null?:
             if optional { return nil }
-            throw violation("answered \(operation) without \"expiresAt\"")
+            throw violation(plugin, "answered \(operation) without \"expiresAt\"")
         case .string(let text)?:
-            guard let date = Timestamps.parse(text) else { throw violation("answered \(operation) with an \"expiresAt\" that is not an RFC 3339 date-time") }
+            guard let date = Timestamps.parse(text) else { throw violation(plugin, "answered \(operation) with an \"expiresAt\" that is not an RFC 3339 date-time") }
             return date
         default:
-            throw violation("answered \(operation) with an \"expiresAt\" that is not an RFC 3339 date-time")
+            throw violation(plugin, "answered \(operation) with an \"expiresAt\" that is not an RFC 3339 date-time")
         }
     }
 
-    /// `{"secret":V,"expiresAt":RFC3339|null}` as a record.
     private func secret(_ answer: [String: JSONValue], operation: String, context: OperationContext) throws -> ProvidedSecret {
-        guard let value = answer["secret"]?.stringValue, !value.isEmpty else { throw violation("answered \(operation) without a \"secret\" string") }
+        try Self.secret(answer, operation: operation, plugin: plugin.path, source: name, now: context.clock.now)
+    }
+
+    /// `{"secret":V,"expiresAt":RFC3339|null}` (a `fetch` or `reset` answer) as a record
+    /// created `now` by `source`.
+    /// - Throws: ``ExternalPluginError`` (protocol violation) naming `plugin`.
+    static func secret(_ answer: [String: JSONValue], operation: String, plugin: String, source: String, now: Date) throws -> ProvidedSecret {
+        guard let value = answer["secret"]?.stringValue, !value.isEmpty else { throw violation(plugin, "answered \(operation) without a \"secret\" string") }
         // No sink, environment or file format Keyward writes can carry a NUL: stored, it would
         // fail every delivery from then on.
-        guard !value.utf8.contains(0) else { throw violation("answered \(operation) with a \"secret\" holding a NUL character, which no sink can deliver") }
-        let expiresAt = try expiry(answer, operation: operation, optional: true)
-        return ProvidedSecret(record: SecretRecord(value: SecretValue(bytes: Array(value.utf8)), createdAt: context.clock.now, expiresAt: expiresAt, source: name))
+        guard !value.utf8.contains(0) else { throw violation(plugin, "answered \(operation) with a \"secret\" holding a NUL character, which no sink can deliver") }
+        let expiresAt = try expiry(answer, operation: operation, optional: true, plugin: plugin)
+        return ProvidedSecret(record: SecretRecord(value: SecretValue(bytes: Array(value.utf8)), createdAt: now, expiresAt: expiresAt, source: source))
     }
 
     func fetch(_ entity: EntityID, context: OperationContext) async throws -> ProvidedSecret {
@@ -75,15 +81,22 @@ struct ExternalProviderCalls: Sendable {
             throw KeywardError.operationFailed("provider \(name): \(entity): the entity secret is not valid UTF-8, which protocol 1 (JSON strings) cannot carry")
         }
         let answer = try await call("token", entity: entity, extra: ["secret": .string(text)], secrets: [bytes], context: context)
-        guard let value = answer["token"]?.stringValue, !value.isEmpty else { throw violation("answered token without a \"token\" string") }
-        guard !value.utf8.contains(0) else { throw violation("answered token with a \"token\" holding a NUL character, which no sink can deliver") }
-        let expiresAt = try expiry(answer, operation: "token", optional: false)
+        return try Self.token(answer, plugin: plugin.path, source: name, now: context.clock.now)
+    }
+
+    /// `{"token":T,"expiresAt":RFC3339}` (a `token` answer) as a record created `now` by
+    /// `source`; a token already expired at `now` is refused.
+    /// - Throws: ``ExternalPluginError`` (protocol violation) naming `plugin`.
+    static func token(_ answer: [String: JSONValue], plugin: String, source: String, now: Date) throws -> ProvidedSecret {
+        guard let value = answer["token"]?.stringValue, !value.isEmpty else { throw violation(plugin, "answered token without a \"token\" string") }
+        guard !value.utf8.contains(0) else { throw violation(plugin, "answered token with a \"token\" holding a NUL character, which no sink can deliver") }
+        let expiresAt = try expiry(answer, operation: "token", optional: false, plugin: plugin)
         // An access token that is dead on arrival would be stored and handed out as fresh
         // (DESIGN.md: Keyward never delivers a dead credential).
-        if let expiresAt, expiresAt <= context.clock.now {
-            throw violation("answered token with an \"expiresAt\" that has passed (\(Timestamps.format(expiresAt))): the access token is already expired")
+        if let expiresAt, expiresAt <= now {
+            throw violation(plugin, "answered token with an \"expiresAt\" that has passed (\(Timestamps.format(expiresAt))): the access token is already expired")
         }
-        return ProvidedSecret(record: SecretRecord(value: SecretValue(bytes: Array(value.utf8)), createdAt: context.clock.now, expiresAt: expiresAt, source: name))
+        return ProvidedSecret(record: SecretRecord(value: SecretValue(bytes: Array(value.utf8)), createdAt: now, expiresAt: expiresAt, source: source))
     }
 }
 

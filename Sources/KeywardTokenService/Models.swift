@@ -51,7 +51,7 @@ public struct EntitySecret: Sendable, CustomStringConvertible {
     public var description: String { "EntitySecret(\(entityId), expiresAt: \(expiresAt.map(Timestamps.format) ?? "none"), secret: <redacted>)" }
 }
 
-// MARK: - Wire types (token-service-contract.md)
+// MARK: - Wire types (token-service-contract.md; the answers are decoded in KeywardTokenServiceWire)
 
 /// The JSON body of secret read and reset.
 struct SecretRequestBody: Encodable {
@@ -60,64 +60,4 @@ struct SecretRequestBody: Encodable {
     var txnId: String
     var entityId: String
     var secretExpiryDays: Int?
-}
-
-/// The 200 body of user token and entity token generation.
-struct TokenResponseBody: Decodable {
-    var txnId: String?
-    var accessToken: String
-    var expiresIn: FlexibleNumber?
-    var tokenType: String?
-    var message: String?
-}
-
-/// The 200 body of secret read and reset.
-struct SecretResponseBody: Decodable {
-    var txnId: String?
-    var entityId: String?
-    var secret: String
-    var expiresOn: FlexibleNumber?
-    var expirationDate: String?
-    var message: String?
-}
-
-/// The 400/401 envelope.
-struct ErrorResponseBody: Decodable {
-    var txnId: String?
-    var errorCode: String?
-    var errorMsg: String?
-}
-
-/// A number that some servers send as a JSON number (integer or not) and others as a string.
-struct FlexibleNumber: Decodable {
-    var value: Double
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let number = try? container.decode(Double.self) {
-            value = number
-        } else if let text = try? container.decode(String.self), let number = Double(text.trimmingCharacters(in: .whitespaces)) {
-            value = number
-        } else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected a number")
-        }
-    }
-}
-
-/// What the contract says about `expiresOn` (seconds or milliseconds, absent/null/0 meaning no
-/// expiry) and `expirationDate` (no zone: UTC; used only when `expiresOn` is absent).
-enum SecretExpiry {
-    /// Values above 10^11 are milliseconds (contract, "POST /entity/secret/read").
-    static let millisecondsThreshold = 1e11
-
-    static func resolve(expiresOn: Double?, expirationDate: String?) -> Date? {
-        if let expiresOn {
-            guard expiresOn > 0, expiresOn.isFinite else { return nil }
-            return Date(timeIntervalSince1970: expiresOn > millisecondsThreshold ? expiresOn / 1000 : expiresOn)
-        }
-        if let expirationDate, let date = Timestamps.parse(expirationDate) {
-            return date
-        }
-        return nil
-    }
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import JWTKit
 import KeywardCore
+import KeywardTokenServiceWire
 import Logging
 import NIOCore
 import NIOFoundationCompat
@@ -164,16 +165,13 @@ public final class TokenServiceClient: Sendable {
         let txnId = UUID().uuidString.lowercased()
         let answer = try await send(endpoint, contentType: "application/x-www-form-urlencoded", body: body, bearer: nil,
                                     txnId: txnId, sensitive: sensitive, context: context)
-        let decoded: TokenResponseBody = try decode(answer, endpoint: endpoint, txnId: txnId)
-        guard !decoded.accessToken.isEmpty else {
-            throw TokenServiceError(code: .invalidResponse, endpoint: endpoint, httpStatus: answer.status, txnId: decoded.txnId ?? txnId,
-                                    serviceMessage: "the answer has an empty accessToken")
+        let decoded = try Self.decoded(answer, endpoint: endpoint, txnId: txnId) { body throws(TokenServiceAnswers.Failure) in
+            try TokenServiceAnswers.token(body, sensitive: sensitive)
         }
         let now = context.clock.now
-        let expiresAt = Self.tokenExpiry(token: decoded.accessToken, expiresIn: decoded.expiresIn?.value, receivedAt: now)
-        let token = SecretValue(utf8: decoded.accessToken)
-        return AccessToken(value: token, expiresAt: expiresAt, issuedAt: now, txnId: decoded.txnId ?? txnId,
-                           message: Self.nonEmpty(decoded.message).map { Self.scrub($0, sensitive + [token]) })
+        let expiresAt = Self.tokenExpiry(token: decoded.accessToken, expiresIn: decoded.expiresIn, receivedAt: now)
+        return AccessToken(value: SecretValue(utf8: decoded.accessToken), expiresAt: expiresAt, issuedAt: now, txnId: decoded.txnId ?? txnId,
+                           message: decoded.message)
     }
 
     private func secretCall(_ endpoint: TokenServiceEndpoint, entity: EntityID, validityDays: Int?, userToken: AccessToken,
@@ -184,20 +182,11 @@ public final class TokenServiceClient: Sendable {
         let body = try JSONEncoder().encode(request)
         let answer = try await send(endpoint, contentType: "application/json", body: Array(body), bearer: userToken.value,
                                     txnId: txnId, sensitive: [userToken.value], context: context)
-        let decoded: SecretResponseBody = try decode(answer, endpoint: endpoint, txnId: txnId)
-        if let echoed = decoded.entityId, echoed != entity.rawValue {
-            throw TokenServiceError(code: .invalidResponse, endpoint: endpoint, httpStatus: answer.status, txnId: decoded.txnId ?? txnId,
-                                    serviceMessage: "the answer is for another entity")
+        let decoded = try Self.decoded(answer, endpoint: endpoint, txnId: txnId) { body throws(TokenServiceAnswers.Failure) in
+            try TokenServiceAnswers.secret(body, entity: entity, sensitive: [userToken.value])
         }
-        guard !decoded.secret.isEmpty else {
-            throw TokenServiceError(code: .invalidResponse, endpoint: endpoint, httpStatus: answer.status, txnId: decoded.txnId ?? txnId,
-                                    serviceMessage: "the answer has an empty secret")
-        }
-        // `message` is server text shown to users: it must not repeat the secret or the token.
-        let secret = SecretValue(utf8: decoded.secret)
-        return EntitySecret(entityId: entity, secret: secret,
-                            expiresAt: SecretExpiry.resolve(expiresOn: decoded.expiresOn?.value, expirationDate: decoded.expirationDate),
-                            txnId: decoded.txnId ?? txnId, message: Self.nonEmpty(decoded.message).map { Self.scrub($0, [secret, userToken.value]) })
+        return EntitySecret(entityId: entity, secret: SecretValue(utf8: decoded.secret), expiresAt: decoded.expiresAt,
+                            txnId: decoded.txnId ?? txnId, message: decoded.message)
     }
 
     // MARK: - Transport
@@ -288,8 +277,8 @@ public final class TokenServiceClient: Sendable {
         let answer = Answer(status: status, contentType: response.headers.first(name: "Content-Type"), body: body, sensitive: sensitive)
         if (200..<300).contains(status) { return answer }
 
-        let envelope = try? JSONDecoder().decode(ErrorResponseBody.self, from: Data(buffer: body))
-        let message = envelope.map { Self.scrub([$0.errorCode, $0.errorMsg].compactMap { $0 }.joined(separator: ": "), sensitive) }
+        let envelope = TokenServiceAnswers.errorEnvelope(Array(buffer: body), sensitive: sensitive)
+        let message = envelope?.message
         let echoedTxn = envelope?.txnId ?? txnId
         switch status {
         case 400:
@@ -307,22 +296,35 @@ public final class TokenServiceClient: Sendable {
         }
     }
 
-    private func decode<T: Decodable>(_ answer: Answer, endpoint: TokenServiceEndpoint, txnId: String) throws -> T {
-        try Self.decodeBody(Data(buffer: answer.body), status: answer.status, contentType: answer.contentType, endpoint: endpoint, txnId: txnId)
+    /// A 2xx answer decoded by `decode` (a ``TokenServiceAnswers`` function), its failure as
+    /// the ``TokenServiceError`` the call throws.
+    private static func decoded<T>(_ answer: Answer, endpoint: TokenServiceEndpoint, txnId: String,
+                                   _ decode: ([UInt8]) throws(TokenServiceAnswers.Failure) -> T) throws(TokenServiceError) -> T {
+        do {
+            return try decode(Array(buffer: answer.body))
+        } catch {
+            throw Self.error(error, status: answer.status, contentType: answer.contentType, endpoint: endpoint, txnId: txnId)
+        }
     }
 
     /// Decodes a 2xx body: not a JSON object gives ``TokenServiceError/Code/nonJSONBody``; a JSON
     /// object without the promised fields gives ``TokenServiceError/Code/invalidResponse``.
     static func decodeBody<T: Decodable>(_ data: Data, status: Int, contentType: String?, endpoint: TokenServiceEndpoint, txnId: String) throws -> T {
-        guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
-            throw TokenServiceError(code: .nonJSONBody, endpoint: endpoint, httpStatus: status, txnId: txnId,
-                                    serviceMessage: "expected a JSON object, got \(contentType ?? "no content type")")
-        }
         do {
-            return try JSONDecoder().decode(T.self, from: data)
-        } catch let error as DecodingError {
-            throw TokenServiceError(code: .invalidResponse, endpoint: endpoint, httpStatus: status, txnId: txnId,
-                                    serviceMessage: Self.describe(error))
+            return try TokenServiceAnswers.decode(data)
+        } catch {
+            throw Self.error(error, status: status, contentType: contentType, endpoint: endpoint, txnId: txnId)
+        }
+    }
+
+    private static func error(_ failure: TokenServiceAnswers.Failure, status: Int, contentType: String?, endpoint: TokenServiceEndpoint,
+                              txnId: String) -> TokenServiceError {
+        switch failure {
+        case .nonJSONBody:
+            TokenServiceError(code: .nonJSONBody, endpoint: endpoint, httpStatus: status, txnId: txnId,
+                              serviceMessage: "expected a JSON object, got \(contentType ?? "no content type")")
+        case .invalidResponse(let reason, let answerTxnId):
+            TokenServiceError(code: .invalidResponse, endpoint: endpoint, httpStatus: status, txnId: answerTxnId ?? txnId, serviceMessage: reason)
         }
     }
 
@@ -399,36 +401,20 @@ public final class TokenServiceClient: Sendable {
         return "unknown host"
     }
 
-    /// Which field failed to decode, never the value.
-    private static func describe(_ error: DecodingError) -> String {
-        switch error {
-        case .keyNotFound(let key, _): "the answer lacks '\(key.stringValue)'"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            "the answer's '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type"
-        @unknown default: "the answer has an unexpected shape"
-        }
-    }
-
-    /// Removes every credential sent in the request from server-provided text and caps its length.
+    /// Removes every credential sent in the request from server-provided text and caps its length
+    /// (``TokenServiceAnswers/scrub(_:_:)``).
     static func scrub(_ text: String, _ sensitive: [SecretValue]) -> String {
-        var result = text
-        for value in sensitive where !value.isEmpty && value.count >= 4 {
-            result = result.replacingOccurrences(of: value.revealUTF8(), with: "<redacted>")
-        }
-        result = String(result.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.map(Character.init))
-        return result.count > 200 ? String(result.prefix(200)) + "…" : result
-    }
-
-    private static func nonEmpty(_ text: String?) -> String? {
-        guard let text, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
-        return text
+        TokenServiceAnswers.scrub(text, sensitive)
     }
 
     /// The earlier of `receivedAt + expiresIn` and the JWT's `exp` (contract, "Quirks"); when
-    /// neither is usable, `receivedAt` (treat the token as already due).
+    /// neither is usable, `receivedAt` (treat the token as already due). A time outside
+    /// ``SecretExpiry/plausible`` is not usable: the vault could not store it.
     static func tokenExpiry(token: String, expiresIn: Double?, receivedAt: Date) -> Date {
         let fromExpiresIn = expiresIn.flatMap { $0 > 0 && $0.isFinite ? receivedAt.addingTimeInterval($0) : nil }
-        let fromClaim = try? DefaultJWTParser().parse(Array(token.utf8), as: ExpiryClaims.self).payload.exp?.value
+            .flatMap { SecretExpiry.plausible.contains($0) ? $0 : nil }
+        let fromClaim = (try? DefaultJWTParser().parse(Array(token.utf8), as: ExpiryClaims.self).payload.exp?.value)
+            .flatMap { SecretExpiry.plausible.contains($0) ? $0 : nil }
         switch (fromExpiresIn, fromClaim) {
         case let (a?, b?): return min(a, b)
         case let (a?, nil): return a

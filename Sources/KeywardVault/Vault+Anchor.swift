@@ -113,6 +113,12 @@ extension Vault {
     }
 
     private func parseAnchor(_ bytes: ArraySlice<UInt8>) -> Anchor? {
+        Vault.parseAnchor(bytes, vaultID: vaultID)
+    }
+
+    /// One anchor slot's text as a record of this vault (`vaultID`, lower-case hex), or `nil`
+    /// when it is not one. Checks no MAC: ``readAnchor()`` does.
+    static func parseAnchor(_ bytes: ArraySlice<UInt8>, vaultID: String) -> Anchor? {
         var fields: [String: String] = [:]
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let parts = line.split(separator: " ", maxSplits: 1)

@@ -67,6 +67,14 @@ extension Vault {
     }
 
     static func storeJournal(_ db: Database, keys: VaultKeys, entry: VaultJournalEntry, insert: Bool) throws {
+        let box = try keys.log.seal(encodeJournalPlaintext(entry), aad: logAAD(keys: keys, table: "journal", id: entry.id, keyID: keys.keyID, previousTag: []))
+        try db.execute(
+            sql: "\(insert ? "INSERT" : "REPLACE") INTO journal(journal_id, key_id, nonce, ciphertext, tag) VALUES (?, ?, ?, ?, ?)",
+            arguments: [entry.id, Int64(keys.keyID), Data(box.nonce), Data(box.ciphertext), Data(box.tag)])
+    }
+
+    /// What a journal row seals: format 1, entity, txnId, state, creation and update times.
+    static func encodeJournalPlaintext(_ entry: VaultJournalEntry) -> [UInt8] {
         var writer = ByteWriter()
         writer.u8(1)
         writer.field(entry.entity.rawValue)
@@ -74,10 +82,7 @@ extension Vault {
         writer.field(entry.state.rawValue)
         writer.i64(milliseconds(entry.createdAt))
         writer.i64(milliseconds(entry.updatedAt))
-        let box = try keys.log.seal(writer.take(), aad: logAAD(keys: keys, table: "journal", id: entry.id, keyID: keys.keyID, previousTag: []))
-        try db.execute(
-            sql: "\(insert ? "INSERT" : "REPLACE") INTO journal(journal_id, key_id, nonce, ciphertext, tag) VALUES (?, ?, ?, ?, ?)",
-            arguments: [entry.id, Int64(keys.keyID), Data(box.nonce), Data(box.ciphertext), Data(box.tag)])
+        return writer.take()
     }
 
     static func readJournal(_ db: Database, keys: VaultKeys) throws -> [VaultJournalEntry] {
@@ -87,16 +92,23 @@ extension Vault {
             else {
                 throw VaultError.integrity("journal entry \(row.id) failed authentication")
             }
-            var reader = ByteReader(plaintext)
-            guard try reader.u8() == 1, let entity = EntityID(try reader.string()) else { throw ByteReader.Malformed() }
-            let txnId = try reader.optionalString()
-            guard let state = VaultJournalState(rawValue: try reader.string()) else { throw ByteReader.Malformed() }
-            let created = try reader.i64()
-            let updated = try reader.i64()
-            try reader.finish()
-            return VaultJournalEntry(
-                id: row.id, entity: entity, txnId: txnId, state: state, createdAt: date(milliseconds: created), updatedAt: date(milliseconds: updated))
+            return try decodeJournalPlaintext(plaintext, id: row.id)
         }
+    }
+
+    /// A journal row's opened plaintext as an entry; the inverse of ``storeJournal``'s encoding.
+    /// - Throws: ``ByteReader/Malformed`` for a wrong format byte, a bad entity id or state, a
+    ///   time outside ``ByteReader/timeRange``, missing or trailing bytes.
+    static func decodeJournalPlaintext(_ plaintext: [UInt8], id: Int64) throws -> VaultJournalEntry {
+        var reader = ByteReader(plaintext)
+        guard try reader.u8() == 1, let entity = EntityID(try reader.string()) else { throw ByteReader.Malformed() }
+        let txnId = try reader.optionalString()
+        guard let state = VaultJournalState(rawValue: try reader.string()) else { throw ByteReader.Malformed() }
+        let created = try reader.time()
+        let updated = try reader.time()
+        try reader.finish()
+        return VaultJournalEntry(
+            id: id, entity: entity, txnId: txnId, state: state, createdAt: date(milliseconds: created), updatedAt: date(milliseconds: updated))
     }
 
     // MARK: Audit
@@ -169,6 +181,14 @@ extension Vault {
     }
 
     static func storeAudit(_ db: Database, keys: VaultKeys, id: Int64, event: VaultAuditEvent, previousTag: [UInt8]) throws {
+        let box = try keys.log.seal(encodeAuditPlaintext(event), aad: logAAD(keys: keys, table: "audit", id: id, keyID: keys.keyID, previousTag: previousTag))
+        try db.execute(
+            sql: "INSERT INTO audit(audit_id, key_id, nonce, ciphertext, tag) VALUES (?, ?, ?, ?, ?)",
+            arguments: [id, Int64(keys.keyID), Data(box.nonce), Data(box.ciphertext), Data(box.tag)])
+    }
+
+    /// What an audit row seals: format 1, time, operation, entity, outcome, txnId.
+    static func encodeAuditPlaintext(_ event: VaultAuditEvent) -> [UInt8] {
         var writer = ByteWriter()
         writer.u8(1)
         writer.i64(milliseconds(event.time))
@@ -176,10 +196,7 @@ extension Vault {
         writer.optionalField(event.entity)
         writer.field(event.outcome)
         writer.optionalField(event.txnId)
-        let box = try keys.log.seal(writer.take(), aad: logAAD(keys: keys, table: "audit", id: id, keyID: keys.keyID, previousTag: previousTag))
-        try db.execute(
-            sql: "INSERT INTO audit(audit_id, key_id, nonce, ciphertext, tag) VALUES (?, ?, ?, ?, ?)",
-            arguments: [id, Int64(keys.keyID), Data(box.nonce), Data(box.ciphertext), Data(box.tag)])
+        return writer.take()
     }
 
     static func readAuditRows(_ db: Database) throws -> [LogRow] {
@@ -212,15 +229,22 @@ extension Vault {
         else {
             throw VaultError.integrity("audit row \(row.id) failed authentication (changed, removed or reordered rows)")
         }
+        return try decodeAuditPlaintext(plaintext, id: row.id)
+    }
+
+    /// An audit row's opened plaintext as an event; the inverse of ``storeAudit``'s encoding.
+    /// - Throws: ``ByteReader/Malformed`` for a wrong format byte, a time outside
+    ///   ``ByteReader/timeRange``, missing or trailing bytes.
+    static func decodeAuditPlaintext(_ plaintext: [UInt8], id: Int64) throws -> VaultAuditEvent {
         var reader = ByteReader(plaintext)
         guard try reader.u8() == 1 else { throw ByteReader.Malformed() }
-        let time = date(milliseconds: try reader.i64())
+        let time = date(milliseconds: try reader.time())
         let operation = try reader.string()
         let entity = try reader.optionalString()
         let outcome = try reader.string()
         let txnId = try reader.optionalString()
         try reader.finish()
-        return VaultAuditEvent(id: row.id, time: time, operation: operation, entity: entity, outcome: outcome, txnId: txnId)
+        return VaultAuditEvent(id: id, time: time, operation: operation, entity: entity, outcome: outcome, txnId: txnId)
     }
 
     /// Rekey: every journal and audit row re-sealed under the new key, the chain rebuilt.

@@ -22,8 +22,8 @@ struct RecordPlaintext {
     static func decode(_ bytes: [UInt8]) throws -> (value: SecretValue, createdAt: Int64, expiresAt: Int64?, source: String, txnId: String?) {
         var reader = ByteReader(bytes)
         guard try reader.u8() == format else { throw ByteReader.Malformed() }
-        let createdAt = try reader.i64()
-        let expiresAt = try reader.optionalI64()
+        let createdAt = try reader.time()
+        let expiresAt = try reader.optionalTime()
         let source = try reader.string()
         let txnId = try reader.optionalString()
         var value = try reader.field()

@@ -4,6 +4,7 @@ import KeywardCore
 import Testing
 
 @testable import KeywardTokenService
+import KeywardTokenServiceWire
 
 /// Every decoding quirk of token-service-contract.md, as a table.
 @Suite("decoding the token service's answers")
@@ -84,6 +85,29 @@ struct DecodingQuirksTests {
         #expect(TokenServiceClient.tokenExpiry(token: "not-a-jwt", expiresIn: 600, receivedAt: now) == now.addingTimeInterval(600))
         #expect(TokenServiceClient.tokenExpiry(token: short, expiresIn: nil, receivedAt: now) == now.addingTimeInterval(3_600))
         #expect(TokenServiceClient.tokenExpiry(token: "x", expiresIn: nil, receivedAt: now) == now)
+    }
+
+    @Test("an expiresOn past 9999-12-31 is no expiry, not a date the vault cannot store (fuzz-token-service)",
+          arguments: [(1e20, nil), (1e300, nil), (253_402_300_800_000, nil), (253_402_300_799_000, 253_402_300_799)] as [(Double, Double?)])
+    func implausibleExpiry(expiresOn: Double, expected: Double?) throws {
+        let body = Array(#"{"secret":"s3cr3t","expiresOn":\#(expiresOn)}"#.utf8)
+        let secret = try TokenServiceAnswers.secret(body, entity: "FIU-EXAMPLE-1", sensitive: [])
+        #expect(secret.expiresAt == expected.map { Date(timeIntervalSince1970: $0) })
+    }
+
+    @Test("a token's expiresIn or exp past 9999-12-31 is not usable: the token counts as due (fuzz-token-service)")
+    func implausibleTokenExpiry() async throws {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: String(repeating: "k", count: 32)), digestAlgorithm: .sha256)
+        struct Claims: JWTPayload {
+            var exp: ExpirationClaim
+            func verify(using algorithm: some JWTAlgorithm) async throws {}
+        }
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let farFuture = try await keys.sign(Claims(exp: .init(value: Date(timeIntervalSince1970: 1e15))))
+        #expect(TokenServiceClient.tokenExpiry(token: "x", expiresIn: 1e300, receivedAt: now) == now)
+        #expect(TokenServiceClient.tokenExpiry(token: farFuture, expiresIn: nil, receivedAt: now) == now)
+        #expect(TokenServiceClient.tokenExpiry(token: farFuture, expiresIn: 600, receivedAt: now) == now.addingTimeInterval(600))
     }
 
     @Test("a token answer with extra fields decodes; a missing accessToken is an invalid response")

@@ -83,6 +83,29 @@ struct ByteReader {
         return Int64(bitPattern: value)
     }
 
+    /// The times the vault stores: milliseconds since 1970 (UTC) from a day before
+    /// 0000-01-01T00:00:00Z to a day after 10000-01-01T00:00:00Z, every time an RFC 3339
+    /// date-time (four-digit year, any offset) names. Each one is a `Date` and back to the same
+    /// millisecond; far outside it a `Double` loses milliseconds, and beyond ±2^63 / 1000
+    /// seconds converting back to `Int64` traps (found by Fuzz/fuzz-vault).
+    static let timeRange: ClosedRange<Int64> = -62_167_305_600_000...253_402_387_200_000
+
+    /// A time (``i64()``) within ``timeRange``.
+    mutating func time() throws -> Int64 {
+        let value = try i64()
+        guard Self.timeRange.contains(value) else { throw Malformed() }
+        return value
+    }
+
+    /// An optional time: a presence byte (0 or 1), then ``time()``.
+    mutating func optionalTime() throws -> Int64? {
+        switch try u8() {
+        case 0: return nil
+        case 1: return try time()
+        default: throw Malformed()
+        }
+    }
+
     mutating func field() throws -> [UInt8] {
         let count = Int(try u32())
         guard bytes.count - offset >= count else { throw Malformed() }
