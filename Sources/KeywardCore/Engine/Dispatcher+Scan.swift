@@ -7,7 +7,8 @@ extension Dispatcher {
     /// the configuration resolves locally (`env:`, `file:` and `vault:` references of providers,
     /// sinks and the shared store: passwords, OpenBao tokens, AppRole secret ids), named
     /// `providers/<NAME>/<OPTION>`, `sinks/<NAME>/<OPTION>` or `shared/<OPTION>`. A reference
-    /// that cannot be resolved here (a variable not set, a `shared:` one) is left out. Appends one
+    /// that cannot be resolved here (a variable not set, a `shared:` one) is left out and named,
+    /// with the reason, in ``LeakPatternSet/unresolved``. Appends one
     /// audit row (`scan`): the command reads every secret.
     ///
     /// - Throws: ``KeywardError`` (`.vault`) when no vault is open; the vault's errors.
@@ -22,13 +23,23 @@ extension Dispatcher {
             }
         }
         let resolver = CredentialResolver(environment: environment, store: vault)
+        var unresolved: [String] = []
         for (name, reference) in configuredCredentials() {
-            if case .shared = reference { continue }
-            guard let value = try? await resolver.resolve(reference, context: context), !value.isEmpty else { continue }
-            values.append((LeakPatternSet.Source(name: name, fingerprint: vault.fingerprint(value)), value))
+            if case .shared = reference {
+                unresolved.append("\(name): a shared-store reference is not read by scan")
+                continue
+            }
+            do {
+                let value = try await resolver.resolve(reference, context: context)
+                if !value.isEmpty { values.append((LeakPatternSet.Source(name: name, fingerprint: vault.fingerprint(value)), value)) }
+            } catch {
+                unresolved.append("\(name): \(error)")
+            }
         }
         try await vault.record(AuditEntry(time: context.clock.now, operation: "scan", outcome: .ok))
-        return LeakPatternSet(values: values)
+        var set = LeakPatternSet(values: values)
+        set.unresolved = unresolved
+        return set
     }
 
     /// Every credential reference in the configuration's provider, sink and shared-store

@@ -19,7 +19,8 @@ public enum LeakEncoding: String, Sendable, Hashable, CaseIterable, Codable {
     /// serializing": `*-._` kept, `~` escaped).
     case form
     /// The inside of a JSON string (RFC 8259 section 7): `"` `\` and control characters escaped,
-    /// with `/` as `\/` or not, and non-ASCII characters as `\uXXXX` or not.
+    /// with `/` as `\/` or not, non-ASCII characters as `\uXXXX` or not, `<>&` as `\u003c` or
+    /// not, hex digits in either case.
     case json
 }
 
@@ -69,13 +70,18 @@ public struct EncodedForm: Sendable, Hashable {
             for upper in [true, false] { add(.form, percentEncoded(value, keeping: kept, spaceAsPlus: true, upperHex: upper)) }
         }
         if let text = String(validating: value, as: UTF8.self) {
-            for escapeSlash in [false, true] {
-                for asciiOnly in [false, true] {
-                    add(.json, jsonEscaped(text, escapeSlash: escapeSlash, asciiOnly: asciiOnly, htmlSafe: false))
+            // Every combination encoders choose: `/` as `\/` (PHP, Java's JSONObject), non-ASCII
+            // as `\uXXXX` (Python's default), `<>&` as `\u003c` (Go), hex digits in lower case
+            // (Python, Go) or upper case (Jackson, .NET, Django).
+            for upperHex in [false, true] {
+                for escapeSlash in [false, true] {
+                    for asciiOnly in [false, true] {
+                        for htmlSafe in [false, true] {
+                            add(.json, jsonEscaped(text, escapeSlash: escapeSlash, asciiOnly: asciiOnly, htmlSafe: htmlSafe, upperHex: upperHex))
+                        }
+                    }
                 }
             }
-            // Go's encoding/json also escapes <, > and & by default.
-            add(.json, jsonEscaped(text, escapeSlash: false, asciiOnly: false, htmlSafe: true))
         }
         return result
     }
@@ -131,10 +137,10 @@ public struct EncodedForm: Sendable, Hashable {
 
     // MARK: - JSON
 
-    static func jsonEscaped(_ text: String, escapeSlash: Bool, asciiOnly: Bool, htmlSafe: Bool) -> [UInt8] {
+    static func jsonEscaped(_ text: String, escapeSlash: Bool, asciiOnly: Bool, htmlSafe: Bool, upperHex: Bool = false) -> [UInt8] {
         var result: [UInt8] = []
         func unicodeEscape(_ unit: UInt16) {
-            result += Array(String(format: "\\u%04x", unit).utf8)
+            result += Array(String(format: upperHex ? "\\u%04X" : "\\u%04x", unit).utf8)
         }
         for scalar in text.unicodeScalars {
             switch scalar {

@@ -37,6 +37,9 @@ public struct LeakPatternSet: Sendable {
     /// The values not searched for because they are shorter than
     /// ``MultiPatternMatcher/minimumLength`` bytes (`keyward scan --verbose` lists them).
     public let skipped: [Source]
+    /// Credentials that could not be read to be searched for (a variable not set), each as
+    /// `NAME: reason`; filled by whoever collected the values.
+    public var unresolved: [String] = []
     /// The compiled patterns: one per distinct encoded form.
     public let matcher: MultiPatternMatcher
     private let patternSource: [Int]

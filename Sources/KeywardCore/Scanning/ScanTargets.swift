@@ -86,15 +86,22 @@ public struct ScanTargets: Sendable {
                 continue
             }
             switch info.st_mode & S_IFMT {
-            case S_IFREG: files.append(path)
+            // A pipe (`<(cmd)`, /dev/stdin) or device named explicitly is read as it comes.
+            case S_IFREG, S_IFIFO, S_IFCHR: files.append(path)
             case S_IFDIR: walk(path, into: &files, problems: &problems)
-            default: problems.append(Problem(path: path, reason: "not a regular file or directory"))
+            default: problems.append(Problem(path: path, reason: "not a regular file, pipe or directory"))
             }
         }
         return (files.sorted(), problems)
     }
 
     private func walk(_ directory: String, into files: inout [String], problems: inout [Problem]) {
+        // /proc and /sys hold files that never end (and none a user wrote a secret into).
+        if let resolved = realpath(directory, nil) {
+            let path = String(cString: resolved)
+            free(resolved)
+            if ["/proc", "/sys"].contains(where: { path == $0 || path.hasPrefix($0 + "/") }) { return }
+        }
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
             problems.append(Problem(path: directory, reason: String(cString: strerror(errno == 0 ? EACCES : errno))))
             return

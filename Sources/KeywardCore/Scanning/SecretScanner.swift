@@ -33,9 +33,26 @@ public struct LeakFinding: Sendable, Hashable, Codable {
         case path, line, column, offset, length, name, secretVersion = "version", fingerprint, encoding
     }
 
-    /// `PATH:LINE:COLUMN: NAME vN (fingerprint F, ENCODING)`: DESIGN.md's text form.
+    /// `PATH:LINE:COLUMN: NAME vN (fingerprint F, ENCODING)`: DESIGN.md's text form. Control
+    /// characters in the path are shown escaped (`\n`, `\t`, `\x1b`), so a file name cannot
+    /// forge another finding's line.
     public var summary: String {
-        var text = "\(path):\(line):\(column): \(name)"
+        var shown = ""
+        for scalar in path.unicodeScalars {
+            switch scalar {
+            case "\n": shown += "\\n"
+            case "\t": shown += "\\t"
+            case "\r": shown += "\\r"
+            case "\\": shown += "\\\\"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    shown += "\\x" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+                } else {
+                    shown.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        var text = "\(shown):\(line):\(column): \(name)"
         if let secretVersion { text += " \(secretVersion)" }
         var details: [String] = []
         if let fingerprint { details.append("fingerprint \(fingerprint)") }
@@ -121,15 +138,17 @@ public struct SecretScanner: Sendable {
         return Self.outermost(findings)
     }
 
-    /// `findings` without those inside a longer finding of the same value: a chunk reports
-    /// what it sees, and the next one may see a longer form around it.
+    /// `findings` without those that overlap an earlier (or, at one offset, longer) finding of the
+    /// same value: a chunk reports what it sees, and the next one may see a longer form around
+    /// it; and a repetitive value in repetitive text (`aaaa…`) is reported once per
+    /// non-overlapping occurrence, not at every offset.
     static func outermost(_ findings: [LeakFinding]) -> [LeakFinding] {
         let sorted = findings.sorted { ($0.offset, $1.length) < ($1.offset, $0.length) }
         var reach: [String: Int] = [:]
         var result: [LeakFinding] = []
         for finding in sorted {
             let key = finding.name + " " + (finding.secretVersion ?? "")
-            if let end = reach[key], end >= finding.offset + finding.length { continue }
+            if let end = reach[key], end > finding.offset { continue }
             reach[key] = finding.offset + finding.length
             result.append(finding)
         }
@@ -138,6 +157,10 @@ public struct SecretScanner: Sendable {
 
     /// The findings in `bytes`, named `path`.
     public func scan(bytes: [UInt8], path: String) -> [LeakFinding] {
+        Self.outermost(scanOnce(bytes: bytes, path: path))
+    }
+
+    private func scanOnce(bytes: [UInt8], path: String) -> [LeakFinding] {
         var findings: [LeakFinding] = []
         var lines = 0
         var lastNewline = -1
@@ -163,8 +186,12 @@ public struct SecretScanner: Sendable {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
         guard descriptor >= 0 else { throw ReadError(path: name, code: errno) }
         defer { close(descriptor) }
-        // O_NONBLOCK only guards the open against a FIFO swapped in after the caller looked;
-        // reading a regular file ignores it.
+        // O_NONBLOCK only guards the open (a FIFO with no writer would block it); reads block.
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw ReadError(path: name, code: errno) }
+        // A pipe or device named on the command line is read once, counting lines as it goes.
+        guard info.st_mode & S_IFMT == S_IFREG else { return try scan(descriptor: descriptor, path: name, countingLines: true) }
         let found = try scan(descriptor: descriptor, path: name, countingLines: false)
         guard !found.isEmpty else { return [] }
         guard lseek(descriptor, 0, SEEK_SET) == 0 else { throw ReadError(path: name, code: errno) }

@@ -57,6 +57,9 @@ struct ScanCommand: AsyncParsableCommand {
         let context = global.makeContext(dryRun: true)
         let session = try KeywardSession.openVault(global.sessionOptions, context: context, warn: global.warnOnce)
         let patterns = try await session.dispatcher.leakPatternSet(allVersions: allVersions, context: context)
+        if !global.quiet {
+            for problem in patterns.unresolved { Output.warn("not searched: \(problem)") }
+        }
         if global.verbose {
             for source in patterns.skipped {
                 Output.warn("not searched (shorter than \(MultiPatternMatcher.minimumLength) bytes): \(source.name)" + (source.version.map { " \($0)" } ?? ""))
@@ -80,7 +83,9 @@ struct ScanCommand: AsyncParsableCommand {
             scanned += 1
         }
         for path in stagedFiles {
-            do { report(scanner.scan(bytes: try GitIndex.stagedContent(of: path), path: path)) } catch { failures.append("\(path): \(error)") }
+            do { report(scanner.scan(bytes: try GitIndex.stagedContent(of: path), path: path)) } catch {
+                failures.append((error as? CommandExit)?.message ?? "\(path): cannot be read from git's index")
+            }
             scanned += 1
         }
 
@@ -163,6 +168,9 @@ enum GitIndex {
     ///
     /// - Throws: ``CommandExit`` (exit 2) when git is missing or this is not a repository.
     static func stagedPaths() throws -> [String] {
+        do { _ = try git(["rev-parse", "--is-inside-work-tree"]) } catch {
+            throw CommandExit(code: ExitCodes.usage, message: "scan --staged: not inside a git work tree (run it from the repository's top directory)")
+        }
         let output = try git(["diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR"])
         return output.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
     }
@@ -188,7 +196,7 @@ enum GitIndex {
         let message = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            let text = String(decoding: message.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = String(decoding: message.prefix(300), as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
             throw CommandExit(code: ExitCodes.usage, message: "scan --staged: git \(arguments.first ?? "") failed: \(text)")
         }
         return Array(data)
@@ -241,7 +249,7 @@ struct SARIFLog: Encodable {
 
     init(findings: [LeakFinding]) {
         var allowed = CharacterSet.urlPathAllowed
-        allowed.remove(charactersIn: ";?#[]")
+        allowed.remove(charactersIn: ";?#[]:")
         let results = findings.map { finding in
             let uri = finding.path.addingPercentEncoding(withAllowedCharacters: allowed) ?? finding.path
             let text = finding.name + (finding.secretVersion.map { " \($0)" } ?? "")
