@@ -228,6 +228,44 @@ struct ExecMaskCLITests {
         #expect(text.hasSuffix("caught\n"), "\(text)")
     }
 
+    @Test("base64 wrapped at 76 (base64, MIME) or 64 (PEM, openssl) columns is masked, at any column")
+    func wrappedBase64() async throws {
+        let fixture = try await EngineFixture.start()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync", "FIU-ALPHA"]).status == 0)
+        let secret = try #require(fixture.simulator.currentSecret(for: "FIU-ALPHA"))
+        let token = try await fixture.vaultGet("entities/FIU-ALPHA/token")
+        // coreutils base64 (76), base64 -w 64 (PEM), and Python's MIME encoder after a prefix of
+        // 0 to 5 bytes, so the value starts at other columns and alignments.
+        let script = #"""
+            import base64, os, sys
+            for name in ("FIU_ALPHA_SECRET", "FIU_ALPHA_ACCESS_TOKEN"):
+                v = os.environ[name].encode()
+                for prefix in range(6):
+                    blob = b"p" * prefix + v + b"suffix"
+                    sys.stdout.write(base64.encodebytes(blob).decode())
+                    sys.stdout.write("--\n")
+                    body = base64.b64encode(blob).decode()
+                    sys.stdout.write("\n".join(body[i:i + 64] for i in range(0, len(body), 64)) + "\n--\n")
+            """#
+        let result = try await fixture.run(["exec", "--mask", "FIU-ALPHA", "--", "python3", "-c", script])
+        #expect(result.status == 0, "\(result.stderr)")
+        let joined = result.stdout.replacingOccurrences(of: "\n", with: "")
+        for value in [secret, token] {
+            for prefix in 0..<6 {
+                let blob = Data((String(repeating: "p", count: prefix) + value + "suffix").utf8).base64EncodedString()
+                // The characters that carry the value alone must be gone from every copy.
+                let core = String(decoding: EncodedForm.forms(of: Array(value.utf8)).filter { $0.encoding == .base64 }.last!.bytes, as: UTF8.self)
+                // Booleans first: a failure must not print the output (it would hold the value).
+                let coreSurvived = joined.contains(core)
+                let blobSurvived = joined.contains(blob)
+                #expect(!coreSurvived && !blobSurvived, "a wrapped base64 copy survived (prefix \(prefix))")
+            }
+        }
+        let markers = result.stdout.components(separatedBy: "<redacted:FIU-ALPHA/").count - 1
+        #expect(markers == 24, "one marker per copy")
+    }
+
     @Test("a prompt that ends like the start of a secret is shown without more output (the 100 ms release)")
     func prompt() async throws {
         let fixture = try await EngineFixture.start()

@@ -45,9 +45,17 @@ public struct LeakPatternSet: Sendable {
     private let patternSource: [Int]
     private let patternEncoding: [LeakEncoding]
 
+    /// The line widths at which `base64` (76), `openssl base64` and PEM (64) wrap their output.
+    public static let wrappedBase64Widths = [64, 76]
+
     /// Compiles `values`. A value equal to an earlier one is searched once and reported under
     /// the earlier source; an encoded form equal to one of another value keeps the first.
-    public init(values: [(source: Source, value: SecretValue)]) {
+    ///
+    /// - Parameter wrappedAt: line widths at which base64 output may be wrapped (`\n` every
+    ///   that many characters, as `base64` and PEM write it): each base64 form is also searched
+    ///   with a line break at every position it can fall, about `width` more patterns per form
+    ///   and width. Meant for a few values (`exec --mask`), not a vault's thousand.
+    public init(values: [(source: Source, value: SecretValue)], wrappedAt widths: [Int] = []) {
         var sources: [Source] = []
         var skipped: [Source] = []
         var patterns: [[UInt8]] = []
@@ -63,7 +71,11 @@ public struct LeakPatternSet: Sendable {
             }
             guard seenValues.insert(bytes).inserted else { continue }
             sources.append(source)
-            for form in EncodedForm.forms(of: bytes) where form.bytes.count >= MultiPatternMatcher.minimumLength {
+            var forms = EncodedForm.forms(of: bytes)
+            for form in forms where form.encoding == .base64 || form.encoding == .base64url {
+                forms += Self.wrapped(form, widths: widths)
+            }
+            for form in forms where form.bytes.count >= MultiPatternMatcher.minimumLength {
                 guard seenForms.insert(form.bytes).inserted else { continue }
                 patterns.append(form.bytes)
                 patternSource.append(sources.count - 1)
@@ -75,6 +87,29 @@ public struct LeakPatternSet: Sendable {
         self.matcher = MultiPatternMatcher(patterns: patterns)
         self.patternSource = patternSource
         self.patternEncoding = patternEncoding
+    }
+
+    /// `form` with a `\n` after its first `first` characters and then every `width`, for every
+    /// `first` from 1 to `width` that falls inside it: the form at any column of wrapped output.
+    static func wrapped(_ form: EncodedForm, widths: [Int]) -> [EncodedForm] {
+        var result: [EncodedForm] = []
+        for width in widths where width > 0 {
+            for first in 1...width where first < form.bytes.count {
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(form.bytes.count + form.bytes.count / width + 2)
+                var column = width - first
+                for byte in form.bytes {
+                    if column == width {
+                        bytes.append(0x0A)
+                        column = 0
+                    }
+                    bytes.append(byte)
+                    column += 1
+                }
+                result.append(EncodedForm(encoding: form.encoding, bytes: bytes))
+            }
+        }
+        return result
     }
 
     /// The hits in `buffer` whose start is at or after `startingAt`, in order of start offset,

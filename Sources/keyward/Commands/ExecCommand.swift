@@ -92,7 +92,7 @@ struct ExecCommand: AsyncParsableCommand {
 
         let path = try Self.resolve(program, searchPath: environment["PATH"] ?? "/usr/bin:/bin")
         guard mask else { Self.replaceProcess(path: path, arguments: command, environment: environment) }
-        let patterns = LeakPatternSet(values: masked)
+        let patterns = LeakPatternSet(values: masked, wrappedAt: LeakPatternSet.wrappedBase64Widths)
         for source in patterns.skipped {
             Output.warn("--mask: \(source.name) is shorter than \(MultiPatternMatcher.minimumLength) bytes and is not masked")
         }
