@@ -30,11 +30,15 @@ public struct EncodedForm: Sendable, Hashable {
     public let encoding: LeakEncoding
     /// The bytes to search for.
     public let bytes: [UInt8]
+    /// For the value-only characters of a base64 form inside a longer blob: the bits of the
+    /// value that the characters just before and after hold, which a match must agree with.
+    public let edges: Base64Edges?
 
     /// A form with the given encoding and bytes.
-    public init(encoding: LeakEncoding, bytes: [UInt8]) {
+    public init(encoding: LeakEncoding, bytes: [UInt8], edges: Base64Edges? = nil) {
         self.encoding = encoding
         self.bytes = bytes
+        self.edges = edges
     }
 
     /// Every distinct form of `value` that `keyward scan` searches for: the raw bytes first, then
@@ -57,7 +61,12 @@ public struct EncodedForm: Sendable, Hashable {
             // without `-` or `_` named base64.
             add(encoding, base64(value, urlSafe: urlSafe, padded: true))
             add(encoding, base64(value, urlSafe: urlSafe, padded: false))
-            for alignment in 0..<3 { add(encoding, base64Core(value, alignment: alignment, urlSafe: urlSafe)) }
+            for alignment in 0..<3 {
+                let core = base64Core(value, alignment: alignment, urlSafe: urlSafe)
+                guard !core.isEmpty, seen.insert(core).inserted else { continue }
+                result.append(EncodedForm(encoding: encoding, bytes: core,
+                                          edges: Base64Edges(value, alignment: alignment, urlSafe: urlSafe)))
+            }
         }
         // RFC 3986's unreserved set; the same keeping `/` (Python's `urllib.parse.quote` by
         // default, path encoders); JavaScript's `encodeURIComponent`, which also keeps `!'()*`.
@@ -88,7 +97,7 @@ public struct EncodedForm: Sendable, Hashable {
 
     // MARK: - base64
 
-    private static func base64(_ value: [UInt8], urlSafe: Bool, padded: Bool) -> [UInt8] {
+    static func base64(_ value: [UInt8], urlSafe: Bool, padded: Bool) -> [UInt8] {
         var text = Data(value).base64EncodedString()
         if urlSafe {
             text = String(text.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
@@ -165,5 +174,69 @@ public struct EncodedForm: Sendable, Hashable {
             }
         }
         return result
+    }
+}
+
+/// What the characters around a base64 form's value-only characters must hold: the character
+/// before carries the value's first `leadingBits` bits in its low bits (alignments 1 and 2), the
+/// character after its last `trailingBits` bits in its high bits. Checking them keeps a value
+/// that differs from the secret only in those bits from being reported as the secret.
+public struct Base64Edges: Sendable, Hashable {
+    /// Bits of the value in the character before (0, 2 or 4).
+    public let leadingBits: Int
+    /// Their value (the character's low `leadingBits` bits).
+    public let leading: UInt8
+    /// Bits of the value in the character after (0, 2 or 4).
+    public let trailingBits: Int
+    /// Their value (the character's high `trailingBits` of its six bits).
+    public let trailing: UInt8
+    /// Whether the alphabet is base64url's.
+    public let urlSafe: Bool
+
+    init?(_ value: [UInt8], alignment: Int, urlSafe: Bool) {
+        guard !value.isEmpty else { return nil }
+        let startBit = 8 * alignment
+        let endBit = 8 * (alignment + value.count)
+        leadingBits = (6 - startBit % 6) % 6
+        trailingBits = endBit % 6
+        leading = leadingBits == 0 ? 0 : value[0] >> UInt8(8 - leadingBits)
+        trailing = trailingBits == 0 ? 0 : value[value.count - 1] & UInt8((1 << trailingBits) - 1)
+        self.urlSafe = urlSafe
+        if leadingBits == 0 && trailingBits == 0 { return nil }
+    }
+
+    /// The six bits `character` stands for in base64 or base64url (a form without `+/-_` is the
+    /// same in both, and is kept once), or `nil` for another character.
+    func sextet(_ character: UInt8) -> UInt8? {
+        switch character {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): character - UInt8(ascii: "A")
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): character - UInt8(ascii: "a") + 26
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): character - UInt8(ascii: "0") + 52
+        case UInt8(ascii: "+"), UInt8(ascii: "-"): 62
+        case UInt8(ascii: "/"), UInt8(ascii: "_"): 63
+        default: nil
+        }
+    }
+
+    /// Whether the characters around a match agree: `before` and `after` are the bytes just
+    /// outside it, `nil` where the buffer ends there. A missing neighbour at the input's own
+    /// start or end (`atInputStart`, `atInputEnd`) fails (a valid encoding has it); one cut off
+    /// by a buffer's edge inside the input is not held against the match.
+    public func agree(before: UInt8?, after: UInt8?, atInputStart: Bool, atInputEnd: Bool) -> Bool {
+        if leadingBits > 0 {
+            if let before {
+                guard let bits = sextet(before), bits & UInt8((1 << leadingBits) - 1) == leading else { return false }
+            } else if atInputStart {
+                return false
+            }
+        }
+        if trailingBits > 0 {
+            if let after {
+                guard let bits = sextet(after), bits >> UInt8(6 - trailingBits) == trailing else { return false }
+            } else if atInputEnd {
+                return false
+            }
+        }
+        return true
     }
 }

@@ -44,6 +44,7 @@ public struct LeakPatternSet: Sendable {
     public let matcher: MultiPatternMatcher
     private let patternSource: [Int]
     private let patternEncoding: [LeakEncoding]
+    private let patternEdges: [Base64Edges?]
 
     /// The line widths at which `base64` (76), `openssl base64` and PEM (64) wrap their output.
     public static let wrappedBase64Widths = [64, 76]
@@ -61,6 +62,7 @@ public struct LeakPatternSet: Sendable {
         var patterns: [[UInt8]] = []
         var patternSource: [Int] = []
         var patternEncoding: [LeakEncoding] = []
+        var patternEdges: [Base64Edges?] = []
         var seenValues: Set<[UInt8]> = []
         var seenForms: Set<[UInt8]> = []
         for (source, value) in values {
@@ -80,6 +82,7 @@ public struct LeakPatternSet: Sendable {
                 patterns.append(form.bytes)
                 patternSource.append(sources.count - 1)
                 patternEncoding.append(form.encoding)
+                patternEdges.append(form.edges)
             }
         }
         self.sources = sources
@@ -87,6 +90,7 @@ public struct LeakPatternSet: Sendable {
         self.matcher = MultiPatternMatcher(patterns: patterns)
         self.patternSource = patternSource
         self.patternEncoding = patternEncoding
+        self.patternEdges = patternEdges
     }
 
     /// `form` with a `\n` after its first `first` characters and then every `width`, for every
@@ -116,9 +120,22 @@ public struct LeakPatternSet: Sendable {
     /// offsets shifted by `offset`. An occurrence that lies inside a longer occurrence of the
     /// same value (the value-only characters of a base64 form inside its padded form) is
     /// reported once, as the longer one.
-    public func hits(in buffer: UnsafeRawBufferPointer, startingAt: Int = 0, offset: Int = 0) -> [Hit] {
+    ///
+    /// - Parameter exactEdges: check the characters around a base64 form's value-only
+    ///   characters (``Base64Edges``), so a value differing from a secret only in the bits those
+    ///   characters carry is not reported: whether `buffer` starts and ends the input (a scan);
+    ///   `nil` not to check (masking, where more is better than less).
+    public func hits(in buffer: UnsafeRawBufferPointer, startingAt: Int = 0, offset: Int = 0,
+                     exactEdges input: (starts: Bool, ends: Bool)? = nil) -> [Hit] {
         var raw: [MultiPatternMatcher.Match] = []
-        matcher.forEachMatch(in: buffer, startingAt: startingAt) { raw.append($0) }
+        matcher.forEachMatch(in: buffer, startingAt: startingAt) { match in
+            if let input, let edges = patternEdges[match.pattern] {
+                let before = match.start > 0 ? buffer[match.start - 1] : nil
+                let after = match.end < buffer.count ? buffer[match.end] : nil
+                guard edges.agree(before: before, after: after, atInputStart: input.starts, atInputEnd: input.ends) else { return }
+            }
+            raw.append(match)
+        }
         guard !raw.isEmpty else { return [] }
         // Sorted by start, the longer first at one start, a container comes before what it
         // contains: keep a match unless an earlier one of the same value reaches as far.

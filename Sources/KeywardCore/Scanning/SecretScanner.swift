@@ -91,29 +91,37 @@ public struct SecretScanner: Sendable {
     ///
     /// - Throws: ``ReadError`` when `read(2)` fails.
     public func scan(descriptor: CInt, path: String, countingLines: Bool = true) throws(ReadError) -> [LeakFinding] {
-        let carryLimit = max(0, patterns.matcher.maximumLength - 1)
+        // The carry holds a whole pattern: an occurrence that ends at the end of what was read
+        // waits for the next byte (base64's edge check needs it), so it must fit in the carry.
+        let carryLimit = patterns.matcher.maximumLength
         var buffer = [UInt8](repeating: 0, count: carryLimit + chunkSize)
         var findings: [LeakFinding] = []
         var carry = 0
         var bufferOffset = 0  // absolute offset of buffer[0]
         var lines = 0  // newlines before buffer[0]
         var lastNewline = -1  // absolute offset of the last newline before buffer[0]
-        while true {
+        var ended = false
+        while !ended {
             let count = buffer.withUnsafeMutableBytes { raw -> Int in
                 var got: Int
                 repeat { got = read(descriptor, raw.baseAddress! + carry, chunkSize) } while got < 0 && errno == EINTR
                 return got
             }
             if count < 0 { throw ReadError(path: path, code: errno) }
-            if count == 0 { break }
+            ended = count == 0
+            if ended && carry == 0 { break }
             let total = carry + count
-            let keep = min(total, carryLimit)
+            let keep = ended ? 0 : min(total, carryLimit)
             buffer.withUnsafeBytes { raw in
                 let window = UnsafeRawBufferPointer(rebasing: raw[0..<total])
                 var countedTo = 0
                 var chunkLines = lines
                 var chunkLastNewline = lastNewline
-                for hit in patterns.hits(in: window, offset: bufferOffset) where hit.end - bufferOffset > carry {
+                // New: ends at or after the carry (the carry's last byte ended the previous read,
+                // whose occurrences ending there waited); not at the end of this read unless the
+                // input ended.
+                let hits = patterns.hits(in: window, offset: bufferOffset, exactEdges: (starts: bufferOffset == 0, ends: ended))
+                for hit in hits where hit.end - bufferOffset >= max(carry, 1) && (ended || hit.end - bufferOffset < total) {
                     if countingLines {
                         Self.countNewlines(window, from: countedTo, to: hit.start - bufferOffset, base: bufferOffset,
                                            lines: &chunkLines, lastNewline: &chunkLastNewline)
@@ -166,7 +174,7 @@ public struct SecretScanner: Sendable {
         var lastNewline = -1
         var countedTo = 0
         bytes.withUnsafeBytes { raw in
-            for hit in patterns.hits(in: raw) {
+            for hit in patterns.hits(in: raw, exactEdges: (starts: true, ends: true)) {
                 Self.countNewlines(raw, from: countedTo, to: hit.start, base: 0, lines: &lines, lastNewline: &lastNewline)
                 countedTo = hit.start
                 findings.append(LeakFinding(path: path, line: lines + 1, column: hit.start - lastNewline, offset: hit.start, length: hit.end - hit.start,
