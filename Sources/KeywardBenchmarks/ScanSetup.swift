@@ -74,7 +74,15 @@ enum ScanSetup {
             }
             // Planted forms: 200 spread over the corpus.
             for _ in 0..<max(1, 200 / fileCount) {
-                let pattern = set.matcher.patterns.randomElement()!
+                // A form as it occurs: the value-only characters of a base64 form inside the
+                // blob that holds the value at that alignment.
+                let value = values.randomElement()!
+                let form = EncodedForm.forms(of: value).randomElement()!
+                var pattern = form.bytes
+                if let edges = form.edges {
+                    let alignment = [0: 0, 4: 1, 2: 2][edges.leadingBits]!
+                    pattern = Array(Data([UInt8](repeating: 0x41, count: alignment) + value + [0x42]).base64EncodedString().utf8)
+                }
                 let at = Int.random(in: 0..<(bytes.count - pattern.count))
                 bytes.replaceSubrange(at..<(at + pattern.count), with: pattern)
                 planted += 1
