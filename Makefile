@@ -56,13 +56,13 @@ test: test-deps
 	@# Two processes: the exporter and vault suites run hundreds of reader programs (python,
 	@# node, shells) and wait for each, which occupies the test process's cooperative threads
 	@# (one per core); the other suites' in-process simulators answer on those threads.
-	$(SWIFT) test --skip-build --filter 'KeywardExportersTests|KeywardVaultTests' --skip 'ClusterTests'
-	$(SWIFT) test --skip-build --skip 'KeywardExportersTests|KeywardVaultTests|OpenBao|ClusterTests|KillNineSyncTests|DiskFaultCLITests|ExecMaskCLITests'
+	@# The scanner's accuracy and matcher suites join them: seconds of CPU each, on those same threads.
+	$(SWIFT) test --skip-build --filter 'KeywardExportersTests|KeywardVaultTests|SecretScannerTests|LeakPatternTests|StreamMaskerTests' --skip 'ClusterTests'
+	$(SWIFT) test --skip-build --skip 'KeywardExportersTests|KeywardVaultTests|SecretScannerTests|LeakPatternTests|StreamMaskerTests|OpenBao|ClusterTests|KillNineSyncTests|DiskFaultCLITests|ExecMaskCLITests'
 	@# kill -9 during syncs of 100 entities, 50 rounds (about a minute), the CLI on full, read-only
 	@# and failing disks (tmpfs and loop-device mounts, paused children) and exec --mask's
 	@# byte-by-byte children: apart, so they neither starve the other suites' in-process
-	@# simulators nor get starved by them (beside them, the token-service client tests saw a
-	@# 60-second stall and retried).
+	@# simulators nor get starved by them.
 	$(SWIFT) test --skip-build --filter 'KillNineSyncTests|DiskFaultCLITests|ExecMaskCLITests'
 	@# The suites against OpenBao dev servers (KeywardOpenBaoTests, OpenBaoSinkCLITests) in a
 	@# process of their own: beside the in-process simulators of the suites above, their client
