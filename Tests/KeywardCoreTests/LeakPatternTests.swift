@@ -137,4 +137,27 @@ struct LeakPatternTests {
         #expect(pending("secretvalue1") == 0)
         #expect(pending("xsecretvalue") == 11)
     }
+
+    @Test("JSON as Jackson and .NET write it (upper-case \\u hex, <>& escaped) and Go's mixed with Python's is found")
+    func jsonSpellings() {
+        let set = LeakPatternSet(values: [(.init(name: "entities/E/secret"), SecretValue(utf8: "café<tag>&more/x"))])
+        // Spelled by hand, not by EncodedForm, so the test checks the list, not itself.
+        for text in [#"caf\u00E9\u003Ctag\u003E\u0026more/x"#, #"caf\u00e9\u003ctag\u003e\u0026more\/x"#, #"caf\u00E9<tag>&more\/x"#] {
+            #expect(set.hits(in: Array(("{\"v\":\"" + text + "\"}").utf8)).map(\.encoding) == [.json], "\(text)")
+        }
+    }
+
+    @Test("a repetitive value in repetitive text is reported once per non-overlapping occurrence")
+    func repetitiveValue() {
+        let set = LeakPatternSet(values: [(.init(name: "entities/E/secret"), SecretValue(utf8: String(repeating: "a", count: 16)))])
+        let findings = SecretScanner(patterns: set).scan(bytes: Array(String(repeating: "a", count: 64).utf8), path: "f")
+        #expect(findings.map(\.offset) == [0, 16, 32, 48])
+    }
+
+    @Test("control characters in a path are escaped in the text form, so a name cannot forge a line")
+    func pathEscaping() {
+        let set = LeakPatternSet(values: [(.init(name: "entities/E/secret", version: "v1", fingerprint: "1a2b3c4d"), SecretValue(utf8: "secretvalue1"))])
+        let finding = SecretScanner(patterns: set).scan(bytes: Array("x\nsecretvalue1".utf8), path: "a\nb:1:1: fake\tx")
+        #expect(finding.map(\.summary) == [#"a\nb:1:1: fake\tx:2:1: entities/E/secret v1 (fingerprint 1a2b3c4d, raw)"#])
+    }
 }
