@@ -2,9 +2,10 @@ import Foundation
 
 /// The files `keyward scan PATH…` reads (DESIGN.md, "Leak scanning and masked output"):
 /// directories are walked without following symbolic links, `.git` directories are skipped,
-/// and so is every path that a `.keywardscanignore` pattern matches. Only regular files are
-/// returned (a FIFO or device would block or never end); a symbolic link named on the command
-/// line is followed.
+/// and so is every path that a `.keywardscanignore` pattern matches, and `/proc` and `/sys`. A
+/// walk returns only regular files (a FIFO or device would block or never end); a path named
+/// on the command line is followed if it is a symbolic link, and read if it is a pipe or a
+/// character device (`<(cmd)`, `/dev/stdin`).
 ///
 /// `.keywardscanignore` (read from the current directory and from each directory given): one
 /// pattern per line, `#` starts a comment line, blank lines are ignored. A pattern without `/`
