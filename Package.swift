@@ -42,6 +42,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
         // Already built for AsyncHTTPClient; KeywardOpenBao trusts a `caFile` through its TLSConfiguration.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
+        // Counters, gauges and the cycle histogram (DESIGN.md, "Operability"): the engine records
+        // through swift-metrics (already built for Hummingbird); `schedule run --metrics-listen`
+        // and `status --output prometheus` expose them with swift-prometheus's text format.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
     ],
     targets: [
         // libgcrypt, as a system library found through pkg-config. Only KeywardVault imports it.
@@ -54,6 +59,7 @@ let package = Package(
             name: "KeywardCore",
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSwift
@@ -68,6 +74,7 @@ let package = Package(
         .target(
             name: "KeywardTokenService",
             dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 "KeywardCore",
                 "KeywardTokenServiceWire",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -120,6 +127,7 @@ let package = Package(
         .target(
             name: "KeywardOpenBao",
             dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 "KeywardCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -135,7 +143,7 @@ let package = Package(
         // provider, one process per request. Core only.
         .target(
             name: "KeywardExternal",
-            dependencies: ["KeywardCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KeywardCore", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: strictSwift
         ),
         .target(
@@ -171,6 +179,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                // The /metrics, /healthz and token endpoints (already built for the simulator).
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             // Release builds (make install, bench/) link with `-Xlinker --no-export-dynamic`, given
             // on their command line: the static Swift runtime links executables with
