@@ -52,7 +52,15 @@ struct ScheduleCommand: AsyncParsableCommand {
         @Option(name: .long, help: ArgumentHelp("The first delay before retrying a failed entity; doubled after each failure, up to 15m.", valueName: "duration"))
         var retryDelay = "30s"
 
+        // The token endpoint (issue 17; Serving/TokenServing.swift).
+        @Option(name: .long, help: ArgumentHelp("Serve GET /v1/entities/<ID>/token here: a loopback HOST:PORT (port 0: any free one) or unix:PATH (a 0600 socket).", valueName: "addr"))
+        var tokenListen: String?
+
+        @Option(name: .long, help: ArgumentHelp("With --token-listen: the file holding the bearer token callers must present (private: mode 0600).", valueName: "path"))
+        var serveTokenFile: String?
+
         func validate() throws {
+            try TokenServing.validate(listen: tokenListen, tokenFile: serveTokenFile)
             guard Self.jitterSeconds(jitter) != nil else {
                 throw ValidationError("--jitter: '\(jitter)' is not a duration such as 30s, 5m or 0s")
             }
@@ -111,9 +119,16 @@ struct ScheduleCommand: AsyncParsableCommand {
                 }
             }
             let service = ScheduleService(scheduler: scheduler, context: session.context, statusFile: statusWriter)
+            // The token endpoint listens before the first cycle (a bind failure stops the run first).
+            let tokenListener = try TokenServing.listener(listen: tokenListen, tokenFile: serveTokenFile, dispatcher: session.dispatcher,
+                                                          context: session.context, entities: try session.dispatcher.selectEntities(entities))
+            let scheduled: any Service = tokenListener.map { AfterListening(listener: $0, wrapped: service) } ?? service
+            let tokenServices: [ServiceGroupConfiguration.ServiceConfiguration] = tokenListener.map {
+                [.init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)]
+            } ?? []
             let group = ServiceGroup(configuration: .init(
-                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
-                                 failureTerminationBehavior: .gracefullyShutdownGroup)],
+                services: [.init(service: scheduled, successTerminationBehavior: .gracefullyShutdownGroup,
+                                 failureTerminationBehavior: .gracefullyShutdownGroup)] + tokenServices,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: session.context.logger))
             try await group.run()
