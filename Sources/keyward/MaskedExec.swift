@@ -159,6 +159,41 @@ enum MaskedExec {
         return final
     }
 
+    /// Runs `path` as ``run(path:arguments:environment:patterns:)`` does (Keyward stays CMD's
+    /// parent, forwarding SIGINT, SIGTERM, SIGHUP and SIGQUIT sent by a process), but with
+    /// Keyward's own stdout and stderr, unmasked: for `exec --serve-tokens` without `--mask`,
+    /// where Keyward must outlive CMD to serve its tokens. Blocks until CMD has exited.
+    ///
+    /// - Returns: CMD's status, 128 + a signal, or 126 / 127 when CMD could not be started.
+    static func runUnmasked(path: String, arguments: [String], environment: [String: String]) -> Int32 {
+        guard let wake = makePipe() else {
+            Output.writeError("keyward: cannot create a pipe: \(String(cString: strerror(errno)))\n")
+            return ExitCodes.execOwnFailure
+        }
+        setNonBlocking(wake.read)
+        setNonBlocking(wake.write)
+        SignalRelay.install(wake: wake.write)
+        let spawned = spawn(path: path, arguments: arguments, environment: environment, stdout: STDOUT_FILENO, stderr: STDERR_FILENO)
+        guard case .success(let child) = spawned, child > 0 else {
+            if case .failure(let failure) = spawned {
+                Output.writeError("keyward: \(path): cannot execute: \(String(cString: strerror(failure.code)))\n")
+                return failure.code == ENOENT ? 127 : 126
+            }
+            return 126
+        }
+        SignalRelay.started(child)
+        var status: Int32?
+        while status == nil {
+            // SIGCHLD writes to `wake`; the timeout only bounds a wake-up that was missed.
+            var entry = pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)
+            _ = poll(&entry, 1, 1_000)
+            _ = drainWake(wake.read)
+            status = reap(child, block: false)
+        }
+        SignalRelay.finished()
+        return status ?? 1
+    }
+
     // MARK: - Streams
 
     /// One of CMD's output streams: the end CMD writes and the end Keyward reads.

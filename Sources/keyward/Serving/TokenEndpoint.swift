@@ -135,15 +135,18 @@ final class TokenListener: Service, CustomStringConvertible, @unchecked Sendable
     let address: TokenListenAddress
     let endpoint: TokenEndpoint
     let logger: Logger
+    /// Whether the listening line goes to stderr (`schedule run`: yes; `exec`: no, stderr is CMD's too).
+    let announce: Bool
     private let lock = NSLock()
     private var url: String?
     private var failure: (any Error)?
     private var waiters: [CheckedContinuation<String, any Error>] = []
 
-    init(address: TokenListenAddress, endpoint: TokenEndpoint, logger: Logger) {
+    init(address: TokenListenAddress, endpoint: TokenEndpoint, logger: Logger, announce: Bool = true) {
         self.address = address
         self.endpoint = endpoint
         self.logger = logger
+        self.announce = announce
     }
 
     /// Waits until the listener listens.
@@ -197,7 +200,7 @@ final class TokenListener: Service, CustomStringConvertible, @unchecked Sendable
                     if let previousMask { umask(previousMask) }
                     do {
                         let url = try self.listeningURL(channel)
-                        Output.writeError("keyward: tokens served on \(url)\n")
+                        if self.announce { Output.writeError("keyward: tokens served on \(url)\n") }
                         self.finish(.success(url))
                     } catch {
                         self.finish(.failure(error))

@@ -39,3 +39,35 @@ enum TokenServing {
                              logger: context.logger)
     }
 }
+
+/// `keyward exec --serve-tokens` (DESIGN.md, "Operability"): the token endpoint for the named
+/// entities on a loopback port chosen for this run, for CMD's lifetime.
+enum ExecTokenServing {
+    /// Bytes of randomness in `KEYWARD_TOKEN_AUTH` (from the system's CSPRNG, `getrandom(2)` via
+    /// `SystemRandomNumberGenerator`), written as 64 hexadecimal digits.
+    static let authBytes = 32
+
+    /// A fresh `KEYWARD_TOKEN_AUTH` value: 32 random bytes in hexadecimal.
+    static func makeAuth() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<authBytes).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
+    }
+
+    /// Starts the endpoint on `127.0.0.1:0` and returns once it listens.
+    ///
+    /// - Returns: `url` for `KEYWARD_TOKEN_URL` (`http://127.0.0.1:PORT/v1/entities`, to which
+    ///   CMD appends `/<ID>/token`), `auth` for `KEYWARD_TOKEN_AUTH`, the listener and its task.
+    /// - Throws: ``KeywardError`` (usage) when no loopback port can be bound.
+    static func start(session: EngineSession, entities: [EntityID]) async throws
+        -> (url: String, auth: String, listener: TokenListener, task: Task<Void, any Error>)
+    {
+        let auth = makeAuth()
+        let server = EntityTokenServer(dispatcher: session.dispatcher, context: session.context, entities: entities)
+        let listener = TokenListener(address: TokenListenAddress(kind: .tcp(host: "127.0.0.1", port: 0), text: "127.0.0.1:0"),
+                                     endpoint: TokenEndpoint(server: server, bearer: Array(auth.utf8), logger: session.context.logger),
+                                     logger: session.context.logger, announce: false)
+        let task = Task { try await listener.run() }
+        let url = try await listener.ready()
+        return (url + "/v1/entities", auth, listener, task)
+    }
+}
