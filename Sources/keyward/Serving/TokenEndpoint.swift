@@ -132,7 +132,7 @@ struct TokenEndpoint: Sendable {
 final class TokenListener: Service, CustomStringConvertible, @unchecked Sendable {
     var description: String { "TokenListener" }
 
-    let address: TokenListenAddress
+    let address: ListenAddress
     let endpoint: TokenEndpoint
     let logger: Logger
     /// Whether the listening line goes to stderr (`schedule run`: yes; `exec`: no, stderr is CMD's too).
@@ -142,7 +142,7 @@ final class TokenListener: Service, CustomStringConvertible, @unchecked Sendable
     private var failure: (any Error)?
     private var waiters: [CheckedContinuation<String, any Error>] = []
 
-    init(address: TokenListenAddress, endpoint: TokenEndpoint, logger: Logger, announce: Bool = true) {
+    init(address: ListenAddress, endpoint: TokenEndpoint, logger: Logger, announce: Bool = true) {
         self.address = address
         self.endpoint = endpoint
         self.logger = logger
@@ -181,10 +181,10 @@ final class TokenListener: Service, CustomStringConvertible, @unchecked Sendable
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .warning)  // not Hummingbird's per-request lines
         var socketPath: String?
-        if case .unix(let path) = address.kind {
+        if case .unix(let path) = address {
             socketPath = path
             do {
-                try TokenListenAddress.prepareSocketPath(path)
+                try TokenSocketPath.prepare(path)
             } catch {
                 finish(.failure(error))
                 throw error
@@ -213,7 +213,7 @@ final class TokenListener: Service, CustomStringConvertible, @unchecked Sendable
             finish(.failure(KeywardError.usage("--token-listen: stopped before listening")))
         } catch {
             if let previousMask { umask(previousMask) }
-            let wrapped = (error as? KeywardError) ?? KeywardError.usage("--token-listen \(address.text): cannot listen: \(Self.reason(error))")
+            let wrapped = (error as? KeywardError) ?? KeywardError.usage("--token-listen \(address): cannot listen: \(Self.reason(error))")
             finish(.failure(wrapped))
             throw wrapped
         }
@@ -221,21 +221,15 @@ final class TokenListener: Service, CustomStringConvertible, @unchecked Sendable
 
     /// Where the server listens; for a unix socket, checked to be a socket of ours with mode 0600.
     private func listeningURL(_ channel: any Channel) throws -> String {
-        switch address.kind {
-        case .unix(let path):
+        if case .unix(let path) = address {
             var info = stat()
             guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK, info.st_uid == geteuid(),
                 info.st_mode & 0o777 == 0o600
             else {
                 throw KeywardError.usage("--token-listen unix:\(path): the socket is not mode 0600 and ours")
             }
-            return "unix:\(path)"
-        case .tcp(let host, let port):
-            let local = channel.localAddress
-            let ip = local?.ipAddress ?? host
-            let hostPart = ip.contains(":") ? "[\(ip)]" : ip
-            return "http://\(hostPart):\(local?.port ?? port)"
         }
+        return address.url(boundPort: channel.localAddress?.port)
     }
 
     private static func reason(_ error: any Error) -> String {

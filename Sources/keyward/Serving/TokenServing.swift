@@ -17,7 +17,7 @@ enum TokenServing {
         case (.some(let listen), .some(let file)):
             guard !file.isEmpty else { throw ValidationError("--serve-token-file: the path is empty") }
             do {
-                _ = try TokenListenAddress.parse(listen)
+                _ = try ListenAddress.tokenListen(listen)
             } catch let error as KeywardError {
                 throw ValidationError(error.description)
             }
@@ -32,7 +32,7 @@ enum TokenServing {
     static func listener(listen: String?, tokenFile: String?, dispatcher: Dispatcher, context: OperationContext,
                          entities: [EntityID]) throws -> TokenListener? {
         guard let listen, let tokenFile else { return nil }
-        let address = try TokenListenAddress.parse(listen)
+        let address = try ListenAddress.tokenListen(listen)
         let bearer = try ServeTokenFile.read(tokenFile)
         let server = EntityTokenServer(dispatcher: dispatcher, context: context, entities: entities)
         return TokenListener(address: address, endpoint: TokenEndpoint(server: server, bearer: bearer, logger: context.logger),
@@ -63,7 +63,7 @@ enum ExecTokenServing {
     {
         let auth = makeAuth()
         let server = EntityTokenServer(dispatcher: session.dispatcher, context: session.context, entities: entities)
-        let listener = TokenListener(address: TokenListenAddress(kind: .tcp(host: "127.0.0.1", port: 0), text: "127.0.0.1:0"),
+        let listener = TokenListener(address: .tcp(host: "127.0.0.1", port: 0),
                                      endpoint: TokenEndpoint(server: server, bearer: Array(auth.utf8), logger: session.context.logger),
                                      logger: session.context.logger, announce: false)
         let task = Task { try await listener.run() }
