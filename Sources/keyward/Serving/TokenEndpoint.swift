@@ -99,7 +99,9 @@ struct TokenEndpoint: Sendable {
     }
 
     static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        let body = (try? JSONEncoder().encode(["error": message])) ?? Data("{}".utf8)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        let body = (try? encoder.encode(["error": message])) ?? Data("{}".utf8)
         return json(status, body)
     }
 

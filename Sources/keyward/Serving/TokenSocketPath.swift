@@ -41,22 +41,26 @@ enum TokenSocketPath {
         guard info.st_mode & S_IFMT == S_IFSOCK else {
             throw KeywardError.usage("--token-listen unix:\(path): something other than a socket is there; refusing to replace it")
         }
-        guard !Self.someoneListens(path) else {
-            throw KeywardError.usage("--token-listen unix:\(path): another process listens on that socket")
+        switch Self.connectionError(path) {
+        case ECONNREFUSED: break  // stale: nobody listens
+        case 0: throw KeywardError.usage("--token-listen unix:\(path): another process listens on that socket")
+        case let code:
+            throw KeywardError.usage("--token-listen unix:\(path): cannot tell whether the socket there is in use (\(String(cString: strerror(code)))); refusing to replace it")
         }
         guard unlink(path) == 0 || errno == ENOENT else {
             throw KeywardError.usage("--token-listen unix:\(path): cannot remove the stale socket: \(String(cString: strerror(errno)))")
         }
     }
 
-    /// Whether a connection to the unix socket at `path` is accepted.
-    private static func someoneListens(_ path: String) -> Bool {
+    /// What connecting to the unix socket at `path` gives: 0 when a process accepts, else the
+    /// errno (`ECONNREFUSED` when nobody listens).
+    private static func connectionError(_ path: String) -> Int32 {
         #if canImport(Glibc)
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         #else
         let descriptor = socket(AF_UNIX, SOCK_STREAM, 0)
         #endif
-        guard descriptor >= 0 else { return false }
+        guard descriptor >= 0 else { return errno }
         defer { close(descriptor) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -67,6 +71,6 @@ enum TokenSocketPath {
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        return result == 0
+        return result == 0 ? 0 : errno
     }
 }
