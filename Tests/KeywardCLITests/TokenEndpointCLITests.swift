@@ -292,6 +292,31 @@ struct TokenEndpointCLITests {
         #expect(await service.stop() == 0)
     }
 
+    @Test("the token service failing a due mint gives 502 with its message and no credential, one failed audit row per attempt; then 200 again")
+    func upstreamFailure() async throws {
+        let fixture = try await EngineFixture.start()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync", "FIU-ALPHA"]).status == 0)
+        let service = try await Self.launch(fixture)
+        defer { if service.process.isRunning { kill(service.process.processIdentifier, SIGKILL) } }
+        try Self.moveClocks(fixture, service, bySeconds: 86_400 - 300)
+        fixture.simulator.inject(.status500, endpoint: .entityToken, count: 100)
+        let failed = try await Self.get(service.url, "/v1/entities/FIU-ALPHA/token")
+        #expect(failed.status == 502)
+        #expect(failed.headers["cache-control"] == "no-store")
+        let message = try #require(failed.json?["error"] as? String)
+        #expect(!message.isEmpty)
+        let values = (fixture.secrets() + [Self.serveToken]).map { SecretValue(utf8: $0) }
+        #expect(LeakScanner.leaks(in: String(decoding: failed.body, as: UTF8.self), of: values).isEmpty)
+        let failedRows = try await Self.auditRows(fixture, operation: "token", entity: "FIU-ALPHA").filter { $0["outcome"] as? String == "failed" }
+        #expect(failedRows.count == 1, "\(failedRows)")
+        fixture.simulator.clearFaults()
+        let ok = try await Self.get(service.url, "/v1/entities/FIU-ALPHA/token")
+        #expect(ok.status == 200)
+        #expect(await service.stop() == 0)
+        #expect(LeakScanner.leaks(in: service.stderr.text, of: values).isEmpty)
+    }
+
     @Test("unix:PATH: the socket is 0600 and serves; a stale socket is replaced, a regular file refused")
     func unixSocket() async throws {
         let fixture = try await EngineFixture.start()
