@@ -317,6 +317,23 @@ struct TokenEndpointCLITests {
         #expect(LeakScanner.leaks(in: service.stderr.text, of: values).isEmpty)
     }
 
+    @Test("every loopback form listens and serves: [::1], localhost, any 127.x.y.z")
+    func loopbackForms() async throws {
+        let fixture = try await EngineFixture.start()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync", "FIU-ALPHA"]).status == 0)
+        for (listen, prefix) in [("[::1]:0", "http://[::1]:"), ("localhost:0", "http://localhost:"), ("127.8.9.10:0", "http://127.8.9.10:")] {
+            let service = try await Self.launch(fixture, listen: listen)
+            defer { if service.process.isRunning { kill(service.process.processIdentifier, SIGKILL) } }
+            #expect(service.url.hasPrefix(prefix), "\(listen): \(service.url)")
+            let curl = try await CommandRunner.run(["-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                                    "-H", "Authorization: Bearer \(Self.serveToken)", "-H", "X-Keyward-Request: true",
+                                                    service.url + "/v1/entities/FIU-ALPHA/token"], executable: "curl")
+            #expect(curl.stdout == "200", "\(listen): \(curl.all)")
+            #expect(await service.stop() == 0)
+        }
+    }
+
     @Test("unix:PATH: the socket is 0600 and serves; a stale socket is replaced, a regular file refused")
     func unixSocket() async throws {
         let fixture = try await EngineFixture.start()
