@@ -64,13 +64,19 @@ public actor EntityTokenServer {
     public nonisolated let entities: Set<EntityID>
     private var held: [EntityID: SecretRecord] = [:]
     private var inFlight: [EntityID: Task<ServedToken, any Error>] = [:]
+    private let willServe: (@Sendable (EntityID, SecretRecord) -> Void)?
 
     /// - Parameters:
     ///   - entities: the entities this server hands tokens out for (configured ones).
-    public init(dispatcher: Dispatcher, context: OperationContext, entities: [EntityID]) {
+    ///   - willServe: called with each token taken from the vault or minted, before any caller
+    ///     gets it (not for answers from the in-memory copy); `exec --serve-tokens --mask` adds
+    ///     it to the values it masks.
+    public init(dispatcher: Dispatcher, context: OperationContext, entities: [EntityID],
+                willServe: (@Sendable (EntityID, SecretRecord) -> Void)? = nil) {
         self.dispatcher = dispatcher
         self.context = context
         self.entities = Set(entities)
+        self.willServe = willServe
     }
 
     /// A valid token for `id`: from memory while fresh, else from the vault or minted (one
@@ -98,6 +104,7 @@ public actor EntityTokenServer {
             throw error
         }
         if inFlight[id] == task { inFlight[id] = nil }
+        willServe?(id, served.record)
         held[id] = served.record
         guard let expiresAt = served.record.expiresAt, expiresAt > context.clock.now else {
             throw TokenServingError.expired(id.rawValue)

@@ -45,8 +45,8 @@ struct ExecCommand: AsyncParsableCommand {
             an expired one. CMD gets KEYWARD_TOKEN_URL (http://127.0.0.1:PORT/v1/entities) and \
             KEYWARD_TOKEN_AUTH (a random value made for this run, sent as \
             `Authorization: Bearer $KEYWARD_TOKEN_AUTH` with `X-Keyward-Request: true`), and no \
-            <ID>_ACCESS_TOKEN or <ID>_TOKEN_EXPIRES_AT. With --mask too, the tokens held at the \
-            start are masked; tokens minted during the run are not.
+            <ID>_ACCESS_TOKEN or <ID>_TOKEN_EXPIRES_AT. With --mask too, every token served \
+            during the run is masked as well, from before CMD receives it.
             """
     )
 
@@ -92,6 +92,7 @@ struct ExecCommand: AsyncParsableCommand {
         var masked: [(source: LeakPatternSet.Source, value: SecretValue)] = []
         // With --serve-tokens: the session the endpoint mints with, kept open for CMD's lifetime.
         var serving: (session: EngineSession, listener: TokenListener, task: Task<Void, any Error>)?
+        var maskUpdates: MaskedExec.MaskUpdates?
         do {
             // Not a dry run: a token that is due is minted, and an open rotation finished, first.
             let session = try EngineSession.open(global) { _ = try $0.selectEntities(entities) }
@@ -101,7 +102,9 @@ struct ExecCommand: AsyncParsableCommand {
             environment = try Self.childEnvironment(base: ProcessInfo.processInfo.environment, pristine: pristine, pairs: pairs)
             if mask { masked = Self.maskedValues(material) }
             if serveTokens {
-                let started = try await ExecTokenServing.start(session: session, entities: try session.dispatcher.selectEntities(entities))
+                if mask { maskUpdates = MaskedExec.MaskUpdates(values: masked) }
+                let started = try await ExecTokenServing.start(session: session, entities: try session.dispatcher.selectEntities(entities),
+                                                               masked: maskUpdates)
                 environment["KEYWARD_TOKEN_URL"] = started.url
                 environment["KEYWARD_TOKEN_AUTH"] = started.auth
                 serving = (session, started.listener, started.task)
@@ -123,7 +126,7 @@ struct ExecCommand: AsyncParsableCommand {
         for source in patterns.skipped {
             Output.warn("--mask: \(source.name) is shorter than \(MultiPatternMatcher.minimumLength) bytes and is not masked")
         }
-        let status = await Self.runMasked(path: path, arguments: command, environment: environment, patterns: patterns)
+        let status = await Self.runMasked(path: path, arguments: command, environment: environment, patterns: patterns, updates: maskUpdates)
         if let serving { withExtendedLifetime(serving.session) {} }
         Foundation.exit(status)
     }
@@ -144,10 +147,12 @@ struct ExecCommand: AsyncParsableCommand {
 
     /// Runs ``MaskedExec`` on a thread of its own (it blocks in poll and waitpid) and returns
     /// the status Keyward exits with.
-    static func runMasked(path: String, arguments: [String], environment: [String: String], patterns: LeakPatternSet) async -> Int32 {
+    static func runMasked(path: String, arguments: [String], environment: [String: String], patterns: LeakPatternSet,
+                          updates: MaskedExec.MaskUpdates? = nil) async -> Int32 {
         await withCheckedContinuation { continuation in
             let thread = Thread {
-                continuation.resume(returning: MaskedExec.run(path: path, arguments: arguments, environment: environment, patterns: patterns))
+                continuation.resume(returning: MaskedExec.run(path: path, arguments: arguments, environment: environment, patterns: patterns,
+                                                              updates: updates))
             }
             thread.start()
         }

@@ -58,11 +58,16 @@ enum ExecTokenServing {
     /// - Returns: `url` for `KEYWARD_TOKEN_URL` (`http://127.0.0.1:PORT/v1/entities`, to which
     ///   CMD appends `/<ID>/token`), `auth` for `KEYWARD_TOKEN_AUTH`, the listener and its task.
     /// - Throws: ``KeywardError`` (usage) when no loopback port can be bound.
-    static func start(session: EngineSession, entities: [EntityID]) async throws
+    /// - Parameter masked: with `--mask`, where each token served is added before CMD gets it.
+    static func start(session: EngineSession, entities: [EntityID], masked: MaskedExec.MaskUpdates? = nil) async throws
         -> (url: String, auth: String, listener: TokenListener, task: Task<Void, any Error>)
     {
         let auth = makeAuth()
-        let server = EntityTokenServer(dispatcher: session.dispatcher, context: session.context, entities: entities)
+        var willServe: (@Sendable (EntityID, SecretRecord) -> Void)?
+        if let masked {
+            willServe = { id, record in masked.add(name: "entities/\(id.rawValue)/token", value: record.value) }
+        }
+        let server = EntityTokenServer(dispatcher: session.dispatcher, context: session.context, entities: entities, willServe: willServe)
         let listener = TokenListener(address: .tcp(host: "127.0.0.1", port: 0),
                                      endpoint: TokenEndpoint(server: server, bearer: Array(auth.utf8), logger: session.context.logger),
                                      logger: session.context.logger, announce: false)
