@@ -41,6 +41,12 @@ struct MetricsCLITests {
         samples.first { $0.name == name && $0.labels == labels }?.value
     }
 
+    /// A gauge's value cut to whole seconds, as `status --output json` writes times (the vault
+    /// keeps milliseconds, and so do the gauges).
+    static func wholeSeconds(_ samples: [Sample], _ name: String, _ labels: [String: String]) -> Double? {
+        value(samples, name, labels).map { $0.rounded(.down) }
+    }
+
     /// The sum of `name`'s samples whose labels include `matching`.
     static func sum(_ samples: [Sample], _ name: String, _ matching: [String: String]) -> Double {
         samples.filter { sample in sample.name == name && matching.allSatisfy { sample.labels[$0.key] == $0.value } }.map(\.value).reduce(0, +)
@@ -199,13 +205,14 @@ struct MetricsCLITests {
         // The gauges, against what the vault holds (status reads the same vault).
         let entity = try await Self.statusEntity(fixture, environment, "FIU-ALPHA")
         let secret = try #require(entity["secret"] as? [String: Any])
-        #expect(Self.value(rotated, "keyward_secret_expiry_timestamp_seconds", ["entity": "FIU-ALPHA"]) == Self.epoch(secret["expiresAt"]))
-        #expect(Self.value(rotated, "keyward_rotation_due_timestamp_seconds", ["entity": "FIU-ALPHA"]) == Self.epoch(secret["rotationDueAt"]))
-        #expect(Self.value(rotated, "keyward_token_expiry_timestamp_seconds", ["entity": "FIU-ALPHA"])
+        #expect(Self.wholeSeconds(rotated, "keyward_secret_expiry_timestamp_seconds", ["entity": "FIU-ALPHA"]) == Self.epoch(secret["expiresAt"]))
+        #expect(Self.wholeSeconds(rotated, "keyward_rotation_due_timestamp_seconds", ["entity": "FIU-ALPHA"]) == Self.epoch(secret["rotationDueAt"]))
+        #expect(Self.wholeSeconds(rotated, "keyward_token_expiry_timestamp_seconds", ["entity": "FIU-ALPHA"])
             == Self.epoch((entity["token"] as? [String: Any])?["expiresAt"]))
-        #expect(Self.value(rotated, "keyward_last_rotation_success_timestamp_seconds", ["entity": "FIU-ALPHA"]) == Self.epoch(entity["lastRotation"]))
+        #expect(Self.wholeSeconds(rotated, "keyward_last_rotation_success_timestamp_seconds", ["entity": "FIU-ALPHA"]) == Self.epoch(entity["lastRotation"]))
+        // To the millisecond the vault keeps: the service's expiry.
         let serverExpiry = try #require(fixture.simulator.secretExpiry(for: "FIU-ALPHA")).timeIntervalSince1970
-        #expect(abs((Self.epoch(secret["expiresAt"]) ?? 0) - serverExpiry) < 1, "the vault holds the service's expiry")
+        #expect(abs((Self.value(rotated, "keyward_secret_expiry_timestamp_seconds", ["entity": "FIU-ALPHA"]) ?? 0) - serverExpiry) < 0.001)
 
         let (notFound, _, _) = try await Self.get(base, "secrets")
         #expect(notFound == 404)
@@ -277,10 +284,14 @@ struct MetricsCLITests {
         for id in ["FIU-ALPHA", "FIU-BETA", "FIU-GAMMA"] {
             let entity = try await Self.statusEntity(fixture, [:], id)
             let secret = entity["secret"] as? [String: Any]
-            #expect(Self.value(samples, "keyward_secret_expiry_timestamp_seconds", ["entity": id]) == Self.epoch(secret?["expiresAt"]), "\(id)")
-            #expect(Self.value(samples, "keyward_rotation_due_timestamp_seconds", ["entity": id]) == Self.epoch(secret?["rotationDueAt"]), "\(id)")
-            #expect(Self.value(samples, "keyward_token_expiry_timestamp_seconds", ["entity": id])
+            #expect(Self.wholeSeconds(samples, "keyward_secret_expiry_timestamp_seconds", ["entity": id]) == Self.epoch(secret?["expiresAt"]), "\(id)")
+            #expect(Self.wholeSeconds(samples, "keyward_rotation_due_timestamp_seconds", ["entity": id]) == Self.epoch(secret?["rotationDueAt"]), "\(id)")
+            #expect(Self.wholeSeconds(samples, "keyward_token_expiry_timestamp_seconds", ["entity": id])
                 == Self.epoch((entity["token"] as? [String: Any])?["expiresAt"]), "\(id)")
+        }
+        for id in ["FIU-ALPHA", "FIU-BETA"] {
+            let serverExpiry = try #require(fixture.simulator.secretExpiry(for: id)).timeIntervalSince1970
+            #expect(abs((Self.value(samples, "keyward_secret_expiry_timestamp_seconds", ["entity": id]) ?? 0) - serverExpiry) < 0.001, "\(id): the service's expiry, to the millisecond")
         }
         // FIU-GAMMA's secret has no expiry: no sample rather than a made-up value.
         #expect(Self.value(samples, "keyward_secret_expiry_timestamp_seconds", ["entity": "FIU-GAMMA"]) == nil)
