@@ -313,6 +313,14 @@ struct MetricsCLITests {
                     "\(result.stderr)")
             #expect(result.stdout.isEmpty)
         }
+        // One rule for every command's formats, scan's sarif included.
+        let scan = try await fixture.run(["scan", "--output", "prometheus", "."])
+        #expect(scan.status == 2, "\(scan.all)")
+        #expect(scan.stderr.contains("--output prometheus: `keyward scan` prints text, json or sarif"), "\(scan.stderr)")
+        let status = try await fixture.run(["status", "--output", "sarif"])
+        #expect(status.status == 2, "\(status.all)")
+        #expect(status.stderr.contains("--output sarif: `keyward status` prints text, json or prometheus"), "\(status.stderr)")
+        #expect(status.stdout.isEmpty)
         for bad in ["nope", "127.0.0.1:99999", "[::1", ""] {
             let result = try await fixture.run(["schedule", "run", "--metrics-listen", bad])
             #expect(result.status == 2, "\(bad): \(result.all)")

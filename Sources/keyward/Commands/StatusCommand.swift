@@ -36,6 +36,7 @@ struct StatusCommand: AsyncParsableCommand, OutputFormatOffering {
         // For node_exporter's textfile collector (DESIGN.md, "Operability"): the gauges of
         // StatusGauges, emitted by swift-prometheus.
         case .prometheus: Output.write(PrometheusExposition.gaugeExposition(report))
+        case .sarif: break  // refused by OutputFormatRule before the command runs
         }
         if !report.failures.isEmpty {
             throw CommandExit(code: ExitCodes.expiringSoon,

@@ -2,12 +2,13 @@ import ArgumentParser
 import KeywardCore
 
 /// Every format `--output` can name. Most commands print `text` or `json`; `status` also
-/// prints `prometheus` (DESIGN.md, "Commands" and "Operability"). `scan` keeps its own
-/// `--output text|json|sarif` (ScanOptions).
+/// prints `prometheus` (DESIGN.md, "Commands" and "Operability"), `scan` also `sarif`
+/// (DESIGN.md, "Leak scanning and masked output").
 enum RequestedOutput: String, ExpressibleByArgument, Sendable, CaseIterable {
     case text
     case json
     case prometheus
+    case sarif
 }
 
 /// A command that accepts other `--output` formats than `text` and `json`.
@@ -25,16 +26,23 @@ enum OutputFormatRule {
 
     /// - Throws: ``KeywardError`` (usage) when `command`'s `--output` is not one it prints.
     static func check(_ command: any ParsableCommand) throws {
-        guard let global = Mirror(reflecting: command).children.lazy
-            .compactMap({ ($0.value as? OptionGroup<GlobalOptions>)?.wrappedValue }).first
+        // Every command's `--output` lives in GlobalOptions, or in ScanOptions for `scan`.
+        guard let requested = Mirror(reflecting: command).children.lazy.compactMap({ child -> RequestedOutput? in
+            (child.value as? OptionGroup<GlobalOptions>)?.wrappedValue.requestedOutput
+                ?? (child.value as? OptionGroup<ScanOptions>)?.wrappedValue.output
+        }).first
         else { return }
         let allowed = (type(of: command) as? any OutputFormatOffering.Type)?.outputFormats ?? standard
-        guard allowed.contains(global.requestedOutput) else {
+        guard allowed.contains(requested) else {
             let name = path(to: type(of: command), under: KeywardCommand.self)?.dropFirst().joined(separator: " ") ?? "this command"
             let list = allowed.map(\.rawValue)
             let words = list.dropLast().joined(separator: ", ") + (list.count > 1 ? " or " : "") + (list.last ?? "")
-            let hint = global.requestedOutput == .prometheus ? " (prometheus is for `keyward status`)" : ""
-            throw KeywardError.usage("--output \(global.requestedOutput.rawValue): `keyward \(name)` prints \(words)\(hint)")
+            let hint = switch requested {
+            case .prometheus: " (prometheus is for `keyward status`)"
+            case .sarif: " (sarif is for `keyward scan`)"
+            default: ""
+            }
+            throw KeywardError.usage("--output \(requested.rawValue): `keyward \(name)` prints \(words)\(hint)")
         }
     }
 
