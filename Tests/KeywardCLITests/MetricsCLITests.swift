@@ -77,18 +77,21 @@ struct MetricsCLITests {
     }
 
     static func launch(_ arguments: [String], fixture: EngineFixture, environment: [String: String]) throws -> Running {
-        let stderrFile = fixture.directory.appendingPathComponent("schedule-\(UUID().uuidString).err")
+        try launch(arguments, directory: fixture.directory, environment: fixture.environment.merging(environment) { $1 })
+    }
+
+    static func launch(_ arguments: [String], directory: URL, environment: [String: String]) throws -> Running {
+        let stderrFile = directory.appendingPathComponent("schedule-\(UUID().uuidString).err")
         FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
         let process = Process()
         process.executableURL = CommandRunner.binary
         process.arguments = arguments
-        var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "NO_COLOR": "1", "HOME": fixture.directory.path,
-                   "XDG_DATA_HOME": fixture.directory.appendingPathComponent("data").path,
-                   "XDG_STATE_HOME": fixture.directory.appendingPathComponent("state").path]
-        env.merge(fixture.environment) { $1 }
+        var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "NO_COLOR": "1", "HOME": directory.path,
+                   "XDG_DATA_HOME": directory.appendingPathComponent("data").path,
+                   "XDG_STATE_HOME": directory.appendingPathComponent("state").path]
         env.merge(environment) { $1 }
         process.environment = env
-        process.currentDirectoryURL = fixture.directory
+        process.currentDirectoryURL = directory
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: stderrFile)
         try process.run()
@@ -272,6 +275,35 @@ struct MetricsCLITests {
         let everything = running.stderr + syncedText + rotatedText
         #expect(LeakScanner.leaks(in: everything, of: fixture.secrets() + [oldSecret]).isEmpty)
         #expect(!everything.contains("eyJ"))
+    }
+
+    @Test("external plugin calls are counted by executable name and outcome, as many as the plugin answered")
+    func pluginCalls() async throws {
+        let fixture = try await ExternalPluginCLITests.start(entities: ["FIU-ALPHA"])
+        let logged = { fixture.read("calls.log")?.split(separator: "\n").count ?? 0 }
+        let before = logged()
+        let running = try Self.launch(["schedule", "run", "--metrics-listen", "127.0.0.1:0", "--jitter", "0s"],
+                                      directory: fixture.directory, environment: fixture.environment)
+        defer { if running.process.isRunning { kill(running.process.processIdentifier, SIGKILL) } }
+        let base = try #require(try await running.baseURL(within: 60), "\(running.stderr)")
+        let (_, text, _) = try await Self.get(base, "metrics")
+        let samples = try await Self.parse(text)
+        // The first cycle synced FIU-ALPHA (fetch, token) and wrote the sink; it then sleeps
+        // for hours. The provider logs every call but describe, whose answer `vault init`
+        // left in the describe cache (same HOME), so this process made none.
+        #expect(Self.value(samples, "keyward_plugin_calls_total", ["plugin": "provider.py", "outcome": "ok"]) == Double(logged() - before), "\(text)")
+        #expect(logged() - before >= 2, "fetch and token")
+        #expect(Self.value(samples, "keyward_plugin_calls_total", ["plugin": "sink.py", "outcome": "ok"]).map { $0 >= 1 } == true, "\(text)")
+        for plugin in ["provider.py", "sink.py"] {
+            for outcome in ["error", "timeout", "violation"] {
+                #expect(Self.value(samples, "keyward_plugin_calls_total", ["plugin": plugin, "outcome": outcome]) == 0, "\(plugin) \(outcome)")
+            }
+        }
+        #expect(Self.value(samples, "keyward_syncs_total", ["outcome": "ok"]) == 1)
+        #expect(Self.value(samples, "keyward_sink_writes_total", ["sink": "main", "outcome": "written"]) == 1)
+        #expect(samples.filter { $0.name == "keyward_token_service_requests_total" }.isEmpty, "no token-service provider configured")
+        #expect(await running.stop() == 0)
+        #expect(LeakScanner.leaks(in: text + running.stderr, of: Array(ExternalPluginCLITests.hostile.values)).isEmpty)
     }
 
     @Test("status --output prometheus: the vault's values exactly, parsed by prometheus-client; no secret")
