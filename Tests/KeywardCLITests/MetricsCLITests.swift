@@ -362,7 +362,7 @@ struct MetricsCLITests {
         let port = try #require(fixture.baseURL.port)
         let taken = try await fixture.run(["schedule", "run", "FIU-GAMMA", "--metrics-listen", "127.0.0.1:\(port)", "--jitter", "0s"])
         #expect(taken.status == 2, "\(taken.all)")
-        #expect(taken.stderr.contains("--metrics-listen 127.0.0.1:\(port): cannot listen there"), "\(taken.stderr)")
+        #expect(taken.stderr.contains("keyward: --metrics-listen 127.0.0.1:\(port): cannot listen there: Address already in use\n"), "\(taken.stderr)")
         #expect(LeakScanner.leaks(in: taken.all, of: fixture.secrets()).isEmpty)
     }
 }

@@ -102,6 +102,9 @@ final class MetricsEndpoint: Service, CustomStringConvertible, Sendable {
             logger: logger)
         do {
             try await application.run()
+        } catch let error as IOError {
+            // "Address already in use", not NIO's "bind(descriptor:ptr:bytes:): …".
+            throw KeywardError.usage("--metrics-listen \(address): cannot listen there: \(String(cString: strerror(error.errnoCode)))")
         } catch {
             throw KeywardError.usage("--metrics-listen \(address): cannot listen there: \(error)")
         }
