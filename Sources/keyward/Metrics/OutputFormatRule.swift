@@ -3,8 +3,9 @@ import KeywardCore
 
 /// Every format `--output` can name. Most commands print `text` or `json`; `status` also
 /// prints `prometheus` (DESIGN.md, "Commands" and "Operability"), `scan` also `sarif`
-/// (DESIGN.md, "Leak scanning and masked output").
-enum RequestedOutput: String, ExpressibleByArgument, Sendable, CaseIterable {
+/// (DESIGN.md, "Leak scanning and masked output"). Not `CaseIterable`: ArgumentParser would
+/// list all four in every command's help, where each command's help names its own.
+enum RequestedOutput: String, ExpressibleByArgument, Sendable {
     case text
     case json
     case prometheus
