@@ -64,7 +64,9 @@ final class MetricsEndpoint: Service, CustomStringConvertible, Sendable {
             $0.status = status
             if let gauges { $0.gauges = gauges }
         }
+        // The listener waits for one element; later cycles add nothing to the stream.
         firstCycleDone.yield()
+        firstCycleDone.finish()
     }
 
     func run() async throws {
