@@ -334,7 +334,7 @@ struct MetricsCLITests {
         #expect(!result.all.contains("eyJ"))
     }
 
-    @Test("--output prometheus on another command, a bad --metrics-listen, an address in use: exit 2 naming it")
+    @Test("--output prometheus on another command, a bad --metrics-listen, an address that cannot be bound: exit 2 naming it, before any cycle")
     func refusals() async throws {
         let fixture = try await ScheduleRunCLITests.synced()
         defer { Task { await fixture.stop() } }
@@ -358,11 +358,23 @@ struct MetricsCLITests {
             #expect(result.status == 2, "\(bad): \(result.all)")
             #expect(result.stderr.contains("--metrics-listen"), "\(result.stderr)")
         }
-        // The simulator's own port is taken: the listener cannot open after the first cycle.
+        // Addresses that cannot be bound are found at start, before any cycle runs: the
+        // simulator's own port (taken), a documentation address (RFC 5737, not on this
+        // machine), a socket in a directory that does not exist.
         let port = try #require(fixture.baseURL.port)
-        let taken = try await fixture.run(["schedule", "run", "FIU-GAMMA", "--metrics-listen", "127.0.0.1:\(port)", "--jitter", "0s"])
-        #expect(taken.status == 2, "\(taken.all)")
-        #expect(taken.stderr.contains("keyward: --metrics-listen 127.0.0.1:\(port): cannot listen there: Address already in use\n"), "\(taken.stderr)")
-        #expect(LeakScanner.leaks(in: taken.all, of: fixture.secrets()).isEmpty)
+        let unbindable = [
+            ("127.0.0.1:\(port)", "Address already in use"),
+            ("192.0.2.1:9464", "Cannot assign requested address"),
+            ("unix:\(fixture.directory.path)/missing/metrics.sock", "the directory \(fixture.directory.path)/missing does not exist"),
+        ]
+        fixture.simulator.resetCounters()
+        for (address, reason) in unbindable {
+            let result = try await fixture.run(["schedule", "run", "FIU-GAMMA", "--metrics-listen", address, "--jitter", "0s"])
+            #expect(result.status == 2, "\(result.all)")
+            #expect(result.stderr.contains("keyward: --metrics-listen \(address): cannot listen there: \(reason)\n"), "\(result.stderr)")
+            #expect(!result.stderr.contains("cycle 1"), "refused before the first cycle")
+            #expect(LeakScanner.leaks(in: result.all, of: fixture.secrets()).isEmpty)
+        }
+        #expect(fixture.simulator.counters().values.reduce(0, +) == 0, "nothing was asked of the service")
     }
 }

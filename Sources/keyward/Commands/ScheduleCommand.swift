@@ -105,6 +105,9 @@ struct ScheduleCommand: AsyncParsableCommand {
         func run() async throws {
             // Metrics: bootstrapped before the configuration loads (its plugins' describe calls count).
             let metricsAddress = try metricsAddress()
+            if let metricsAddress, let problem = BindProbe.problem(metricsAddress) {
+                throw KeywardError.usage("--metrics-listen \(metricsAddress): cannot listen there: \(problem)")
+            }
             let counters = metricsAddress.map { _ in PrometheusExposition.bootstrapEngineMetrics() }
             // A service logs its cycles: info by default, errors only with --quiet.
             let session = try EngineSession.open(global, defaultLogLevel: .info) { _ = try $0.selectEntities(entities) }
