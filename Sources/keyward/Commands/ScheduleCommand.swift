@@ -52,7 +52,22 @@ struct ScheduleCommand: AsyncParsableCommand {
         @Option(name: .long, help: ArgumentHelp("The first delay before retrying a failed entity; doubled after each failure, up to 15m.", valueName: "duration"))
         var retryDelay = "30s"
 
+        // MARK: metrics and health (issue 17, item 1)
+        @Option(name: .long, help: ArgumentHelp("Serve GET /metrics (Prometheus text format) and GET /healthz here after the first cycle: HOST:PORT, [IPv6]:PORT, :PORT or unix:PATH (port 0: a free one, logged on stderr).", valueName: "addr"))
+        var metricsListen: String?
+
+        /// `--metrics-listen` parsed (``ListenAddress``); `nil` without it.
+        func metricsAddress() throws -> ListenAddress? {
+            guard let metricsListen else { return nil }
+            do {
+                return try ListenAddress(parsing: metricsListen)
+            } catch {
+                throw ValidationError("--metrics-listen: \(error)")
+            }
+        }
+
         func validate() throws {
+            _ = try metricsAddress()
             guard Self.jitterSeconds(jitter) != nil else {
                 throw ValidationError("--jitter: '\(jitter)' is not a duration such as 30s, 5m or 0s")
             }
@@ -88,8 +103,15 @@ struct ScheduleCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            // Metrics: bootstrapped before the configuration loads (its plugins' describe calls count).
+            let metricsAddress = try metricsAddress()
+            if let metricsAddress, let problem = BindProbe.problem(metricsAddress) {
+                throw KeywardError.usage("--metrics-listen \(metricsAddress): cannot listen there: \(problem)")
+            }
+            let counters = metricsAddress.map { _ in PrometheusExposition.bootstrapEngineMetrics() }
             // A service logs its cycles: info by default, errors only with --quiet.
             let session = try EngineSession.open(global, defaultLogLevel: .info) { _ = try $0.selectEntities(entities) }
+            if counters != nil { PrometheusExposition.preregister(session.dispatcher.configuration) }
             let retry = Duration.seconds(DurationParser.seconds(retryDelay) ?? 30)
             let options = ScheduleOptions(entities: entities, maxJitter: .seconds(Self.jitterSeconds(jitter) ?? 300),
                                           maxSleep: .seconds(DurationParser.seconds(maxSleep) ?? 3_600),
@@ -110,10 +132,22 @@ struct ScheduleCommand: AsyncParsableCommand {
                     throw KeywardError.usage("--status-file: cannot write \(statusWriter.path): \(reason)")
                 }
             }
-            let service = ScheduleService(scheduler: scheduler, context: session.context, statusFile: statusWriter)
+            var metrics: MetricsEndpoint?
+            if let metricsAddress, let counters {
+                metrics = MetricsEndpoint(address: metricsAddress, counters: counters, dispatcher: session.dispatcher, entities: entities,
+                                          context: session.context, maxSleep: options.maxSleep.timeInterval,
+                                          retryDelay: options.retryBase.timeInterval, quiet: global.quiet)
+            }
+            let service = ScheduleService(scheduler: scheduler, context: session.context, statusFile: statusWriter, metrics: metrics)
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+                .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+            ]
+            if let metrics {
+                services.append(.init(service: metrics, successTerminationBehavior: .gracefullyShutdownGroup,
+                                      failureTerminationBehavior: .gracefullyShutdownGroup))
+            }
             let group = ServiceGroup(configuration: .init(
-                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
-                                 failureTerminationBehavior: .gracefullyShutdownGroup)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: session.context.logger))
             try await group.run()
@@ -223,6 +257,8 @@ struct ScheduleService: Service, CustomStringConvertible {
     let scheduler: RotationScheduler
     let context: OperationContext
     let statusFile: StatusFileWriter?
+    /// `--metrics-listen`: told of every cycle's status.
+    var metrics: MetricsEndpoint? = nil
 
     func run() async throws {
         let logger = context.logger
@@ -236,6 +272,7 @@ struct ScheduleService: Service, CustomStringConvertible {
                 }
             },
             report: { status in
+                await metrics?.cycleFinished(status)
                 guard let statusFile else { return }
                 do {
                     try statusFile.write(status)
