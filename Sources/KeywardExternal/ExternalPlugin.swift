@@ -61,7 +61,7 @@ public struct ExternalPlugin: Sendable {
         let logger = Logger(label: "keyward.plugin")
         let input = encode(["operation": .string("describe")])
         let result = process(input).runBlocking()
-        let answer = try check(result, secrets: [], logger: logger)
+        let answer = try counted(result) { () throws(ExternalPluginError) in try check(result, secrets: [], logger: logger) }
         return try Self.description(of: answer, expecting: kind, plugin: path)
     }
 
@@ -84,7 +84,34 @@ public struct ExternalPlugin: Sendable {
                      logger: Logger) async throws(ExternalPluginError) -> [String: JSONValue] {
         let input = encode(request)
         let result = await process(input).run()
-        return try check(result, secrets: secrets, answerCarriesSecret: answerCarriesSecret, logger: logger)
+        return try counted(result) { () throws(ExternalPluginError) in
+            try check(result, secrets: secrets, answerCarriesSecret: answerCarriesSecret, logger: logger)
+        }
+    }
+
+    /// The `plugin` label of `keyward_plugin_calls_total`: the executable's file name (a
+    /// configuration may name one plugin in several entries; its path's directories are not
+    /// the plugin's identity).
+    var metricName: String { (path as NSString).lastPathComponent }
+
+    /// Runs `check` and counts the call in `keyward_plugin_calls_total` by how it ended
+    /// (``EngineMetrics/PluginOutcome``).
+    private func counted(_ result: PluginProcess.Result,
+                         _ check: () throws(ExternalPluginError) -> [String: JSONValue]) throws(ExternalPluginError) -> [String: JSONValue] {
+        do {
+            let answer = try check()
+            EngineMetrics.countPluginCall(plugin: metricName, outcome: .ok)
+            return answer
+        } catch {
+            let outcome: EngineMetrics.PluginOutcome
+            if case .timedOut = result.ending {
+                outcome = .timeout
+            } else {
+                outcome = error.code == .protocolViolation ? .violation : .error
+            }
+            EngineMetrics.countPluginCall(plugin: metricName, outcome: outcome)
+            throw error
+        }
     }
 
     private func process(_ input: [UInt8]) -> PluginProcess {

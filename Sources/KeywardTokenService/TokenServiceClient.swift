@@ -257,10 +257,15 @@ public final class TokenServiceClient: Sendable {
             response = try await httpClient.execute(request, deadline: deadline)
         } catch {
             let failure = Self.transportFailure(error, target: target)
+            EngineMetrics.countTokenServiceRequest(endpoint: endpoint.metricName,
+                                                   code: failure.code == .timeout ? EngineMetrics.timeoutCode : EngineMetrics.transportCode)
             logRequest(status: nil, failure: failure.detail)
             throw TokenServiceError(code: failure.code, endpoint: endpoint, txnId: txnId, detail: failure.detail, permanent: failure.permanent)
         }
         let status = Int(response.status.code)
+        // keyward_token_service_requests_total: the status the service answered with, even
+        // when its body is then cut off or too large.
+        EngineMetrics.countTokenServiceRequest(endpoint: endpoint.metricName, code: String(status))
         let body: ByteBuffer
         do {
             body = try await response.body.collect(upTo: Self.maximumBodyBytes)

@@ -123,6 +123,17 @@ public enum TokenServiceEndpoint: String, Sendable, CaseIterable {
 
     /// Calls that change nothing on the server, and so may be retried. Reset is never retried.
     public var isIdempotent: Bool { self != .secretReset }
+
+    /// The `endpoint` label of `keyward_token_service_requests_total` (DESIGN.md,
+    /// "Operability"): the simulator's counter names (`GET /_sim/counters`).
+    public var metricName: String {
+        switch self {
+        case .userToken: "userToken"
+        case .secretRead: "secretRead"
+        case .secretReset: "secretReset"
+        case .entityToken: "entityToken"
+        }
+    }
 }
 
 /// Rotation asks whether a failed reset certainly changed nothing (400, 401, 429) or left the

@@ -17,8 +17,13 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The vault file (default: $KEYWARD_VAULT, else vault.path, else $XDG_DATA_HOME/keyward/vault.db).", valueName: "path"))
     var vault: String?
 
-    @Option(name: .long, help: "Result format: text or json.")
-    var output: OutputFormat = .text
+    /// `--output` as given; which formats a command accepts is ``OutputFormatRule``'s one rule.
+    @Option(name: .customLong("output"), help: "Result format: text or json (status: also prometheus).")
+    var requestedOutput: RequestedOutput = .text
+
+    /// The format of a command that prints text or JSON: `--output prometheus` never reaches
+    /// such a command (``OutputFormatRule`` refuses it first, exit 2).
+    var output: OutputFormat { requestedOutput == .json ? .json : .text }
 
     @Flag(name: .long, help: "Print only errors on stderr; no progress.")
     var quiet = false

@@ -42,6 +42,7 @@ struct KeywardCommand: AsyncParsableCommand {
             let arguments = Array(CommandLine.arguments.dropFirst())
             let split = ExecCommand.splitAtTerminator(arguments)
             var command = try parseAsRoot(split?.parsed ?? arguments)
+            try OutputFormatRule.check(command)
             if var exec = command as? ExecCommand, let split {
                 exec.command = split.command
                 command = exec

@@ -197,7 +197,9 @@ extension Dispatcher {
         // The leases are released here, once every sink holds the new secrets.
         let outcomes = rotations.map(\.outcome)
         for rotation in rotations { await rotation.lease?.release() }
-        return SyncReport(dryRun: context.dryRun, entities: outcomes, sinks: sinkOutcomes, plan: context.dryRun ? plan : nil)
+        let report = SyncReport(dryRun: context.dryRun, entities: outcomes, sinks: sinkOutcomes, plan: context.dryRun ? plan : nil)
+        EngineMetrics.countRotations(report)
+        return report
     }
 
     private func rotateEntity(_ id: EntityID, force: Bool, runStart: Date, startGeneration: UInt64?, vault: any VaultServices, journal: any RotationJournal,

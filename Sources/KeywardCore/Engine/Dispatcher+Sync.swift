@@ -134,9 +134,11 @@ extension Dispatcher {
             sinkOutcomes.append(outcome)
             sinkPlan += plan
         }
-        return SyncReport(
+        let report = SyncReport(
             dryRun: context.dryRun, entities: ids.compactMap { outcomes[$0] }, sinks: sinkOutcomes,
             plan: context.dryRun ? ids.flatMap { plans[$0] ?? [] } + sinkPlan : nil)
+        EngineMetrics.countSyncs(report)
+        return report
     }
 
     /// Checks, once per run and before any entity is synced, that the shared store and the
@@ -491,6 +493,8 @@ extension Dispatcher {
         let configuration = self.configuration.sinks[name]!
         var outcome = SyncReport.SinkOutcome(name: name, outcome: .failed, path: configuration.path, error: nil)
         var plan: [SyncReport.PlanAction] = []
+        // keyward_sink_writes_total (DESIGN.md, "Operability"): every real write, however it ended.
+        defer { if !context.dryRun { EngineMetrics.countSinkWrite(sink: name, outcome: outcome.outcome) } }
         do {
             let sink = try registry.makeSink(configuration, environment: pluginEnvironment)
             outcome.path = sink.destination ?? configuration.path

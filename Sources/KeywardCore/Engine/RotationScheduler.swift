@@ -312,7 +312,9 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
         context.logger.info("schedule: \(entities.count) \(entities.count == 1 ? "entity" : "entities"); jitter up to \(DurationParser.format(seconds: Int64(options.maxJitter.timeInterval)))")
         while !isStopping() {
             let before = try await computeSchedules(state: state, context: context)
+            let cycleStart = ContinuousClock.now
             let cycle = try await runCycle(number: status.cycles + 1, schedules: before.schedules, state: &state, context: context)
+            EngineMetrics.recordCycle(ContinuousClock.now - cycleStart)
             status.cycles += 1
             if let sinks = cycle.sinks { status.sinks = sinks }
             status.lastCycle = cycle.summary

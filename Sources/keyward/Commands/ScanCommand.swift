@@ -5,7 +5,9 @@ import KeywardKit
 
 /// `keyward scan [PATH…] [--stdin] [--staged] [--all-versions] [--output text|json|sarif]`
 /// (DESIGN.md, "Leak scanning and masked output").
-struct ScanCommand: AsyncParsableCommand {
+struct ScanCommand: AsyncParsableCommand, OutputFormatOffering {
+    static let outputFormats: [RequestedOutput] = [.text, .json, .sarif]
+
     static let configuration = CommandConfiguration(
         commandName: "scan",
         abstract: "Look for the vault's secrets and tokens, and their encodings, in files.",
@@ -93,6 +95,7 @@ struct ScanCommand: AsyncParsableCommand {
         case .text: break
         case .json: try Output.printJSON(ScanDocument(findings: findings, skipped: patterns.skipped, filesScanned: scanned))
         case .sarif: try Output.printJSON(SARIFLog(findings: findings))
+        case .prometheus: break  // refused by OutputFormatRule before the command runs
         }
         for failure in failures { Output.writeDiagnostic("keyward: error: \(failure)\n") }
         if !findings.isEmpty {
@@ -112,11 +115,9 @@ struct ScanCommand: AsyncParsableCommand {
     }
 }
 
-/// `scan`'s options: those of every command, with `--output` also taking `sarif`.
+/// `scan`'s options: those of every command, with `--output` also taking `sarif` (which
+/// formats `scan` accepts is ``OutputFormatRule``'s one rule, as for every command).
 struct ScanOptions: ParsableArguments {
-    enum Format: String, ExpressibleByArgument, Sendable {
-        case text, json, sarif
-    }
 
     @Option(name: .long, help: ArgumentHelp("The configuration file (default: $KEYWARD_CONFIG, else ./keyward.yaml).", valueName: "path"))
     var config: String?
@@ -125,7 +126,7 @@ struct ScanOptions: ParsableArguments {
     var vault: String?
 
     @Option(name: .long, help: "Result format: text, json or sarif (SARIF 2.1.0, for code-scanning tools).")
-    var output: Format = .text
+    var output: RequestedOutput = .text
 
     @Flag(name: .long, help: "Print only errors on stderr.")
     var quiet = false

@@ -52,7 +52,21 @@ struct ScheduleCommand: AsyncParsableCommand {
         @Option(name: .long, help: ArgumentHelp("The first delay before retrying a failed entity; doubled after each failure, up to 15m.", valueName: "duration"))
         var retryDelay = "30s"
 
-        // The token endpoint (issue 17; Serving/TokenServing.swift).
+        // MARK: metrics and health (issue 17, item 1)
+        @Option(name: .long, help: ArgumentHelp("Serve GET /metrics (Prometheus text format) and GET /healthz here after the first cycle: HOST:PORT, [IPv6]:PORT, :PORT or unix:PATH (port 0: a free one, logged on stderr).", valueName: "addr"))
+        var metricsListen: String?
+
+        /// `--metrics-listen` parsed (``ListenAddress``); `nil` without it.
+        func metricsAddress() throws -> ListenAddress? {
+            guard let metricsListen else { return nil }
+            do {
+                return try ListenAddress(parsing: metricsListen)
+            } catch {
+                throw ValidationError("--metrics-listen: \(error)")
+            }
+        }
+
+        // The token endpoint (issue 17, item 2; Serving/TokenServing.swift).
         @Option(name: .long, help: ArgumentHelp("Serve GET /v1/entities/<ID>/token here: a loopback HOST:PORT (port 0: any free one) or unix:PATH (a 0600 socket).", valueName: "addr"))
         var tokenListen: String?
 
@@ -60,6 +74,7 @@ struct ScheduleCommand: AsyncParsableCommand {
         var serveTokenFile: String?
 
         func validate() throws {
+            _ = try metricsAddress()
             try TokenServing.validate(listen: tokenListen, tokenFile: serveTokenFile)
             guard Self.jitterSeconds(jitter) != nil else {
                 throw ValidationError("--jitter: '\(jitter)' is not a duration such as 30s, 5m or 0s")
@@ -96,8 +111,15 @@ struct ScheduleCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            // Metrics: bootstrapped before the configuration loads (its plugins' describe calls count).
+            let metricsAddress = try metricsAddress()
+            if let metricsAddress, let problem = BindProbe.problem(metricsAddress) {
+                throw KeywardError.usage("--metrics-listen \(metricsAddress): cannot listen there: \(problem)")
+            }
+            let counters = metricsAddress.map { _ in PrometheusExposition.bootstrapEngineMetrics() }
             // A service logs its cycles: info by default, errors only with --quiet.
             let session = try EngineSession.open(global, defaultLogLevel: .info) { _ = try $0.selectEntities(entities) }
+            if counters != nil { PrometheusExposition.preregister(session.dispatcher.configuration) }
             let retry = Duration.seconds(DurationParser.seconds(retryDelay) ?? 30)
             let options = ScheduleOptions(entities: entities, maxJitter: .seconds(Self.jitterSeconds(jitter) ?? 300),
                                           maxSleep: .seconds(DurationParser.seconds(maxSleep) ?? 3_600),
@@ -118,17 +140,30 @@ struct ScheduleCommand: AsyncParsableCommand {
                     throw KeywardError.usage("--status-file: cannot write \(statusWriter.path): \(reason)")
                 }
             }
-            let service = ScheduleService(scheduler: scheduler, context: session.context, statusFile: statusWriter)
+            var metrics: MetricsEndpoint?
+            if let metricsAddress, let counters {
+                metrics = MetricsEndpoint(address: metricsAddress, counters: counters, dispatcher: session.dispatcher, entities: entities,
+                                          context: session.context, maxSleep: options.maxSleep.timeInterval,
+                                          retryDelay: options.retryBase.timeInterval, quiet: global.quiet)
+            }
+            let service = ScheduleService(scheduler: scheduler, context: session.context, statusFile: statusWriter, metrics: metrics)
             // The token endpoint listens before the first cycle (a bind failure stops the run first).
             let tokenListener = try TokenServing.listener(listen: tokenListen, tokenFile: serveTokenFile, dispatcher: session.dispatcher,
                                                           context: session.context, entities: try session.dispatcher.selectEntities(entities))
             let scheduled: any Service = tokenListener.map { AfterListening(listener: $0, wrapped: service) } ?? service
-            let tokenServices: [ServiceGroupConfiguration.ServiceConfiguration] = tokenListener.map {
-                [.init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)]
-            } ?? []
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+                .init(service: scheduled, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+            ]
+            if let metrics {
+                services.append(.init(service: metrics, successTerminationBehavior: .gracefullyShutdownGroup,
+                                      failureTerminationBehavior: .gracefullyShutdownGroup))
+            }
+            if let tokenListener {
+                services.append(.init(service: tokenListener, successTerminationBehavior: .gracefullyShutdownGroup,
+                                      failureTerminationBehavior: .gracefullyShutdownGroup))
+            }
             let group = ServiceGroup(configuration: .init(
-                services: [.init(service: scheduled, successTerminationBehavior: .gracefullyShutdownGroup,
-                                 failureTerminationBehavior: .gracefullyShutdownGroup)] + tokenServices,
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: session.context.logger))
             try await group.run()
@@ -238,6 +273,8 @@ struct ScheduleService: Service, CustomStringConvertible {
     let scheduler: RotationScheduler
     let context: OperationContext
     let statusFile: StatusFileWriter?
+    /// `--metrics-listen`: told of every cycle's status.
+    var metrics: MetricsEndpoint? = nil
 
     func run() async throws {
         let logger = context.logger
@@ -251,6 +288,7 @@ struct ScheduleService: Service, CustomStringConvertible {
                 }
             },
             report: { status in
+                await metrics?.cycleFinished(status)
                 guard let statusFile else { return }
                 do {
                     try statusFile.write(status)

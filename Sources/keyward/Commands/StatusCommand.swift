@@ -3,11 +3,13 @@ import Foundation
 import KeywardCore
 
 /// `keyward status [ENTITY…] [--fail-within DURATION]`.
-struct StatusCommand: AsyncParsableCommand {
+struct StatusCommand: AsyncParsableCommand, OutputFormatOffering {
+    static let outputFormats: [RequestedOutput] = [.text, .json, .prometheus]
+
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show each entity's secret version and expiry, token expiry, last sync and warnings.",
-        discussion: "--fail-within 15d exits 6 when a secret expires within 15 days, an entity access token has expired, or an entity has no secret (a valid token never counts: tokens renew themselves)."
+        discussion: "--output prometheus prints the per-entity gauges (expiries, rotation due time, last rotation, shared lease and publication lag) in the Prometheus text format, for node_exporter's textfile collector. --fail-within 15d exits 6 when a secret expires within 15 days, an entity access token has expired, or an entity has no secret (a valid token never counts: tokens renew themselves)."
     )
 
     @OptionGroup var global: GlobalOptions
@@ -28,9 +30,13 @@ struct StatusCommand: AsyncParsableCommand {
         let session = try EngineSession.open(global, dryRun: true) { _ = try $0.selectEntities(entities) }
         let report = try await session.dispatcher.status(entities: entities, failWithin: failWithin.flatMap(DurationParser.seconds).map { .seconds($0) },
                                                          context: session.context)
-        switch global.output {
+        switch global.requestedOutput {
         case .json: try Output.printJSON(report)
         case .text: Output.print(Self.render(report))
+        // For node_exporter's textfile collector (DESIGN.md, "Operability"): the gauges of
+        // StatusGauges, emitted by swift-prometheus.
+        case .prometheus: Output.write(PrometheusExposition.gaugeExposition(report))
+        case .sarif: break  // refused by OutputFormatRule before the command runs
         }
         if !report.failures.isEmpty {
             throw CommandExit(code: ExitCodes.expiringSoon,

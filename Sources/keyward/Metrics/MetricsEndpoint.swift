@@ -1,0 +1,140 @@
+import Foundation
+import Hummingbird
+import KeywardCore
+import Logging
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// `schedule run --metrics-listen ADDR` (DESIGN.md, "Operability"): `GET /metrics` (the engine's
+/// counters, the cycle histogram and the gauges of ``StatusGauges``, refreshed after every
+/// cycle) and `GET /healthz` (``ScheduleHealth``, evaluated at request time); any other path is
+/// 404. A swift-service-lifecycle service in schedule run's ServiceGroup: the listener opens
+/// after the first cycle, and a graceful shutdown (SIGTERM) closes it.
+///
+/// Its `description` is its name only (ServiceLifecycle logs services at debug level).
+final class MetricsEndpoint: Service, CustomStringConvertible, Sendable {
+    var description: String { "MetricsEndpoint" }
+
+    let address: ListenAddress
+    let counters: PrometheusCollectorRegistry
+    let dispatcher: Dispatcher
+    let entities: [String]
+    let context: OperationContext
+    /// `--max-sleep`, in seconds (the health rule's "one cycle").
+    let maxSleep: TimeInterval
+    /// `--retry-delay`, in seconds (the health rule's backoff).
+    let retryDelay: TimeInterval
+    let quiet: Bool
+
+    private struct Latest {
+        var status: ScheduleStatus?
+        var gauges: PrometheusCollectorRegistry?
+        var opened = false
+    }
+    private let latest = Mutex(Latest())
+    private let firstCycle: AsyncStream<Void>
+    private let firstCycleDone: AsyncStream<Void>.Continuation
+
+    init(address: ListenAddress, counters: PrometheusCollectorRegistry, dispatcher: Dispatcher, entities: [String],
+         context: OperationContext, maxSleep: TimeInterval, retryDelay: TimeInterval, quiet: Bool) {
+        self.address = address
+        self.counters = counters
+        self.dispatcher = dispatcher
+        self.entities = entities
+        self.context = context
+        self.maxSleep = maxSleep
+        self.retryDelay = retryDelay
+        self.quiet = quiet
+        (firstCycle, firstCycleDone) = AsyncStream.makeStream(of: Void.self)
+    }
+
+    /// Called with the scheduler's status after every cycle: refreshes the gauges from
+    /// `keyward status`'s report (one read of the vault and the shared store), keeps the status
+    /// for `/healthz`, and opens the listener after the first.
+    func cycleFinished(_ status: ScheduleStatus) async {
+        var gauges: PrometheusCollectorRegistry?
+        do {
+            gauges = PrometheusExposition.gauges(try await dispatcher.status(entities: entities, context: context))
+        } catch {
+            context.logger.error("metrics: cannot read the status for the gauges: \((error as? any CategorizedError)?.description ?? "\(type(of: error))")")
+        }
+        latest.withLock {
+            $0.status = status
+            if let gauges { $0.gauges = gauges }
+        }
+        // The listener waits for one element; later cycles add nothing to the stream.
+        firstCycleDone.yield()
+        firstCycleDone.finish()
+    }
+
+    func run() async throws {
+        // Wait for the first cycle; a shutdown before it ends the wait.
+        let cycles = firstCycle
+        let opened = (try? await cancelWhenGracefulShutdown {
+            for await _ in cycles { return true }
+            return false
+        }) ?? false
+        guard opened, !Task.isShuttingDownGracefully else { return }
+
+        let router = Router()
+        router.get("metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: PrometheusExposition.contentType],
+                     body: .init(byteBuffer: ByteBuffer(bytes: self.exposition())))
+        }
+        router.get("healthz") { _, _ in
+            let (status, body) = self.health()
+            return Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+        var logger = Logger(label: "keyward.metrics")
+        logger.logLevel = .error
+        let address = self.address
+        let quiet = self.quiet
+        let application = Application(
+            router: router,
+            configuration: .init(address: address.bindAddress, serverName: nil),
+            onServerRunning: { channel in
+                // Port 0 asks for a free port: say which (tests and operators read it here).
+                if !quiet {
+                    Output.writeDiagnostic("keyward: metrics listening on \(address.url(boundPort: channel.localAddress?.port))\n")
+                }
+            },
+            logger: logger)
+        do {
+            try await application.run()
+        } catch let error as IOError {
+            // "Address already in use", not NIO's "bind(descriptor:ptr:bytes:): …".
+            throw KeywardError.usage("--metrics-listen \(address): cannot listen there: \(String(cString: strerror(error.errnoCode)))")
+        } catch {
+            throw KeywardError.usage("--metrics-listen \(address): cannot listen there: \(error)")
+        }
+    }
+
+    /// The counters' and the gauges' exposition, each emitted by its swift-prometheus registry.
+    func exposition() -> [UInt8] {
+        var bytes = counters.emitToBuffer()
+        if let gauges = latest.withLock({ $0.gauges }) { bytes += gauges.emitToBuffer() }
+        return bytes
+    }
+
+    /// `/healthz`: 200 `{"status":"ok"}`, or 503 `{"status":"unhealthy","reasons":[…]}`.
+    func health() -> (HTTPResponse.Status, [UInt8]) {
+        guard let status = latest.withLock({ $0.status }) else { return (.serviceUnavailable, Self.body(["no cycle has finished yet"])) }
+        let verdict = ScheduleHealth.evaluate(status, maxSleep: maxSleep, retryDelay: retryDelay, now: context.clock.now)
+        return verdict.healthy ? (.ok, Self.body(nil)) : (.serviceUnavailable, Self.body(verdict.reasons))
+    }
+
+    private struct HealthDocument: Encodable {
+        var status: String
+        var reasons: [String]?
+    }
+
+    private static func body(_ reasons: [String]?) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let document = HealthDocument(status: reasons == nil ? "ok" : "unhealthy", reasons: reasons)
+        return Array((try? encoder.encode(document)) ?? Data(#"{"status":"unhealthy"}"#.utf8)) + [UInt8(ascii: "\n")]
+    }
+}
