@@ -334,6 +334,24 @@ struct TokenEndpointCLITests {
         }
     }
 
+    @Test("beside --metrics-listen: both listeners serve, each only its own paths")
+    func besideMetrics() async throws {
+        let fixture = try await EngineFixture.start()
+        defer { Task { await fixture.stop() } }
+        #expect(try await fixture.run(["sync", "FIU-ALPHA"]).status == 0)
+        let service = try await Self.launch(fixture, arguments: ["FIU-ALPHA", "--metrics-listen", "127.0.0.1:0"])
+        defer { if service.process.isRunning { kill(service.process.processIdentifier, SIGKILL) } }
+        let marker = "keyward: metrics listening on "
+        #expect(try await ScheduleRunCLITests.waitFor(60) { service.stderr.text.contains(marker) }, "\(service.stderr.text)")
+        let line = try #require(service.stderr.text.split(separator: "\n").first { $0.hasPrefix(marker) })
+        let metrics = String(line.dropFirst(marker.count))
+        #expect(try await Self.get(metrics, "/metrics", bearer: nil, header: false).status == 200)
+        #expect(try await Self.get(metrics, "/v1/entities/FIU-ALPHA/token").status == 404, "no tokens on the metrics listener")
+        #expect(try await Self.get(service.url, "/metrics").status == 404, "no metrics on the token listener")
+        #expect(try await Self.get(service.url, "/v1/entities/FIU-ALPHA/token").status == 200)
+        #expect(await service.stop() == 0)
+    }
+
     @Test("unix:PATH: the socket is 0600 and serves; a stale socket is replaced, a regular file refused")
     func unixSocket() async throws {
         let fixture = try await EngineFixture.start()
