@@ -9,7 +9,7 @@ PIP ?= python3 -m pip
 DEBUG_BIN := .build/debug/keyward
 RELEASE_BIN := .build/release/keyward
 
-.PHONY: all deps test-deps build quickstart test install uninstall bench bench-shared bench-external bench-scan bench-mask fuzz clean
+.PHONY: all deps test-deps build quickstart test install uninstall bench bench-shared bench-external bench-scan bench-mask bench-token fuzz clean
 
 all: build
 
@@ -30,6 +30,8 @@ test-deps: deps
 	@command -v mkfs.ext2 >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq e2fsprogs; }
 	@command -v losetup >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mount; }
 	@command -v jq >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq; }
+	@# The token endpoint tests talk to a unix socket with curl (issue 17).
+	@command -v curl >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl; }
 	@command -v node >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs; }
 	@python3 -c 'import dotenv' 2>/dev/null || $(PIP) install -q python-dotenv
 	@command -v kubernetes-validate >/dev/null 2>&1 || $(PIP) install -q kubernetes-validate
@@ -122,6 +124,12 @@ bench-scan: deps
 ## cat and unmasked exec (release build, static runtime).
 bench-mask: deps
 	bench/exec-mask.sh
+
+## The token endpoint (issue 17): `GET /v1/entities/ID/token` under wrk (Debian; installed when
+## missing) beside `keyward token` as a process, p50/p99 and requests/s in one table (release build,
+## static runtime; BIN=DIR to use a binary already built).
+bench-token: deps
+	bench/token-endpoint.sh
 
 ## Fuzzing (issue 16): the libFuzzer targets of the separate package Fuzz/ (built with
 ## --sanitize=fuzzer and address in Fuzz/.build-fuzz; the main package never is), each run for

@@ -31,7 +31,8 @@ enum MaskedExec {
     ///
     /// - Returns: the status Keyward exits with: CMD's, 128 + a signal, or 126 / 127 when CMD
     ///   could not be started (the reason already on stderr).
-    static func run(path: String, arguments: [String], environment: [String: String], patterns: LeakPatternSet) -> Int32 {
+    static func run(path: String, arguments: [String], environment: [String: String], patterns: LeakPatternSet,
+                    updates: MaskUpdates? = nil) -> Int32 {
         let streams: [Stream]
         do {
             streams = try [Stream(target: STDOUT_FILENO), Stream(target: STDERR_FILENO)]
@@ -60,7 +61,8 @@ enum MaskedExec {
         }
         SignalRelay.started(child)
 
-        let maskers = streams.map { _ in StreamMasker(patterns: patterns) }
+        var maskers = streams.map { _ in StreamMasker(patterns: patterns) }
+        var generations = [0, 0]
         var open = [true, true]
         for stream in streams { setNonBlocking(stream.reader) }
         var status: Int32?
@@ -87,6 +89,14 @@ enum MaskedExec {
             // the release deadlines or CMD's exit.
             while open[index], reads < 16 {
                 reads += 1
+                // Values added since the last read (a token the endpoint served) are masked from
+                // this read on: they were added before CMD could have been given them.
+                if let updates, let (generation, fresh) = updates.newer(than: generations[index]) {
+                    let masker = StreamMasker(patterns: fresh)
+                    maskers[index].handOver(to: masker, now: now, output: emit(index))
+                    maskers[index] = masker
+                    generations[index] = generation
+                }
                 let result = maskers[index].append(now: now, reading: { space in
                     read(streams[index].reader, space.baseAddress, space.count)
                 }, to: emit(index))
@@ -159,7 +169,71 @@ enum MaskedExec {
         return final
     }
 
+    /// Runs `path` as ``run(path:arguments:environment:patterns:)`` does (Keyward stays CMD's
+    /// parent, forwarding SIGINT, SIGTERM, SIGHUP and SIGQUIT sent by a process), but with
+    /// Keyward's own stdout and stderr, unmasked: for `exec --serve-tokens` without `--mask`,
+    /// where Keyward must outlive CMD to serve its tokens. Blocks until CMD has exited.
+    ///
+    /// - Returns: CMD's status, 128 + a signal, or 126 / 127 when CMD could not be started.
+    static func runUnmasked(path: String, arguments: [String], environment: [String: String]) -> Int32 {
+        guard let wake = makePipe() else {
+            Output.writeError("keyward: cannot create a pipe: \(String(cString: strerror(errno)))\n")
+            return ExitCodes.execOwnFailure
+        }
+        setNonBlocking(wake.read)
+        setNonBlocking(wake.write)
+        SignalRelay.install(wake: wake.write)
+        let spawned = spawn(path: path, arguments: arguments, environment: environment, stdout: STDOUT_FILENO, stderr: STDERR_FILENO)
+        guard case .success(let child) = spawned, child > 0 else {
+            if case .failure(let failure) = spawned {
+                Output.writeError("keyward: \(path): cannot execute: \(String(cString: strerror(failure.code)))\n")
+                return failure.code == ENOENT ? 127 : 126
+            }
+            return 126
+        }
+        SignalRelay.started(child)
+        var status: Int32?
+        while status == nil {
+            // SIGCHLD writes to `wake`; the timeout only bounds a wake-up that was missed.
+            var entry = pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)
+            _ = poll(&entry, 1, 1_000)
+            _ = drainWake(wake.read)
+            status = reap(child, block: false)
+        }
+        SignalRelay.finished()
+        return status ?? 1
+    }
+
     // MARK: - Streams
+
+    /// Values added to a masked run while it runs (`exec --serve-tokens --mask`: each token the
+    /// endpoint serves), published before the token leaves Keyward; the output loop picks them up
+    /// before its next read. Thread-safe.
+    final class MaskUpdates: @unchecked Sendable {
+        private let lock = NSLock()
+        private var values: [(source: LeakPatternSet.Source, value: SecretValue)]
+        private var generation = 0
+        private var patterns: LeakPatternSet?
+
+        init(values: [(source: LeakPatternSet.Source, value: SecretValue)]) {
+            self.values = values
+        }
+
+        /// Adds `value` under `name` (`entities/<ID>/token`) unless it is already masked.
+        func add(name: String, value: SecretValue) {
+            lock.withLock {
+                guard !values.contains(where: { $0.value == value }) else { return }
+                values.append((.init(name: name), value))
+                patterns = LeakPatternSet(values: values, wrappedAt: LeakPatternSet.wrappedBase64Widths)
+                generation += 1
+            }
+        }
+
+        /// The current set when it changed after `seen`, with its generation.
+        func newer(than seen: Int) -> (Int, LeakPatternSet)? {
+            lock.withLock { generation > seen ? patterns.map { (generation, $0) } : nil }
+        }
+    }
 
     /// One of CMD's output streams: the end CMD writes and the end Keyward reads.
     private struct Stream {

@@ -37,17 +37,22 @@ extension Dispatcher {
     /// - Parameter txnId: set to the mint's `txnId` when one was made.
     /// - Throws: ``KeywardError`` (usage) for a provider that mints no tokens; the provider's errors.
     func validToken(for id: EntityID, vault: any VaultServices, context: OperationContext, txnId: inout String?) async throws -> SecretRecord {
-        if let held = try await freshToken(id, vault: vault, context: context) { return held }
+        let (stored, minted) = try await validTokenMinting(for: id, vault: vault, context: context)
+        if minted { txnId = stored.txnId }
+        return stored
+    }
+
+    /// ``validToken(for:vault:context:txnId:)``, saying whether this call minted the token.
+    func validTokenMinting(for id: EntityID, vault: any VaultServices, context: OperationContext) async throws -> (record: SecretRecord, minted: Bool) {
+        if let held = try await freshToken(id, vault: vault, context: context) { return (held, false) }
         let provider = try provider(for: id)
         guard let issuer = provider as? any AccessTokenIssuer else {
             throw KeywardError.usage("provider '\(provider.name)' does not mint access tokens")
         }
-        let (stored, minted) = try await withTokenLock(id, operation: "token mint", context: context) { _ in
+        return try await withTokenLock(id, operation: "token mint", context: context) { _ in
             if let held = try await freshToken(id, vault: vault, context: context) { return (held, false) }
             return (try await mintToken(id, provider: provider, issuer: issuer, vault: vault, context: context), true)
         }
-        if minted { txnId = stored.txnId }
-        return stored
     }
 
     /// Mints and stores `id`'s token with the vault's secret (read from the provider first when

@@ -116,6 +116,24 @@ public final class StreamMasker {
         releaseDeadline = nil
     }
 
+    /// Moves the bytes this masker holds back (not emitted, not under an emitted marker) into
+    /// `other`, which masks them with its own values as if they had been written to it; this
+    /// masker is left holding nothing. For a stream whose set of values grows while it runs
+    /// (`keyward exec --serve-tokens --mask`: a token minted during the run), so that a value
+    /// split across the change is still caught: the new masker's values include the old ones.
+    ///
+    /// - Parameters:
+    ///   - now: the caller's monotonic clock, in nanoseconds.
+    ///   - output: called with each piece of masked output `other` releases, in order.
+    public func handOver(to other: StreamMasker, now: UInt64, output: (UnsafeRawBufferPointer) -> Void) {
+        if held > covered {
+            other.write(UnsafeRawBufferPointer(start: storage + covered, count: held - covered), now: now, to: output)
+        }
+        held = 0
+        covered = 0
+        releaseDeadline = nil
+    }
+
     /// Masks the first `count` bytes of `storage`: emits everything before the cut (the start of
     /// the longest suffix that may begin a value; the end when `final`), keeps the rest held.
     private func mask(count: Int, final: Bool, _ output: (UnsafeRawBufferPointer) -> Void) {

@@ -61,20 +61,41 @@ public struct SystemClock: KeywardClock {
     /// Seconds added to the system time.
     public var offsetSeconds: TimeInterval
 
-    public init(offsetSeconds: TimeInterval = 0) {
+    /// Debug builds only: a file holding an offset in seconds, read again at every ``now``
+    /// (it then replaces ``offsetSeconds``; an unreadable or invalid file counts as
+    /// ``offsetSeconds``). Lets a test move a running process's clock together with the
+    /// simulator's (`KEYWARD_CLOCK_OFFSET_FILE`).
+    public var offsetFile: String?
+
+    public init(offsetSeconds: TimeInterval = 0, offsetFile: String? = nil) {
         self.offsetSeconds = offsetSeconds
+        self.offsetFile = offsetFile
     }
 
-    public var now: Date { Date().addingTimeInterval(offsetSeconds) }
-
-    /// The clock for this process: in debug builds, shifted by `KEYWARD_CLOCK_OFFSET_SECONDS`.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> SystemClock {
+    public var now: Date {
         #if DEBUG
-        if let raw = environment["KEYWARD_CLOCK_OFFSET_SECONDS"], let offset = offset(raw) {
-            return SystemClock(offsetSeconds: offset)
+        if let offsetFile, let data = FileManager.default.contents(atPath: offsetFile),
+            let offset = Self.offset(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        {
+            return Date().addingTimeInterval(offset)
         }
         #endif
+        return Date().addingTimeInterval(offsetSeconds)
+    }
+
+    /// The clock for this process: in debug builds, shifted by `KEYWARD_CLOCK_OFFSET_SECONDS`,
+    /// and by the seconds in the file `KEYWARD_CLOCK_OFFSET_FILE` names (read at every ``now``,
+    /// so a test can move a running `schedule run`'s clock; it takes precedence while readable).
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> SystemClock {
+        #if DEBUG
+        let file = environment["KEYWARD_CLOCK_OFFSET_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        if let raw = environment["KEYWARD_CLOCK_OFFSET_SECONDS"], let offset = offset(raw) {
+            return SystemClock(offsetSeconds: offset, offsetFile: file)
+        }
+        return SystemClock(offsetFile: file)
+        #else
         return SystemClock()
+        #endif
     }
 
     /// A usable offset: a finite number of seconds within 100 years either way.

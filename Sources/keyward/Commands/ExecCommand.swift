@@ -37,6 +37,16 @@ struct ExecCommand: AsyncParsableCommand {
             SIGTERM, SIGHUP and SIGQUIT sent to Keyward are passed to CMD; the exit status is \
             still CMD's (128 + N when signal N killed it). Output CMD writes to /dev/tty \
             itself is not masked.
+
+            With --serve-tokens, Keyward also stays as CMD's parent (signals forwarded as with \
+            --mask) and, for CMD's lifetime, serves GET <KEYWARD_TOKEN_URL>/<ID>/token for the \
+            named entities only, on a loopback port chosen for this run: the answer is \
+            {"token":…,"expiresAt":…}, a token minted when due, so a long-running CMD never holds \
+            an expired one. CMD gets KEYWARD_TOKEN_URL (http://127.0.0.1:PORT/v1/entities) and \
+            KEYWARD_TOKEN_AUTH (a random value made for this run, sent as \
+            `Authorization: Bearer $KEYWARD_TOKEN_AUTH` with `X-Keyward-Request: true`), and no \
+            <ID>_ACCESS_TOKEN or <ID>_TOKEN_EXPIRES_AT. With --mask too, every token served \
+            during the run is masked as well, from before CMD receives it.
             """
     )
 
@@ -50,6 +60,9 @@ struct ExecCommand: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Mask the entities' secrets and tokens, in every encoded form, in CMD's stdout and stderr.")
     var mask = false
+
+    @Flag(name: .long, help: "Serve the entities' tokens to CMD on a loopback endpoint for its lifetime (KEYWARD_TOKEN_URL, KEYWARD_TOKEN_AUTH) instead of token variables.")
+    var serveTokens = false
 
     @Argument(help: ArgumentHelp("The entities whose credentials CMD gets, then -- CMD [ARG…].", valueName: "entity"))
     var entities: [String] = []
@@ -75,15 +88,27 @@ struct ExecCommand: AsyncParsableCommand {
             throw CommandExit(code: ExitCodes.execOwnFailure, message: "name a command after -- (usage: keyward exec ENTITY… [--pristine] [--mask] -- CMD [ARG…])")
         }
 
-        let environment: [String: String]
+        var environment: [String: String]
         var masked: [(source: LeakPatternSet.Source, value: SecretValue)] = []
+        // With --serve-tokens: the session the endpoint mints with, kept open for CMD's lifetime.
+        var serving: (session: EngineSession, listener: TokenListener, task: Task<Void, any Error>)?
+        var maskUpdates: MaskedExec.MaskUpdates?
         do {
             // Not a dry run: a token that is due is minted, and an open rotation finished, first.
             let session = try EngineSession.open(global) { _ = try $0.selectEntities(entities) }
             let material = try await session.dispatcher.exportMaterial(entities, operation: "exec", context: session.context)
-            environment = try Self.childEnvironment(base: ProcessInfo.processInfo.environment, pristine: pristine,
-                                                    pairs: SinkKeys.pairs(for: material, keys: nil))
+            var pairs = try SinkKeys.pairs(for: material, keys: nil)
+            if serveTokens { pairs.removeAll { $0.key.hasSuffix("_ACCESS_TOKEN") || $0.key.hasSuffix("_TOKEN_EXPIRES_AT") } }
+            environment = try Self.childEnvironment(base: ProcessInfo.processInfo.environment, pristine: pristine, pairs: pairs)
             if mask { masked = Self.maskedValues(material) }
+            if serveTokens {
+                if mask { maskUpdates = MaskedExec.MaskUpdates(values: masked) }
+                let started = try await ExecTokenServing.start(session: session, entities: try session.dispatcher.selectEntities(entities),
+                                                               masked: maskUpdates)
+                environment["KEYWARD_TOKEN_URL"] = started.url
+                environment["KEYWARD_TOKEN_AUTH"] = started.auth
+                serving = (session, started.listener, started.task)
+            }
         } catch let exit as CommandExit {
             throw exit
         } catch {
@@ -91,12 +116,18 @@ struct ExecCommand: AsyncParsableCommand {
         }
 
         let path = try Self.resolve(program, searchPath: environment["PATH"] ?? "/usr/bin:/bin")
+        if let serving, !mask {
+            let status = await Self.runUnmaskedChild(path: path, arguments: command, environment: environment)
+            withExtendedLifetime(serving.session) {}
+            Foundation.exit(status)
+        }
         guard mask else { Self.replaceProcess(path: path, arguments: command, environment: environment) }
         let patterns = LeakPatternSet(values: masked, wrappedAt: LeakPatternSet.wrappedBase64Widths)
         for source in patterns.skipped {
             Output.warn("--mask: \(source.name) is shorter than \(MultiPatternMatcher.minimumLength) bytes and is not masked")
         }
-        let status = await Self.runMasked(path: path, arguments: command, environment: environment, patterns: patterns)
+        let status = await Self.runMasked(path: path, arguments: command, environment: environment, patterns: patterns, updates: maskUpdates)
+        if let serving { withExtendedLifetime(serving.session) {} }
         Foundation.exit(status)
     }
 
@@ -116,10 +147,22 @@ struct ExecCommand: AsyncParsableCommand {
 
     /// Runs ``MaskedExec`` on a thread of its own (it blocks in poll and waitpid) and returns
     /// the status Keyward exits with.
-    static func runMasked(path: String, arguments: [String], environment: [String: String], patterns: LeakPatternSet) async -> Int32 {
+    static func runMasked(path: String, arguments: [String], environment: [String: String], patterns: LeakPatternSet,
+                          updates: MaskedExec.MaskUpdates? = nil) async -> Int32 {
         await withCheckedContinuation { continuation in
             let thread = Thread {
-                continuation.resume(returning: MaskedExec.run(path: path, arguments: arguments, environment: environment, patterns: patterns))
+                continuation.resume(returning: MaskedExec.run(path: path, arguments: arguments, environment: environment, patterns: patterns,
+                                                              updates: updates))
+            }
+            thread.start()
+        }
+    }
+
+    /// ``MaskedExec/runUnmasked(path:arguments:environment:)`` on a thread of its own.
+    static func runUnmaskedChild(path: String, arguments: [String], environment: [String: String]) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(returning: MaskedExec.runUnmasked(path: path, arguments: arguments, environment: environment))
             }
             thread.start()
         }

@@ -66,8 +66,16 @@ struct ScheduleCommand: AsyncParsableCommand {
             }
         }
 
+        // The token endpoint (issue 17, item 2; Serving/TokenServing.swift).
+        @Option(name: .long, help: ArgumentHelp("Serve GET /v1/entities/<ID>/token here: a loopback HOST:PORT (port 0: any free one) or unix:PATH (a 0600 socket).", valueName: "addr"))
+        var tokenListen: String?
+
+        @Option(name: .long, help: ArgumentHelp("With --token-listen: the file holding the bearer token callers must present (private: mode 0600).", valueName: "path"))
+        var serveTokenFile: String?
+
         func validate() throws {
             _ = try metricsAddress()
+            try TokenServing.validate(listen: tokenListen, tokenFile: serveTokenFile)
             guard Self.jitterSeconds(jitter) != nil else {
                 throw ValidationError("--jitter: '\(jitter)' is not a duration such as 30s, 5m or 0s")
             }
@@ -139,11 +147,19 @@ struct ScheduleCommand: AsyncParsableCommand {
                                           retryDelay: options.retryBase.timeInterval, quiet: global.quiet)
             }
             let service = ScheduleService(scheduler: scheduler, context: session.context, statusFile: statusWriter, metrics: metrics)
+            // The token endpoint listens before the first cycle (a bind failure stops the run first).
+            let tokenListener = try TokenServing.listener(listen: tokenListen, tokenFile: serveTokenFile, dispatcher: session.dispatcher,
+                                                          context: session.context, entities: try session.dispatcher.selectEntities(entities))
+            let scheduled: any Service = tokenListener.map { AfterListening(listener: $0, wrapped: service) } ?? service
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-                .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+                .init(service: scheduled, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
             ]
             if let metrics {
                 services.append(.init(service: metrics, successTerminationBehavior: .gracefullyShutdownGroup,
+                                      failureTerminationBehavior: .gracefullyShutdownGroup))
+            }
+            if let tokenListener {
+                services.append(.init(service: tokenListener, successTerminationBehavior: .gracefullyShutdownGroup,
                                       failureTerminationBehavior: .gracefullyShutdownGroup))
             }
             let group = ServiceGroup(configuration: .init(
