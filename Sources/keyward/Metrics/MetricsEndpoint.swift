@@ -72,10 +72,10 @@ final class MetricsEndpoint: Service, CustomStringConvertible, Sendable {
     func run() async throws {
         // Wait for the first cycle; a shutdown before it ends the wait.
         let cycles = firstCycle
-        let opened = (try? await cancelWhenGracefulShutdown {
+        let opened = await cancelWhenGracefulShutdown {
             for await _ in cycles { return true }
             return false
-        }) ?? false
+        }
         guard opened, !Task.isShuttingDownGracefully else { return }
 
         let router = Router()

@@ -44,7 +44,9 @@ enum PrometheusExposition {
     static func gauges(_ report: StatusReport) -> PrometheusCollectorRegistry {
         let registry = PrometheusCollectorRegistry()
         for sample in StatusGauges.samples(report) {
-            registry.makeGauge(name: sample.name, labels: [("entity", sample.entity)], help: help[sample.name] ?? "").set(to: sample.value)
+            // The whole name as `metricName` (the unit is already in it), no separate unit.
+            let descriptor = MetricNameDescriptor(metricName: sample.name, unitName: "", helpText: help[sample.name] ?? "")
+            registry.makeGauge(descriptor: descriptor, labels: [("entity", sample.entity)]).set(to: sample.value)
         }
         return registry
     }
