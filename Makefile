@@ -62,7 +62,11 @@ test: test-deps
 	@# (one per core); the other suites' in-process simulators answer on those threads.
 	@# The scanner's accuracy and matcher suites join them: seconds of CPU each, on those same threads.
 	$(SWIFT) test --skip-build --filter 'KeywardExportersTests|KeywardVaultTests|SecretScannerTests|LeakPatternTests|StreamMaskerTests' --skip 'ClusterTests'
-	$(SWIFT) test --skip-build --skip 'KeywardExportersTests|KeywardVaultTests|SecretScannerTests|LeakPatternTests|StreamMaskerTests|OpenBao|ClusterTests|KillNineSyncTests|DiskFaultCLITests|ExecMaskCLITests'
+	$(SWIFT) test --skip-build --skip 'KeywardExportersTests|KeywardVaultTests|SecretScannerTests|LeakPatternTests|StreamMaskerTests|OpenBao|ClusterTests|KillNineSyncTests|DiskFaultCLITests|ExecMaskCLITests|TokenEndpointCLITests|ExecServeTokensCLITests|MetricsCLITests'
+	@# The token endpoint's load test (1,000 requests from 16 clients) and the metrics and health
+	@# suites (schedule run services polled while they rotate): apart, so their bursts do not
+	@# delay the process launches of the concurrency tests above, nor get delayed by them.
+	$(SWIFT) test --skip-build --filter 'TokenEndpointCLITests|ExecServeTokensCLITests|MetricsCLITests'
 	@# kill -9 during syncs of 100 entities, 50 rounds (about a minute), the CLI on full, read-only
 	@# and failing disks (tmpfs and loop-device mounts, paused children) and exec --mask's
 	@# byte-by-byte children: apart, so they neither starve the other suites' in-process

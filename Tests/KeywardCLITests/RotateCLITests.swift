@@ -326,6 +326,12 @@ struct RotateCLITests {
         let fixture = try await Self.withSinks()
         defer { Task { await fixture.stop() } }
         #expect(try await fixture.run(["sync"]).status == 0)
+        // "Together": the first reset takes 2 s, so every process has started long before any
+        // rotation finishes, however slowly a loaded machine launches them. Without it, a process
+        // launched after (or within the 10 ms the kernel's start time resolves of) the first
+        // rotation's end is a new `--force` and rightly resets again (seen once in CI beside
+        // the token endpoint's load test: 2 resets, the second by the 14th process launched).
+        fixture.simulator.inject(.latency(milliseconds: 2_000), endpoint: .secretReset, count: 1)
         var processes: [(Process, Pipe, Pipe)] = []
         for _ in 0..<16 {
             let out = Pipe(), err = Pipe()
