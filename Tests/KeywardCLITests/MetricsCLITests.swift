@@ -366,6 +366,8 @@ struct MetricsCLITests {
             ("127.0.0.1:\(port)", "Address already in use"),
             ("192.0.2.1:9464", "Cannot assign requested address"),
             ("unix:\(fixture.directory.path)/missing/metrics.sock", "the directory \(fixture.directory.path)/missing does not exist"),
+            // A file that is not a socket is never replaced by the listener's socket.
+            ("unix:\(fixture.directory.path)/keyward.yaml", "something other than a socket is there; refusing to replace it"),
         ]
         fixture.simulator.resetCounters()
         for (address, reason) in unbindable {
@@ -376,5 +378,7 @@ struct MetricsCLITests {
             #expect(LeakScanner.leaks(in: result.all, of: fixture.secrets()).isEmpty)
         }
         #expect(fixture.simulator.counters().values.reduce(0, +) == 0, "nothing was asked of the service")
+        #expect(FileManager.default.contents(atPath: fixture.directory.appendingPathComponent("keyward.yaml").path)?.isEmpty == false,
+                "the configuration file is untouched")
     }
 }

@@ -13,8 +13,8 @@ import Darwin
 ///
 /// A TCP address is resolved (`getaddrinfo`, passive) and its first result bound with
 /// `SO_REUSEADDR` (as the server sets it), then closed at once. Port 0 is probed too (it can
-/// still fail: an address not on this machine). For `unix:PATH`, only that the directory
-/// exists: binding would create the socket file.
+/// still fail: an address not on this machine). For `unix:PATH`, that the directory exists
+/// and nothing but a stale socket is at PATH (``UnixSocketPath/problem(_:)``).
 enum BindProbe {
     /// - Returns: why `address` cannot be bound, as text for "cannot listen there: …"; `nil`
     ///   when it can.
@@ -23,8 +23,10 @@ enum BindProbe {
         case .unix(let path):
             let directory = (path as NSString).deletingLastPathComponent
             var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue
-                ? nil : "the directory \(directory) does not exist"
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                return "the directory \(directory) does not exist"
+            }
+            return UnixSocketPath.problem(path)
         case .tcp(_, let port):
             let host = address.bindHost ?? "127.0.0.1"
             var hints = addrinfo()

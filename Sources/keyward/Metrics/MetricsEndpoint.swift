@@ -78,6 +78,8 @@ final class MetricsEndpoint: Service, CustomStringConvertible, Sendable {
         }
         guard opened, !Task.isShuttingDownGracefully else { return }
 
+        // A unix socket: a stale one is replaced, a live one or another file is never taken over.
+        if case .unix(let path) = address { try UnixSocketPath.prepare(path, option: "--metrics-listen") }
         let router = Router()
         router.get("metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: PrometheusExposition.contentType],

@@ -186,7 +186,7 @@ final class TokenListener: Service, CustomStringConvertible, @unchecked Sendable
         if case .unix(let path) = address {
             socketPath = path
             do {
-                try TokenSocketPath.prepare(path)
+                try UnixSocketPath.prepare(path, option: "--token-listen")
             } catch {
                 finish(.failure(error))
                 throw error

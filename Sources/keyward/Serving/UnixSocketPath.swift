@@ -28,27 +28,31 @@ extension ListenAddress {
     }
 }
 
-/// The unix socket of `--token-listen unix:PATH`.
-enum TokenSocketPath {
-    /// Makes `path` free for a new socket: nothing there; a stale socket (nobody listening:
-    /// the connection is refused) is removed.
-    ///
-    /// - Throws: ``KeywardError`` (usage, exit 2) when something else is at `path` (a file, a
-    ///   directory, a link) or a process listens on the socket there.
-    static func prepare(_ path: String) throws {
+/// The socket file of a `unix:PATH` listener (`--token-listen`, `--metrics-listen`).
+enum UnixSocketPath {
+    /// Why a new socket cannot be made at `path`, without changing anything: something other
+    /// than a socket is there, or a process listens on the socket there; `nil` when nothing is
+    /// there or the socket there is stale (nobody listens: the connection is refused).
+    static func problem(_ path: String) -> String? {
         var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        guard info.st_mode & S_IFMT == S_IFSOCK else {
-            throw KeywardError.usage("--token-listen unix:\(path): something other than a socket is there; refusing to replace it")
+        guard lstat(path, &info) == 0 else { return nil }
+        guard info.st_mode & S_IFMT == S_IFSOCK else { return "something other than a socket is there; refusing to replace it" }
+        switch connectionError(path) {
+        case ECONNREFUSED: return nil
+        case 0: return "another process listens on that socket"
+        case let code: return "cannot tell whether the socket there is in use (\(String(cString: strerror(code)))); refusing to replace it"
         }
-        switch Self.connectionError(path) {
-        case ECONNREFUSED: break  // stale: nobody listens
-        case 0: throw KeywardError.usage("--token-listen unix:\(path): another process listens on that socket")
-        case let code:
-            throw KeywardError.usage("--token-listen unix:\(path): cannot tell whether the socket there is in use (\(String(cString: strerror(code)))); refusing to replace it")
-        }
+    }
+
+    /// Makes `path` free for a new socket: nothing there; a stale socket is removed.
+    ///
+    /// - Parameter option: the option that named it (`--token-listen`), for the message.
+    /// - Throws: ``KeywardError`` (usage, exit 2) when ``problem(_:)`` names one, or the stale
+    ///   socket cannot be removed.
+    static func prepare(_ path: String, option: String) throws {
+        if let problem = problem(path) { throw KeywardError.usage("\(option) unix:\(path): \(problem)") }
         guard unlink(path) == 0 || errno == ENOENT else {
-            throw KeywardError.usage("--token-listen unix:\(path): cannot remove the stale socket: \(String(cString: strerror(errno)))")
+            throw KeywardError.usage("\(option) unix:\(path): cannot remove the stale socket: \(String(cString: strerror(errno)))")
         }
     }
 
