@@ -52,13 +52,7 @@ enum MaskedExec {
         let spawned = spawn(path: path, arguments: arguments, environment: environment,
                             stdout: streams[0].childEnd, stderr: streams[1].childEnd)
         for stream in streams { close(stream.childEnd) }
-        guard case .success(let child) = spawned, child > 0 else {
-            if case .failure(let failure) = spawned {
-                Output.writeError("keyward: \(path): cannot execute: \(String(cString: strerror(failure.code)))\n")
-                return failure.code == ENOENT ? 127 : 126
-            }
-            return 126
-        }
+        guard case .success(let child) = spawned, child > 0 else { return startFailure(spawned, path: path) }
         SignalRelay.started(child)
 
         var maskers = streams.map { _ in StreamMasker(patterns: patterns) }
@@ -184,13 +178,7 @@ enum MaskedExec {
         setNonBlocking(wake.write)
         SignalRelay.install(wake: wake.write)
         let spawned = spawn(path: path, arguments: arguments, environment: environment, stdout: STDOUT_FILENO, stderr: STDERR_FILENO)
-        guard case .success(let child) = spawned, child > 0 else {
-            if case .failure(let failure) = spawned {
-                Output.writeError("keyward: \(path): cannot execute: \(String(cString: strerror(failure.code)))\n")
-                return failure.code == ENOENT ? 127 : 126
-            }
-            return 126
-        }
+        guard case .success(let child) = spawned, child > 0 else { return startFailure(spawned, path: path) }
         SignalRelay.started(child)
         var status: Int32?
         while status == nil {
@@ -378,6 +366,14 @@ enum MaskedExec {
         var pid: pid_t = 0
         let code = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
         return code == 0 ? .success(pid) : .failure(SpawnFailure(code: code))
+    }
+
+    /// The status Keyward exits with when CMD did not start: 127 when it is not found, else 126,
+    /// the reason said on stderr (as a shell does).
+    private static func startFailure(_ spawned: Result<pid_t, SpawnFailure>, path: String) -> Int32 {
+        guard case .failure(let failure) = spawned else { return 126 }
+        Output.writeError("keyward: \(path): cannot execute: \(String(cString: strerror(failure.code)))\n")
+        return failure.code == ENOENT ? 127 : 126
     }
 
     private struct SpawnFailure: Error {
