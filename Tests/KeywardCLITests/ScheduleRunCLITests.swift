@@ -1,5 +1,6 @@
 import Foundation
 import KeywardSimulator
+import KeywardTesting
 import Testing
 
 /// `keyward schedule run` end to end: the built binary as a long-running service against the
@@ -328,5 +329,53 @@ struct ScheduleRunCLITests {
         #expect(locked.status == 4, "\(locked.all)")
         #expect(fixture.counter(.secretReset) == 0)
         #expect(!FileManager.default.fileExists(atPath: fixture.directory.appendingPathComponent("elsewhere.json").path))
+    }
+
+    @Test("a long-running schedule run rotates an entity each time it falls due, not only the first time, and sleeps in between")
+    func rotatesAgainInTheSameProcess() async throws {
+        let fixture = try await Self.synced()
+        defer { Task { await fixture.stop() } }
+        // As in rotatesAndRefreshes: FIU-BETA (in the both-json sink) must outlive the months below.
+        fixture.simulator.setSecretExpiry(for: "FIU-BETA", expiresIn: 365 * 86_400)
+        // Keyward's clock follows a file it reads at every clock reading (a debug-build hook), so
+        // the running process can be moved along with the simulator twice.
+        let offsetFile = fixture.directory.appendingPathComponent("clock-offset")
+        func moveClocks(bySeconds seconds: Int) throws {
+            fixture.simulator.advanceClock(bySeconds: TimeInterval(seconds))
+            try String(Int(fixture.simulator.clockOffset.rounded())).write(to: offsetFile, atomically: true, encoding: .utf8)
+        }
+        // FIU-ALPHA: 90-day secret, rotateBefore 15 days: inside its window 75 days on.
+        try moveClocks(bySeconds: 75 * 86_400 + 60)
+        let statusFile = fixture.directory.appendingPathComponent("state/schedule.json")
+        let stderr = Pipe()
+        let process = try Self.launch(["schedule", "run", "FIU-ALPHA", "--status-file", statusFile.path, "--jitter", "0s", "--max-sleep", "5s"],
+                                      fixture: fixture, environment: ["KEYWARD_CLOCK_OFFSET_FILE": offsetFile.path], stderr: stderr)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let stderrText = Task { String(decoding: await RotateCLITests.readAll(stderr), as: UTF8.self) }
+
+        #expect(try await Self.waitFor(60) { fixture.counter(.secretReset) == 1 }, "the first rotation")
+        #expect(try await Self.waitFor(30) { Self.entity(Self.status(statusFile), "FIU-ALPHA")?["secretVersion"] as? Int == 2 })
+        let secondSecret = try #require(fixture.simulator.currentSecret(for: "FIU-ALPHA"))
+        // The new secret's window opens 75 days after its reset: move both clocks past it.
+        try moveClocks(bySeconds: 76 * 86_400)
+        #expect(try await Self.waitFor(60) { fixture.counter(.secretReset) == 2 }, "the second rotation, by the same process")
+        #expect(try await Self.waitFor(30) { Self.entity(Self.status(statusFile), "FIU-ALPHA")?["secretVersion"] as? Int == 3 })
+        let thirdSecret = try #require(fixture.simulator.currentSecret(for: "FIU-ALPHA"))
+        // Compared to a Bool first, so a failure cannot print a secret.
+        let changed = thirdSecret != secondSecret
+        #expect(changed, "the second rotation gave a new secret")
+        let stored = try await fixture.vaultGet("entities/FIU-ALPHA/secret") == thirdSecret
+        #expect(stored, "the vault holds it")
+        // Between rotations it sleeps: a token refresh every ~10 s and a wake-up at least every
+        // 5 s make a few dozen cycles, where a loop that finds the secret "rotated by another
+        // job" and wakes again at once makes thousands.
+        let cycles = try #require(Self.status(statusFile)?["cycles"] as? Int)
+        #expect(cycles < 100, "\(cycles) cycles")
+
+        kill(process.processIdentifier, SIGTERM)
+        #expect(await RotateCLITests.wait(process) == 0)
+        let log = await stderrText.value
+        #expect(!log.contains("another job rotated it during this run"), "\(log.suffix(2_000))")
+        #expect(LeakScanner.leaks(in: log, of: fixture.secrets() + [secondSecret, thirdSecret]).isEmpty)
     }
 }

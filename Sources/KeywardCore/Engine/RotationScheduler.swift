@@ -323,7 +323,10 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
             let now = context.clock.now
             // An entity acted on that is still due (the service keeps answering with a secret
             // inside its window, say) waits like a failure would, instead of spinning.
-            let stuck = Set(cycle.summary.rotated + cycle.summary.synced).compactMap { EntityID($0) }.filter {
+            // Every entity acted on counts, `unchanged` ones too (a rotation that found nothing to
+            // do while the schedule still says it is due would otherwise wake the loop at once,
+            // again and again).
+            let stuck = cycle.attempted.sorted().filter {
                 state.retryAt[$0] == nil && (after.schedules[$0]?.nextRunAt.map { $0 <= now } ?? false)
             }
             if !stuck.isEmpty {
@@ -442,6 +445,8 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
     struct CycleResult {
         var summary: ScheduleStatus.Cycle
         var sinks: [SyncReport.SinkOutcome]?
+        /// Every entity handed to rotate or sync this cycle, whatever it reported.
+        var attempted: Set<EntityID> = []
     }
 
     /// One cycle: recover, rotate what is due, sync what needs a token or a first secret.
@@ -449,6 +454,12 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
                   context: OperationContext) async throws -> CycleResult
     {
         let started = context.clock.now
+        // Each cycle is a run of its own (DESIGN.md, "Rotation", item 2): a rotation another job
+        // finished after the cycle started counts as this cycle's, one this loop made in an
+        // earlier cycle does not. (With the process's start, every rotation after the loop's
+        // first was taken for another job's, and a long-running loop never rotated again.)
+        var context = context
+        context.processStartedAt = started
         let recovery = await dispatcher.recoverOpenRotationsReporting(for: entities, context: context)
         let due = { (date: Date?) in date.map { $0 <= started } ?? false }
         let retryAt = state.retryAt
@@ -566,7 +577,7 @@ public struct RotationScheduler: Sendable, CustomStringConvertible {
             summary.outcome = worked ? .partial : .failed
         }
         summary.finishedAt = finished
-        return CycleResult(summary: summary, sinks: sinks.isEmpty ? nil : sinks)
+        return CycleResult(summary: summary, sinks: sinks.isEmpty ? nil : sinks, attempted: Set(rotate + sync))
     }
 
     private func nextEntity(_ schedules: [EntityID: EntitySchedule], at wake: Date) -> String? {
