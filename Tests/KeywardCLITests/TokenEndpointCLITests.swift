@@ -339,7 +339,8 @@ struct TokenEndpointCLITests {
         let fixture = try await EngineFixture.start()
         defer { Task { await fixture.stop() } }
         #expect(try await fixture.run(["sync", "FIU-ALPHA"]).status == 0)
-        let service = try await Self.launch(fixture, arguments: ["FIU-ALPHA", "--metrics-listen", "127.0.0.1:0"])
+        // --max-sleep 2d: the day the clocks move below does not make the loop "stalled".
+        let service = try await Self.launch(fixture, arguments: ["FIU-ALPHA", "--metrics-listen", "127.0.0.1:0", "--max-sleep", "2d"])
         defer { if service.process.isRunning { kill(service.process.processIdentifier, SIGKILL) } }
         let marker = "keyward: metrics listening on "
         #expect(try await ScheduleRunCLITests.waitFor(60) { service.stderr.text.contains(marker) }, "\(service.stderr.text)")
@@ -349,7 +350,38 @@ struct TokenEndpointCLITests {
         #expect(try await Self.get(metrics, "/v1/entities/FIU-ALPHA/token").status == 404, "no tokens on the metrics listener")
         #expect(try await Self.get(service.url, "/metrics").status == 404, "no metrics on the token listener")
         #expect(try await Self.get(service.url, "/v1/entities/FIU-ALPHA/token").status == 200)
+
+        // A day on, the token the last cycle saw has expired; the loop sleeps (up to an hour).
+        // The endpoint mints a new one, and /metrics and /healthz follow it at once, not at
+        // the next cycle (found by the attack: /healthz said "expired" meanwhile).
+        try Self.moveClocks(fixture, service, bySeconds: 86_400 + 60)
+        let minted = fixture.counter(.entityToken)
+        let fresh = try await Self.get(service.url, "/v1/entities/FIU-ALPHA/token")
+        #expect(fresh.status == 200)
+        #expect(fixture.counter(.entityToken) == minted + 1, "minted on demand")
+        let expiresAt = try #require(Timestamps.parse(fresh.json?["expiresAt"] as? String ?? ""))
+        let health = try await Self.get(metrics, "/healthz", bearer: nil, header: false)
+        #expect(health.status == 200, "\(String(decoding: health.body, as: UTF8.self))")
+        let exposition = String(decoding: try await Self.get(metrics, "/metrics", bearer: nil, header: false).body, as: UTF8.self)
+        let gauge = exposition.split(separator: "\n").first { $0.hasPrefix("keyward_token_expiry_timestamp_seconds{entity=\"FIU-ALPHA\"}") }
+        let value = try #require(gauge.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }, "\(exposition)")
+        #expect(Int(value) == Int(expiresAt.timeIntervalSince1970), "the gauge shows the minted token's expiry")
         #expect(await service.stop() == 0)
+    }
+
+    @Test("--metrics-listen and --token-listen on the same address: exit 2 at start, naming both")
+    func sameAddress() async throws {
+        let fixture = try await EngineFixture.start()
+        defer { Task { await fixture.stop() } }
+        let file = try Self.tokenFile(fixture)
+        let socket = fixture.directory.appendingPathComponent("both.sock").path
+        let calls = fixture.simulator.counters().values.reduce(0, +)
+        for (metrics, tokens) in [("127.0.0.1:48123", "127.0.0.1:48123"), ("0.0.0.0:48123", "localhost:48123"), ("unix:\(socket)", "unix:\(socket)")] {
+            let result = try await fixture.run(["schedule", "run", "--metrics-listen", metrics, "--token-listen", tokens, "--serve-token-file", file])
+            #expect(result.status == 2, "\(result.all)")
+            #expect(result.stderr.contains("are the same address: give each its own"), "\(result.stderr)")
+            #expect(fixture.simulator.counters().values.reduce(0, +) == calls, "refused before any cycle")
+        }
     }
 
     @Test("unix:PATH: the socket is 0600 and serves; a stale socket is replaced, a regular file refused")

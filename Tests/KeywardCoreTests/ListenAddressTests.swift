@@ -28,6 +28,21 @@ struct ListenAddressTests {
         }
     }
 
+    @Test("overlaps: the same socket path, or the same non-zero port on one host or a wildcard")
+    func overlaps() throws {
+        func overlap(_ a: String, _ b: String) throws -> Bool { try ListenAddress(parsing: a).overlaps(ListenAddress(parsing: b)) }
+        #expect(try overlap("127.0.0.1:9464", "127.0.0.1:9464"))
+        #expect(try overlap("0.0.0.0:9464", "127.0.0.1:9464"))
+        #expect(try overlap(":9464", "localhost:9464"))
+        #expect(try overlap("[::]:9464", "[::1]:9464"))
+        #expect(try overlap("unix:/run/a.sock", "unix:/run/a.sock"))
+        #expect(try !overlap("127.0.0.1:0", "127.0.0.1:0"), "port 0 picks two free ports")
+        #expect(try !overlap("127.0.0.1:9464", "127.0.0.2:9464"))
+        #expect(try !overlap("127.0.0.1:9464", "127.0.0.1:9465"))
+        #expect(try !overlap("unix:/run/a.sock", "unix:/run/b.sock"))
+        #expect(try !overlap("unix:/run/a.sock", "127.0.0.1:9464"))
+    }
+
     @Test("malformed addresses are refused with what is wrong")
     func refused() {
         let cases: [(String, String)] = [

@@ -112,6 +112,21 @@ public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Whether two listeners here would bind the same socket: the same unix path, or the same
+    /// TCP port (not 0, which picks a free one) on the same host or where either is a wildcard
+    /// (`0.0.0.0`, `::`), which covers every address.
+    public func overlaps(_ other: ListenAddress) -> Bool {
+        switch (self, other) {
+        case (.unix(let a), .unix(let b)): return a == b
+        case (.tcp(_, let a), .tcp(_, let b)):
+            guard a == b, a != 0 else { return false }
+            let wildcard: Set<String> = ["0.0.0.0", "::"]
+            let hostA = bindHost ?? "", hostB = other.bindHost ?? ""
+            return hostA == hostB || wildcard.contains(hostA) || wildcard.contains(hostB)
+        default: return false
+        }
+    }
+
     static func isIPv4(_ text: String) -> Bool {
         var address = in_addr()
         return inet_pton(AF_INET, text, &address) == 1

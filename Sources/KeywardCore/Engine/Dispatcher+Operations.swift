@@ -413,6 +413,10 @@ public struct StatusReport: Sendable, Codable, Equatable {
 
     public struct Token: Sendable, Codable, Equatable {
         public var expiresAt: Date?
+
+        public init(expiresAt: Date?) {
+            self.expiresAt = expiresAt
+        }
     }
 
     private enum CodingKeys: String, CodingKey { case version, generatedAt, entities }

@@ -74,8 +74,11 @@ struct ScheduleCommand: AsyncParsableCommand {
         var serveTokenFile: String?
 
         func validate() throws {
-            _ = try metricsAddress()
+            let metrics = try metricsAddress()
             try TokenServing.validate(listen: tokenListen, tokenFile: serveTokenFile)
+            if let metrics, let tokens = try? ListenAddress.tokenListen(tokenListen ?? ""), metrics.overlaps(tokens) {
+                throw ValidationError("--metrics-listen \(metrics) and --token-listen \(tokens) are the same address: give each its own")
+            }
             guard Self.jitterSeconds(jitter) != nil else {
                 throw ValidationError("--jitter: '\(jitter)' is not a duration such as 30s, 5m or 0s")
             }
@@ -148,8 +151,14 @@ struct ScheduleCommand: AsyncParsableCommand {
             }
             let service = ScheduleService(scheduler: scheduler, context: session.context, statusFile: statusWriter, metrics: metrics)
             // The token endpoint listens before the first cycle (a bind failure stops the run first).
+            // /metrics and /healthz follow the tokens it mints between cycles.
+            var tokenServed: (@Sendable (EntityID, SecretRecord) -> Void)?
+            if let metrics {
+                tokenServed = { id, record in metrics.tokenServed(entity: id.rawValue, expiresAt: record.expiresAt) }
+            }
             let tokenListener = try TokenServing.listener(listen: tokenListen, tokenFile: serveTokenFile, dispatcher: session.dispatcher,
-                                                          context: session.context, entities: try session.dispatcher.selectEntities(entities))
+                                                          context: session.context, entities: try session.dispatcher.selectEntities(entities),
+                                                          willServe: tokenServed)
             let scheduled: any Service = tokenListener.map { AfterListening(listener: $0, wrapped: service) } ?? service
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
                 .init(service: scheduled, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)

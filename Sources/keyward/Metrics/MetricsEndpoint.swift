@@ -30,8 +30,11 @@ final class MetricsEndpoint: Service, CustomStringConvertible, Sendable {
 
     private struct Latest {
         var status: ScheduleStatus?
-        var gauges: PrometheusCollectorRegistry?
-        var opened = false
+        /// The last cycle's `keyward status` report, the gauges' source.
+        var report: StatusReport?
+        /// Entity id to the latest expiry of a token the token endpoint (`--token-listen`) took
+        /// from the vault or minted since: newer than a cycle's view until the next cycle.
+        var servedTokenExpiry: [String: Date] = [:]
     }
     private let latest = Mutex(Latest())
     private let firstCycle: AsyncStream<Void>
@@ -54,15 +57,15 @@ final class MetricsEndpoint: Service, CustomStringConvertible, Sendable {
     /// `keyward status`'s report (one read of the vault and the shared store), keeps the status
     /// for `/healthz`, and opens the listener after the first.
     func cycleFinished(_ status: ScheduleStatus) async {
-        var gauges: PrometheusCollectorRegistry?
+        var report: StatusReport?
         do {
-            gauges = PrometheusExposition.gauges(try await dispatcher.status(entities: entities, context: context))
+            report = try await dispatcher.status(entities: entities, context: context)
         } catch {
             context.logger.error("metrics: cannot read the status for the gauges: \((error as? any CategorizedError)?.description ?? "\(type(of: error))")")
         }
         latest.withLock {
             $0.status = status
-            if let gauges { $0.gauges = gauges }
+            if let report { $0.report = report }
         }
         // The listener waits for one element; later cycles add nothing to the stream.
         firstCycleDone.yield()
@@ -114,16 +117,39 @@ final class MetricsEndpoint: Service, CustomStringConvertible, Sendable {
         }
     }
 
-    /// The counters' and the gauges' exposition, each emitted by its swift-prometheus registry.
+    /// Called by the token endpoint with each token it took from the vault or minted, so
+    /// `keyward_token_expiry_timestamp_seconds` and `/healthz`'s "a token has expired" follow it
+    /// at once rather than at the next cycle. Expiries only move forward.
+    func tokenServed(entity: String, expiresAt: Date?) {
+        guard let expiresAt else { return }
+        latest.withLock { $0.servedTokenExpiry[entity] = max($0.servedTokenExpiry[entity] ?? .distantPast, expiresAt) }
+    }
+
+    /// The counters' and the gauges' exposition, each emitted by its swift-prometheus registry
+    /// (the gauges' registry is made from the last report at each scrape, so an entity whose
+    /// value became unknown leaves no stale sample).
     func exposition() -> [UInt8] {
         var bytes = counters.emitToBuffer()
-        if let gauges = latest.withLock({ $0.gauges }) { bytes += gauges.emitToBuffer() }
+        let (report, served) = latest.withLock { ($0.report, $0.servedTokenExpiry) }
+        if var report {
+            for index in report.entities.indices {
+                guard let expiresAt = served[report.entities[index].id], expiresAt > (report.entities[index].token?.expiresAt ?? .distantPast) else { continue }
+                report.entities[index].token = StatusReport.Token(expiresAt: expiresAt)
+            }
+            bytes += PrometheusExposition.gauges(report).emitToBuffer()
+        }
         return bytes
     }
 
     /// `/healthz`: 200 `{"status":"ok"}`, or 503 `{"status":"unhealthy","reasons":[…]}`.
     func health() -> (HTTPResponse.Status, [UInt8]) {
-        guard let status = latest.withLock({ $0.status }) else { return (.serviceUnavailable, Self.body(["no cycle has finished yet"])) }
+        guard var status = latest.withLock({ $0.status }) else { return (.serviceUnavailable, Self.body(["no cycle has finished yet"])) }
+        let served = latest.withLock { $0.servedTokenExpiry }
+        for index in status.entities.indices {
+            if let expiresAt = served[status.entities[index].id], expiresAt > (status.entities[index].tokenExpiresAt ?? .distantPast) {
+                status.entities[index].tokenExpiresAt = expiresAt
+            }
+        }
         let verdict = ScheduleHealth.evaluate(status, maxSleep: maxSleep, retryDelay: retryDelay, now: context.clock.now)
         return verdict.healthy ? (.ok, Self.body(nil)) : (.serviceUnavailable, Self.body(verdict.reasons))
     }

@@ -29,12 +29,14 @@ enum TokenServing {
     ///
     /// - Throws: ``KeywardError`` (usage, exit 2) for an address that is not loopback or
     ///   `unix:PATH`, or a serve token file that is missing, empty or not private.
+    /// - Parameter willServe: told of each token taken from the vault or minted (`--metrics-listen`
+    ///   follows token expiries with it between cycles).
     static func listener(listen: String?, tokenFile: String?, dispatcher: Dispatcher, context: OperationContext,
-                         entities: [EntityID]) throws -> TokenListener? {
+                         entities: [EntityID], willServe: (@Sendable (EntityID, SecretRecord) -> Void)? = nil) throws -> TokenListener? {
         guard let listen, let tokenFile else { return nil }
         let address = try ListenAddress.tokenListen(listen)
         let bearer = try ServeTokenFile.read(tokenFile)
-        let server = EntityTokenServer(dispatcher: dispatcher, context: context, entities: entities)
+        let server = EntityTokenServer(dispatcher: dispatcher, context: context, entities: entities, willServe: willServe)
         return TokenListener(address: address, endpoint: TokenEndpoint(server: server, bearer: bearer, logger: context.logger),
                              logger: context.logger)
     }
