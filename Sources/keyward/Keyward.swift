@@ -42,7 +42,12 @@ struct KeywardCommand: AsyncParsableCommand {
             let arguments = Array(CommandLine.arguments.dropFirst())
             let split = ExecCommand.splitAtTerminator(arguments)
             var command = try parseAsRoot(split?.parsed ?? arguments)
-            try OutputFormatRule.check(command)
+            do {
+                try OutputFormatRule.check(command)
+            } catch where command is ExecCommand {
+                // `exec` reports its own failures, usage included, as 125 (DESIGN.md, "Exit codes").
+                throw CommandExit(code: ExitCodes.execOwnFailure, message: ExitCodes.execMessage(for: error))
+            }
             if var exec = command as? ExecCommand, let split {
                 exec.command = split.command
                 command = exec

@@ -57,6 +57,8 @@ enum MaskedExec {
 
         var maskers = streams.map { _ in StreamMasker(patterns: patterns) }
         var generations = [0, 0]
+        // With updates: each read lands here before it is masked.
+        var scratch = [UInt8](repeating: 0, count: updates == nil ? 0 : 65_536)
         var open = [true, true]
         for stream in streams { setNonBlocking(stream.reader) }
         var status: Int32?
@@ -83,17 +85,27 @@ enum MaskedExec {
             // the release deadlines or CMD's exit.
             while open[index], reads < 16 {
                 reads += 1
-                // Values added since the last read (a token the endpoint served) are masked from
-                // this read on: they were added before CMD could have been given them.
-                if let updates, let (generation, fresh) = updates.newer(than: generations[index]) {
-                    let masker = StreamMasker(patterns: fresh)
-                    maskers[index].handOver(to: masker, now: now, output: emit(index))
-                    maskers[index] = masker
-                    generations[index] = generation
+                let result: Int
+                if let updates {
+                    // Read first, then take the values added meanwhile (a token the endpoint
+                    // served): each is added before CMD can have it, so whatever of it this read
+                    // returns is masked with it. (Looked at before the read, a value added between
+                    // the look and the read escaped.)
+                    result = scratch.withUnsafeMutableBytes { read(streams[index].reader, $0.baseAddress, $0.count) }
+                    if result > 0 {
+                        if let (generation, fresh) = updates.newer(than: generations[index]) {
+                            let masker = StreamMasker(patterns: fresh)
+                            maskers[index].handOver(to: masker, now: now, output: emit(index))
+                            maskers[index] = masker
+                            generations[index] = generation
+                        }
+                        scratch.withUnsafeBytes { maskers[index].write(UnsafeRawBufferPointer(rebasing: $0[0..<result]), now: now, to: emit(index)) }
+                    }
+                } else {
+                    result = maskers[index].append(now: now, reading: { space in
+                        read(streams[index].reader, space.baseAddress, space.count)
+                    }, to: emit(index))
                 }
-                let result = maskers[index].append(now: now, reading: { space in
-                    read(streams[index].reader, space.baseAddress, space.count)
-                }, to: emit(index))
                 if result > 0 {
                     sawData = true
                     continue

@@ -11,7 +11,7 @@ struct ExecServeTokensCLITests {
     /// A python3 child that fetches FIU-ALPHA's token (and tries FIU-BETA's and a secret path),
     /// prints what it learnt as JSON (never the token or the auth value: their SHA-256), then
     /// exits 3. With `printToken`, it also prints the token itself.
-    static func child(printToken: Bool = false) -> [String] {
+    static func child(printToken: Bool = false, printAuth: Bool = false) -> [String] {
         let script = """
             import base64, hashlib, json, os, sys, urllib.request, urllib.error
             base = os.environ["KEYWARD_TOKEN_URL"]
@@ -32,9 +32,11 @@ struct ExecServeTokensCLITests {
                               "authHash": hashlib.sha256(auth.encode()).hexdigest(),
                               "tokenHash": hashlib.sha256(token.encode()).hexdigest(),
                               "tokenVariables": sorted(k for k in os.environ if k.endswith("_ACCESS_TOKEN") or k.endswith("_TOKEN_EXPIRES_AT")),
+                              "noProxy": os.environ.get("NO_PROXY"),
                               "beta": get("/FIU-BETA/token")[0], "secret": get("/FIU-ALPHA/secret")[0],
                               "noAuth": get("/FIU-ALPHA/token", headers=False)[0]}))
             \(printToken ? "print(token)" : "")
+            \(printAuth ? "print(auth)" : "")
             sys.stdout.flush()
             sys.exit(3)
             """
@@ -56,7 +58,11 @@ struct ExecServeTokensCLITests {
 
         var authHashes: [String] = []
         for _ in 0..<2 {
-            let result = try await fixture.run(["exec", "--serve-tokens", "FIU-ALPHA", "--"] + Self.child())
+            // A proxy in the environment (a closed port) must not be asked: Keyward adds the
+            // loopback names to NO_PROXY. A token variable Keyward itself inherited is not passed on.
+            let result = try await fixture.run(["exec", "--serve-tokens", "FIU-ALPHA", "--"] + Self.child(),
+                                               extraEnvironment: ["http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+                                                                  "NO_PROXY": "internal.example", "FIU_ALPHA_ACCESS_TOKEN": "stale-token-from-the-parent"])
             #expect(result.status == 3, "CMD's status: \(result.stderr)")
             let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.all)")
             #expect(report["status"] as? Int == 200)
@@ -66,6 +72,7 @@ struct ExecServeTokensCLITests {
             #expect(Date(timeIntervalSince1970: exp) > fixture.simulator.now, "valid")
             #expect(report["tokenHash"] as? String == (try await Self.sha256(token)), "the vault's fresh token")
             #expect(report["tokenVariables"] as? [String] == [], "no fixed token in the environment")
+            #expect(report["noProxy"] as? String == "internal.example,127.0.0.1,localhost,::1", "kept, and the loopback names added")
             #expect((report["url"] as? String)?.hasPrefix("http://127.0.0.1:") == true)
             #expect((report["url"] as? String)?.hasSuffix("/v1/entities") == true)
             #expect(report["authLength"] as? Int == 64, "32 random bytes in hex")
@@ -110,7 +117,9 @@ struct ExecServeTokensCLITests {
         let result = try await fixture.run(["exec", "--serve-tokens", "--mask", "FIU-ALPHA", "--", "python3", "-c", script],
                                            extraEnvironment: ["SIM_ROOT": root, "KEYWARD_CLOCK_OFFSET_FILE": offsetFile.path])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout == "first <redacted:FIU-ALPHA/token>\nsecond <redacted:FIU-ALPHA/token>\nsame False\n", "\(result.stdout)")
+        // Compared to a Bool first, so a failure cannot print a token.
+        let allMasked = result.stdout == "first <redacted:FIU-ALPHA/token>\nsecond <redacted:FIU-ALPHA/token>\nsame False\n"
+        #expect(allMasked, "each printed token is its marker")
         #expect(fixture.counter(.entityToken) == minted + 1, "one mint during the run")
         let second = try await fixture.vaultGet("entities/FIU-ALPHA/token").trimmingCharacters(in: .newlines)
         #expect(second != first)
@@ -123,10 +132,16 @@ struct ExecServeTokensCLITests {
         defer { Task { await fixture.stop() } }
         #expect(try await fixture.run(["sync", "FIU-ALPHA"]).status == 0)
         let token = try await fixture.vaultGet("entities/FIU-ALPHA/token").trimmingCharacters(in: .newlines)
-        let result = try await fixture.run(["exec", "--serve-tokens", "--mask", "FIU-ALPHA", "--"] + Self.child(printToken: true))
+        let result = try await fixture.run(["exec", "--serve-tokens", "--mask", "FIU-ALPHA", "--"] + Self.child(printToken: true, printAuth: true))
         #expect(result.status == 3, "\(result.stderr)")
         #expect(result.stdout.contains("<redacted:FIU-ALPHA/token>"), "\(result.stdout)")
+        // The run's bearer token is masked too: its line is the marker alone.
+        #expect(result.stdout.split(separator: "\n").last == "<redacted:KEYWARD_TOKEN_AUTH>", "\(result.stdout)")
         #expect(LeakScanner.leaks(in: result.all, of: [SecretValue(utf8: token)]).isEmpty)
         #expect(try await fixture.run(["exec", "--serve-tokens", "FIU-ALPHA", "--", "no-such-command-xyz"]).status == 127)
+        // exec's own usage failures are 125, --output included (DESIGN.md, "Exit codes").
+        let output = try await fixture.run(["exec", "--output", "prometheus", "--serve-tokens", "FIU-ALPHA", "--", "true"])
+        #expect(output.status == 125, "\(output.all)")
+        #expect(output.stderr.contains("--output prometheus: `keyward exec` prints text or json"), "\(output.stderr)")
     }
 }

@@ -154,6 +154,19 @@ struct TokenEndpointCLITests {
         let empty = try await fixture.run(["schedule", "run", "--token-listen", "127.0.0.1:0", "--serve-token-file", file])
         #expect(empty.status == 2, "\(empty.all)")
         #expect(empty.stderr.contains("is empty"), "\(empty.stderr)")
+        // Contents no caller could present, or could guess: refused, naming what is wrong.
+        let unusable: [(String, String)] = [
+            ("   \n\t\n", "must be one line of letters, digits"), ("first-line-token-0123\nsecond-line\n", "must be one line of letters, digits"),
+            ("token with spaces 0123456789", "must be one line of letters, digits"), ("t\u{0}ken-0123456789abcdef", "must be one line of letters, digits"),
+            ("short", "is 5 characters long; use at least 16"), (String(repeating: "a", count: 5_000), "holds more than 4096 bytes"),
+        ]
+        for (contents, problem) in unusable {
+            try contents.write(toFile: file, atomically: true, encoding: .utf8)
+            #expect(chmod(file, 0o600) == 0)
+            let result = try await fixture.run(["schedule", "run", "--token-listen", "127.0.0.1:0", "--serve-token-file", file])
+            #expect(result.status == 2, "\(result.all)")
+            #expect(result.stderr.contains(problem), "\(result.stderr)")
+        }
         #expect(fixture.counter(.entityToken) == 0, "no cycle ran")
     }
 

@@ -83,9 +83,9 @@ struct ExecCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard !entities.isEmpty else { throw CommandExit(code: ExitCodes.execOwnFailure, message: "name at least one entity (usage: keyward exec ENTITY… [--pristine] [--mask] -- CMD [ARG…])") }
+        guard !entities.isEmpty else { throw CommandExit(code: ExitCodes.execOwnFailure, message: "name at least one entity (usage: keyward exec ENTITY… [--pristine] [--mask] [--serve-tokens] -- CMD [ARG…])") }
         guard let program = command.first, !program.isEmpty else {
-            throw CommandExit(code: ExitCodes.execOwnFailure, message: "name a command after -- (usage: keyward exec ENTITY… [--pristine] [--mask] -- CMD [ARG…])")
+            throw CommandExit(code: ExitCodes.execOwnFailure, message: "name a command after -- (usage: keyward exec ENTITY… [--pristine] [--mask] [--serve-tokens] -- CMD [ARG…])")
         }
 
         var environment: [String: String]
@@ -98,8 +98,11 @@ struct ExecCommand: AsyncParsableCommand {
             let session = try EngineSession.open(global) { _ = try $0.selectEntities(entities) }
             let material = try await session.dispatcher.exportMaterial(entities, operation: "exec", context: session.context)
             var pairs = try SinkKeys.pairs(for: material, keys: nil)
-            if serveTokens { pairs.removeAll { $0.key.hasSuffix("_ACCESS_TOKEN") || $0.key.hasSuffix("_TOKEN_EXPIRES_AT") } }
+            // --serve-tokens: no fixed token, not even one inherited from Keyward's own environment.
+            let tokenKeys = serveTokens ? Set(pairs.map(\.key).filter { $0.hasSuffix("_ACCESS_TOKEN") || $0.hasSuffix("_TOKEN_EXPIRES_AT") }) : []
+            pairs.removeAll { tokenKeys.contains($0.key) }
             environment = try Self.childEnvironment(base: ProcessInfo.processInfo.environment, pristine: pristine, pairs: pairs)
+            for key in tokenKeys { environment[key] = nil }
             if mask { masked = Self.maskedValues(material) }
             if serveTokens {
                 if mask { maskUpdates = MaskedExec.MaskUpdates(values: masked) }
@@ -107,6 +110,13 @@ struct ExecCommand: AsyncParsableCommand {
                                                                masked: maskUpdates)
                 environment["KEYWARD_TOKEN_URL"] = started.url
                 environment["KEYWARD_TOKEN_AUTH"] = started.auth
+                // A proxy from the environment (http_proxy) must not see the endpoint's requests:
+                // they carry the bearer token and get a live access token back.
+                for name in ["NO_PROXY", "no_proxy"] {
+                    environment[name] = Self.noProxy(adding: ["127.0.0.1", "localhost", "::1"], to: environment[name])
+                }
+                // With --mask, the run's bearer token is masked too.
+                maskUpdates?.add(name: "KEYWARD_TOKEN_AUTH", value: SecretValue(utf8: started.auth))
                 serving = (session, started.listener, started.task)
             }
         } catch let exit as CommandExit {
@@ -129,6 +139,14 @@ struct ExecCommand: AsyncParsableCommand {
         let status = await Self.runMasked(path: path, arguments: command, environment: environment, patterns: patterns, updates: maskUpdates)
         if let serving { withExtendedLifetime(serving.session) {} }
         Foundation.exit(status)
+    }
+
+    /// `NO_PROXY`'s value with `hosts` added (comma-separated, as curl, Python, Go and Node read
+    /// it), keeping what was there.
+    static func noProxy(adding hosts: [String], to existing: String?) -> String {
+        var entries = (existing ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for host in hosts where !entries.contains(host) { entries.append(host) }
+        return entries.joined(separator: ",")
     }
 
     /// What `--mask` removes: each entity's secret and access token, the values CMD is given

@@ -255,21 +255,53 @@ struct AfterListening<Wrapped: Service>: Service, CustomStringConvertible {
 
 /// The serve token of `--serve-token-file` (DESIGN.md, "Files and defaults"): read once at start.
 enum ServeTokenFile {
-    /// The file's bytes with trailing newlines (`\n`, `\r\n`) stripped.
+    /// The shortest serve token accepted, in bytes: a bearer token guessable by brute force
+    /// protects nothing.
+    static let shortest = 16
+    /// The longest serve token accepted, in bytes (a header line, not a document).
+    static let longest = 4_096
+
+    /// The file's token: its bytes without the line ending (`\n` or `\r\n`) that ends them.
     ///
     /// - Throws: ``KeywardError`` (usage, exit 2) when the file is missing, not a regular file,
     ///   readable by group or others or owned by another user (naming the `chmod` or `chown`
-    ///   that fixes it, ``SecretFileRule``), unreadable, or empty.
+    ///   that fixes it, ``SecretFileRule``), unreadable, empty, or not one token that a caller
+    ///   can send: RFC 6750's `b64token` characters (letters, digits, `-._~+/`, then `=`s),
+    ///   16 to 4,096 of them.
     static func read(_ path: String) throws -> [UInt8] {
         if let problem = SecretFileRule.readProblem(path: path, what: "--serve-token-file") {
             throw KeywardError.usage(problem)
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.read(upToCount: longest + 3) else {
             throw KeywardError.usage("--serve-token-file \(path) cannot be read")
         }
+        try? handle.close()
         var bytes = Array(data)
-        while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
+        if bytes.last == 0x0A { bytes.removeLast() }
+        if bytes.last == 0x0D { bytes.removeLast() }
         guard !bytes.isEmpty else { throw KeywardError.usage("--serve-token-file \(path) is empty") }
+        guard bytes.count <= longest else {
+            throw KeywardError.usage("--serve-token-file \(path) holds more than \(longest) bytes; a serve token is one line")
+        }
+        guard isBearerToken(bytes) else {
+            throw KeywardError.usage("--serve-token-file \(path): the token must be one line of letters, digits and - . _ ~ + / (RFC 6750's b64token), as `od -An -N32 -tx1 /dev/urandom | tr -d ' \\n'` makes")
+        }
+        guard bytes.count >= shortest else {
+            throw KeywardError.usage("--serve-token-file \(path): the token is \(bytes.count) characters long; use at least \(shortest) (32 random bytes in hex, say)")
+        }
         return bytes
+    }
+
+    /// RFC 6750, section 2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+    static func isBearerToken(_ bytes: [UInt8]) -> Bool {
+        let body = bytes.prefix { $0 != UInt8(ascii: "=") }
+        guard !body.isEmpty, bytes.dropFirst(body.count).allSatisfy({ $0 == UInt8(ascii: "=") }) else { return false }
+        return body.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+            case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "+"), UInt8(ascii: "/"): true
+            default: false
+            }
+        }
     }
 }
