@@ -51,6 +51,7 @@ struct ListenAddressTests {
             ("::1:80", "in brackets"), ("[::1:80", "is not an IPv6 address in brackets"), ("[]:80", "is not an IPv6 address in brackets"),
             ("[127.0.0.1]:80", "is not an IPv6 address"), ("999.1.1.1:80", "is not an IP address or a host name"),
             ("bad host:80", "is not an IP address or a host name"), ("-x.example:80", "is not an IP address or a host name"),
+            ("http://127.0.0.1:0", "is a URL; give the address alone"), ("[::1]", "has no port: write [IPV6]:PORT"),
             ("unix:", "needs a socket path"), ("unix:/tmp/dir/", "names a directory"),
             ("unix:/" + String(repeating: "s", count: 200), "holds at most 107"),
         ]

@@ -46,8 +46,14 @@ public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
             self = .unix(path: path)
             return
         }
+        if text.contains("://") {
+            throw ListenAddressError("'\(text)' is a URL; give the address alone: HOST:PORT, [IPV6]:PORT, :PORT or unix:PATH")
+        }
+        if text.hasPrefix("["), text.hasSuffix("]") {
+            throw ListenAddressError("'\(text)' has no port: write [IPV6]:PORT, as in [::1]:8080")
+        }
         guard let colon = text.lastIndex(of: ":") else {
-            throw ListenAddressError("'\(text)' has no port: write HOST:PORT (127.0.0.1:9464), [IPV6]:PORT, :PORT or unix:PATH")
+            throw ListenAddressError("'\(text)' has no port: write HOST:PORT (127.0.0.1:8080), [IPV6]:PORT, :PORT or unix:PATH")
         }
         let hostPart = text[..<colon], portPart = text[text.index(after: colon)...]
         guard !portPart.isEmpty, portPart.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), portPart.utf8.count <= 5,
