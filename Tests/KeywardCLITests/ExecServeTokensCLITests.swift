@@ -32,7 +32,7 @@ struct ExecServeTokensCLITests {
                               "authHash": hashlib.sha256(auth.encode()).hexdigest(),
                               "tokenHash": hashlib.sha256(token.encode()).hexdigest(),
                               "tokenVariables": sorted(k for k in os.environ if k.endswith("_ACCESS_TOKEN") or k.endswith("_TOKEN_EXPIRES_AT")),
-                              "noProxy": os.environ.get("NO_PROXY"),
+                              "noProxy": os.environ.get("NO_PROXY"), "noProxyLower": os.environ.get("no_proxy"),
                               "beta": get("/FIU-BETA/token")[0], "secret": get("/FIU-ALPHA/secret")[0],
                               "noAuth": get("/FIU-ALPHA/token", headers=False)[0]}))
             \(printToken ? "print(token)" : "")
@@ -62,7 +62,8 @@ struct ExecServeTokensCLITests {
             // loopback names to NO_PROXY. A token variable Keyward itself inherited is not passed on.
             let result = try await fixture.run(["exec", "--serve-tokens", "FIU-ALPHA", "--"] + Self.child(),
                                                extraEnvironment: ["http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
-                                                                  "NO_PROXY": "internal.example", "FIU_ALPHA_ACCESS_TOKEN": "stale-token-from-the-parent"])
+                                                                  "NO_PROXY": "internal.example", "no_proxy": "corp.example",
+                                                                  "FIU_ALPHA_ACCESS_TOKEN": "stale-token-from-the-parent"])
             #expect(result.status == 3, "CMD's status: \(result.stderr)")
             let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.all)")
             #expect(report["status"] as? Int == 200)
@@ -72,7 +73,8 @@ struct ExecServeTokensCLITests {
             #expect(Date(timeIntervalSince1970: exp) > fixture.simulator.now, "valid")
             #expect(report["tokenHash"] as? String == (try await Self.sha256(token)), "the vault's fresh token")
             #expect(report["tokenVariables"] as? [String] == [], "no fixed token in the environment")
-            #expect(report["noProxy"] as? String == "internal.example,127.0.0.1,localhost,::1", "kept, and the loopback names added")
+            #expect(report["noProxy"] as? String == "internal.example,corp.example,127.0.0.1,localhost,::1", "both kept, and the loopback names added")
+            #expect(report["noProxyLower"] as? String == report["noProxy"] as? String, "one list under both spellings")
             #expect((report["url"] as? String)?.hasPrefix("http://127.0.0.1:") == true)
             #expect((report["url"] as? String)?.hasSuffix("/v1/entities") == true)
             #expect(report["authLength"] as? Int == 64, "32 random bytes in hex")

@@ -160,6 +160,11 @@ struct TokenEndpointCLITests {
             ("token with spaces 0123456789", "must be one line of letters, digits"), ("t\u{0}ken-0123456789abcdef", "must be one line of letters, digits"),
             ("short", "is 5 characters long; use at least 16"), (String(repeating: "a", count: 5_000), "holds more than 4096 bytes"),
         ]
+        try "".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(chmod(file, 0o600) == 0)
+        let nothing = try await fixture.run(["schedule", "run", "--token-listen", "127.0.0.1:0", "--serve-token-file", file])
+        #expect(nothing.status == 2, "\(nothing.all)")
+        #expect(nothing.stderr.contains("is empty"), "\(nothing.stderr)")
         for (contents, problem) in unusable {
             try contents.write(toFile: file, atomically: true, encoding: .utf8)
             #expect(chmod(file, 0o600) == 0)
@@ -379,6 +384,18 @@ struct TokenEndpointCLITests {
         let gauge = exposition.split(separator: "\n").first { $0.hasPrefix("keyward_token_expiry_timestamp_seconds{entity=\"FIU-ALPHA\"}") }
         let value = try #require(gauge.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }, "\(exposition)")
         #expect(Int(value) == Int(expiresAt.timeIntervalSince1970), "the gauge shows the minted token's expiry")
+        // RFC 6750: "Bearer" 1*SP b64token: two spaces are as good as one.
+        #expect(try await Self.get(service.url, "/v1/entities/FIU-ALPHA/token", bearer: " " + Self.serveToken).status == 200)
+
+        // Another process rotates while the loop sleeps: a scrape a second later shows it
+        // (the report behind /metrics and /healthz is read again when older than a second).
+        #expect(exposition.contains("keyward_last_rotation_success_timestamp_seconds") == false, "never rotated yet")
+        let rotate = try await fixture.run(["rotate", "--force", "FIU-ALPHA"], extraEnvironment: ["KEYWARD_CLOCK_OFFSET_FILE": service.offsetFile.path])
+        #expect(rotate.status == 0, "\(rotate.all)")
+        try await Task.sleep(for: .milliseconds(1_100))
+        let after = String(decoding: try await Self.get(metrics, "/metrics", bearer: nil, header: false).body, as: UTF8.self)
+        #expect(after.contains("keyward_last_rotation_success_timestamp_seconds{entity=\"FIU-ALPHA\"}"), "\(after)")
+        #expect(try await Self.get(metrics, "/healthz", bearer: nil, header: false).status == 200)
         #expect(await service.stop() == 0)
     }
 

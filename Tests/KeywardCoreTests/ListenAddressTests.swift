@@ -13,6 +13,7 @@ struct ListenAddressTests {
         #expect(try ListenAddress(parsing: "metrics.example.com:9464") == .tcp(host: "metrics.example.com", port: 9464))
         #expect(try ListenAddress(parsing: "unix:/run/k.sock") == .unix(path: "/run/k.sock"))
         #expect(try ListenAddress(parsing: "unix:k.sock", currentDirectory: "/srv/app") == .unix(path: "/srv/app/k.sock"))
+        #expect(try ListenAddress(parsing: "unix:../run/./k.sock", currentDirectory: "/srv/app") == .unix(path: "/srv/run/k.sock"))
         #expect(try ListenAddress(parsing: "[::1]:80").description == "[::1]:80")
         #expect(try ListenAddress(parsing: "[::1]:0").url(boundPort: 4321) == "http://[::1]:4321")
         #expect(try ListenAddress(parsing: "localhost:0").bindHost == "127.0.0.1")

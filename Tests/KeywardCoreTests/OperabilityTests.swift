@@ -74,7 +74,7 @@ struct OperabilityTests {
         let status = Self.status([Self.entity()], finished: finished)
         #expect(Self.health(status, at: finished.addingTimeInterval(2 * Self.maxSleep)).healthy)
         let stalled = Self.health(status, at: finished.addingTimeInterval(2 * Self.maxSleep + 1))
-        #expect(stalled.reasons == ["the last cycle finished 7201 s ago, more than twice the longest sleep (7200 s)"])
+        #expect(stalled.reasons == ["the last cycle finished 7201 s ago, more than twice the longest sleep (2 × 3600 s)"])
         let never = Self.status([], finished: nil)
         #expect(Self.health(never, at: Self.start.addingTimeInterval(2 * Self.maxSleep)).healthy)
         #expect(!Self.health(never, at: Self.start.addingTimeInterval(2 * Self.maxSleep + 1)).healthy)

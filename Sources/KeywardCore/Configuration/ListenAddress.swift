@@ -38,7 +38,9 @@ public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
             let raw = String(text.dropFirst("unix:".count))
             guard !raw.isEmpty else { throw ListenAddressError("unix: needs a socket path, as in unix:/run/keyward/tokens.sock") }
             guard !raw.utf8.contains(0) else { throw ListenAddressError("the socket path contains a NUL byte") }
-            let path = raw.hasPrefix("/") ? raw : (currentDirectory.hasSuffix("/") ? currentDirectory : currentDirectory + "/") + raw
+            // `.` and `..` resolved (lexically), so one socket has one spelling.
+            let joined = raw.hasPrefix("/") ? raw : (currentDirectory.hasSuffix("/") ? currentDirectory : currentDirectory + "/") + raw
+            let path = joined.hasSuffix("/") ? joined : URL(fileURLWithPath: joined).standardized.path
             guard path.utf8.count <= Self.longestSocketPath else {
                 throw ListenAddressError("the socket path is \(path.utf8.count) bytes long; a unix socket path holds at most \(Self.longestSocketPath)")
             }

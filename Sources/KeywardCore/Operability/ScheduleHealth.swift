@@ -41,10 +41,10 @@ public struct ScheduleHealth: Sendable, Equatable {
         if let finished = status.lastCycle?.finishedAt {
             let age = now.timeIntervalSince(finished)
             if age > 2 * maxSleep {
-                reasons.append("the last cycle finished \(seconds(age)) s ago, more than twice the longest sleep (\(seconds(2 * maxSleep)) s)")
+                reasons.append("the last cycle finished \(seconds(age)) s ago, more than twice the longest sleep (2 × \(seconds(maxSleep)) s)")
             }
         } else if now.timeIntervalSince(status.startedAt) > 2 * maxSleep {
-            reasons.append("no cycle has finished in the \(seconds(now.timeIntervalSince(status.startedAt))) s since the start, more than twice the longest sleep (\(seconds(2 * maxSleep)) s)")
+            reasons.append("no cycle has finished in the \(seconds(now.timeIntervalSince(status.startedAt))) s since the start, more than twice the longest sleep (2 × \(seconds(maxSleep)) s)")
         }
         for entity in status.entities {
             if let expiresAt = entity.secretExpiresAt, expiresAt <= now {

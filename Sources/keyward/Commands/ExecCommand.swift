@@ -112,9 +112,12 @@ struct ExecCommand: AsyncParsableCommand {
                 environment["KEYWARD_TOKEN_AUTH"] = started.auth
                 // A proxy from the environment (http_proxy) must not see the endpoint's requests:
                 // they carry the bearer token and get a live access token back.
-                for name in ["NO_PROXY", "no_proxy"] {
-                    environment[name] = Self.noProxy(adding: ["127.0.0.1", "localhost", "::1"], to: environment[name])
-                }
+                // Both spellings get the same list (each keeps what either held): tools differ in
+                // which they read first (Go: NO_PROXY; curl: no_proxy).
+                let noProxy = Self.noProxy(adding: ["127.0.0.1", "localhost", "::1"],
+                                           to: [environment["NO_PROXY"], environment["no_proxy"]].compactMap { $0 }.joined(separator: ","))
+                environment["NO_PROXY"] = noProxy
+                environment["no_proxy"] = noProxy
                 // With --mask, the run's bearer token is masked too.
                 maskUpdates?.add(name: "KEYWARD_TOKEN_AUTH", value: SecretValue(utf8: started.auth))
                 serving = (session, started.listener, started.task)

@@ -35,7 +35,15 @@ final class MetricsEndpoint: Service, CustomStringConvertible, Sendable {
         /// Entity id to the latest expiry of a token the token endpoint (`--token-listen`) took
         /// from the vault or minted since: newer than a cycle's view until the next cycle.
         var servedTokenExpiry: [String: Date] = [:]
+        /// When ``report`` was read (monotonic).
+        var reportReadAt: ContinuousClock.Instant?
     }
+
+    /// How old the report behind a scrape or a probe may be: older, the vault (and the shared
+    /// store) is read again first, so what other processes did (a `keyward sync` that learnt a
+    /// shorter expiry, a `rotate --force`) shows without waiting for this loop's next cycle. At
+    /// most one read per second, however often the endpoint is asked.
+    static let reportLifetime: Duration = .seconds(1)
     private let latest = Mutex(Latest())
     private let firstCycle: AsyncStream<Void>
     private let firstCycleDone: AsyncStream<Void>.Continuation
@@ -65,7 +73,10 @@ final class MetricsEndpoint: Service, CustomStringConvertible, Sendable {
         }
         latest.withLock {
             $0.status = status
-            if let report { $0.report = report }
+            if let report {
+                $0.report = report
+                $0.reportReadAt = ContinuousClock.now
+            }
         }
         // The listener waits for one element; later cycles add nothing to the stream.
         firstCycleDone.yield()
@@ -85,10 +96,12 @@ final class MetricsEndpoint: Service, CustomStringConvertible, Sendable {
         if case .unix(let path) = address { try UnixSocketPath.prepare(path, option: "--metrics-listen") }
         let router = Router()
         router.get("metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: PrometheusExposition.contentType],
-                     body: .init(byteBuffer: ByteBuffer(bytes: self.exposition())))
+            await self.refreshReport()
+            return Response(status: .ok, headers: [.contentType: PrometheusExposition.contentType],
+                            body: .init(byteBuffer: ByteBuffer(bytes: self.exposition())))
         }
         router.get("healthz") { _, _ in
+            await self.refreshReport()
             let (status, body) = self.health()
             return Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
                             body: .init(byteBuffer: ByteBuffer(bytes: body)))
@@ -141,12 +154,38 @@ final class MetricsEndpoint: Service, CustomStringConvertible, Sendable {
         return bytes
     }
 
-    /// `/healthz`: 200 `{"status":"ok"}`, or 503 `{"status":"unhealthy","reasons":[…]}`.
+    /// Reads `keyward status`'s report again when the one held is older than
+    /// ``reportLifetime``; a report that cannot be read leaves the last one.
+    func refreshReport() async {
+        let stale = latest.withLock { held in held.reportReadAt.map { ContinuousClock.now - $0 > Self.reportLifetime } ?? true }
+        guard stale, let report = try? await dispatcher.status(entities: entities, context: context) else { return }
+        latest.withLock {
+            $0.report = report
+            $0.reportReadAt = ContinuousClock.now
+        }
+    }
+
+    /// `/healthz`: 200 `{"status":"ok"}`, or 503 `{"status":"unhealthy","reasons":[…]}`. The
+    /// scheduler's last status, with what the vault holds now (the report): the current secret's
+    /// expiry, a later token, and, when another job rotated the secret, its new due time.
     func health() -> (HTTPResponse.Status, [UInt8]) {
         guard var status = latest.withLock({ $0.status }) else { return (.serviceUnavailable, Self.body(["no cycle has finished yet"])) }
-        let served = latest.withLock { $0.servedTokenExpiry }
+        let (served, report) = latest.withLock { ($0.servedTokenExpiry, $0.report) }
         for index in status.entities.indices {
-            if let expiresAt = served[status.entities[index].id], expiresAt > (status.entities[index].tokenExpiresAt ?? .distantPast) {
+            let id = status.entities[index].id
+            if let now = report?.entities.first(where: { $0.id == id }) {
+                if let secret = now.secret {
+                    if secret.version != status.entities[index].secretVersion {
+                        status.entities[index].secretVersion = secret.version
+                        status.entities[index].rotationDueAt = secret.rotationDueAt
+                    }
+                    status.entities[index].secretExpiresAt = secret.expiresAt
+                }
+                if let expiresAt = now.token?.expiresAt, expiresAt > (status.entities[index].tokenExpiresAt ?? .distantPast) {
+                    status.entities[index].tokenExpiresAt = expiresAt
+                }
+            }
+            if let expiresAt = served[id], expiresAt > (status.entities[index].tokenExpiresAt ?? .distantPast) {
                 status.entities[index].tokenExpiresAt = expiresAt
             }
         }

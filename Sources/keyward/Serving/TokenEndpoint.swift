@@ -80,8 +80,9 @@ struct TokenEndpoint: Sendable {
     /// Whether `header` is `Bearer <the serve token>`. The comparison takes the same time
     /// wherever the first difference is (it depends on the serve token's length only).
     func authorized(_ header: String?) -> Bool {
+        // RFC 6750, section 2.1: `"Bearer" 1*SP b64token` (the scheme is case-insensitive, RFC 9110).
         guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return false }
-        return Self.constantTimeEquals(Array(header.utf8.dropFirst(7)), bearer)
+        return Self.constantTimeEquals(Array(header.utf8.dropFirst(7).drop { $0 == UInt8(ascii: " ") }), bearer)
     }
 
     /// `presented == expected`, in time that depends on `expected.count` only.
@@ -272,7 +273,11 @@ enum ServeTokenFile {
         if let problem = SecretFileRule.readProblem(path: path, what: "--serve-token-file") {
             throw KeywardError.usage(problem)
         }
-        guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.read(upToCount: longest + 3) else {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw KeywardError.usage("--serve-token-file \(path) cannot be read") }
+        let data: Data
+        do {
+            data = try handle.read(upToCount: longest + 3) ?? Data()  // nil at the end: an empty file
+        } catch {
             throw KeywardError.usage("--serve-token-file \(path) cannot be read")
         }
         try? handle.close()
