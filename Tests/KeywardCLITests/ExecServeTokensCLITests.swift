@@ -136,9 +136,12 @@ struct ExecServeTokensCLITests {
         let token = try await fixture.vaultGet("entities/FIU-ALPHA/token").trimmingCharacters(in: .newlines)
         let result = try await fixture.run(["exec", "--serve-tokens", "--mask", "FIU-ALPHA", "--"] + Self.child(printToken: true, printAuth: true))
         #expect(result.status == 3, "\(result.stderr)")
-        #expect(result.stdout.contains("<redacted:FIU-ALPHA/token>"), "\(result.stdout)")
+        // Compared to Bools first, and no output in the messages: a failure must not print the token.
+        let tokenMasked = result.stdout.contains("<redacted:FIU-ALPHA/token>")
+        #expect(tokenMasked, "the served token CMD printed is its marker")
         // The run's bearer token is masked too: its line is the marker alone.
-        #expect(result.stdout.split(separator: "\n").last == "<redacted:KEYWARD_TOKEN_AUTH>", "\(result.stdout)")
+        let authMasked = result.stdout.split(separator: "\n").last == "<redacted:KEYWARD_TOKEN_AUTH>"
+        #expect(authMasked, "the line CMD printed KEYWARD_TOKEN_AUTH on is its marker")
         #expect(LeakScanner.leaks(in: result.all, of: [SecretValue(utf8: token)]).isEmpty)
         #expect(try await fixture.run(["exec", "--serve-tokens", "FIU-ALPHA", "--", "no-such-command-xyz"]).status == 127)
         // exec's own usage failures are 125, --output included (DESIGN.md, "Exit codes").
